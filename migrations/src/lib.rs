@@ -1,0 +1,17 @@
+//! Database migrations of Tally, one module per change, for SQLite and PostgreSQL alike.
+//!
+//! Every table carries `tenant_id`, and every primary key, unique constraint and foreign key
+//! includes it, so the schema can later be distributed by tenant (Citus) unchanged.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_foundation;
+
+/// The ordered list of Tally's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,347 @@
+//! GoalService.
+use super::Api;
+use super::convert::{self, Mask, Pager};
+use super::error::ApiError;
+use super::kpi::{objective_from_proto, objective_to_proto};
+use crate::domain::Stored;
+use crate::domain::goal::{Baseline, Direction, Goal, Target};
+use crate::domain::names::Collection;
+use crate::proto;
+use crate::proto::goal_service_server::GoalService;
+use tonic::{Request, Response, Status};
+
+const UPDATABLE: &[&str] = &[
+    "display_name",
+    "objective",
+    "kpi",
+    "scope",
+    "segment",
+    "baseline",
+    "target",
+    "direction",
+    "start_date",
+    "deadline",
+    "owner",
+    "trailing_days",
+];
+
+fn to_proto(stored: &Stored<Goal>) -> proto::Goal {
+    let s = &stored.spec;
+    let baseline = match s.baseline {
+        Baseline::None => proto::Baseline {
+            rule: proto::BaselineRule::Unspecified as i32,
+            value: 0.0,
+        },
+        Baseline::Fixed(value) => proto::Baseline {
+            rule: proto::BaselineRule::Fixed as i32,
+            value,
+        },
+        Baseline::KpiBeforeStart => proto::Baseline {
+            rule: proto::BaselineRule::KpiBeforeStart as i32,
+            value: 0.0,
+        },
+    };
+    proto::Goal {
+        name: Collection::Goals.name(&stored.id),
+        display_name: s.display_name.clone(),
+        objective: s
+            .objective
+            .map(|o| objective_to_proto(o) as i32)
+            .unwrap_or_default(),
+        kpi: s.kpi.clone(),
+        scope: s.scope.clone(),
+        segment: s
+            .segment
+            .as_deref()
+            .map(|id| Collection::Segments.name(id))
+            .unwrap_or_default(),
+        baseline: Some(baseline),
+        target: s.target.map(|t| proto::Target {
+            kind: Some(match t {
+                Target::Absolute(v) => proto::target::Kind::AbsoluteValue(v),
+                Target::RelativePercent(v) => proto::target::Kind::RelativeChangePercent(v),
+            }),
+        }),
+        direction: match s.direction {
+            Some(Direction::Up) => proto::Direction::Up,
+            Some(Direction::Down) => proto::Direction::Down,
+            None => proto::Direction::Unspecified,
+        } as i32,
+        start_date: s.start_date.and_then(convert::date),
+        deadline: s.deadline.and_then(convert::date),
+        owner: s.owner.clone(),
+        trailing_days: s.trailing_days.unwrap_or_default(),
+        create_time: convert::timestamp(stored.create_time),
+        update_time: convert::timestamp(stored.update_time),
+        etag: stored.etag(),
+    }
+}
+
+/// Reads each goal field of `msg` that `mask` selects into `goal`.
+fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask) -> Result<(), ApiError> {
+    if mask.has("display_name") {
+        goal.display_name = msg.display_name.clone();
+    }
+    if mask.has("objective") {
+        goal.objective = objective_from_proto(msg.objective, "goal.objective")?;
+    }
+    if mask.has("kpi") {
+        goal.kpi = msg.kpi.clone();
+    }
+    if mask.has("scope") {
+        goal.scope = msg.scope.clone();
+    }
+    if mask.has("segment") {
+        goal.segment = if msg.segment.is_empty() {
+            None
+        } else {
+            Some(
+                convert::parse_name(&msg.segment, "goal.segment", Collection::Segments)?
+                    .to_string(),
+            )
+        };
+    }
+    if mask.has("baseline") {
+        let baseline = msg.baseline.unwrap_or_default();
+        goal.baseline = match proto::BaselineRule::try_from(baseline.rule) {
+            Ok(proto::BaselineRule::Unspecified) | Ok(proto::BaselineRule::KpiBeforeStart)
+                if baseline.value != 0.0 =>
+            {
+                return Err(ApiError::invalid(
+                    "goal.baseline.value",
+                    "is only allowed with the FIXED rule",
+                ));
+            }
+            Ok(proto::BaselineRule::Unspecified) => Baseline::None,
+            Ok(proto::BaselineRule::Fixed) => Baseline::Fixed(baseline.value),
+            Ok(proto::BaselineRule::KpiBeforeStart) => Baseline::KpiBeforeStart,
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "goal.baseline.rule",
+                    format!("{} is not a BaselineRule value", baseline.rule),
+                ));
+            }
+        };
+    }
+    if mask.has("target") {
+        goal.target = msg
+            .target
+            .as_ref()
+            .and_then(|t| t.kind)
+            .map(|kind| match kind {
+                proto::target::Kind::AbsoluteValue(v) => Target::Absolute(v),
+                proto::target::Kind::RelativeChangePercent(v) => Target::RelativePercent(v),
+            });
+    }
+    if mask.has("direction") {
+        goal.direction = match proto::Direction::try_from(msg.direction) {
+            Ok(proto::Direction::Unspecified) => None,
+            Ok(proto::Direction::Up) => Some(Direction::Up),
+            Ok(proto::Direction::Down) => Some(Direction::Down),
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "goal.direction",
+                    format!("{} is not a Direction value", msg.direction),
+                ));
+            }
+        };
+    }
+    if mask.has("start_date") {
+        goal.start_date = Some(convert::parse_date(
+            msg.start_date.as_ref(),
+            "goal.start_date",
+        )?);
+    }
+    if mask.has("deadline") {
+        goal.deadline = Some(convert::parse_date(msg.deadline.as_ref(), "goal.deadline")?);
+    }
+    if mask.has("owner") {
+        goal.owner = msg.owner.clone();
+    }
+    if mask.has("trailing_days") {
+        goal.trailing_days = (msg.trailing_days != 0).then_some(msg.trailing_days);
+    }
+    Ok(())
+}
+
+fn set_fields(msg: &proto::Goal) -> Vec<&'static str> {
+    [
+        ("display_name", !msg.display_name.is_empty()),
+        ("objective", msg.objective != 0),
+        ("kpi", !msg.kpi.is_empty()),
+        ("scope", !msg.scope.is_empty()),
+        ("segment", !msg.segment.is_empty()),
+        ("baseline", msg.baseline.is_some()),
+        ("target", msg.target.is_some()),
+        ("direction", msg.direction != 0),
+        ("start_date", msg.start_date.is_some()),
+        ("deadline", msg.deadline.is_some()),
+        ("owner", !msg.owner.is_empty()),
+        ("trailing_days", msg.trailing_days != 0),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect()
+}
+
+fn empty_goal() -> Goal {
+    Goal {
+        display_name: String::new(),
+        objective: None,
+        kpi: String::new(),
+        scope: String::new(),
+        segment: None,
+        baseline: Baseline::None,
+        target: None,
+        direction: None,
+        start_date: None,
+        deadline: None,
+        owner: String::new(),
+        trailing_days: None,
+    }
+}
+
+/// Reads every field, collecting conversion errors of dates so that one call reports them
+/// together with the SMART violations.
+fn read_new(msg: &proto::Goal) -> Result<Goal, ApiError> {
+    let mut goal = empty_goal();
+    let mask = Mask::Fields(
+        set_fields(msg)
+            .into_iter()
+            .filter(|f| !matches!(*f, "start_date" | "deadline"))
+            .map(String::from)
+            .collect(),
+    );
+    apply(&mut goal, msg, &mask)?;
+    let mut violations = Vec::new();
+    for (field, value, slot) in [
+        (
+            "goal.start_date",
+            msg.start_date.as_ref(),
+            &mut goal.start_date,
+        ),
+        ("goal.deadline", msg.deadline.as_ref(), &mut goal.deadline),
+    ] {
+        match value.map(|d| convert::parse_date(Some(d), field)) {
+            None => {}
+            Some(Ok(date)) => *slot = Some(date),
+            Some(Err(ApiError::Invalid(v))) => violations.extend(v),
+            Some(Err(other)) => return Err(other),
+        }
+    }
+    if violations.is_empty() {
+        Ok(goal)
+    } else {
+        Err(ApiError::Invalid(violations))
+    }
+}
+
+#[tonic::async_trait]
+impl GoalService for Api {
+    async fn create_goal(
+        &self,
+        request: Request<proto::CreateGoalRequest>,
+    ) -> Result<Response<proto::Goal>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let id = convert::new_id(&req.goal_id, "goal_id", Collection::Goals)?;
+        let request_id = convert::request_id(&req.request_id)?;
+        let msg = req
+            .goal
+            .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
+        let spec = read_new(&msg)?;
+        let scope = spec
+            .validate()
+            .map_err(|e| ApiError::from_domain(e, "goal"))?;
+        let stored = self
+            .store
+            .create_goal(&tenant.id, &id, &spec, &scope, request_id)
+            .await
+            .map_err(|e| ApiError::from_storage(e, "goal"))?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn get_goal(
+        &self,
+        request: Request<proto::GetGoalRequest>,
+    ) -> Result<Response<proto::Goal>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Goals)?;
+        let stored = self
+            .store
+            .get_goal(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn list_goals(
+        &self,
+        request: Request<proto::ListGoalsRequest>,
+    ) -> Result<Response<proto::ListGoalsResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
+        let page = self
+            .store
+            .list_goals(&tenant.id, pager.request())
+            .await
+            .map_err(ApiError::from)?;
+        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
+        Ok(Response::new(proto::ListGoalsResponse {
+            goals: page.items.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_goal(
+        &self,
+        request: Request<proto::UpdateGoalRequest>,
+    ) -> Result<Response<proto::Goal>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let msg = req
+            .goal
+            .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
+        let id = convert::parse_name(&msg.name, "goal.name", Collection::Goals)?;
+        let etag = convert::etag(&msg.etag, "goal.etag")?;
+        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || set_fields(&msg))?;
+        let current = self
+            .store
+            .get_goal(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        if etag.is_some_and(|r| r != current.revision) {
+            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
+                msg.name.clone(),
+            ))
+            .into());
+        }
+        let mut spec = current.spec.clone();
+        apply(&mut spec, &msg, &mask)?;
+        let scope = spec
+            .validate()
+            .map_err(|e| ApiError::from_domain(e, "goal"))?;
+        let stored = self
+            .store
+            .update_goal(&tenant.id, id, current.revision, &spec, &scope)
+            .await
+            .map_err(|e| ApiError::from_storage(e, "goal"))?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn delete_goal(
+        &self,
+        request: Request<proto::DeleteGoalRequest>,
+    ) -> Result<Response<()>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let id = convert::parse_name(&req.name, "name", Collection::Goals)?;
+        let etag = convert::etag(&req.etag, "etag")?;
+        self.store
+            .delete_goal(&tenant.id, id, etag)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
+    }
+}

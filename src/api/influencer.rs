@@ -1,0 +1,188 @@
+//! InfluencerService.
+use super::Api;
+use super::convert::{self, Mask, Pager};
+use super::error::ApiError;
+use crate::domain::Stored;
+use crate::domain::influencer::{Influencer, TrackingValue};
+use crate::domain::names::Collection;
+use crate::proto;
+use crate::proto::influencer_service_server::InfluencerService;
+use tonic::{Request, Response, Status};
+
+const UPDATABLE: &[&str] = &["display_name", "tags", "discount_codes", "tracking_values"];
+
+fn to_proto(stored: &Stored<Influencer>) -> proto::Influencer {
+    let s = &stored.spec;
+    proto::Influencer {
+        name: Collection::Influencers.name(&stored.id),
+        display_name: s.display_name.clone(),
+        tags: s.tags.clone(),
+        discount_codes: s.discount_codes.clone(),
+        tracking_values: s
+            .tracking_values
+            .iter()
+            .map(|t| proto::TrackingValue {
+                utm_source: t.utm_source.clone(),
+                utm_campaign: t.utm_campaign.clone(),
+            })
+            .collect(),
+        create_time: convert::timestamp(stored.create_time),
+        update_time: convert::timestamp(stored.update_time),
+        etag: stored.etag(),
+    }
+}
+
+fn tracking(values: &[proto::TrackingValue]) -> Vec<TrackingValue> {
+    values
+        .iter()
+        .map(|t| TrackingValue {
+            utm_source: t.utm_source.clone(),
+            utm_campaign: t.utm_campaign.clone(),
+        })
+        .collect()
+}
+
+fn from_proto(msg: &proto::Influencer) -> Influencer {
+    Influencer {
+        display_name: msg.display_name.clone(),
+        tags: msg.tags.clone(),
+        discount_codes: msg.discount_codes.clone(),
+        tracking_values: tracking(&msg.tracking_values),
+    }
+}
+
+fn set_fields(msg: &proto::Influencer) -> Vec<&'static str> {
+    let mut set = Vec::new();
+    if !msg.display_name.is_empty() {
+        set.push("display_name");
+    }
+    if !msg.tags.is_empty() {
+        set.push("tags");
+    }
+    if !msg.discount_codes.is_empty() {
+        set.push("discount_codes");
+    }
+    if !msg.tracking_values.is_empty() {
+        set.push("tracking_values");
+    }
+    set
+}
+
+#[tonic::async_trait]
+impl InfluencerService for Api {
+    async fn create_influencer(
+        &self,
+        request: Request<proto::CreateInfluencerRequest>,
+    ) -> Result<Response<proto::Influencer>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let id = convert::new_id(&req.influencer_id, "influencer_id", Collection::Influencers)?;
+        let request_id = convert::request_id(&req.request_id)?;
+        let msg = req
+            .influencer
+            .ok_or_else(|| ApiError::invalid("influencer", "is required"))?;
+        let mut spec = from_proto(&msg);
+        spec.validate()
+            .map_err(|e| ApiError::from_domain(e, "influencer"))?;
+        let stored = self
+            .store
+            .create_influencer(&tenant.id, &id, &spec, request_id)
+            .await
+            .map_err(|e| ApiError::from_storage(e, "influencer"))?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn get_influencer(
+        &self,
+        request: Request<proto::GetInfluencerRequest>,
+    ) -> Result<Response<proto::Influencer>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Influencers)?;
+        let stored = self
+            .store
+            .get_influencer(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn list_influencers(
+        &self,
+        request: Request<proto::ListInfluencersRequest>,
+    ) -> Result<Response<proto::ListInfluencersResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
+        let page = self
+            .store
+            .list_influencers(&tenant.id, pager.request())
+            .await
+            .map_err(ApiError::from)?;
+        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
+        Ok(Response::new(proto::ListInfluencersResponse {
+            influencers: page.items.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_influencer(
+        &self,
+        request: Request<proto::UpdateInfluencerRequest>,
+    ) -> Result<Response<proto::Influencer>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let msg = req
+            .influencer
+            .ok_or_else(|| ApiError::invalid("influencer", "is required"))?;
+        let id = convert::parse_name(&msg.name, "influencer.name", Collection::Influencers)?;
+        let etag = convert::etag(&msg.etag, "influencer.etag")?;
+        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || set_fields(&msg))?;
+        let current = self
+            .store
+            .get_influencer(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        if etag.is_some_and(|r| r != current.revision) {
+            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
+                msg.name.clone(),
+            ))
+            .into());
+        }
+        let mut spec = current.spec.clone();
+        if mask.has("display_name") {
+            spec.display_name = msg.display_name.clone();
+        }
+        if mask.has("tags") {
+            spec.tags = msg.tags.clone();
+        }
+        if mask.has("discount_codes") {
+            spec.discount_codes = msg.discount_codes.clone();
+        }
+        if mask.has("tracking_values") {
+            spec.tracking_values = tracking(&msg.tracking_values);
+        }
+        spec.validate()
+            .map_err(|e| ApiError::from_domain(e, "influencer"))?;
+        let stored = self
+            .store
+            .update_influencer(&tenant.id, id, current.revision, &spec)
+            .await
+            .map_err(|e| ApiError::from_storage(e, "influencer"))?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn delete_influencer(
+        &self,
+        request: Request<proto::DeleteInfluencerRequest>,
+    ) -> Result<Response<()>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let id = convert::parse_name(&req.name, "name", Collection::Influencers)?;
+        let etag = convert::etag(&req.etag, "etag")?;
+        self.store
+            .delete_influencer(&tenant.id, id, etag)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
+    }
+}

@@ -1,0 +1,49 @@
+//! The gRPC API layer: converts and validates protobuf messages, calls storage with domain
+//! types and converts back. No SQL here and no protobuf below here.
+pub mod campaign;
+pub mod channel;
+pub mod convert;
+pub mod error;
+pub mod goal;
+pub mod influencer;
+pub mod kpi;
+pub mod segment;
+
+use crate::domain::tenant::Tenant;
+use crate::storage::Store;
+use error::ApiError;
+use tonic::Request;
+
+/// The state every service shares; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Api {
+    store: Store,
+}
+
+impl Api {
+    /// An API over a store.
+    pub fn new(store: Store) -> Self {
+        Api { store }
+    }
+
+    /// The tenant of the call's `authorization: Bearer <key>`, or UNAUTHENTICATED.
+    pub async fn tenant<T>(&self, request: &Request<T>) -> Result<Tenant, ApiError> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .ok_or(ApiError::Unauthenticated(
+                "missing `authorization: Bearer <api key>` metadata",
+            ))?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(crate::auth::bearer_token)
+            .ok_or(ApiError::Unauthenticated(
+                "`authorization` metadata must be `Bearer <api key>`",
+            ))?;
+        self.store
+            .authenticate(key)
+            .await?
+            .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))
+    }
+}

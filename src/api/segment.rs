@@ -1,0 +1,153 @@
+//! SegmentService.
+use super::Api;
+use super::convert::{self, Mask, Pager};
+use super::error::ApiError;
+use crate::domain::Stored;
+use crate::domain::names::Collection;
+use crate::domain::segment::Segment;
+use crate::proto;
+use crate::proto::segment_service_server::SegmentService;
+use tonic::{Request, Response, Status};
+
+const UPDATABLE: &[&str] = &["display_name", "rule"];
+
+fn to_proto(stored: &Stored<Segment>) -> proto::Segment {
+    let s = &stored.spec;
+    proto::Segment {
+        name: Collection::Segments.name(&stored.id),
+        display_name: s.display_name.clone(),
+        rule: s.rule.clone(),
+        // Stored rules were parsed when written; a rule that no longer parses (a grammar
+        // change) is shown without a canonical form rather than failing the read.
+        canonical_rule: crate::domain::segment_rule::parse(&s.rule)
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        create_time: convert::timestamp(stored.create_time),
+        update_time: convert::timestamp(stored.update_time),
+        etag: stored.etag(),
+    }
+}
+
+#[tonic::async_trait]
+impl SegmentService for Api {
+    async fn create_segment(
+        &self,
+        request: Request<proto::CreateSegmentRequest>,
+    ) -> Result<Response<proto::Segment>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let id = convert::new_id(&req.segment_id, "segment_id", Collection::Segments)?;
+        let request_id = convert::request_id(&req.request_id)?;
+        let msg = req
+            .segment
+            .ok_or_else(|| ApiError::invalid("segment", "is required"))?;
+        let spec = Segment {
+            display_name: msg.display_name,
+            rule: msg.rule,
+        };
+        spec.validate()
+            .map_err(|e| ApiError::from_domain(e, "segment"))?;
+        let stored = self
+            .store
+            .create_segment(&tenant.id, &id, &spec, request_id)
+            .await
+            .map_err(|e| ApiError::from_storage(e, "segment"))?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn get_segment(
+        &self,
+        request: Request<proto::GetSegmentRequest>,
+    ) -> Result<Response<proto::Segment>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Segments)?;
+        let stored = self
+            .store
+            .get_segment(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn list_segments(
+        &self,
+        request: Request<proto::ListSegmentsRequest>,
+    ) -> Result<Response<proto::ListSegmentsResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
+        let page = self
+            .store
+            .list_segments(&tenant.id, pager.request())
+            .await
+            .map_err(ApiError::from)?;
+        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
+        Ok(Response::new(proto::ListSegmentsResponse {
+            segments: page.items.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_segment(
+        &self,
+        request: Request<proto::UpdateSegmentRequest>,
+    ) -> Result<Response<proto::Segment>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let msg = req
+            .segment
+            .ok_or_else(|| ApiError::invalid("segment", "is required"))?;
+        let id = convert::parse_name(&msg.name, "segment.name", Collection::Segments)?;
+        let etag = convert::etag(&msg.etag, "segment.etag")?;
+        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
+            [
+                ("display_name", !msg.display_name.is_empty()),
+                ("rule", !msg.rule.is_empty()),
+            ]
+            .into_iter()
+            .filter_map(|(f, set)| set.then_some(f))
+            .collect()
+        })?;
+        let current = self
+            .store
+            .get_segment(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        if etag.is_some_and(|r| r != current.revision) {
+            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
+                msg.name.clone(),
+            ))
+            .into());
+        }
+        let mut spec = current.spec.clone();
+        if mask.has("display_name") {
+            spec.display_name = msg.display_name.clone();
+        }
+        if mask.has("rule") {
+            spec.rule = msg.rule.clone();
+        }
+        spec.validate()
+            .map_err(|e| ApiError::from_domain(e, "segment"))?;
+        let stored = self
+            .store
+            .update_segment(&tenant.id, id, current.revision, &spec)
+            .await
+            .map_err(|e| ApiError::from_storage(e, "segment"))?;
+        Ok(Response::new(to_proto(&stored)))
+    }
+
+    async fn delete_segment(
+        &self,
+        request: Request<proto::DeleteSegmentRequest>,
+    ) -> Result<Response<()>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let id = convert::parse_name(&req.name, "name", Collection::Segments)?;
+        let etag = convert::etag(&req.etag, "etag")?;
+        self.store
+            .delete_segment(&tenant.id, id, etag)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
+    }
+}

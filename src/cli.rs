@@ -1,0 +1,217 @@
+//! The `tally` command line: parses arguments and runs the library; `main.rs` only calls
+//! [`run`], so tests drive exactly what production runs.
+use crate::config::Settings;
+use crate::domain::DomainError;
+use crate::domain::names::check_id;
+use crate::domain::tenant::{Tenant, TenantSettings};
+use crate::storage::Store;
+use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+/// Tally: KPIs for influencer and social-media marketing, served over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "tally", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC server (applies migrations first unless TALLY_MIGRATE_ON_START=false).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants and API keys.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+/// Administration of tenants and keys; works directly on the database.
+#[derive(Debug, Subcommand)]
+pub enum Admin {
+    /// Create a tenant and its first API key; prints the key alone on stdout.
+    CreateTenant {
+        /// Name shown to people.
+        name: String,
+        /// Tenant id (a-z, 0-9, -); derived from the name when omitted.
+        #[arg(long)]
+        id: Option<String>,
+        /// IANA time zone that defines the tenant's days.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// ISO 4217 reporting currency.
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// Days after a campaign's end during which its orders still count.
+        #[arg(long, default_value_t = 30)]
+        order_window_days: i32,
+        /// Days after a first code order in which a repeat order makes a returning buyer.
+        #[arg(long, default_value_t = 90)]
+        returning_window_days: i32,
+    },
+    /// Create another API key for a tenant; prints the key alone on stdout.
+    CreateKey {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// Revoke an API key by its id (printed on stderr when the key was created).
+    RevokeKey {
+        /// Tenant id.
+        tenant: String,
+        /// Key id, such as `k1a2b3c4d5e6f`.
+        key_id: String,
+    },
+}
+
+/// Errors of a command, printed by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad settings.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// Bad arguments.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// The server failed.
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A tenant id made from a display name: lowercase letters and digits joined by `-`.
+fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(63).collect();
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.starts_with(|c: char| c.is_ascii_lowercase()) {
+        slug
+    } else {
+        format!("t-{slug}").trim_end_matches('-').to_string()
+    }
+}
+
+/// Runs a parsed command line with the given settings.
+pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
+    match cli.command {
+        Command::Migrate => {
+            Store::migrate(&settings.database_url).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => {
+            if settings.migrate_on_start {
+                Store::migrate(&settings.database_url).await?;
+            }
+            let store =
+                Store::connect(&settings.database_url, settings.database_max_connections).await?;
+            let pending = store.pending_migrations().await?;
+            if pending > 0 {
+                tracing::warn!(
+                    pending,
+                    "database has pending migrations; run `tally migrate`"
+                );
+            }
+            let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+                .await
+                .map_err(|source| CliError::Bind {
+                    addr: settings.listen_addr,
+                    source,
+                })?;
+            crate::server::serve(
+                store,
+                listener,
+                crate::server::shutdown_signal(),
+                Duration::from_secs(settings.shutdown_grace_seconds),
+            )
+            .await?;
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            Store::migrate(&settings.database_url).await?;
+            let store = Store::connect(&settings.database_url, 2).await?;
+            run_admin(&store, admin).await
+        }
+    }
+}
+
+async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
+    match admin {
+        Admin::CreateTenant {
+            name,
+            id,
+            time_zone,
+            currency,
+            order_window_days,
+            returning_window_days,
+        } => {
+            let id = id.unwrap_or_else(|| slug(&name));
+            let mut violations = crate::domain::Violations::default();
+            violations.check("id", check_id(&id));
+            violations.check("name", crate::domain::check_text(&name, 200));
+            violations.finish()?;
+            let mut settings = TenantSettings {
+                time_zone,
+                currency,
+                order_window_days,
+                returning_window_days,
+                ..TenantSettings::default()
+            };
+            settings.validate()?;
+            store
+                .create_tenant(&Tenant {
+                    id: id.clone(),
+                    display_name: name,
+                    settings,
+                })
+                .await?;
+            let (key_id, key) = store.create_api_key(&id).await?;
+            eprintln!("created tenant `{id}` with API key `{key_id}`; the key is shown once:");
+            println!("{key}");
+            Ok(())
+        }
+        Admin::CreateKey { tenant } => {
+            let (key_id, key) = store.create_api_key(&tenant).await?;
+            eprintln!("created API key `{key_id}` for tenant `{tenant}`; the key is shown once:");
+            println!("{key}");
+            Ok(())
+        }
+        Admin::RevokeKey { tenant, key_id } => {
+            store.revoke_api_key(&tenant, &key_id).await?;
+            eprintln!("revoked API key `{key_id}` of tenant `{tenant}`");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_valid_ids() {
+        assert_eq!(slug("Acme Agency!"), "acme-agency");
+        assert_eq!(slug("42 Brands"), "t-42-brands");
+        assert_eq!(slug("Ünïcode Café"), "n-code-caf");
+        assert!(crate::domain::names::check_id(&slug(&"x".repeat(100))).is_ok());
+    }
+}

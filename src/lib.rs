@@ -1,0 +1,15 @@
+//! Tally: KPI tracking for influencer and social-media marketing.
+//!
+//! Layout: `api` converts and validates gRPC messages and calls `storage` with `domain`
+//! types; `domain` and `kpi` are plain Rust without I/O; `server` wires the services,
+//! health, reflection and shutdown; `cli` is what the `tally` binary runs.
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod kpi;
+pub mod proto;
+pub mod server;
+pub mod storage;
+pub mod telemetry;

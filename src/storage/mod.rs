@@ -1,0 +1,175 @@
+//! Storage: sea-orm repositories over SQLite or PostgreSQL, one code path for both.
+//!
+//! Every query filters on the tenant. Writes that touch several tables run in one
+//! transaction, so a failed call leaves nothing half-written.
+pub mod campaigns;
+pub mod channels;
+pub mod entities;
+pub mod goals;
+pub mod idempotency;
+pub mod influencers;
+pub mod segments;
+pub mod tenants;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    RuntimeErr, SqlErr, Statement,
+};
+use std::time::Duration;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The resource does not exist in the tenant.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique value is taken; the message names it.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The stored etag differs from the one sent.
+    #[error("{0} was changed by another call; read it again and retry with its new etag")]
+    EtagMismatch(String),
+    /// The change would break a reference; the message names what uses the resource.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// An input refers to something that does not exist: (field, description).
+    #[error("{1}")]
+    InvalidReference(String, String),
+    /// The database cannot be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] DbErr),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[source] DbErr),
+}
+
+impl From<DbErr> for StorageError {
+    fn from(err: DbErr) -> Self {
+        match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StorageError::Unavailable(err),
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))
+                if matches!(
+                    **e,
+                    sea_orm::sqlx::Error::Io(_)
+                        | sea_orm::sqlx::Error::PoolTimedOut
+                        | sea_orm::sqlx::Error::PoolClosed
+                ) =>
+            {
+                StorageError::Unavailable(err)
+            }
+            _ => match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(msg)) => {
+                    StorageError::AlreadyExists(format!("a unique value is already taken ({msg})"))
+                }
+                _ => StorageError::Database(err),
+            },
+        }
+    }
+}
+
+/// Result of storage calls.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A request for one page of a collection ordered by id.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    /// Return ids strictly after this one.
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// One page of a collection; `more` tells whether another page follows.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// The items, ordered by id.
+    pub items: Vec<T>,
+    /// Whether items follow the last one.
+    pub more: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched rows.
+    pub fn from_rows(mut items: Vec<T>, limit: u64) -> Self {
+        let more = items.len() as u64 > limit;
+        items.truncate(limit as usize);
+        Page { items, more }
+    }
+}
+
+/// The store: a pooled connection to the database, shared by every repository.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// Adds `mode=rwc` to SQLite URLs so the file is created on first run.
+fn normalise_url(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_string()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://file` or `postgres://...`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        let mut options = ConnectOptions::new(normalise_url(url));
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        if db.get_database_backend() == DatabaseBackend::Sqlite {
+            // WAL lets readers go on while the single writer writes.
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
+                .await?;
+        }
+        Ok(Store { db })
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(StorageError::from)
+    }
+
+    /// Applies pending migrations. On PostgreSQL the run holds an advisory lock on a
+    /// dedicated connection, so two processes migrating at once take turns.
+    pub async fn migrate(url: &str) -> Result<()> {
+        let store = Store::connect(url, 1).await?;
+        let db = &store.db;
+        let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+        // An arbitrary constant naming Tally's migration lock.
+        const LOCK: &str = "SELECT pg_advisory_lock(7240310525)";
+        if postgres {
+            db.execute_raw(Statement::from_string(DatabaseBackend::Postgres, LOCK))
+                .await?;
+        }
+        let result = Migrator::up(db, None).await;
+        if postgres {
+            db.execute_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_unlock(7240310525)",
+            ))
+            .await?;
+        }
+        result?;
+        store.db.close().await?;
+        Ok(())
+    }
+
+    /// Number of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+    }
+}

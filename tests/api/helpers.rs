@@ -1,0 +1,257 @@
+//! Test harness: a real server on an ephemeral loopback port over a fresh database, SQLite
+//! always and PostgreSQL when TALLY_TEST_POSTGRES_URL is set.
+use std::time::Duration;
+use tally::domain::tenant::{Tenant, TenantSettings};
+use tally::proto::campaign_service_client::CampaignServiceClient;
+use tally::proto::channel_service_client::ChannelServiceClient;
+use tally::proto::goal_service_client::GoalServiceClient;
+use tally::proto::influencer_service_client::InfluencerServiceClient;
+use tally::proto::kpi_service_client::KpiServiceClient;
+use tally::proto::segment_service_client::SegmentServiceClient;
+use tally::storage::Store;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+/// A fresh database for one test.
+pub enum TestDb {
+    /// A SQLite file in a temporary directory.
+    Sqlite(tempfile::TempDir),
+    /// A PostgreSQL database created for the test.
+    Postgres(String),
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        TestDb::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// A new database on the server of TALLY_TEST_POSTGRES_URL, or None when unset. A set
+    /// but unreachable server fails the test: the PostgreSQL half must never skip silently.
+    pub async fn postgres() -> Option<TestDb> {
+        let base = std::env::var("TALLY_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let admin = sea_orm::Database::connect(base.as_str())
+            .await
+            .unwrap_or_else(|e| {
+                panic!("TALLY_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
+            });
+        let (prefix, _) = split_database(&base);
+        let name = format!(
+            "{}_t{}",
+            database_name(&base),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        use sea_orm::ConnectionTrait;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        Some(TestDb::Postgres(format!("{prefix}/{name}")))
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}/tally.db", dir.path().display()),
+            TestDb::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// `postgres://user@host:port` and the rest of a URL after the database name.
+fn split_database(url: &str) -> (String, String) {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = url[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(url.len());
+    (url[..path_start].to_string(), url[path_start..].to_string())
+}
+
+fn database_name(url: &str) -> String {
+    let (_, rest) = split_database(url);
+    let name = rest
+        .trim_start_matches('/')
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if name.is_empty() {
+        "tally".into()
+    } else {
+        name
+    }
+}
+
+/// A running server with one tenant and its key.
+pub struct TestApp {
+    /// Kept so that a temporary SQLite directory lives as long as the server.
+    _db: TestDb,
+    pub store: Store,
+    pub channel: Channel,
+    pub key: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Starts a server over `db` with tenant `acme`.
+    pub async fn spawn(db: TestDb) -> TestApp {
+        let url = db.url();
+        Store::migrate(&url).await.expect("migrate");
+        let store = Store::connect(&url, 5).await.expect("connect");
+        let key = create_tenant(&store, "acme").await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_store = store.clone();
+        let server = tokio::spawn(async move {
+            tally::server::serve(
+                server_store,
+                listener,
+                async { rx.await.unwrap_or(()) },
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("server");
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to server");
+        TestApp {
+            _db: db,
+            store,
+            channel,
+            key,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Another tenant's key, on the same server.
+    pub async fn other_tenant(&self, id: &str) -> String {
+        create_tenant(&self.store, id).await
+    }
+
+    /// A request carrying this app's key.
+    pub fn req<T>(&self, msg: T) -> Request<T> {
+        with_key(msg, &self.key)
+    }
+
+    pub fn influencers(&self) -> InfluencerServiceClient<Channel> {
+        InfluencerServiceClient::new(self.channel.clone())
+    }
+    pub fn channels(&self) -> ChannelServiceClient<Channel> {
+        ChannelServiceClient::new(self.channel.clone())
+    }
+    pub fn campaigns(&self) -> CampaignServiceClient<Channel> {
+        CampaignServiceClient::new(self.channel.clone())
+    }
+    pub fn segments(&self) -> SegmentServiceClient<Channel> {
+        SegmentServiceClient::new(self.channel.clone())
+    }
+    pub fn goals(&self) -> GoalServiceClient<Channel> {
+        GoalServiceClient::new(self.channel.clone())
+    }
+    pub fn kpis(&self) -> KpiServiceClient<Channel> {
+        KpiServiceClient::new(self.channel.clone())
+    }
+
+    /// Triggers shutdown and waits for the server to stop.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("server stops after shutdown")
+                .expect("server task");
+        }
+    }
+}
+
+/// Creates tenant `id` with EUR and UTC and returns a new key.
+pub async fn create_tenant(store: &Store, id: &str) -> String {
+    store
+        .create_tenant(&Tenant {
+            id: id.into(),
+            display_name: id.into(),
+            settings: TenantSettings::default(),
+        })
+        .await
+        .expect("create tenant");
+    store.create_api_key(id).await.expect("create key").1
+}
+
+/// A request carrying `key`.
+pub fn with_key<T>(msg: T, key: &str) -> Request<T> {
+    let mut request = Request::new(msg);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {key}").parse().expect("header"),
+    );
+    request
+}
+
+/// Asserts the code of a failed call and returns its status.
+#[track_caller]
+pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got Ok({value:?})"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+/// The fields named by the BadRequest of an INVALID_ARGUMENT status.
+#[track_caller]
+pub fn bad_fields<T: std::fmt::Debug>(result: Result<T, Status>) -> Vec<String> {
+    use tonic_types::StatusExt;
+    let status = expect_code(result, Code::InvalidArgument);
+    let bad = status
+        .get_details_bad_request()
+        .expect("INVALID_ARGUMENT carries a BadRequest");
+    let info = status
+        .get_details_error_info()
+        .expect("errors carry an ErrorInfo");
+    assert_eq!(info.domain, "tally.dev");
+    bad.field_violations.into_iter().map(|v| v.field).collect()
+}
+
+/// Runs each named `async fn(TestApp)` on SQLite, and on PostgreSQL when configured.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::TestDb::sqlite()).await;
+                    super::$test(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(db) = $crate::helpers::TestDb::postgres().await else {
+                        eprintln!("TALLY_TEST_POSTGRES_URL not set: PostgreSQL half skipped");
+                        return;
+                    };
+                    let app = $crate::helpers::TestApp::spawn(db).await;
+                    super::$test(app).await;
+                }
+            )*
+        }
+    };
+}
