@@ -24,6 +24,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Seed a demo tenant on embedded SQLite (`tally-demo.db`, made anew each run, unless
+    /// TALLY_DATABASE_URL is set), print its API key and serve it.
+    Demo,
     /// Manage tenants and API keys.
     #[command(subcommand)]
     Admin(Admin),
@@ -122,29 +125,48 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             if settings.migrate_on_start {
                 Store::migrate(&settings.database_url).await?;
             }
-            let store =
-                Store::connect(&settings.database_url, settings.database_max_connections).await?;
-            let pending = store.pending_migrations().await?;
-            if pending > 0 {
-                tracing::warn!(
-                    pending,
-                    "database has pending migrations; run `tally migrate`"
-                );
+            serve(settings).await
+        }
+        Command::Demo => {
+            let mut settings = settings;
+            if std::env::var_os("TALLY_DATABASE_URL").is_none() {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{DEMO_DB}{suffix}"));
+                }
+                settings.database_url = format!("sqlite://{DEMO_DB}");
             }
-            let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+            Store::migrate(&settings.database_url).await?;
+            let store = Store::connect(&settings.database_url, 2).await?;
+            let today = chrono::Utc::now().date_naive();
+            let (seeded, key) = crate::demo::seed(&store, today)
                 .await
-                .map_err(|source| CliError::Bind {
-                    addr: settings.listen_addr,
-                    source,
+                .map_err(|e| match e {
+                    crate::demo::DemoError::Storage(e) => CliError::Storage(e),
+                    crate::demo::DemoError::Invalid(e) => CliError::Invalid(e),
                 })?;
-            crate::server::serve(
-                store,
-                listener,
-                crate::server::shutdown_signal(),
-                Duration::from_secs(settings.shutdown_grace_seconds),
-            )
-            .await?;
-            Ok(())
+            println!(
+                "Tally demo: tenant `{}` in {}",
+                crate::demo::TENANT,
+                settings.database_url
+            );
+            println!(
+                "  {} influencers, {} channels, {} segments, {} campaign with a giveaway, {} SMART goals",
+                seeded.influencers,
+                seeded.channels,
+                seeded.segments,
+                seeded.campaigns,
+                seeded.goals
+            );
+            println!("  API key (shown once): {key}");
+            println!(
+                "  serving gRPC on {} until Ctrl-C; try:",
+                settings.listen_addr
+            );
+            println!(
+                "  grpcurl -plaintext -H 'authorization: Bearer {key}' {} tally.v1.GoalService/ListGoals",
+                settings.listen_addr
+            );
+            serve(settings).await
         }
         Command::Admin(admin) => {
             Store::migrate(&settings.database_url).await?;
@@ -152,6 +174,35 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             run_admin(&store, admin).await
         }
     }
+}
+
+/// Where `demo` keeps its database by default.
+const DEMO_DB: &str = "tally-demo.db";
+
+/// Connects, binds the listen address and serves until SIGTERM or Ctrl-C.
+async fn serve(settings: Settings) -> Result<(), CliError> {
+    let store = Store::connect(&settings.database_url, settings.database_max_connections).await?;
+    let pending = store.pending_migrations().await?;
+    if pending > 0 {
+        tracing::warn!(
+            pending,
+            "database has pending migrations; run `tally migrate`"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+        .await
+        .map_err(|source| CliError::Bind {
+            addr: settings.listen_addr,
+            source,
+        })?;
+    crate::server::serve(
+        store,
+        listener,
+        crate::server::shutdown_signal(),
+        Duration::from_secs(settings.shutdown_grace_seconds),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {

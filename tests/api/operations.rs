@@ -257,10 +257,7 @@ async fn admin_commands_print_the_key_alone_and_serve_stops_on_sigterm() {
         .read_to_string(&mut stderr)
         .await
         .unwrap();
-    let last = stderr
-        .lines()
-        .rfind(|l| !l.is_empty())
-        .unwrap_or_default();
+    let last = stderr.lines().rfind(|l| !l.is_empty()).unwrap_or_default();
     let json: serde_json::Value = serde_json::from_str(last).expect("JSON logs");
     assert_eq!(json["message"], "server stopped");
     assert!(!stderr.contains(key), "no key in logs");
