@@ -9,6 +9,7 @@ use crate::proto::campaign_service_server::CampaignServiceServer;
 use crate::proto::channel_service_server::ChannelServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
 use crate::proto::influencer_service_server::InfluencerServiceServer;
+use crate::proto::ingest_service_server::IngestServiceServer;
 use crate::proto::kpi_service_server::KpiServiceServer;
 use crate::proto::segment_service_server::SegmentServiceServer;
 use crate::storage::Store;
@@ -27,6 +28,7 @@ const SERVICES: &[&str] = &[
     "tally.v1.SegmentService",
     "tally.v1.GoalService",
     "tally.v1.KpiService",
+    "tally.v1.IngestService",
 ];
 
 /// Errors that stop the server.
@@ -91,7 +93,11 @@ pub async fn serve(
         .add_service(CampaignServiceServer::new(api.clone()))
         .add_service(SegmentServiceServer::new(api.clone()))
         .add_service(GoalServiceServer::new(api.clone()))
-        .add_service(KpiServiceServer::new(api))
+        .add_service(KpiServiceServer::new(api.clone()))
+        .add_service(
+            IngestServiceServer::new(api)
+                .max_decoding_message_size(crate::api::ingest::MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     tokio::pin!(server);
 

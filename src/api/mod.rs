@@ -6,6 +6,7 @@ pub mod convert;
 pub mod error;
 pub mod goal;
 pub mod influencer;
+pub mod ingest;
 pub mod kpi;
 pub mod segment;
 

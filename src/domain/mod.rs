@@ -5,6 +5,7 @@ pub mod channel;
 pub mod goal;
 pub mod influencer;
 pub mod names;
+pub mod observation;
 pub mod segment;
 pub mod segment_rule;
 pub mod tenant;

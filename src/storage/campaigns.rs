@@ -5,6 +5,7 @@ use crate::domain::Stored;
 use crate::domain::campaign::{Campaign, Giveaway, Money, Participant};
 use crate::domain::names::Collection;
 use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
@@ -103,9 +104,12 @@ async fn write_children(
         .filter(campaign_participant::Column::CampaignId.eq(id))
         .exec(db)
         .await?;
+    // Giveaways are kept, not re-created: their entries refer to them.
+    let kept: Vec<&str> = spec.giveaways.iter().map(|g| g.id.as_str()).collect();
     giveaway::Entity::delete_many()
         .filter(giveaway::Column::TenantId.eq(tenant_id))
         .filter(giveaway::Column::CampaignId.eq(id))
+        .filter(giveaway::Column::Id.is_not_in(kept))
         .exec(db)
         .await?;
     for (position, p) in spec.participants.iter().enumerate() {
@@ -121,16 +125,26 @@ async fn write_children(
         .await?;
     }
     for (position, g) in spec.giveaways.iter().enumerate() {
-        giveaway::ActiveModel {
+        let model = giveaway::ActiveModel {
             tenant_id: Set(tenant_id.to_string()),
             id: Set(g.id.clone()),
             campaign_id: Set(id.to_string()),
             host_influencer_id: Set(g.host.clone()),
             display_name: Set(g.display_name.clone()),
             position: Set(position as i32),
-        }
-        .insert(db)
-        .await?;
+        };
+        giveaway::Entity::insert(model)
+            .on_conflict(
+                OnConflict::columns([giveaway::Column::TenantId, giveaway::Column::Id])
+                    .update_columns([
+                        giveaway::Column::HostInfluencerId,
+                        giveaway::Column::DisplayName,
+                        giveaway::Column::Position,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

@@ -239,3 +239,196 @@ pub mod idempotency_key {
     }
     no_relations!();
 }
+
+pub mod channel_day_stat {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "channel_day_stats")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub channel_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub followers: Option<i64>,
+        pub posts: Option<i64>,
+        pub mentions: Option<i64>,
+        pub shares: Option<i64>,
+        pub comments: Option<i64>,
+        pub likes: Option<i64>,
+        pub link_clicks: Option<i64>,
+        pub views: Option<i64>,
+        pub reach: Option<i64>,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod web_traffic {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "web_traffic")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub row_key: String,
+        pub source: String,
+        pub medium: String,
+        pub campaign: String,
+        pub channel_group: String,
+        pub source_key: String,
+        pub campaign_key: String,
+        pub age_bracket: Option<String>,
+        pub age: Option<i32>,
+        pub country: Option<String>,
+        pub country_lc: Option<String>,
+        pub is_customer: Option<bool>,
+        pub sessions: i64,
+        pub users: i64,
+        pub new_users: i64,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod order {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orders")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: String,
+        pub customer_key: Option<String>,
+        pub placed_at: DateTimeUtc,
+        pub day: Date,
+        pub revenue_minor: i64,
+        pub cost_minor: i64,
+        pub discount_minor: i64,
+        pub currency: String,
+        pub utm_source: String,
+        pub utm_medium: String,
+        pub utm_campaign: String,
+        pub source_key: String,
+        pub campaign_key: String,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod order_code {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub position: i32,
+        pub code: String,
+        pub code_key: String,
+    }
+    no_relations!();
+}
+
+pub mod audience_member {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audience_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub platform: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub channel_id: String,
+        pub customer_id: Option<String>,
+        pub first_seen: Date,
+        pub last_seen: Option<Date>,
+        pub bio: Option<String>,
+        pub bio_lc: Option<String>,
+        pub followers: Option<i64>,
+        pub influence_score: Option<f64>,
+        pub age: Option<i32>,
+        pub country: Option<String>,
+        pub country_lc: Option<String>,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod interaction {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "interactions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub channel_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub interaction_id: String,
+        pub kind: String,
+        pub platform: String,
+        pub account_id: String,
+        pub occurred_at: DateTimeUtc,
+        pub day: Date,
+        pub is_customer: Option<bool>,
+        pub bio: Option<String>,
+        pub bio_lc: Option<String>,
+        pub followers: Option<i64>,
+        pub influence_score: Option<f64>,
+        pub age: Option<i32>,
+        pub country: Option<String>,
+        pub country_lc: Option<String>,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod giveaway_entry {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "giveaway_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub giveaway_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entrant_key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entered_at: DateTimeUtc,
+        pub day: Date,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod metric_point {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "metric_points")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub metric_key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub value: f64,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}

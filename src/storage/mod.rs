@@ -8,6 +8,7 @@ pub mod entities;
 pub mod goals;
 pub mod idempotency;
 pub mod influencers;
+pub mod observations;
 pub mod segments;
 pub mod tenants;
 
@@ -62,6 +63,9 @@ impl From<DbErr> for StorageError {
                 Some(SqlErr::UniqueConstraintViolation(msg)) => {
                     StorageError::AlreadyExists(format!("a unique value is already taken ({msg})"))
                 }
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => StorageError::FailedPrecondition(
+                    "the change would orphan stored data that refers to this resource (such as observations); remove that first".into(),
+                ),
                 _ => StorageError::Database(err),
             },
         }

@@ -6,6 +6,7 @@ use tally::proto::campaign_service_client::CampaignServiceClient;
 use tally::proto::channel_service_client::ChannelServiceClient;
 use tally::proto::goal_service_client::GoalServiceClient;
 use tally::proto::influencer_service_client::InfluencerServiceClient;
+use tally::proto::ingest_service_client::IngestServiceClient;
 use tally::proto::kpi_service_client::KpiServiceClient;
 use tally::proto::segment_service_client::SegmentServiceClient;
 use tally::storage::Store;
@@ -158,6 +159,9 @@ impl TestApp {
     }
     pub fn goals(&self) -> GoalServiceClient<Channel> {
         GoalServiceClient::new(self.channel.clone())
+    }
+    pub fn ingest(&self) -> IngestServiceClient<Channel> {
+        IngestServiceClient::new(self.channel.clone())
     }
     pub fn kpis(&self) -> KpiServiceClient<Channel> {
         KpiServiceClient::new(self.channel.clone())

@@ -2,6 +2,7 @@
 mod helpers;
 
 mod errors;
+mod ingest;
 mod operations;
 mod paging;
 mod resources;

@@ -1,0 +1,455 @@
+//! IngestService: validates every row, reports the rejected ones with index and reason,
+//! and writes the accepted rows in one transaction (or none, with `all_or_nothing`).
+use super::Api;
+use super::convert;
+use super::error::ApiError;
+use crate::domain::channel::Platform;
+use crate::domain::goal::Scope;
+use crate::domain::names::Collection;
+use crate::domain::observation::{self as obs, RowResult, check_count, check_label, local_day};
+use crate::domain::tenant::Tenant;
+use crate::proto;
+use crate::proto::ingest_service_server::IngestService;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{HashMap, HashSet};
+use tonic::{Request, Response, Status};
+
+/// Most rows one call may carry.
+pub const MAX_ROWS: usize = 10_000;
+/// Largest request message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Most discount codes on one order.
+const MAX_CODES: usize = 20;
+
+/// The row index and its error, with the field made absolute (`rows[3].day`).
+struct Rejected(proto::RejectedRow);
+
+fn reject(index: usize, (field, reason): (String, String)) -> Rejected {
+    Rejected(proto::RejectedRow {
+        index: index as i32,
+        field: format!("rows[{index}].{field}"),
+        reason,
+    })
+}
+
+/// Splits rows into accepted values and rejections.
+fn partition<P, D>(
+    rows: &[P],
+    mut convert: impl FnMut(&P) -> RowResult<D>,
+) -> (Vec<D>, Vec<Rejected>) {
+    let mut accepted = Vec::with_capacity(rows.len());
+    let mut rejected = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        match convert(row) {
+            Ok(value) => accepted.push(value),
+            Err(e) => rejected.push(reject(index, e)),
+        }
+    }
+    (accepted, rejected)
+}
+
+fn check_batch(len: usize) -> Result<(), ApiError> {
+    if len > MAX_ROWS {
+        return Err(ApiError::invalid(
+            "rows",
+            format!("has {len} rows; at most {MAX_ROWS} are allowed per call, split the batch"),
+        ));
+    }
+    Ok(())
+}
+
+fn day(value: Option<&proto::google::r#type::Date>, field: &str) -> RowResult<NaiveDate> {
+    convert::parse_date(value, field).map_err(|e| match e {
+        ApiError::Invalid(mut v) if !v.is_empty() => {
+            let v = v.swap_remove(0);
+            (v.field, v.description)
+        }
+        other => (field.to_string(), other.to_string()),
+    })
+}
+
+fn instant(value: Option<&prost_types::Timestamp>, field: &str) -> RowResult<DateTime<Utc>> {
+    let Some(ts) = value else {
+        return Err((field.into(), "is required".into()));
+    };
+    u32::try_from(ts.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::<Utc>::from_timestamp(ts.seconds, nanos))
+        .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
+        .ok_or_else(|| {
+            (
+                field.into(),
+                "is not a valid time between 1970 and 9999".into(),
+            )
+        })
+}
+
+fn channel_id(name: &str, platforms: &HashMap<String, Platform>) -> RowResult<(String, Platform)> {
+    let id = Collection::Channels
+        .parse(name)
+        .map_err(|e| ("channel".to_string(), e))?;
+    platforms
+        .get(id)
+        .map(|p| (id.to_string(), *p))
+        .ok_or_else(|| ("channel".into(), format!("{name} does not exist")))
+}
+
+fn optional_text(value: &str, field: &str, max: usize) -> RowResult<Option<String>> {
+    let value = check_label(field, value, max, false)?;
+    Ok((!value.is_empty()).then_some(value))
+}
+
+fn attributes(value: Option<&proto::MemberAttributes>) -> RowResult<obs::MemberAttributes> {
+    let a = value.cloned().unwrap_or_default();
+    let attributes = obs::MemberAttributes {
+        bio: optional_text(&a.bio, "attributes.bio", 2000)?,
+        followers: a.followers,
+        influence_score: a.influence_score,
+        age: a.age,
+        country: optional_text(&a.country, "attributes.country", 64)?,
+        is_customer: a.is_customer,
+    };
+    attributes.check()?;
+    Ok(attributes)
+}
+
+fn response(accepted: usize, rejected: Vec<Rejected>, written: bool) -> proto::IngestResponse {
+    proto::IngestResponse {
+        accepted_count: if written { accepted as i32 } else { 0 },
+        rejected_count: rejected.len() as i32,
+        rejected: rejected.into_iter().map(|r| r.0).collect(),
+    }
+}
+
+impl Api {
+    /// The tenant's time zone; settings were validated when stored.
+    fn time_zone(tenant: &Tenant) -> chrono_tz::Tz {
+        tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    async fn platforms_of<'a>(
+        &self,
+        tenant: &Tenant,
+        names: impl Iterator<Item = &'a String>,
+    ) -> Result<HashMap<String, Platform>, ApiError> {
+        let ids: HashSet<String> = names
+            .filter_map(|n| Collection::Channels.parse(n).ok().map(str::to_string))
+            .collect();
+        Ok(self.store.channel_platforms(&tenant.id, &ids).await?)
+    }
+}
+
+/// Writes the accepted rows unless the call is all-or-nothing and something was rejected.
+macro_rules! finish {
+    ($self:ident, $tenant:ident, $req:ident, $accepted:ident, $rejected:ident, $write:ident) => {{
+        let write = !$accepted.is_empty() && !($req.all_or_nothing && !$rejected.is_empty());
+        if write {
+            $self.store.$write(&$tenant.id, &$accepted).await.map_err(ApiError::from)?;
+        }
+        tracing::debug!(tenant = %$tenant.id, accepted = $accepted.len(), rejected = $rejected.len(), written = write, "ingest");
+        Ok(Response::new(response($accepted.len(), $rejected, write)))
+    }};
+}
+
+#[tonic::async_trait]
+impl IngestService for Api {
+    async fn ingest_channel_stats(
+        &self,
+        request: Request<proto::IngestChannelStatsRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let platforms = self
+            .platforms_of(&tenant, req.rows.iter().map(|r| &r.channel))
+            .await?;
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            let (channel_id, _) = channel_id(&r.channel, &platforms)?;
+            let count = |field: &str, v: Option<i64>| v.map(|v| check_count(field, v)).transpose();
+            Ok(obs::ChannelDayStats {
+                channel_id,
+                day: day(r.day.as_ref(), "day")?,
+                followers: count("followers", r.followers)?,
+                posts: count("posts", r.posts)?,
+                mentions: count("mentions", r.mentions)?,
+                shares: count("shares", r.shares)?,
+                comments: count("comments", r.comments)?,
+                likes: count("likes", r.likes)?,
+                link_clicks: count("link_clicks", r.link_clicks)?,
+                views: count("views", r.views)?,
+                reach: count("reach", r.reach)?,
+            })
+        });
+        finish!(self, tenant, req, accepted, rejected, upsert_channel_stats)
+    }
+
+    async fn ingest_web_traffic(
+        &self,
+        request: Request<proto::IngestWebTrafficRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            let row = obs::WebTraffic {
+                day: day(r.day.as_ref(), "day")?,
+                source: check_label("source", &r.source, 200, false)?,
+                medium: check_label("medium", &r.medium, 200, false)?,
+                campaign: check_label("campaign", &r.campaign, 200, false)?,
+                channel_group: check_label(
+                    "default_channel_group",
+                    &r.default_channel_group,
+                    100,
+                    false,
+                )?,
+                age_bracket: optional_text(&r.age_bracket, "age_bracket", 16)?,
+                age: r.age,
+                country: optional_text(&r.country, "country", 64)?,
+                is_customer: r.is_customer,
+                sessions: r.sessions,
+                users: r.users,
+                new_users: r.new_users,
+            };
+            row.check()?;
+            Ok(row)
+        });
+        finish!(self, tenant, req, accepted, rejected, upsert_web_traffic)
+    }
+
+    async fn ingest_orders(
+        &self,
+        request: Request<proto::IngestOrdersRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let tz = Self::time_zone(&tenant);
+        let currency = tenant.settings.currency.clone();
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            let order_id = check_label("order_id", &r.order_id, 128, true)?;
+            let placed_at = instant(r.placed_at.as_ref(), "placed_at")?;
+            let code = r.currency_code.trim().to_ascii_uppercase();
+            if code != currency {
+                let reason = if crate::domain::tenant::check_currency(&code).is_err() {
+                    format!(
+                        "`{}` is not an ISO 4217 currency code",
+                        crate::domain::names::shorten(&r.currency_code)
+                    )
+                } else {
+                    format!(
+                        "{code} is not the tenant's currency {currency}; convert before sending"
+                    )
+                };
+                return Err(("currency_code".into(), reason));
+            }
+            if r.discount_codes.len() > MAX_CODES {
+                return Err((
+                    "discount_codes".into(),
+                    format!("at most {MAX_CODES} codes per order"),
+                ));
+            }
+            let codes = r
+                .discount_codes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| check_label(&format!("discount_codes[{i}]"), c.trim(), 64, true))
+                .collect::<RowResult<Vec<_>>>()?;
+            Ok(obs::Order {
+                customer_key: obs::customer_key(
+                    &check_label("customer_id", r.customer_id.trim(), 128, false)?,
+                    &check_label("customer_email", &r.customer_email, 320, false)?,
+                ),
+                day: local_day(placed_at, tz),
+                placed_at,
+                revenue_minor: check_count("revenue_minor", r.revenue_minor)?,
+                cost_minor: check_count("cost_of_goods_minor", r.cost_of_goods_minor)?,
+                discount_minor: check_count("discount_minor", r.discount_minor)?,
+                currency: code,
+                codes,
+                utm_source: check_label("utm_source", &r.utm_source, 200, false)?,
+                utm_medium: check_label("utm_medium", &r.utm_medium, 200, false)?,
+                utm_campaign: check_label("utm_campaign", &r.utm_campaign, 200, false)?,
+                order_id,
+            })
+        });
+        finish!(self, tenant, req, accepted, rejected, upsert_orders)
+    }
+
+    async fn ingest_audience_members(
+        &self,
+        request: Request<proto::IngestAudienceMembersRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let platforms = self
+            .platforms_of(&tenant, req.rows.iter().map(|r| &r.channel))
+            .await?;
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            let (channel_id, platform) = channel_id(&r.channel, &platforms)?;
+            let first_seen = day(r.first_seen.as_ref(), "first_seen")?;
+            let last_seen = r
+                .last_seen
+                .as_ref()
+                .map(|d| day(Some(d), "last_seen"))
+                .transpose()?;
+            if last_seen.is_some_and(|last| last < first_seen) {
+                return Err((
+                    "last_seen".into(),
+                    format!("is before first_seen {first_seen}"),
+                ));
+            }
+            let attributes = attributes(r.attributes.as_ref())?;
+            if attributes.is_customer.is_some() {
+                return Err((
+                    "attributes.is_customer".into(),
+                    "is derived from customer_id for audience members; leave it unset".into(),
+                ));
+            }
+            Ok(obs::AudienceMember {
+                platform,
+                account_id: check_label("account_id", r.account_id.trim(), 200, true)?,
+                channel_id,
+                attributes,
+                customer_id: optional_text(r.customer_id.trim(), "customer_id", 128)?,
+                first_seen,
+                last_seen,
+            })
+        });
+        finish!(
+            self,
+            tenant,
+            req,
+            accepted,
+            rejected,
+            upsert_audience_members
+        )
+    }
+
+    async fn ingest_interactions(
+        &self,
+        request: Request<proto::IngestInteractionsRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let tz = Self::time_zone(&tenant);
+        let platforms = self
+            .platforms_of(&tenant, req.rows.iter().map(|r| &r.channel))
+            .await?;
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            let (channel_id, platform) = channel_id(&r.channel, &platforms)?;
+            let kind = match proto::InteractionKind::try_from(r.kind) {
+                Ok(proto::InteractionKind::Mention) => obs::InteractionKind::Mention,
+                Ok(proto::InteractionKind::Share) => obs::InteractionKind::Share,
+                Ok(proto::InteractionKind::Comment) => obs::InteractionKind::Comment,
+                Ok(proto::InteractionKind::Like) => obs::InteractionKind::Like,
+                Ok(proto::InteractionKind::LinkClick) => obs::InteractionKind::LinkClick,
+                Ok(proto::InteractionKind::Unspecified) => {
+                    return Err(("kind".into(), "is required".into()));
+                }
+                Err(_) => {
+                    return Err((
+                        "kind".into(),
+                        format!("{} is not an InteractionKind value", r.kind),
+                    ));
+                }
+            };
+            let occurred_at = instant(r.occurred_at.as_ref(), "occurred_at")?;
+            Ok(obs::Interaction {
+                channel_id,
+                interaction_id: check_label("interaction_id", r.interaction_id.trim(), 200, true)?,
+                kind,
+                platform,
+                account_id: check_label("account_id", r.account_id.trim(), 200, true)?,
+                day: local_day(occurred_at, tz),
+                occurred_at,
+                attributes: attributes(r.attributes.as_ref())?,
+            })
+        });
+        finish!(self, tenant, req, accepted, rejected, upsert_interactions)
+    }
+
+    async fn ingest_giveaway_entries(
+        &self,
+        request: Request<proto::IngestGiveawayEntriesRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let tz = Self::time_zone(&tenant);
+        let ids: HashSet<String> = req.rows.iter().map(|r| r.giveaway_id.clone()).collect();
+        let known = self
+            .store
+            .giveaway_ids(&tenant.id, &ids)
+            .await
+            .map_err(ApiError::from)?;
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            if !known.contains(&r.giveaway_id) {
+                return Err((
+                    "giveaway_id".into(),
+                    format!(
+                        "giveaway `{}` does not exist",
+                        crate::domain::names::shorten(&r.giveaway_id)
+                    ),
+                ));
+            }
+            let entrant = check_label("entrant", r.entrant.trim(), 320, true)?;
+            let entered_at = instant(r.entered_at.as_ref(), "entered_at")?;
+            Ok(obs::GiveawayEntry {
+                giveaway_id: r.giveaway_id.clone(),
+                entrant_key: obs::entrant_key(&entrant),
+                day: local_day(entered_at, tz),
+                entered_at,
+            })
+        });
+        finish!(
+            self,
+            tenant,
+            req,
+            accepted,
+            rejected,
+            upsert_giveaway_entries
+        )
+    }
+
+    async fn ingest_metric_points(
+        &self,
+        request: Request<proto::IngestMetricPointsRequest>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        check_batch(req.rows.len())?;
+        let mut known: HashMap<String, bool> = HashMap::new();
+        for row in &req.rows {
+            if let Ok(scope) = Scope::parse(&row.scope)
+                && !known.contains_key(&row.scope)
+            {
+                known.insert(
+                    row.scope.clone(),
+                    self.store
+                        .scope_exists(&tenant.id, &scope)
+                        .await
+                        .map_err(ApiError::from)?,
+                );
+            }
+        }
+        let (accepted, rejected) = partition(&req.rows, |r| {
+            obs::check_metric_key(&r.metric_key).map_err(|e| ("metric_key".to_string(), e))?;
+            let scope = Scope::parse(&r.scope).map_err(|e| ("scope".to_string(), e))?;
+            if known.get(&r.scope) != Some(&true) {
+                return Err(("scope".into(), format!("{scope} does not exist")));
+            }
+            if !r.value.is_finite() {
+                return Err(("value".into(), "must be a finite number".into()));
+            }
+            Ok(obs::MetricPoint {
+                key: r.metric_key.clone(),
+                scope,
+                day: day(r.day.as_ref(), "day")?,
+                value: r.value,
+            })
+        });
+        finish!(self, tenant, req, accepted, rejected, upsert_metric_points)
+    }
+}

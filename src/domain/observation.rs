@@ -1,0 +1,453 @@
+//! Observations: the raw, dated facts KPIs are computed from, as plain values with the
+//! rules every row must meet. Conversion from the wire and reference checks live in the
+//! API and storage layers.
+use super::channel::Platform;
+use super::goal::Scope;
+use super::influencer::code_key;
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+/// A rule a row breaks: the field (relative to the row) and why.
+pub type RowError = (String, String);
+
+/// Result of checking one row.
+pub type RowResult<T> = Result<T, RowError>;
+
+fn err<T>(field: &str, reason: impl Into<String>) -> RowResult<T> {
+    Err((field.to_string(), reason.into()))
+}
+
+/// The tenant's calendar day of an instant, DST included (KPIS.md: days).
+pub fn local_day(instant: DateTime<Utc>, time_zone: chrono_tz::Tz) -> NaiveDate {
+    instant.with_timezone(&time_zone).date_naive()
+}
+
+/// Hex SHA-256, used for natural keys and for identities that must not be stored in clear.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The customer key of an order: `c:<id>` for a shop customer id, `e:<hash>` of the
+/// trimmed, lowercased e-mail of a guest, None when neither is known. The prefixes keep a
+/// guest apart from any registered id (KPIS.md: customers).
+pub fn customer_key(customer_id: &str, email: &str) -> Option<String> {
+    let email = email.trim().to_lowercase();
+    if !customer_id.is_empty() {
+        Some(format!("c:{customer_id}"))
+    } else if !email.is_empty() {
+        Some(format!("e:{}", sha256_hex(&email)))
+    } else {
+        None
+    }
+}
+
+/// Checks a count that must not be negative.
+pub fn check_count(field: &str, value: i64) -> RowResult<i64> {
+    if value < 0 {
+        err(field, format!("is {value}; counts must not be negative"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Checks an optional identifier-like text of at most `max` characters, no control chars.
+pub fn check_label(field: &str, value: &str, max: usize, required: bool) -> RowResult<String> {
+    if required && value.trim().is_empty() {
+        return err(field, "is required");
+    }
+    if value.chars().count() > max {
+        return err(field, format!("is longer than {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return err(field, "must not contain control characters");
+    }
+    Ok(value.to_string())
+}
+
+/// One day of a channel's statistics; None is a field the platform does not report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelDayStats {
+    /// Channel id.
+    pub channel_id: String,
+    /// The day.
+    pub day: NaiveDate,
+    /// Followers at the end of the day.
+    pub followers: Option<i64>,
+    /// Posts.
+    pub posts: Option<i64>,
+    /// Mentions.
+    pub mentions: Option<i64>,
+    /// Shares.
+    pub shares: Option<i64>,
+    /// Comments.
+    pub comments: Option<i64>,
+    /// Likes.
+    pub likes: Option<i64>,
+    /// Link clicks.
+    pub link_clicks: Option<i64>,
+    /// Views.
+    pub views: Option<i64>,
+    /// Reach.
+    pub reach: Option<i64>,
+}
+
+/// Web traffic of one day for one combination of dimensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebTraffic {
+    /// The day.
+    pub day: NaiveDate,
+    /// Session source.
+    pub source: String,
+    /// Session medium.
+    pub medium: String,
+    /// Session campaign.
+    pub campaign: String,
+    /// Default channel group.
+    pub channel_group: String,
+    /// Reported age bracket.
+    pub age_bracket: Option<String>,
+    /// Exact age.
+    pub age: Option<i32>,
+    /// Country.
+    pub country: Option<String>,
+    /// Whether customers.
+    pub is_customer: Option<bool>,
+    /// Sessions.
+    pub sessions: i64,
+    /// Users.
+    pub users: i64,
+    /// New users.
+    pub new_users: i64,
+}
+
+impl WebTraffic {
+    /// The natural key of the row: a digest of the day's dimensions.
+    pub fn row_key(&self) -> String {
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| format!("+{s}"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let parts = [
+            self.source.clone(),
+            self.medium.clone(),
+            self.campaign.clone(),
+            self.channel_group.clone(),
+            opt(&self.age_bracket),
+            self.age
+                .map(|a| format!("+{a}"))
+                .unwrap_or_else(|| "-".into()),
+            opt(&self.country),
+            self.is_customer
+                .map(|b| format!("+{b}"))
+                .unwrap_or_else(|| "-".into()),
+        ];
+        sha256_hex(&parts.join("\u{0}"))
+    }
+
+    /// Checks the counts: none negative, new users at most users.
+    pub fn check(&self) -> RowResult<()> {
+        check_count("sessions", self.sessions)?;
+        check_count("users", self.users)?;
+        check_count("new_users", self.new_users)?;
+        if self.new_users > self.users {
+            return err(
+                "new_users",
+                format!("{} is more than users {}", self.new_users, self.users),
+            );
+        }
+        if let Some(age) = self.age
+            && !(0..=150).contains(&age)
+        {
+            return err("age", format!("{age} is not an age in years"));
+        }
+        Ok(())
+    }
+}
+
+/// A shop order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    /// Shop order id.
+    pub order_id: String,
+    /// Customer key (see [`customer_key`]).
+    pub customer_key: Option<String>,
+    /// When it was placed.
+    pub placed_at: DateTime<Utc>,
+    /// The tenant's day of `placed_at`.
+    pub day: NaiveDate,
+    /// Revenue in minor units.
+    pub revenue_minor: i64,
+    /// Cost of goods in minor units.
+    pub cost_minor: i64,
+    /// Discount in minor units.
+    pub discount_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// Discount codes as listed, trimmed.
+    pub codes: Vec<String>,
+    /// utm_source.
+    pub utm_source: String,
+    /// utm_medium.
+    pub utm_medium: String,
+    /// utm_campaign.
+    pub utm_campaign: String,
+}
+
+impl Order {
+    /// The keys of the order's codes, in listed order (see [`code_key`]).
+    pub fn code_keys(&self) -> Vec<String> {
+        self.codes.iter().map(|c| code_key(c)).collect()
+    }
+}
+
+/// Attributes of an account that segment rules test.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MemberAttributes {
+    /// Profile text.
+    pub bio: Option<String>,
+    /// Own follower count.
+    pub followers: Option<i64>,
+    /// Influence score.
+    pub influence_score: Option<f64>,
+    /// Age in years.
+    pub age: Option<i32>,
+    /// Country.
+    pub country: Option<String>,
+    /// Whether a customer.
+    pub is_customer: Option<bool>,
+}
+
+impl MemberAttributes {
+    /// Checks ranges: counts not negative, ages plausible, scores finite.
+    pub fn check(&self) -> RowResult<()> {
+        if let Some(f) = self.followers {
+            check_count("attributes.followers", f)?;
+        }
+        if let Some(s) = self.influence_score
+            && !s.is_finite()
+        {
+            return err("attributes.influence_score", "must be a finite number");
+        }
+        if let Some(age) = self.age
+            && !(0..=150).contains(&age)
+        {
+            return err("attributes.age", format!("{age} is not an age in years"));
+        }
+        Ok(())
+    }
+}
+
+/// An account following a channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudienceMember {
+    /// Platform of the channel, and so of the account.
+    pub platform: Platform,
+    /// The account id.
+    pub account_id: String,
+    /// The followed channel's id.
+    pub channel_id: String,
+    /// Attributes.
+    pub attributes: MemberAttributes,
+    /// Linked shop customer id.
+    pub customer_id: Option<String>,
+    /// First day seen following.
+    pub first_seen: NaiveDate,
+    /// Last day seen following.
+    pub last_seen: Option<NaiveDate>,
+}
+
+/// Kind of interaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InteractionKind {
+    /// A mention.
+    Mention,
+    /// A share.
+    Share,
+    /// A comment.
+    Comment,
+    /// A like.
+    Like,
+    /// A link click.
+    LinkClick,
+}
+
+impl InteractionKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InteractionKind::Mention => "mention",
+            InteractionKind::Share => "share",
+            InteractionKind::Comment => "comment",
+            InteractionKind::Like => "like",
+            InteractionKind::LinkClick => "link_click",
+        }
+    }
+}
+
+/// One interaction with a channel's content.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interaction {
+    /// Channel id.
+    pub channel_id: String,
+    /// Platform's interaction id.
+    pub interaction_id: String,
+    /// Kind.
+    pub kind: InteractionKind,
+    /// Platform of the channel.
+    pub platform: Platform,
+    /// Interacting account.
+    pub account_id: String,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// The tenant's day of `occurred_at`.
+    pub day: NaiveDate,
+    /// Attributes at the time.
+    pub attributes: MemberAttributes,
+}
+
+/// One giveaway entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GiveawayEntry {
+    /// Giveaway id.
+    pub giveaway_id: String,
+    /// Entrant: an account id, or `e:<hash>` of an e-mail address.
+    pub entrant_key: String,
+    /// When.
+    pub entered_at: DateTime<Utc>,
+    /// The tenant's day of `entered_at`.
+    pub day: NaiveDate,
+}
+
+/// The stored identity of an entrant: e-mail addresses only as a hash.
+pub fn entrant_key(entrant: &str) -> String {
+    let entrant = entrant.trim();
+    if entrant.contains('@') {
+        format!("e:{}", sha256_hex(&entrant.to_lowercase()))
+    } else {
+        entrant.to_string()
+    }
+}
+
+/// A pushed metric point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricPoint {
+    /// Metric key.
+    pub key: String,
+    /// Scope.
+    pub scope: Scope,
+    /// Day.
+    pub day: NaiveDate,
+    /// Value.
+    pub value: f64,
+}
+
+/// Checks a metric key: a lowercase identifier that is not a built-in KPI id.
+pub fn check_metric_key(key: &str) -> Result<(), String> {
+    let valid = (1..=128).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        Err("must be 1 to 128 of a-z, 0-9 and _, starting with a letter".into())
+    } else if crate::kpi::catalogue::find(key).is_some() {
+        Err(format!(
+            "`{key}` is a built-in KPI, computed by Tally; push it under another key"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn instants_fall_on_the_tenants_local_day_across_dst() {
+        let tz: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
+        // 23:59 and 00:01 local on 2026-03-28/29 (DST starts 2026-03-29 at 02:00).
+        let before = tz
+            .with_ymd_and_hms(2026, 3, 28, 23, 59, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let after = tz
+            .with_ymd_and_hms(2026, 3, 29, 0, 1, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            local_day(before, tz),
+            NaiveDate::from_ymd_opt(2026, 3, 28).unwrap()
+        );
+        assert_eq!(
+            local_day(after, tz),
+            NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()
+        );
+        // 22:30 UTC is already the next day in Amsterdam in summer.
+        let late = Utc.with_ymd_and_hms(2026, 7, 1, 22, 30, 0).unwrap();
+        assert_eq!(
+            local_day(late, tz),
+            NaiveDate::from_ymd_opt(2026, 7, 2).unwrap()
+        );
+    }
+
+    #[test]
+    fn guests_are_keyed_by_a_hash_and_never_collide_with_ids() {
+        let guest = customer_key("", "  Jan@Example.COM ").unwrap();
+        assert_eq!(guest, customer_key("", "jan@example.com").unwrap());
+        assert!(guest.starts_with("e:") && !guest.contains("example"));
+        assert_eq!(
+            customer_key("42", "jan@example.com").as_deref(),
+            Some("c:42")
+        );
+        assert_eq!(customer_key("", " "), None);
+        assert!(!entrant_key("Jan@Example.com").contains('@'));
+        assert_eq!(entrant_key("insta_user"), "insta_user");
+    }
+
+    #[test]
+    fn web_rows_are_keyed_by_every_dimension() {
+        let row = WebTraffic {
+            day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            source: "instagram".into(),
+            medium: "social".into(),
+            campaign: String::new(),
+            channel_group: "Organic Social".into(),
+            age_bracket: None,
+            age: None,
+            country: None,
+            is_customer: None,
+            sessions: 3,
+            users: 2,
+            new_users: 1,
+        };
+        let mut other = row.clone();
+        other.sessions = 99;
+        assert_eq!(
+            row.row_key(),
+            other.row_key(),
+            "values are not part of the key"
+        );
+        other.country = Some(String::new());
+        assert_ne!(
+            row.row_key(),
+            other.row_key(),
+            "an empty country differs from none"
+        );
+        let mut bad = row.clone();
+        bad.new_users = 5;
+        assert_eq!(bad.check().unwrap_err().0, "new_users");
+    }
+
+    #[test]
+    fn metric_keys_may_not_shadow_kpis() {
+        assert!(check_metric_key("brand_searches").is_ok());
+        assert!(check_metric_key("followers").is_err());
+        assert!(check_metric_key("Brand").is_err());
+    }
+}
