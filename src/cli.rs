@@ -30,6 +30,28 @@ pub enum Command {
     /// Manage tenants and API keys.
     #[command(subcommand)]
     Admin(Admin),
+    /// Send an observation file (CSV or NDJSON) to a running server; prints a summary and
+    /// exits 1 when rows were rejected.
+    Ingest {
+        /// What the file holds.
+        #[arg(long, value_enum)]
+        kind: crate::files::Kind,
+        /// The file.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// File format; by default from the extension (.csv, .ndjson, .jsonl).
+        #[arg(long, value_enum)]
+        format: Option<crate::files::Format>,
+        /// Rows per call, 1 to 10000.
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        batch_size: u16,
+        /// Server address.
+        #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        /// API key of the tenant.
+        #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
+        api_key: String,
+    },
 }
 
 /// Administration of tenants and keys; works directly on the database.
@@ -84,6 +106,23 @@ pub enum CliError {
     /// The server failed.
     #[error(transparent)]
     Server(#[from] crate::server::ServerError),
+    /// An upload failed.
+    #[error(transparent)]
+    Upload(#[from] crate::upload::UploadError),
+    /// The server address is not usable.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+    /// Bad command-line input.
+    #[error("{0}")]
+    Usage(String),
+    /// Some rows were not stored; the summary lists them.
+    #[error("{0} rows were rejected")]
+    Rejected(u64),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -167,6 +206,42 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 settings.listen_addr
             );
             serve(settings).await
+        }
+        Command::Ingest {
+            kind,
+            file,
+            format,
+            batch_size,
+            addr,
+            api_key,
+        } => {
+            let format = format
+                .or_else(|| crate::files::Format::from_path(&file))
+                .ok_or_else(|| {
+                    CliError::Usage(
+                        "cannot tell the format from the file name; pass --format csv or ndjson"
+                            .into(),
+                    )
+                })?;
+            let channel = tonic::transport::Endpoint::from_shared(addr.clone())
+                .map_err(|source| CliError::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?
+                .connect()
+                .await
+                .map_err(|source| CliError::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let summary =
+                crate::upload::upload(channel, &api_key, kind, &file, format, batch_size as usize)
+                    .await?;
+            print!("{summary}");
+            if summary.rejected > 0 {
+                return Err(CliError::Rejected(summary.rejected));
+            }
+            Ok(())
         }
         Command::Admin(admin) => {
             Store::migrate(&settings.database_url).await?;

@@ -6,11 +6,14 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod compute;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod files;
 pub mod kpi;
 pub mod proto;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod upload;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_foundation;
 mod m20261124_000002_observations;
+mod m20261124_000003_snapshots;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_observations::Migration),
+            Box::new(m20261124_000003_snapshots::Migration),
         ]
     }
 }

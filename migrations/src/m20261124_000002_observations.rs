@@ -170,14 +170,11 @@ impl MigrationTrait for Migration {
                     .col(integer("position"))
                     .col(string_len("code", 64))
                     .col(string_len("code_key", 256))
+                    // No foreign key to orders: codes are written and replaced only with
+                    // their order, in one transaction, and PostgreSQL's cached plan for
+                    // the key check (made while `orders` was empty) turns bulk loads into
+                    // sequential scans.
                     .primary_key(&mut pk(&["order_id", "position"]))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_order_codes_order")
-                            .from("order_codes", ("tenant_id", "order_id"))
-                            .to("orders", ("tenant_id", "order_id"))
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
                     .to_owned(),
             )
             .await?;

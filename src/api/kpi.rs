@@ -2,11 +2,192 @@
 use super::Api;
 use super::convert::Pager;
 use super::error::ApiError;
+use crate::compute::{Computed, Engine, KpiKey};
+use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
 use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
+use crate::kpi::period::{Granularity, Period};
+use crate::kpi::value::Reason;
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
+use chrono::NaiveDate;
+use std::collections::HashMap;
 use tonic::{Request, Response, Status};
+
+/// Longest range one ComputeKpis or QuerySnapshots call covers.
+const MAX_DAYS: i64 = 400;
+
+/// Checks a KPI/scope/segment triple against the catalogue and the tenant's resources.
+async fn kpi_key(
+    api: &Api,
+    tenant: &str,
+    value: Option<&proto::KpiScope>,
+    field: &str,
+) -> Result<KpiKey, ApiError> {
+    let ks = value.ok_or_else(|| ApiError::invalid(field, "is required"))?;
+    let scope =
+        Scope::parse(&ks.scope).map_err(|e| ApiError::invalid(format!("{field}.scope"), e))?;
+    let segment = if ks.segment.is_empty() {
+        None
+    } else {
+        Some(
+            crate::api::convert::parse_name(
+                &ks.segment,
+                &format!("{field}.segment"),
+                Collection::Segments,
+            )?
+            .to_string(),
+        )
+    };
+    match catalogue::find(&ks.kpi) {
+        Some(def) => {
+            if !def.applies_to(scope.kind()) {
+                return Err(ApiError::invalid(
+                    format!("{field}.scope"),
+                    format!(
+                        "KPI `{}` is not measured at {} scope",
+                        def.id,
+                        scope.kind().as_str()
+                    ),
+                ));
+            }
+            match (def.segment, &segment) {
+                (SegmentUse::Required, None) => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.segment"),
+                        format!("is required for `{}`", def.id),
+                    ));
+                }
+                (SegmentUse::None, Some(_)) => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.segment"),
+                        format!("`{}` takes no segment", def.id),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        None => crate::domain::observation::check_metric_key(&ks.kpi)
+            .map_err(|_| {
+                ApiError::invalid(
+                    format!("{field}.kpi"),
+                    format!(
+                        "`{}` is neither a KPI id nor a pushed metric key",
+                        crate::domain::names::shorten(&ks.kpi)
+                    ),
+                )
+            })
+            .and_then(|()| {
+                if segment.is_some() {
+                    Err(ApiError::invalid(
+                        format!("{field}.segment"),
+                        "pushed metrics take no segment",
+                    ))
+                } else {
+                    Ok(())
+                }
+            })?,
+    }
+    if !api.store.scope_exists(tenant, &scope).await? {
+        return Err(ApiError::invalid(
+            format!("{field}.scope"),
+            format!("{scope} does not exist"),
+        ));
+    }
+    if let Some(id) = &segment {
+        api.store
+            .get_segment(tenant, id)
+            .await
+            .map_err(|e| ApiError::from_storage(e, ""))
+            .map_err(|_| {
+                ApiError::invalid(
+                    format!("{field}.segment"),
+                    format!("segments/{id} does not exist"),
+                )
+            })?;
+    }
+    Ok(KpiKey {
+        kpi: ks.kpi.clone(),
+        scope,
+        segment,
+    })
+}
+
+fn range(
+    first: Option<&proto::google::r#type::Date>,
+    last: Option<&proto::google::r#type::Date>,
+) -> Result<Period, ApiError> {
+    let first = crate::api::convert::parse_date(first, "first_day")?;
+    let last = crate::api::convert::parse_date(last, "last_day")?;
+    let period = Period::new(first, last).ok_or_else(|| {
+        ApiError::invalid("last_day", format!("{last} is before first_day {first}"))
+    })?;
+    if period.days() > MAX_DAYS {
+        return Err(ApiError::invalid(
+            "last_day",
+            format!(
+                "the range has {} days; at most {MAX_DAYS} per call",
+                period.days()
+            ),
+        ));
+    }
+    Ok(period)
+}
+
+/// Whether a value for `period` can no longer change as of the newest computed day.
+fn is_final(
+    computed: &Computed,
+    newest: Option<NaiveDate>,
+    settings: &crate::domain::tenant::TenantSettings,
+) -> bool {
+    if computed.value == Err(Reason::OutsideCampaign) {
+        return true;
+    }
+    let Some(newest) = newest else { return false };
+    let lag = (newest - computed.period.last).num_days();
+    let cohort = matches!(
+        computed.key.kpi.as_str(),
+        "returning_buyers_after_code" | "returning_buyer_rate"
+    );
+    lag >= settings.trailing_days as i64 && (!cohort || lag > settings.returning_window_days as i64)
+}
+
+fn value_to_proto(
+    computed: &Computed,
+    run_id: &str,
+    version: i32,
+    is_final: bool,
+) -> proto::KpiValue {
+    proto::KpiValue {
+        kpi_scope: Some(proto::KpiScope {
+            kpi: computed.key.kpi.clone(),
+            scope: computed.key.scope.to_string(),
+            segment: computed
+                .key
+                .segment
+                .as_deref()
+                .map(|s| Collection::Segments.name(s))
+                .unwrap_or_default(),
+        }),
+        first_day: crate::api::convert::date(computed.period.first),
+        last_day: crate::api::convert::date(computed.period.last),
+        value: computed.value.ok(),
+        undefined_reason: computed
+            .value
+            .err()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+        numerator: computed.numerator,
+        denominator: computed.denominator,
+        definition_version: version,
+        run_id: run_id.to_string(),
+        r#final: is_final,
+    }
+}
+
+fn version_of(kpi: &str) -> i32 {
+    catalogue::find(kpi).map(|d| d.version as i32).unwrap_or(1)
+}
 
 /// The proto value of an objective.
 pub fn objective_to_proto(objective: Objective) -> proto::Objective {
@@ -150,5 +331,137 @@ impl KpiService for Api {
             })
             .collect();
         Ok(Response::new(proto::SuggestKpisResponse { suggestions }))
+    }
+
+    async fn compute_kpis(
+        &self,
+        request: Request<proto::ComputeKpisRequest>,
+    ) -> Result<Response<proto::ComputeKpisResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
+        let summary = crate::compute::recompute(&self.store, &tenant.id, period)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(proto::ComputeKpisResponse {
+            run_id: summary.run_id,
+            days: summary.days as i32,
+            snapshots: summary.snapshots as i64,
+        }))
+    }
+
+    async fn query_snapshots(
+        &self,
+        request: Request<proto::QuerySnapshotsRequest>,
+    ) -> Result<Response<proto::QuerySnapshotsResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let key = kpi_key(self, &tenant.id, req.kpi_scope.as_ref(), "kpi_scope").await?;
+        let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
+        let granularity = match proto::Granularity::try_from(req.granularity) {
+            Ok(proto::Granularity::Unspecified | proto::Granularity::Day) => Granularity::Day,
+            Ok(proto::Granularity::Week) => Granularity::Week,
+            Ok(proto::Granularity::Month) => Granularity::Month,
+            Ok(proto::Granularity::Range) => Granularity::Range,
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "granularity",
+                    format!("{} is not a Granularity value", req.granularity),
+                )
+                .into());
+            }
+        };
+        let newest = self
+            .store
+            .newest_computed_day(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        let mut stored: HashMap<NaiveDate, crate::storage::snapshots::Snapshot> = HashMap::new();
+        if granularity == Granularity::Day {
+            for snapshot in self
+                .store
+                .snapshots(&tenant.id, &key, &period)
+                .await
+                .map_err(ApiError::from)?
+            {
+                stored.insert(snapshot.computed.period.first, snapshot);
+            }
+        }
+        let mut engine: Option<Engine<'_>> = None;
+        let mut values = Vec::new();
+        for p in period.split(granularity) {
+            if let Some(snapshot) = stored.get(&p.first) {
+                let f = is_final(&snapshot.computed, newest, &tenant.settings);
+                values.push(value_to_proto(
+                    &snapshot.computed,
+                    &snapshot.run_id,
+                    snapshot.definition_version,
+                    f,
+                ));
+                continue;
+            }
+            if engine.is_none() {
+                engine = Some(
+                    Engine::new(&self.store, &tenant.id)
+                        .await
+                        .map_err(ApiError::from)?,
+                );
+            }
+            let Some(engine) = engine.as_mut() else {
+                continue;
+            };
+            let computed = engine
+                .compute(std::slice::from_ref(&key), p)
+                .await
+                .map_err(ApiError::from)?;
+            for c in computed {
+                let f = is_final(&c, newest, &tenant.settings);
+                values.push(value_to_proto(&c, "", version_of(&c.key.kpi), f));
+            }
+        }
+        Ok(Response::new(proto::QuerySnapshotsResponse { values }))
+    }
+
+    async fn batch_get_latest(
+        &self,
+        request: Request<proto::BatchGetLatestRequest>,
+    ) -> Result<Response<proto::BatchGetLatestResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        if req.kpi_scopes.len() > 1000 {
+            return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
+        }
+        let newest = self
+            .store
+            .newest_computed_day(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        let mut values = Vec::with_capacity(req.kpi_scopes.len());
+        for (i, ks) in req.kpi_scopes.iter().enumerate() {
+            let key = kpi_key(self, &tenant.id, Some(ks), &format!("kpi_scopes[{i}]")).await?;
+            match self
+                .store
+                .latest_snapshot(&tenant.id, &key)
+                .await
+                .map_err(ApiError::from)?
+            {
+                Some(s) => {
+                    let f = is_final(&s.computed, newest, &tenant.settings);
+                    values.push(value_to_proto(
+                        &s.computed,
+                        &s.run_id,
+                        s.definition_version,
+                        f,
+                    ));
+                }
+                None => values.push(proto::KpiValue {
+                    kpi_scope: Some(ks.clone()),
+                    undefined_reason: Reason::NoData.as_str().to_string(),
+                    definition_version: version_of(&ks.kpi),
+                    ..Default::default()
+                }),
+            }
+        }
+        Ok(Response::new(proto::BatchGetLatestResponse { values }))
     }
 }

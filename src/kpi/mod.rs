@@ -1,1 +1,9 @@
+//! KPIs: the catalogue, values and their reasons, custom formulas and the engine.
 pub mod catalogue;
+pub mod directory;
+pub mod formula;
+pub mod parts;
+pub mod period;
+pub mod social;
+pub mod value;
+pub mod web_shop;

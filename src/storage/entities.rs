@@ -432,3 +432,29 @@ pub mod metric_point {
     }
     no_relations!();
 }
+
+pub mod kpi_snapshot {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "kpi_snapshots")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kpi_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub segment_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub value: Option<f64>,
+        pub reason: Option<String>,
+        pub numerator: Option<f64>,
+        pub denominator: Option<f64>,
+        pub definition_version: i32,
+        pub run_id: String,
+        pub compute_time: DateTimeUtc,
+    }
+    no_relations!();
+}

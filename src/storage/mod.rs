@@ -4,12 +4,15 @@
 //! transaction, so a failed call leaves nothing half-written.
 pub mod campaigns;
 pub mod channels;
+pub mod directory;
 pub mod entities;
 pub mod goals;
 pub mod idempotency;
 pub mod influencers;
+pub mod kpi_data;
 pub mod observations;
 pub mod segments;
+pub mod snapshots;
 pub mod tenants;
 
 use migrations::{Migrator, MigratorTrait};

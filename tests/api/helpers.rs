@@ -91,6 +91,7 @@ pub struct TestApp {
     /// Kept so that a temporary SQLite directory lives as long as the server.
     _db: TestDb,
     pub store: Store,
+    pub addr: std::net::SocketAddr,
     pub channel: Channel,
     pub key: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -100,6 +101,9 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server over `db` with tenant `acme`.
     pub async fn spawn(db: TestDb) -> TestApp {
+        if let Ok(filter) = std::env::var("TALLY_TEST_LOG") {
+            tally::telemetry::init(tally::config::LogFormat::Pretty, &filter);
+        }
         let url = db.url();
         Store::migrate(&url).await.expect("migrate");
         let store = Store::connect(&url, 5).await.expect("connect");
@@ -128,6 +132,7 @@ impl TestApp {
         TestApp {
             _db: db,
             store,
+            addr,
             channel,
             key,
             shutdown: Some(tx),
@@ -138,6 +143,12 @@ impl TestApp {
     /// Another tenant's key, on the same server.
     pub async fn other_tenant(&self, id: &str) -> String {
         create_tenant(&self.store, id).await
+    }
+
+    /// The same server, called with another key.
+    pub fn with_key(mut self, key: String) -> TestApp {
+        self.key = key;
+        self
     }
 
     /// A request carrying this app's key.

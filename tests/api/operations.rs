@@ -267,3 +267,49 @@ unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
+
+#[tokio::test]
+async fn ingest_command_sends_a_file_and_reports_rejected_lines() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.csv");
+    std::fs::write(
+        &path,
+        "order_id,customer_id,customer_email,placed_at,currency,revenue,discount_codes\n\
+         1001,c-1,,2026-03-01T10:00:00Z,EUR,49.99,ANNA10\n\
+         1002,,guest@example.com,2026-03-01T11:00:00Z,EUR,10,\n\
+         1003,c-2,,not-a-time,EUR,10.00,\n\
+         1004,c-3,,2026-03-01T12:00:00Z,USD,10.00,\n",
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["ingest", "--kind", "orders", "--file"])
+        .arg(&path)
+        .env("TALLY_ADDR", format!("http://{}", app.addr))
+        .env("TALLY_API_KEY", &app.key)
+        .env("TALLY_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "rejected rows make the command fail: {stdout}"
+    );
+    assert!(stdout.contains("read 4 rows"), "{stdout}");
+    assert!(stdout.contains("2 accepted, 2 rejected"), "{stdout}");
+    assert!(stdout.contains("line 4: placed_at"), "{stdout}");
+    assert!(stdout.contains("line 5: currency_code"), "{stdout}");
+    use sea_orm::EntityTrait;
+    let orders = tally::storage::entities::order::Entity::find()
+        .all(app.store.connection())
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 2);
+    assert_eq!(
+        orders.iter().map(|o| o.revenue_minor).sum::<i64>(),
+        4999 + 1000
+    );
+    app.stop().await;
+}

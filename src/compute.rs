@@ -1,0 +1,707 @@
+//! KPI computation: loads the parts a period needs through storage, combines them with
+//! the KPI math of `kpi::*`, one KPI family at a time, exactly as KPIS.md defines each
+//! value "directly from observations over the period". Campaign scopes clip each part to
+//! its own window (orders to `[start, end + order window]`, the rest to `[start, end]`).
+use crate::domain::goal::Scope;
+use crate::domain::segment_rule::{self, SegmentRule};
+use crate::kpi::catalogue;
+use crate::kpi::directory::{Directory, Influencers};
+use crate::kpi::parts::{AudienceCounts, AudienceGroups, ChannelSums, WebGroup};
+use crate::kpi::period::Period;
+use crate::kpi::social::{self, Field};
+use crate::kpi::value::{Reason, Value, difference, ratio};
+use crate::kpi::web_shop::{
+    OrderPass, OrderTally, OrderTotals, OrderWindow, WebTotals, web_totals,
+};
+use crate::storage::{Result, Store};
+use std::collections::HashMap;
+
+/// One KPI on one scope, maybe for a segment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KpiKey {
+    /// KPI id or pushed metric key.
+    pub kpi: String,
+    /// Scope.
+    pub scope: Scope,
+    /// Segment id.
+    pub segment: Option<String>,
+}
+
+/// A computed value with its parts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Computed {
+    /// What was computed.
+    pub key: KpiKey,
+    /// The period.
+    pub period: Period,
+    /// The value or why it is absent.
+    pub value: Value,
+    /// Numerator of a ratio, when it has one and it is defined.
+    pub numerator: Option<f64>,
+    /// Denominator of a ratio, when it has one and it is defined.
+    pub denominator: Option<f64>,
+}
+
+/// Everything a period needs that does not depend on a segment.
+struct PeriodData {
+    sums: HashMap<String, ChannelSums>,
+    followers_last: HashMap<String, i64>,
+    followers_before: HashMap<String, i64>,
+    has_web: bool,
+    web: Vec<WebGroup>,
+    giveaways: HashMap<String, i64>,
+    metrics: HashMap<(String, String), f64>,
+}
+
+/// Audience counts by (segment, day, grouping), then by group.
+type AudienceCache =
+    HashMap<(Option<String>, chrono::NaiveDate, String), HashMap<Option<String>, AudienceCounts>>;
+
+/// The computation of one tenant's KPIs; caches loaded parts across requests.
+pub struct Engine<'a> {
+    store: &'a Store,
+    tenant: String,
+    directory: Directory,
+    segments: HashMap<String, SegmentRule>,
+    periods: HashMap<Period, PeriodData>,
+    orders: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
+    audience: AudienceCache,
+    interactions: HashMap<(String, Period), HashMap<(String, String), i64>>,
+    segment_web: HashMap<(String, Period), Vec<WebGroup>>,
+}
+
+fn outside() -> (Value, Option<f64>, Option<f64>) {
+    (Err(Reason::OutsideCampaign), None, None)
+}
+
+fn plain(value: Value) -> (Value, Option<f64>, Option<f64>) {
+    (value, None, None)
+}
+
+fn with_parts(
+    value: Value,
+    numerator: Value,
+    denominator: Value,
+) -> (Value, Option<f64>, Option<f64>) {
+    (value, numerator.ok(), denominator.ok())
+}
+
+impl<'a> Engine<'a> {
+    /// An engine over the tenant's current structure and segments.
+    pub async fn new(store: &'a Store, tenant: &str) -> Result<Engine<'a>> {
+        let directory = store.directory(tenant).await?;
+        let mut segments = HashMap::new();
+        let mut page = crate::storage::PageRequest {
+            after: None,
+            limit: 1000,
+        };
+        loop {
+            let batch = store.list_segments(tenant, &page).await?;
+            for s in &batch.items {
+                // Stored rules were validated on write; one that no longer parses selects
+                // nothing rather than failing the whole computation.
+                if let Ok(rule) = segment_rule::parse(&s.spec.rule) {
+                    segments.insert(s.id.clone(), rule);
+                }
+            }
+            match (batch.more, batch.items.last()) {
+                (true, Some(last)) => page.after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        Ok(Engine {
+            store,
+            tenant: tenant.to_string(),
+            directory,
+            segments,
+            periods: HashMap::new(),
+            orders: HashMap::new(),
+            audience: HashMap::new(),
+            interactions: HashMap::new(),
+            segment_web: HashMap::new(),
+        })
+    }
+
+    /// The tenant's structure.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    async fn period(&mut self, period: Period) -> Result<&PeriodData> {
+        if !self.periods.contains_key(&period) {
+            let before = period.first.pred_opt().unwrap_or(period.first);
+            let data = PeriodData {
+                sums: self.store.channel_sums(&self.tenant, &period).await?,
+                followers_last: self.store.followers_on(&self.tenant, period.last).await?,
+                followers_before: self.store.followers_on(&self.tenant, before).await?,
+                has_web: self.store.has_web_traffic(&self.tenant, &period).await?,
+                web: self.store.web_groups(&self.tenant, &period, None).await?,
+                giveaways: self
+                    .store
+                    .giveaway_first_entries(&self.tenant, &period)
+                    .await?,
+                metrics: self.store.metric_sums(&self.tenant, &period).await?,
+            };
+            self.periods.insert(period, data);
+        }
+        Ok(&self.periods[&period])
+    }
+
+    /// Order totals of a period for every influencer (window 0) and for each campaign's
+    /// clipped order window, from one pass over the orders.
+    async fn orders(&mut self, period: Period) -> Result<&(Vec<Option<String>>, OrderTally)> {
+        if !self.orders.contains_key(&period) {
+            let mut labels = vec![None];
+            let mut windows = vec![OrderWindow {
+                period,
+                influencers: Influencers::Any,
+            }];
+            for (id, campaign) in &self.directory.campaigns {
+                if let Some(clipped) = period.clip(&self.directory.order_window(campaign)) {
+                    labels.push(Some(id.clone()));
+                    windows.push(OrderWindow {
+                        period: clipped,
+                        influencers: self
+                            .directory
+                            .scope_influencers(&Scope::Campaign(id.clone())),
+                    });
+                }
+            }
+            let mut pass = OrderPass::new(&self.directory, windows);
+            self.store
+                .for_each_order(&self.tenant, &period, |o| pass.push(o))
+                .await?;
+            let tally = pass.finish();
+            self.orders.insert(period, (labels, tally));
+        }
+        Ok(&self.orders[&period])
+    }
+
+    async fn order_totals(&mut self, scope: &Scope, period: Period) -> Result<Option<OrderTotals>> {
+        let (labels, tally) = self.orders(period).await?;
+        Ok(match scope {
+            Scope::Tenant => Some(tally.totals[0]),
+            Scope::Influencer(id) => {
+                Some(tally.per_influencer[0].get(id).copied().unwrap_or_default())
+            }
+            Scope::Campaign(id) => labels
+                .iter()
+                .position(|l| l.as_deref() == Some(id.as_str()))
+                .map(|w| tally.totals[w]),
+            Scope::Channel(_) => None,
+        })
+    }
+
+    async fn audience(
+        &mut self,
+        segment: Option<&str>,
+        scope: &Scope,
+        day: chrono::NaiveDate,
+    ) -> Result<AudienceCounts> {
+        let channels = self.directory.scope_channels(scope);
+        let (grouping, key): (String, Option<String>) = match scope {
+            Scope::Tenant => ("owner".into(), None),
+            Scope::Influencer(id) => ("owner".into(), Some(id.clone())),
+            Scope::Channel(id) => ("channel".into(), Some(id.clone())),
+            Scope::Campaign(id) => (format!("campaign:{id}"), None),
+        };
+        let cache_key = (segment.map(String::from), day, grouping.clone());
+        if !self.audience.contains_key(&cache_key) {
+            let rule = segment.and_then(|s| self.segments.get(s));
+            let groups = match grouping.as_str() {
+                "owner" => AudienceGroups::Owner,
+                "channel" => AudienceGroups::Channel,
+                _ => AudienceGroups::Channels(&channels),
+            };
+            let counts = if matches!(groups, AudienceGroups::Channels(c) if c.is_empty()) {
+                HashMap::new()
+            } else {
+                self.store
+                    .audience_counts(&self.tenant, day, rule, groups)
+                    .await?
+            };
+            self.audience.insert(cache_key.clone(), counts);
+        }
+        Ok(self.audience[&cache_key]
+            .get(&key)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn segment_web(&mut self, segment: &str, period: Period) -> Result<&Vec<WebGroup>> {
+        let key = (segment.to_string(), period);
+        if !self.segment_web.contains_key(&key) {
+            let groups = match self.segments.get(segment) {
+                Some(rule) => {
+                    self.store
+                        .web_groups(&self.tenant, &period, Some(rule))
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            self.segment_web.insert(key.clone(), groups);
+        }
+        Ok(&self.segment_web[&key])
+    }
+
+    async fn interactions(
+        &mut self,
+        segment: &str,
+        period: Period,
+    ) -> Result<&HashMap<(String, String), i64>> {
+        let key = (segment.to_string(), period);
+        if !self.interactions.contains_key(&key) {
+            let counts = match self.segments.get(segment) {
+                Some(rule) => {
+                    self.store
+                        .interaction_counts(&self.tenant, &period, rule)
+                        .await?
+                }
+                None => HashMap::new(),
+            };
+            self.interactions.insert(key.clone(), counts);
+        }
+        Ok(&self.interactions[&key])
+    }
+
+    /// The window the non-order parts of a scope's KPIs use: the period itself, or at
+    /// campaign scope its overlap with `[start, end]` (None: outside the campaign).
+    fn window(&self, scope: &Scope, period: Period) -> Option<Period> {
+        match scope {
+            Scope::Campaign(id) => period.clip(&self.directory.campaigns.get(id)?.window),
+            _ => Some(period),
+        }
+    }
+
+    /// The window of a scope's orders.
+    fn order_window(&self, scope: &Scope, period: Period) -> Option<Period> {
+        match scope {
+            Scope::Campaign(id) => period.clip(
+                &self
+                    .directory
+                    .order_window(self.directory.campaigns.get(id)?),
+            ),
+            _ => Some(period),
+        }
+    }
+
+    /// Computes each key over the period.
+    pub async fn compute(&mut self, keys: &[KpiKey], period: Period) -> Result<Vec<Computed>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (value, numerator, denominator) = self.value(key, period).await?;
+            out.push(Computed {
+                key: key.clone(),
+                period,
+                value,
+                numerator,
+                denominator,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Σ of a social field over the scope's (or the given) channels in a window.
+    async fn field(&mut self, channels: &[String], window: Period, field: Field) -> Result<Value> {
+        let data = self.period(window).await?;
+        Ok(social::field_sum(channels, &data.sums, field))
+    }
+
+    async fn value(
+        &mut self,
+        key: &KpiKey,
+        period: Period,
+    ) -> Result<(Value, Option<f64>, Option<f64>)> {
+        let scope = &key.scope;
+        let channels = self.directory.scope_channels(scope);
+        let window = self.window(scope, period);
+        let order_window = self.order_window(scope, period);
+        let per_major = self.directory.minor_per_major();
+        let kpi = key.kpi.as_str();
+        if catalogue::find(kpi).is_none() {
+            // A pushed metric: the sum of its points in the (clipped) period.
+            let Some(w) = window else {
+                return Ok(outside());
+            };
+            let data = self.period(w).await?;
+            let value = data
+                .metrics
+                .get(&(kpi.to_string(), scope.to_string()))
+                .copied()
+                .ok_or(Reason::NoData);
+            return Ok(plain(value));
+        }
+        if let Some(field) = Field::of_kpi(kpi) {
+            let Some(w) = window else {
+                return Ok(outside());
+            };
+            return Ok(plain(self.field(&channels, w, field).await?));
+        }
+        match kpi {
+            "followers" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let data = self.period(w).await?;
+                Ok(plain(social::followers(&channels, &data.followers_last)))
+            }
+            "follower_growth" | "follower_growth_pct" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let data = self.period(w).await?;
+                if kpi == "follower_growth" {
+                    Ok(plain(social::follower_growth(
+                        &channels,
+                        &data.followers_before,
+                        &data.followers_last,
+                    )))
+                } else {
+                    Ok(social::follower_growth_pct(
+                        &channels,
+                        &data.followers_before,
+                        &data.followers_last,
+                    ))
+                }
+            }
+            "shares_per_day" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let shares = self.field(&channels, w, Field::Shares).await?;
+                let days = Ok(w.days() as f64);
+                Ok(with_parts(
+                    social::shares_per_day(shares, w.days()),
+                    shares,
+                    days,
+                ))
+            }
+            "comments_per_post" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let comments = self.field(&channels, w, Field::Comments).await?;
+                let posts = self.field(&channels, w, Field::Posts).await?;
+                Ok(with_parts(ratio(comments, posts), comments, posts))
+            }
+            "ipm" | "engagement_rate" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let comments = self.field(&channels, w, Field::Comments).await?;
+                let likes = self.field(&channels, w, Field::Likes).await?;
+                let followers = social::followers(&channels, &self.period(w).await?.followers_last);
+                let (value, n, d) = if kpi == "ipm" {
+                    let posts = self.field(&channels, w, Field::Posts).await?;
+                    social::ipm(comments, likes, posts, followers)
+                } else {
+                    let shares = self.field(&channels, w, Field::Shares).await?;
+                    social::engagement_rate(likes, comments, shares, followers)
+                };
+                Ok(with_parts(value, n, d))
+            }
+            "social_visitors" | "influencer_visitors" | "influencer_new_visitors" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let totals = self.web(scope, w).await?;
+                Ok(plain(totals.map(|t| match kpi {
+                    "social_visitors" => t.social_sessions as f64,
+                    "influencer_visitors" => t.users as f64,
+                    _ => t.new_users as f64,
+                })))
+            }
+            "giveaway_entries" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let giveaways = self.directory.scope_giveaways(scope);
+                if giveaways.is_empty() {
+                    return Ok(plain(Err(Reason::NoData)));
+                }
+                let data = self.period(w).await?;
+                Ok(plain(Ok(giveaways
+                    .iter()
+                    .map(|g| data.giveaways.get(g).copied().unwrap_or(0))
+                    .sum::<i64>() as f64)))
+            }
+            "code_buyers"
+            | "first_code_buyers"
+            | "returning_buyers_after_code"
+            | "returning_buyer_rate"
+            | "attributed_orders"
+            | "attributed_revenue" => {
+                let Some(w) = order_window else {
+                    return Ok(outside());
+                };
+                let Some(t) = self.order_totals(scope, period).await? else {
+                    return Ok(outside());
+                };
+                let _ = w;
+                Ok(match kpi {
+                    "code_buyers" => plain(Ok(t.code_buyers as f64)),
+                    "first_code_buyers" => plain(Ok(t.first_code_buyers as f64)),
+                    "returning_buyers_after_code" => plain(Ok(t.returning as f64)),
+                    "returning_buyer_rate" => {
+                        let (n, d) = (Ok(t.returning as f64), Ok(t.first_code_buyers as f64));
+                        with_parts(ratio(n.map(|v| 100.0 * v), d), n, d)
+                    }
+                    "attributed_orders" => plain(Ok(t.orders as f64)),
+                    _ => plain(Ok(t.revenue as f64 / per_major)),
+                })
+            }
+            "fees" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                Ok(plain(Ok(self.directory.fees(scope, &w) / per_major)))
+            }
+            "roas" => {
+                let revenue = match order_window {
+                    None => Err(Reason::OutsideCampaign),
+                    Some(_) => match self.order_totals(scope, period).await? {
+                        Some(t) => Ok(t.revenue as f64 / per_major),
+                        None => Err(Reason::OutsideCampaign),
+                    },
+                };
+                let fees = self.fees(scope, window);
+                Ok(with_parts(ratio(revenue, fees), revenue, fees))
+            }
+            "profit_per_visitor" => {
+                let profit = match order_window {
+                    None => Err(Reason::OutsideCampaign),
+                    Some(_) => match self.order_totals(scope, period).await? {
+                        Some(t) => Ok(t.profit as f64 / per_major),
+                        None => Err(Reason::OutsideCampaign),
+                    },
+                };
+                let fees = self.fees(scope, window);
+                let numerator = difference(profit, fees);
+                let visitors = match window {
+                    None => Err(Reason::OutsideCampaign),
+                    Some(w) => self.web(scope, w).await?.map(|t| t.users as f64),
+                };
+                Ok(with_parts(ratio(numerator, visitors), numerator, visitors))
+            }
+            "cost_per_engagement" | "cpm" => {
+                let fees = self.fees(scope, window);
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let paid = self.directory.paid_channels(scope);
+                let denominator = if kpi == "cpm" {
+                    self.field(&paid, w, Field::Views)
+                        .await?
+                        .map(|v| v / 1000.0)
+                } else {
+                    let likes = self.field(&paid, w, Field::Likes).await?;
+                    let comments = self.field(&paid, w, Field::Comments).await?;
+                    let shares = self.field(&paid, w, Field::Shares).await?;
+                    social::composite_sum(&[likes, comments, shares])
+                };
+                Ok(with_parts(ratio(fees, denominator), fees, denominator))
+            }
+            "segment_followers" | "followers_became_customers" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let counts = self.audience(key.segment.as_deref(), scope, w.last).await?;
+                if counts.following == 0 {
+                    return Ok(plain(Err(Reason::NoData)));
+                }
+                Ok(plain(Ok(if kpi == "segment_followers" {
+                    counts.matching
+                } else {
+                    counts.customers
+                } as f64)))
+            }
+            "segment_shares" | "segment_mentions" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let Some(segment) = key.segment.as_deref() else {
+                    return Ok(plain(Err(Reason::NoData)));
+                };
+                let kind = if kpi == "segment_shares" {
+                    "share"
+                } else {
+                    "mention"
+                };
+                let counts = self.interactions(segment, w).await?;
+                let total: i64 = channels
+                    .iter()
+                    .map(|c| {
+                        counts
+                            .get(&(c.clone(), kind.to_string()))
+                            .copied()
+                            .unwrap_or(0)
+                    })
+                    .sum();
+                Ok(plain(Ok(total as f64)))
+            }
+            "target_audience_visitors" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                Ok(plain(self.target_visitors(key, w).await?))
+            }
+            "target_audience_growth" => {
+                let Some(w) = window else {
+                    return Ok(outside());
+                };
+                let current = self.target_visitors(key, w).await?;
+                let previous = match w.previous().and_then(|p| match scope {
+                    Scope::Campaign(id) => p.clip(&self.directory.campaigns.get(id)?.window),
+                    _ => Some(p),
+                }) {
+                    None => Err(Reason::OutsideCampaign),
+                    Some(p) => self.target_visitors(key, p).await?,
+                };
+                let value = difference(current, previous);
+                Ok(with_parts(value, current, previous))
+            }
+            _ => Ok(plain(Err(Reason::NoData))),
+        }
+    }
+
+    fn fees(&self, scope: &Scope, window: Option<Period>) -> Value {
+        match window {
+            None => Err(Reason::OutsideCampaign),
+            Some(w) => Ok(self.directory.fees(scope, &w) / self.directory.minor_per_major()),
+        }
+    }
+
+    /// Web totals of a scope in a window; `no_data` when the tenant has no web traffic
+    /// row at all in it.
+    async fn web(
+        &mut self,
+        scope: &Scope,
+        window: Period,
+    ) -> Result<std::result::Result<WebTotals, Reason>> {
+        let influencers = self.directory.scope_influencers(scope);
+        let tenant = matches!(scope, Scope::Tenant);
+        let data = self.period(window).await?;
+        if !data.has_web {
+            return Ok(Err(Reason::NoData));
+        }
+        let groups = data.web.clone();
+        Ok(Ok(web_totals(
+            &groups,
+            &self.directory,
+            &influencers,
+            tenant,
+        )))
+    }
+
+    async fn target_visitors(&mut self, key: &KpiKey, window: Period) -> Result<Value> {
+        if !self.period(window).await?.has_web {
+            return Ok(Err(Reason::NoData));
+        }
+        let Some(segment) = key.segment.as_deref() else {
+            return Ok(Err(Reason::NoData));
+        };
+        let influencers = self.directory.scope_influencers(&key.scope);
+        let tenant = matches!(key.scope, Scope::Tenant);
+        let groups = self.segment_web(segment, window).await?.clone();
+        Ok(Ok(
+            web_totals(&groups, &self.directory, &influencers, tenant).segment_users as f64,
+        ))
+    }
+}
+
+impl Engine<'_> {
+    /// Drops cached parts, between days of a long run.
+    pub fn clear_cache(&mut self) {
+        self.periods.clear();
+        self.orders.clear();
+        self.audience.clear();
+        self.interactions.clear();
+        self.segment_web.clear();
+    }
+
+    /// Ids of the tenant's segments.
+    pub fn segment_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.segments.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every key snapshotted daily: each catalogue KPI on each scope it applies to (audience
+    /// KPIs once per segment, followers_became_customers also without one), and each pushed
+    /// metric on the scope it was pushed for.
+    pub fn daily_keys(&self, metric_keys: &[(String, String)]) -> Vec<KpiKey> {
+        let dir = &self.directory;
+        let mut scopes = vec![Scope::Tenant];
+        scopes.extend(dir.influencers.iter().map(|i| Scope::Influencer(i.clone())));
+        scopes.extend(dir.campaigns.keys().map(|c| Scope::Campaign(c.clone())));
+        scopes.extend(dir.channels.keys().map(|c| Scope::Channel(c.clone())));
+        let segments = self.segment_ids();
+        let mut keys = Vec::new();
+        for scope in &scopes {
+            for def in catalogue::catalogue()
+                .iter()
+                .filter(|d| d.applies_to(scope.kind()))
+            {
+                let mut segment_options: Vec<Option<String>> = match def.segment {
+                    catalogue::SegmentUse::None => vec![None],
+                    catalogue::SegmentUse::Required => segments.iter().cloned().map(Some).collect(),
+                    catalogue::SegmentUse::Optional => segments.iter().cloned().map(Some).collect(),
+                };
+                if def.segment == catalogue::SegmentUse::Optional {
+                    segment_options.insert(0, None);
+                }
+                for segment in segment_options {
+                    keys.push(KpiKey {
+                        kpi: def.id.to_string(),
+                        scope: scope.clone(),
+                        segment,
+                    });
+                }
+            }
+        }
+        for (metric, scope) in metric_keys {
+            if let Ok(scope) = Scope::parse(scope) {
+                keys.push(KpiKey {
+                    kpi: metric.clone(),
+                    scope,
+                    segment: None,
+                });
+            }
+        }
+        keys
+    }
+}
+
+/// What a recompute did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Run id recorded on every snapshot.
+    pub run_id: String,
+    /// Days recomputed.
+    pub days: u32,
+    /// Snapshots written.
+    pub snapshots: u64,
+}
+
+/// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
+/// each day replaced in one transaction.
+pub async fn recompute(store: &Store, tenant: &str, range: Period) -> Result<RunSummary> {
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut engine = Engine::new(store, tenant).await?;
+    let metric_keys = store.metric_keys(tenant).await?;
+    let keys = engine.daily_keys(&metric_keys);
+    let mut summary = RunSummary {
+        run_id: run_id.clone(),
+        days: 0,
+        snapshots: 0,
+    };
+    for day in range.iter_days() {
+        let values = engine.compute(&keys, Period::day(day)).await?;
+        store.replace_day(tenant, day, &values, &run_id).await?;
+        engine.clear_cache();
+        summary.days += 1;
+        summary.snapshots += values.len() as u64;
+    }
+    tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
+    Ok(summary)
+}

@@ -1,0 +1,500 @@
+//! Observation files (CSV with a header row, or NDJSON) read as ingest rows, one record at
+//! a time so that a file of any size is read in bounded memory.
+//!
+//! Columns are the fields of the matching protobuf row, flattened: money in major units
+//! (`12.34`, converted with the currency's ISO 4217 exponent), dates as `YYYY-MM-DD`,
+//! times as RFC 3339, lists (discount codes) separated by `;`, resource names either in
+//! full (`channels/anna-ig`) or as the bare id.
+use crate::proto;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::io::BufRead;
+
+/// The kinds of observation a file can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Shop orders.
+    Orders,
+    /// Channel statistics per day.
+    ChannelStats,
+    /// Web traffic per day.
+    WebTraffic,
+    /// Audience members.
+    AudienceMembers,
+    /// Interactions.
+    Interactions,
+    /// Giveaway entries.
+    GiveawayEntries,
+    /// Pushed metric points.
+    MetricPoints,
+}
+
+/// File formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl Format {
+    /// The format a file name suggests.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+/// A row of a file, convertible into its protobuf row.
+pub trait FileRow: DeserializeOwned {
+    /// The protobuf row.
+    type Proto;
+    /// Converts, or says which column is wrong and why.
+    fn into_proto(self) -> Result<Self::Proto, String>;
+}
+
+/// Records of a file: `(line number, row or the reason it cannot be read)`.
+pub type Records<P> = Box<dyn Iterator<Item = (u64, Result<P, String>)>>;
+
+/// Reads the records of a file.
+pub fn records<T: FileRow, R: BufRead + 'static>(reader: R, format: Format) -> Records<T::Proto> {
+    match format {
+        Format::Csv => {
+            let mut csv = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(reader);
+            let mut record = csv::StringRecord::new();
+            let headers = csv.headers().cloned();
+            Box::new(std::iter::from_fn(move || {
+                let headers = match &headers {
+                    Ok(h) => h,
+                    Err(e) => return Some((1, Err(format!("cannot read the header row: {e}")))),
+                };
+                match csv.read_record(&mut record) {
+                    Ok(false) => None,
+                    Ok(true) => {
+                        let line = record.position().map(|p| p.line()).unwrap_or_default();
+                        let row = record
+                            .deserialize::<T>(Some(headers))
+                            .map_err(|e| e.to_string())
+                            .and_then(FileRow::into_proto);
+                        Some((line, row))
+                    }
+                    Err(e) => {
+                        let line = e.position().map(|p| p.line()).unwrap_or_default();
+                        // A broken record is reported and reading goes on with the next.
+                        Some((line, Err(e.to_string())))
+                    }
+                }
+            }))
+        }
+        Format::Ndjson => {
+            let mut lines = reader.lines().enumerate();
+            Box::new(std::iter::from_fn(move || {
+                loop {
+                    let (index, line) = lines.next()?;
+                    let line_no = index as u64 + 1;
+                    match line {
+                        Err(e) => return Some((line_no, Err(e.to_string()))),
+                        Ok(text) if text.trim().is_empty() => continue,
+                        Ok(text) => {
+                            let row = serde_json::from_str::<T>(&text)
+                                .map_err(|e| e.to_string())
+                                .and_then(FileRow::into_proto);
+                            return Some((line_no, row));
+                        }
+                    }
+                }
+            }))
+        }
+    }
+}
+
+/// Minor units of a decimal amount in major units, such as `12.34` EUR → 1234.
+pub fn minor_units(amount: &str, currency: &str) -> Result<i64, String> {
+    let exponent = iso_currency::Currency::from_code(&currency.trim().to_ascii_uppercase())
+        .ok_or_else(|| format!("`{currency}` is not an ISO 4217 currency code"))?
+        .exponent()
+        .unwrap_or(0) as usize;
+    let amount = amount.trim();
+    let (negative, digits) = match amount.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, amount),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let valid = !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit());
+    if !valid {
+        return Err(format!("`{amount}` is not a decimal amount such as 12.34"));
+    }
+    if fraction.len() > exponent {
+        return Err(format!(
+            "`{amount}` has more decimals than {currency} has ({exponent})"
+        ));
+    }
+    let padded = format!("{whole}{fraction:0<exponent$}");
+    let value: i64 = padded
+        .parse()
+        .map_err(|_| format!("`{amount}` is too large"))?;
+    Ok(if negative { -value } else { value })
+}
+
+fn date(value: &str) -> Result<Option<proto::google::r#type::Date>, String> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let d = chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{value}` is not a date YYYY-MM-DD"))?;
+    Ok(crate::api::convert::date(d))
+}
+
+fn time(value: &str) -> Result<Option<prost_types::Timestamp>, String> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let t = chrono::DateTime::parse_from_rfc3339(value.trim()).map_err(|_| {
+        format!("`{value}` is not an RFC 3339 time such as 2026-03-01T12:00:00+01:00")
+    })?;
+    Ok(Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }))
+}
+
+fn name(collection: &str, value: &str) -> String {
+    let value = value.trim();
+    if value.is_empty() || value.contains('/') || value == "tenant" {
+        value.to_string()
+    } else {
+        format!("{collection}/{value}")
+    }
+}
+
+/// An order row: `order_id,customer_id,customer_email,placed_at,currency,revenue,
+/// cost_of_goods,discount,discount_codes,utm_source,utm_medium,utm_campaign`.
+#[derive(Debug, Deserialize)]
+pub struct OrderRow {
+    order_id: String,
+    #[serde(default)]
+    customer_id: String,
+    #[serde(default)]
+    customer_email: String,
+    placed_at: String,
+    currency: String,
+    revenue: String,
+    #[serde(default)]
+    cost_of_goods: String,
+    #[serde(default)]
+    discount: String,
+    #[serde(default)]
+    discount_codes: String,
+    #[serde(default)]
+    utm_source: String,
+    #[serde(default)]
+    utm_medium: String,
+    #[serde(default)]
+    utm_campaign: String,
+}
+
+impl FileRow for OrderRow {
+    type Proto = proto::Order;
+    fn into_proto(self) -> Result<proto::Order, String> {
+        let money = |column: &str, value: &str| {
+            if value.trim().is_empty() {
+                Ok(0)
+            } else {
+                minor_units(value, &self.currency).map_err(|e| format!("{column}: {e}"))
+            }
+        };
+        Ok(proto::Order {
+            revenue_minor: money("revenue", &self.revenue)?,
+            cost_of_goods_minor: money("cost_of_goods", &self.cost_of_goods)?,
+            discount_minor: money("discount", &self.discount)?,
+            placed_at: time(&self.placed_at).map_err(|e| format!("placed_at: {e}"))?,
+            discount_codes: self
+                .discount_codes
+                .split(';')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
+            order_id: self.order_id,
+            customer_id: self.customer_id,
+            customer_email: self.customer_email,
+            currency_code: self.currency,
+            utm_source: self.utm_source,
+            utm_medium: self.utm_medium,
+            utm_campaign: self.utm_campaign,
+        })
+    }
+}
+
+/// A channel day row: `channel,day,followers,posts,mentions,shares,comments,likes,
+/// link_clicks,views,reach`; an empty count is "not reported".
+#[derive(Debug, Deserialize)]
+pub struct ChannelStatsRow {
+    channel: String,
+    day: String,
+    followers: Option<i64>,
+    posts: Option<i64>,
+    mentions: Option<i64>,
+    shares: Option<i64>,
+    comments: Option<i64>,
+    likes: Option<i64>,
+    link_clicks: Option<i64>,
+    views: Option<i64>,
+    reach: Option<i64>,
+}
+
+impl FileRow for ChannelStatsRow {
+    type Proto = proto::ChannelDayStats;
+    fn into_proto(self) -> Result<Self::Proto, String> {
+        Ok(proto::ChannelDayStats {
+            channel: name("channels", &self.channel),
+            day: date(&self.day).map_err(|e| format!("day: {e}"))?,
+            followers: self.followers,
+            posts: self.posts,
+            mentions: self.mentions,
+            shares: self.shares,
+            comments: self.comments,
+            likes: self.likes,
+            link_clicks: self.link_clicks,
+            views: self.views,
+            reach: self.reach,
+        })
+    }
+}
+
+/// A web traffic row: `day,source,medium,campaign,default_channel_group,age_bracket,age,
+/// country,is_customer,sessions,users,new_users`.
+#[derive(Debug, Deserialize)]
+pub struct WebTrafficFileRow {
+    day: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    medium: String,
+    #[serde(default)]
+    campaign: String,
+    #[serde(default)]
+    default_channel_group: String,
+    #[serde(default)]
+    age_bracket: String,
+    age: Option<i32>,
+    #[serde(default)]
+    country: String,
+    is_customer: Option<bool>,
+    sessions: i64,
+    users: i64,
+    new_users: i64,
+}
+
+impl FileRow for WebTrafficFileRow {
+    type Proto = proto::WebTrafficRow;
+    fn into_proto(self) -> Result<Self::Proto, String> {
+        Ok(proto::WebTrafficRow {
+            day: date(&self.day).map_err(|e| format!("day: {e}"))?,
+            source: self.source,
+            medium: self.medium,
+            campaign: self.campaign,
+            default_channel_group: self.default_channel_group,
+            age_bracket: self.age_bracket,
+            age: self.age,
+            country: self.country,
+            is_customer: self.is_customer,
+            sessions: self.sessions,
+            users: self.users,
+            new_users: self.new_users,
+        })
+    }
+}
+
+/// Attribute columns shared by members and interactions.
+#[derive(Debug, Deserialize)]
+pub struct AttributeColumns {
+    #[serde(default)]
+    bio: String,
+    followers: Option<i64>,
+    influence_score: Option<f64>,
+    age: Option<i32>,
+    #[serde(default)]
+    country: String,
+}
+
+impl AttributeColumns {
+    fn into_proto(self, is_customer: Option<bool>) -> proto::MemberAttributes {
+        proto::MemberAttributes {
+            bio: self.bio,
+            followers: self.followers,
+            influence_score: self.influence_score,
+            age: self.age,
+            country: self.country,
+            is_customer,
+        }
+    }
+}
+
+/// An audience member row: `channel,account_id,customer_id,first_seen,last_seen,bio,
+/// followers,influence_score,age,country`.
+#[derive(Debug, Deserialize)]
+pub struct AudienceMemberRow {
+    channel: String,
+    account_id: String,
+    #[serde(default)]
+    customer_id: String,
+    first_seen: String,
+    #[serde(default)]
+    last_seen: String,
+    #[serde(flatten)]
+    attributes: AttributeColumns,
+}
+
+impl FileRow for AudienceMemberRow {
+    type Proto = proto::AudienceMember;
+    fn into_proto(self) -> Result<Self::Proto, String> {
+        Ok(proto::AudienceMember {
+            channel: name("channels", &self.channel),
+            account_id: self.account_id,
+            customer_id: self.customer_id,
+            first_seen: date(&self.first_seen).map_err(|e| format!("first_seen: {e}"))?,
+            last_seen: date(&self.last_seen).map_err(|e| format!("last_seen: {e}"))?,
+            attributes: Some(self.attributes.into_proto(None)),
+        })
+    }
+}
+
+/// An interaction row: `channel,interaction_id,kind,account_id,occurred_at,bio,followers,
+/// influence_score,age,country,is_customer`; kind is mention, share, comment, like or
+/// link_click.
+#[derive(Debug, Deserialize)]
+pub struct InteractionRow {
+    channel: String,
+    interaction_id: String,
+    kind: String,
+    account_id: String,
+    occurred_at: String,
+    is_customer: Option<bool>,
+    #[serde(flatten)]
+    attributes: AttributeColumns,
+}
+
+impl FileRow for InteractionRow {
+    type Proto = proto::Interaction;
+    fn into_proto(self) -> Result<Self::Proto, String> {
+        let kind = match self.kind.trim().to_ascii_lowercase().as_str() {
+            "mention" => proto::InteractionKind::Mention,
+            "share" | "retweet" | "repost" => proto::InteractionKind::Share,
+            "comment" => proto::InteractionKind::Comment,
+            "like" => proto::InteractionKind::Like,
+            "link_click" => proto::InteractionKind::LinkClick,
+            other => {
+                return Err(format!(
+                    "kind: `{other}` is not mention, share, comment, like or link_click"
+                ));
+            }
+        };
+        Ok(proto::Interaction {
+            channel: name("channels", &self.channel),
+            interaction_id: self.interaction_id,
+            kind: kind as i32,
+            account_id: self.account_id,
+            occurred_at: time(&self.occurred_at).map_err(|e| format!("occurred_at: {e}"))?,
+            attributes: Some(self.attributes.into_proto(self.is_customer)),
+        })
+    }
+}
+
+/// A giveaway entry row: `giveaway_id,entrant,entered_at`.
+#[derive(Debug, Deserialize)]
+pub struct GiveawayEntryRow {
+    giveaway_id: String,
+    entrant: String,
+    entered_at: String,
+}
+
+impl FileRow for GiveawayEntryRow {
+    type Proto = proto::GiveawayEntry;
+    fn into_proto(self) -> Result<Self::Proto, String> {
+        Ok(proto::GiveawayEntry {
+            giveaway_id: self.giveaway_id,
+            entrant: self.entrant,
+            entered_at: time(&self.entered_at).map_err(|e| format!("entered_at: {e}"))?,
+        })
+    }
+}
+
+/// A metric point row: `metric_key,scope,day,value`.
+#[derive(Debug, Deserialize)]
+pub struct MetricPointRow {
+    metric_key: String,
+    scope: String,
+    day: String,
+    value: f64,
+}
+
+impl FileRow for MetricPointRow {
+    type Proto = proto::MetricPoint;
+    fn into_proto(self) -> Result<Self::Proto, String> {
+        Ok(proto::MetricPoint {
+            metric_key: self.metric_key,
+            scope: self.scope,
+            day: date(&self.day).map_err(|e| format!("day: {e}"))?,
+            value: self.value,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_converts_with_the_currency_exponent() {
+        assert_eq!(minor_units("12.34", "EUR"), Ok(1234));
+        assert_eq!(minor_units("12.3", "eur"), Ok(1230));
+        assert_eq!(minor_units("12", "EUR"), Ok(1200));
+        assert_eq!(minor_units("1500", "JPY"), Ok(1500));
+        assert!(minor_units("15.5", "JPY").is_err());
+        assert!(minor_units("1.234", "EUR").is_err());
+        assert!(minor_units("1,50", "EUR").is_err());
+        assert!(minor_units("12", "XYZ").unwrap_err().contains("ISO 4217"));
+        assert_eq!(minor_units("-1.00", "EUR"), Ok(-100));
+    }
+
+    #[test]
+    fn csv_orders_are_read_with_line_numbers_and_bad_rows_reported() {
+        let csv = "order_id,customer_id,placed_at,currency,revenue,discount_codes\n\
+                   1001,c-1,2026-03-01T10:00:00Z,EUR,49.99,ANNA10; welcome\n\
+                   1002,c-2,yesterday,EUR,10.00,\n\
+                   1003,c-3,2026-03-01T10:00:00+01:00,EUR,10.005,\n";
+        let rows: Vec<_> = records::<OrderRow, _>(std::io::Cursor::new(csv), Format::Csv).collect();
+        assert_eq!(rows.len(), 3);
+        let (line, first) = &rows[0];
+        assert_eq!(*line, 2);
+        let first = first.as_ref().unwrap();
+        assert_eq!(first.revenue_minor, 4999);
+        assert_eq!(first.discount_codes, ["ANNA10", "welcome"]);
+        assert_eq!(rows[1].0, 3);
+        assert!(rows[1].1.as_ref().unwrap_err().contains("placed_at"));
+        assert!(rows[2].1.as_ref().unwrap_err().contains("revenue"));
+    }
+
+    #[test]
+    fn ndjson_skips_blank_lines_and_names_bad_ones() {
+        let text = "{\"channel\":\"anna-ig\",\"day\":\"2026-03-01\",\"followers\":10}\n\n{\"channel\":\"x\"}\n";
+        let rows: Vec<_> =
+            records::<ChannelStatsRow, _>(std::io::Cursor::new(text), Format::Ndjson).collect();
+        assert_eq!(rows.len(), 2);
+        let first = rows[0].1.as_ref().unwrap();
+        assert_eq!(first.channel, "channels/anna-ig");
+        assert_eq!(first.followers, Some(10));
+        assert_eq!(first.posts, None);
+        assert_eq!(rows[1].0, 3);
+        assert!(rows[1].1.as_ref().unwrap_err().contains("day"));
+    }
+}

@@ -1,0 +1,247 @@
+//! Social KPIs from channel day stats (KPIS.md: the catalogue, social), over the channels
+//! `C` of a scope and a period `P`.
+use super::parts::{ChannelSums, SOCIAL_FIELDS};
+use super::value::{Reason, Value, ratio};
+use std::collections::HashMap;
+
+/// A summable field of channel day stats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// posts
+    Posts = 0,
+    /// mentions
+    Mentions = 1,
+    /// shares (retweets and reposts included)
+    Shares = 2,
+    /// comments
+    Comments = 3,
+    /// likes
+    Likes = 4,
+    /// link_clicks
+    LinkClicks = 5,
+    /// views
+    Views = 6,
+}
+
+impl Field {
+    /// The field a sum KPI id reads.
+    pub fn of_kpi(kpi: &str) -> Option<Field> {
+        let index = SOCIAL_FIELDS.iter().position(|f| *f == kpi)?;
+        [
+            Field::Posts,
+            Field::Mentions,
+            Field::Shares,
+            Field::Comments,
+            Field::Likes,
+            Field::LinkClicks,
+            Field::Views,
+        ]
+        .get(index)
+        .copied()
+    }
+}
+
+/// `posts` ... `views`: Σ of the field over C and the days of P. NULL fields are skipped;
+/// every contributing row NULL: `not_reported`; no row at all: `no_data`.
+pub fn field_sum(channels: &[String], sums: &HashMap<String, ChannelSums>, field: Field) -> Value {
+    let mut rows = 0;
+    let mut total: Option<i64> = None;
+    for channel in channels {
+        if let Some(s) = sums.get(channel) {
+            rows += s.rows;
+            if let Some(v) = s.sums[field as usize] {
+                total = Some(total.unwrap_or(0) + v);
+            }
+        }
+    }
+    match (rows, total) {
+        (0, _) => Err(Reason::NoData),
+        (_, None) => Err(Reason::NotReported),
+        (_, Some(t)) => Ok(t as f64),
+    }
+}
+
+/// Inside a composite, a summed component that is `not_reported` counts as 0 unless every
+/// summed component is.
+pub fn composite_sum(components: &[Value]) -> Value {
+    if let Some(reason) = components.iter().find_map(|c| match c {
+        Err(r) if *r != Reason::NotReported => Some(*r),
+        _ => None,
+    }) {
+        return Err(reason);
+    }
+    if components.iter().all(|c| *c == Err(Reason::NotReported)) {
+        return Err(Reason::NotReported);
+    }
+    Ok(components.iter().map(|c| c.unwrap_or(0.0)).sum())
+}
+
+/// `followers`: Σ over channels of C with a reading on `last`; none: `no_data`.
+pub fn followers(channels: &[String], on_last: &HashMap<String, i64>) -> Value {
+    let readings: Vec<i64> = channels
+        .iter()
+        .filter_map(|c| on_last.get(c).copied())
+        .collect();
+    if readings.is_empty() {
+        Err(Reason::NoData)
+    } else {
+        Ok(readings.iter().sum::<i64>() as f64)
+    }
+}
+
+/// Σ end and Σ start over the channels with a reading both before `first` and on `last`.
+fn growth_parts(
+    channels: &[String],
+    before: &HashMap<String, i64>,
+    on_last: &HashMap<String, i64>,
+) -> Option<(i64, i64)> {
+    let pairs: Vec<(i64, i64)> = channels
+        .iter()
+        .filter_map(|c| Some((*before.get(c)?, *on_last.get(c)?)))
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.iter().fold((0, 0), |(s, e), (a, b)| (s + a, e + b)))
+}
+
+/// `follower_growth`: Σ(end − start) over channels with both readings; none: `no_data`.
+pub fn follower_growth(
+    channels: &[String],
+    before: &HashMap<String, i64>,
+    on_last: &HashMap<String, i64>,
+) -> Value {
+    growth_parts(channels, before, on_last)
+        .map(|(s, e)| (e - s) as f64)
+        .ok_or(Reason::NoData)
+}
+
+/// `follower_growth_pct`: 100 × Σ(end − start) / Σ start over the same channels.
+pub fn follower_growth_pct(
+    channels: &[String],
+    before: &HashMap<String, i64>,
+    on_last: &HashMap<String, i64>,
+) -> (Value, Option<f64>, Option<f64>) {
+    match growth_parts(channels, before, on_last) {
+        None => (Err(Reason::NoData), None, None),
+        Some((s, e)) => {
+            let value = ratio(Ok(100.0 * (e - s) as f64), Ok(s as f64));
+            (value, Some((e - s) as f64), Some(s as f64))
+        }
+    }
+}
+
+/// `shares_per_day`: shares / days of P.
+pub fn shares_per_day(shares: Value, days: i64) -> Value {
+    ratio(shares, Ok(days as f64))
+}
+
+/// `ipm`: (comments + likes + posts) / (followers / 1000); the numerator is a composite.
+pub fn ipm(comments: Value, likes: Value, posts: Value, followers: Value) -> (Value, Value, Value) {
+    let numerator = composite_sum(&[comments, likes, posts]);
+    let denominator = followers.map(|f| f / 1000.0);
+    (ratio(numerator, denominator), numerator, denominator)
+}
+
+/// `engagement_rate`: 100 × (likes + comments + shares) / followers.
+pub fn engagement_rate(
+    likes: Value,
+    comments: Value,
+    shares: Value,
+    followers: Value,
+) -> (Value, Value, Value) {
+    let numerator = composite_sum(&[likes, comments, shares]);
+    (
+        ratio(numerator.map(|n| 100.0 * n), followers),
+        numerator,
+        followers,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sums(rows: i64, values: [Option<i64>; 7]) -> ChannelSums {
+        ChannelSums { rows, sums: values }
+    }
+
+    fn channels(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sums_skip_nulls_and_tell_not_reported_from_no_data() {
+        let mut map = HashMap::new();
+        map.insert(
+            "a".to_string(),
+            sums(2, [Some(3), None, None, Some(10), Some(5), None, None]),
+        );
+        map.insert(
+            "b".to_string(),
+            sums(1, [Some(1), None, Some(2), None, Some(1), None, None]),
+        );
+        let both = channels(&["a", "b"]);
+        assert_eq!(field_sum(&both, &map, Field::Posts), Ok(4.0));
+        assert_eq!(field_sum(&both, &map, Field::Shares), Ok(2.0));
+        assert_eq!(
+            field_sum(&both, &map, Field::Mentions),
+            Err(Reason::NotReported)
+        );
+        assert_eq!(
+            field_sum(&channels(&["c"]), &map, Field::Posts),
+            Err(Reason::NoData)
+        );
+        assert_eq!(field_sum(&[], &map, Field::Posts), Err(Reason::NoData));
+    }
+
+    #[test]
+    fn followers_count_only_channels_with_a_reading() {
+        let on_last: HashMap<String, i64> = [("a".to_string(), 100), ("b".to_string(), 0)].into();
+        assert_eq!(followers(&channels(&["a", "b", "c"]), &on_last), Ok(100.0));
+        assert_eq!(followers(&channels(&["c"]), &on_last), Err(Reason::NoData));
+    }
+
+    #[test]
+    fn growth_uses_only_channels_with_both_readings() {
+        let before: HashMap<String, i64> = [("a".to_string(), 100), ("c".to_string(), 7)].into();
+        let last: HashMap<String, i64> = [("a".to_string(), 130), ("b".to_string(), 50)].into();
+        let all = channels(&["a", "b", "c"]);
+        assert_eq!(follower_growth(&all, &before, &last), Ok(30.0));
+        assert_eq!(follower_growth_pct(&all, &before, &last).0, Ok(30.0));
+        assert_eq!(
+            follower_growth(&channels(&["b"]), &before, &last),
+            Err(Reason::NoData)
+        );
+    }
+
+    #[test]
+    fn growth_from_zero_followers_is_zero_denominator() {
+        let before: HashMap<String, i64> = [("a".to_string(), 0)].into();
+        let last: HashMap<String, i64> = [("a".to_string(), 25)].into();
+        assert_eq!(follower_growth(&channels(&["a"]), &before, &last), Ok(25.0));
+        assert_eq!(
+            follower_growth_pct(&channels(&["a"]), &before, &last).0,
+            Err(Reason::ZeroDenominator)
+        );
+    }
+
+    #[test]
+    fn composite_counts_not_reported_as_zero_unless_all_are() {
+        let nr = Err(Reason::NotReported);
+        assert_eq!(composite_sum(&[Ok(2.0), nr, Ok(3.0)]), Ok(5.0));
+        assert_eq!(composite_sum(&[nr, nr, nr]), nr);
+        assert_eq!(
+            composite_sum(&[
+                Err(Reason::NoData),
+                Err(Reason::NoData),
+                Err(Reason::NoData)
+            ]),
+            Err(Reason::NoData)
+        );
+        let (ipm, _, _) = ipm(Ok(10.0), Ok(20.0), nr, Ok(3000.0));
+        assert_eq!(ipm, Ok(10.0));
+        let (rate, _, _) = engagement_rate(Ok(5.0), Ok(5.0), Ok(0.0), Ok(0.0));
+        assert_eq!(rate, Err(Reason::ZeroDenominator));
+        // A not_reported part makes a plain ratio not_reported.
+        assert_eq!(ratio(Ok(3.0), nr), nr);
+        assert_eq!(shares_per_day(Ok(14.0), 7), Ok(2.0));
+    }
+}

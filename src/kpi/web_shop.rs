@@ -1,0 +1,338 @@
+//! Web and shop KPIs (KPIS.md: the catalogue, web and shop): visitors from web traffic,
+//! and one ordered pass over orders for attribution, buyers and returning buyers.
+use super::directory::{Directory, Influencers};
+use super::parts::{OrderFact, WebGroup};
+use super::period::Period;
+use chrono::Duration;
+use std::collections::{BTreeSet, HashMap};
+
+/// Channel groups whose sessions are social visitors.
+const SOCIAL_GROUPS: [&str; 2] = ["Organic Social", "Paid Social"];
+
+/// Web totals of a scope.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebTotals {
+    /// `social_visitors`: sessions of social channel groups (from I, except at tenant scope).
+    pub social_sessions: i64,
+    /// `influencer_visitors`: users of rows from I.
+    pub users: i64,
+    /// `influencer_new_visitors`: new users of rows from I.
+    pub new_users: i64,
+    /// `target_audience_visitors` when the groups were filtered by a segment: users of
+    /// every row at tenant scope, of rows from I otherwise.
+    pub segment_users: i64,
+}
+
+/// Sums web groups for a scope. `tenant` makes social and segment sums cover every row.
+pub fn web_totals(
+    groups: &[WebGroup],
+    directory: &Directory,
+    influencers: &Influencers,
+    tenant: bool,
+) -> WebTotals {
+    let mut totals = WebTotals::default();
+    for group in groups {
+        let from = directory
+            .tracking_match(&group.source_key, &group.campaign_key)
+            .is_some_and(|i| influencers.contains(i));
+        if SOCIAL_GROUPS.contains(&group.channel_group.as_str()) && (tenant || from) {
+            totals.social_sessions += group.sessions;
+        }
+        if from {
+            totals.users += group.users;
+            totals.new_users += group.new_users;
+        }
+        if tenant || from {
+            totals.segment_users += group.users;
+        }
+    }
+    totals
+}
+
+/// Order totals of one influencer or one set of influencers in a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OrderTotals {
+    /// `attributed_orders`.
+    pub orders: u64,
+    /// `attributed_revenue`, minor units.
+    pub revenue: i64,
+    /// Σ (revenue − cost of goods) of attributed orders, minor units.
+    pub profit: i64,
+    /// `code_buyers`.
+    pub code_buyers: u64,
+    /// `first_code_buyers`.
+    pub first_code_buyers: u64,
+    /// `returning_buyers_after_code`.
+    pub returning: u64,
+}
+
+/// A period whose orders count for a set of influencers (a campaign's clipped order
+/// window, or the requested period for every influencer).
+#[derive(Clone, Debug)]
+pub struct OrderWindow {
+    /// Orders placed on these days count.
+    pub period: Period,
+    /// For these influencers.
+    pub influencers: Influencers,
+}
+
+/// Tallies of an order pass: per window, totals over its influencer set and per influencer.
+#[derive(Clone, Debug, Default)]
+pub struct OrderTally {
+    /// Per window: totals over the window's influencers.
+    pub totals: Vec<OrderTotals>,
+    /// Per window: totals per influencer.
+    pub per_influencer: Vec<HashMap<String, OrderTotals>>,
+}
+
+/// One ordered pass over orders grouped by customer (as storage streams them).
+pub struct OrderPass<'a> {
+    directory: &'a Directory,
+    windows: Vec<OrderWindow>,
+    returning_window: Duration,
+    tally: OrderTally,
+    group: Vec<(OrderFact, Option<Attribution>)>,
+}
+
+/// How an order is attributed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Attribution {
+    influencer: String,
+    by_code: bool,
+}
+
+impl<'a> OrderPass<'a> {
+    /// A pass counting for each of `windows`.
+    pub fn new(directory: &'a Directory, windows: Vec<OrderWindow>) -> Self {
+        let n = windows.len();
+        OrderPass {
+            directory,
+            windows,
+            returning_window: Duration::days(directory.settings.returning_window_days as i64),
+            tally: OrderTally {
+                totals: vec![OrderTotals::default(); n],
+                per_influencer: vec![HashMap::new(); n],
+            },
+            group: Vec::new(),
+        }
+    }
+
+    /// Takes the next order; orders arrive grouped by customer, by time and id within one.
+    pub fn push(&mut self, order: OrderFact) {
+        let same_customer = order.customer_key.is_some()
+            && self
+                .group
+                .last()
+                .is_some_and(|(last, _)| last.customer_key == order.customer_key);
+        if !same_customer {
+            self.flush();
+        }
+        // A code beats a link: tracking values only decide orders without a code of any
+        // influencer.
+        let attribution = match &order.code_influencer {
+            Some(influencer) => Some(Attribution {
+                influencer: influencer.clone(),
+                by_code: true,
+            }),
+            None => self
+                .directory
+                .tracking_match(&order.source_key, &order.campaign_key)
+                .map(|i| Attribution {
+                    influencer: i.to_string(),
+                    by_code: false,
+                }),
+        };
+        self.group.push((order, attribution));
+    }
+
+    /// Ends the pass.
+    pub fn finish(mut self) -> OrderTally {
+        self.flush();
+        self.tally
+    }
+
+    fn flush(&mut self) {
+        let group = std::mem::take(&mut self.group);
+        if group.is_empty() {
+            return;
+        }
+        let customer = group[0].0.customer_key.is_some();
+        // The first code order ever, and whether another order follows it within the window.
+        let first_code = group.iter().position(|(o, _)| o.code_influencer.is_some());
+        let returned = first_code.is_some_and(|i| {
+            let first = &group[i].0;
+            group[i + 1..]
+                .iter()
+                .any(|(o, _)| o.placed_at <= first.placed_at + self.returning_window)
+        });
+        for (w, window) in self.windows.iter().enumerate() {
+            let totals = &mut self.tally.totals[w];
+            let per = &mut self.tally.per_influencer[w];
+            let mut code_influencers = BTreeSet::new();
+            for (order, attribution) in &group {
+                let Some(a) = attribution else { continue };
+                if !window.period.contains(order.day) || !window.influencers.contains(&a.influencer)
+                {
+                    continue;
+                }
+                for t in [&mut *totals, per.entry(a.influencer.clone()).or_default()] {
+                    t.orders += 1;
+                    t.revenue += order.revenue_minor;
+                    t.profit += order.revenue_minor - order.cost_minor;
+                }
+                if a.by_code {
+                    code_influencers.insert(a.influencer.clone());
+                }
+            }
+            if !customer {
+                continue;
+            }
+            if !code_influencers.is_empty() {
+                totals.code_buyers += 1;
+                for influencer in code_influencers {
+                    per.entry(influencer).or_default().code_buyers += 1;
+                }
+            }
+            if let Some(i) = first_code {
+                let (order, attribution) = &group[i];
+                if let Some(a) = attribution
+                    && window.period.contains(order.day)
+                    && window.influencers.contains(&a.influencer)
+                {
+                    for t in [&mut *totals, per.entry(a.influencer.clone()).or_default()] {
+                        t.first_code_buyers += 1;
+                        t.returning += u64::from(returned);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::directory::TrackingPair;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, day).unwrap()
+    }
+
+    fn order(
+        id: &str,
+        customer: Option<&str>,
+        day: u32,
+        hour: u32,
+        code: Option<&str>,
+        source: &str,
+    ) -> OrderFact {
+        OrderFact {
+            order_id: id.into(),
+            customer_key: customer.map(String::from),
+            placed_at: Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap(),
+            day: d(day),
+            revenue_minor: 1000,
+            cost_minor: 400,
+            source_key: source.into(),
+            campaign_key: String::new(),
+            code_influencer: code.map(String::from),
+        }
+    }
+
+    fn directory() -> Directory {
+        let mut dir = Directory::default();
+        dir.settings.returning_window_days = 10;
+        dir.tracking.push(TrackingPair {
+            source: "ig".into(),
+            campaign: String::new(),
+            influencer: "bob".into(),
+        });
+        dir
+    }
+
+    fn run(orders: Vec<OrderFact>, period: Period) -> OrderTally {
+        let dir = directory();
+        let mut pass = OrderPass::new(
+            &dir,
+            vec![OrderWindow {
+                period,
+                influencers: Influencers::Any,
+            }],
+        );
+        for o in orders {
+            pass.push(o);
+        }
+        pass.finish()
+    }
+
+    #[test]
+    fn a_code_beats_a_link_and_unattributed_orders_count_nowhere() {
+        let tally = run(
+            vec![
+                order("1", Some("c:1"), 1, 10, Some("anna"), "ig"),
+                order("2", Some("c:2"), 1, 10, None, "ig"),
+                order("3", None, 1, 10, None, "google"),
+            ],
+            Period::day(d(1)),
+        );
+        let per = &tally.per_influencer[0];
+        assert_eq!(per["anna"].orders, 1);
+        assert_eq!(per["bob"].orders, 1);
+        assert_eq!(per["bob"].code_buyers, 0, "a link is not a code");
+        assert_eq!(tally.totals[0].orders, 2);
+        assert_eq!(tally.totals[0].profit, 1200);
+    }
+
+    #[test]
+    fn returning_buyer_inside_the_window_but_not_one_day_outside() {
+        // Window 10 days: customer 1 returns after exactly 10 × 24 h, customer 2 one day later.
+        let tally = run(
+            vec![
+                order("1", Some("c:1"), 1, 12, Some("anna"), ""),
+                order("2", Some("c:1"), 11, 12, None, ""),
+                order("3", Some("c:2"), 1, 12, Some("anna"), ""),
+                order("4", Some("c:2"), 12, 12, None, ""),
+            ],
+            Period::day(d(1)),
+        );
+        let anna = tally.per_influencer[0]["anna"];
+        assert_eq!((anna.first_code_buyers, anna.returning), (2, 1));
+    }
+
+    #[test]
+    fn one_customer_buying_through_two_influencers_is_one_tenant_code_buyer() {
+        let tally = run(
+            vec![
+                order("1", Some("c:1"), 2, 9, Some("anna"), ""),
+                order("2", Some("c:1"), 3, 9, Some("bob"), ""),
+            ],
+            Period::new(d(1), d(5)).unwrap(),
+        );
+        let per = &tally.per_influencer[0];
+        assert_eq!((per["anna"].code_buyers, per["bob"].code_buyers), (1, 1));
+        assert_eq!(tally.totals[0].code_buyers, 1);
+        // Only the first code order makes a first code buyer, and the second order returns.
+        assert_eq!(
+            (per["anna"].first_code_buyers, per["bob"].first_code_buyers),
+            (1, 0)
+        );
+        assert_eq!(per["anna"].returning, 1);
+    }
+
+    #[test]
+    fn first_code_order_before_the_period_is_not_a_first_code_buyer_of_it() {
+        let tally = run(
+            vec![
+                order("1", Some("c:1"), 1, 9, Some("anna"), ""),
+                order("2", Some("c:1"), 4, 9, Some("anna"), ""),
+            ],
+            Period::new(d(3), d(5)).unwrap(),
+        );
+        let anna = tally.per_influencer[0]["anna"];
+        assert_eq!(
+            (anna.code_buyers, anna.first_code_buyers, anna.orders),
+            (1, 0, 1)
+        );
+    }
+}
