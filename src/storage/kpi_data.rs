@@ -11,7 +11,7 @@ use crate::kpi::period::Period;
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::{
-    Asterisk, CaseStatement, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
+    Asterisk, BinOper, CaseStatement, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
 };
 use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
 use std::collections::HashMap;
@@ -67,6 +67,11 @@ impl ColumnMap for WebColumns {
     }
 }
 
+/// `a || b`: string concatenation, the same operator on SQLite and PostgreSQL.
+fn concat(a: Expr, b: Expr) -> Expr {
+    a.binary(BinOper::Custom("||"), b)
+}
+
 fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T> {
     Ok(row.try_get::<T>("", column)?)
 }
@@ -83,7 +88,9 @@ fn in_period(table: &'static str, period: &Period) -> Expr {
 impl Store {
     async fn rows(&self, select: &SelectStatement) -> Result<Vec<QueryResult>> {
         let builder = self.db.get_database_backend();
-        Ok(self.db.query_all_raw(builder.build(select)).await?)
+        let statement = builder.build(select);
+        tracing::trace!(sql = %statement, "kpi query");
+        Ok(self.db.query_all_raw(statement).await?)
     }
 
     /// Per channel, the sums of its day stats over the period.
@@ -265,10 +272,9 @@ impl Store {
         groups: AudienceGroups<'_>,
     ) -> Result<HashMap<Option<String>, AudienceCounts>> {
         let m = "audience_members";
-        // `||` concatenates on both SQLite and PostgreSQL.
-        let member = Expr::cust_with_exprs(
-            "$1 || ':' || $2",
-            [Expr::col((m, "platform")), Expr::col((m, "account_id"))],
+        let member = concat(
+            concat(Expr::col((m, "platform")), Expr::val(":")),
+            Expr::col((m, "account_id")),
         );
         let matches = match segment {
             Some(rule) => rule.to_condition(&MemberColumns),
@@ -280,10 +286,8 @@ impl Store {
                 .from("orders")
                 .and_where(Expr::col(("orders", "tenant_id")).equals((m, "tenant_id")))
                 .and_where(
-                    Expr::col(("orders", "customer_key")).eq(Expr::cust_with_exprs(
-                        "'c:' || $1",
-                        [Expr::col((m, "customer_id"))],
-                    )),
+                    Expr::col(("orders", "customer_key"))
+                        .eq(concat(Expr::val("c:"), Expr::col((m, "customer_id")))),
                 )
                 .and_where(Expr::col(("orders", "day")).lte(day))
                 .to_owned(),

@@ -588,8 +588,621 @@ async fn days_follow_the_tenants_time_zone(app: TestApp) {
     assert_eq!(daily, [v(1.0), v(1.0)]);
 }
 
+#[allow(clippy::too_many_arguments)]
+fn web(
+    d: i32,
+    source: &str,
+    campaign: &str,
+    group: &str,
+    sessions: i64,
+    users: i64,
+    new_users: i64,
+    age: Option<i32>,
+) -> WebTrafficRow {
+    WebTrafficRow {
+        day: date(3, d),
+        source: source.into(),
+        campaign: campaign.into(),
+        default_channel_group: group.into(),
+        age,
+        sessions,
+        users,
+        new_users,
+        ..Default::default()
+    }
+}
+
+async fn web_kpis_and_days_without_traffic(app: TestApp) {
+    world(&app).await;
+    let rows = vec![
+        // From anna (the pair naming her campaign beats bob's source-only pair).
+        web(
+            1,
+            "instagram",
+            "anna",
+            "Organic Social",
+            30,
+            20,
+            5,
+            Some(27),
+        ),
+        // From bob.
+        web(1, "Instagram", "other", "Paid Social", 12, 10, 2, Some(40)),
+        // From nobody.
+        web(1, "google", "", "Organic Search", 150, 100, 60, Some(28)),
+        // The 2nd has no web traffic at all; the 3rd has some, but none social.
+        web(3, "google", "", "Organic Search", 80, 70, 10, None),
+    ];
+    app.ingest()
+        .ingest_web_traffic(app.req(IngestWebTrafficRequest {
+            rows,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+    let day1 = ((3, 1), (3, 1));
+    assert_eq!(
+        value(&app, "social_visitors", "tenant", day1.0, day1.1).await,
+        v(42.0)
+    );
+    assert_eq!(
+        value(&app, "social_visitors", "influencers/anna", day1.0, day1.1).await,
+        v(30.0)
+    );
+    assert_eq!(
+        value(&app, "social_visitors", "influencers/bob", day1.0, day1.1).await,
+        v(12.0)
+    );
+    assert_eq!(
+        value(
+            &app,
+            "influencer_visitors",
+            "influencers/anna",
+            day1.0,
+            day1.1
+        )
+        .await,
+        v(20.0)
+    );
+    assert_eq!(
+        value(
+            &app,
+            "influencer_new_visitors",
+            "influencers/bob",
+            day1.0,
+            day1.1
+        )
+        .await,
+        v(2.0)
+    );
+    // Tenant: from any influencer.
+    assert_eq!(
+        value(&app, "influencer_visitors", "tenant", day1.0, day1.1).await,
+        v(30.0)
+    );
+    // A day without web rows is no_data at every scope; a day with rows but no social ones is 0.
+    assert_eq!(
+        value(&app, "social_visitors", "tenant", (3, 2), (3, 2)).await,
+        absent("no_data")
+    );
+    assert_eq!(
+        value(
+            &app,
+            "influencer_visitors",
+            "influencers/anna",
+            (3, 2),
+            (3, 2)
+        )
+        .await,
+        absent("no_data")
+    );
+    assert_eq!(
+        value(&app, "social_visitors", "tenant", (3, 3), (3, 3)).await,
+        v(0.0)
+    );
+    // Daily users add up: a person on two days counts twice.
+    assert_eq!(
+        value(&app, "influencer_visitors", "tenant", (3, 1), (3, 3)).await,
+        v(30.0)
+    );
+    // No visitors: profit per visitor has a zero denominator.
+    assert_eq!(
+        value(
+            &app,
+            "profit_per_visitor",
+            "influencers/anna",
+            (3, 3),
+            (3, 3)
+        )
+        .await,
+        absent("zero_denominator")
+    );
+
+    // Segments on web rows: only age, country and is_customer exist there.
+    app.segments()
+        .create_segment(app.req(CreateSegmentRequest {
+            segment_id: "young".into(),
+            segment: Some(Segment {
+                display_name: "25 to 30".into(),
+                rule: "age between 25 and 30".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    // Tenant: 20 (age 27) + 100 (age 28); anna: 20; the 3rd's row has no age.
+    let young = |scope: &'static str, first, last| {
+        let app = &app;
+        async move {
+            query(
+                app,
+                "target_audience_visitors",
+                scope,
+                "segments/young",
+                first,
+                last,
+                Granularity::Range,
+            )
+            .await
+            .remove(0)
+        }
+    };
+    assert_eq!(young("tenant", (3, 1), (3, 1)).await, v(120.0));
+    assert_eq!(young("influencers/anna", (3, 1), (3, 1)).await, v(20.0));
+    assert_eq!(young("tenant", (3, 3), (3, 3)).await, v(0.0));
+    // Growth over [3rd, 3rd] against [2nd, 2nd], which has no traffic: no_data.
+    let growth = query(
+        &app,
+        "target_audience_growth",
+        "tenant",
+        "segments/young",
+        (3, 3),
+        (3, 3),
+        Granularity::Range,
+    )
+    .await;
+    assert_eq!(growth, [absent("no_data")]);
+    // [2nd, 3rd] (the 3rd has traffic, none of it young) against [Feb 28th, 1st]: 0 − 120.
+    let growth = query(
+        &app,
+        "target_audience_growth",
+        "tenant",
+        "segments/young",
+        (3, 2),
+        (3, 3),
+        Granularity::Range,
+    )
+    .await;
+    assert_eq!(growth, [v(-120.0)]);
+}
+
+async fn campaign_windows_fees_and_ratios(app: TestApp) {
+    world(&app).await;
+    social_data(&app).await;
+    order_data(&app).await;
+    // Spring: March 1st to 10th, anna's fee 1,000.00 EUR spread over 10 days.
+    app.campaigns()
+        .create_campaign(app.req(CreateCampaignRequest {
+            campaign_id: "spring".into(),
+            campaign: Some(Campaign {
+                display_name: "Spring".into(),
+                start_date: date(3, 1),
+                end_date: date(3, 10),
+                participants: vec![Participant {
+                    influencer: "influencers/anna".into(),
+                    fee: Some(Money {
+                        currency_code: "EUR".into(),
+                        minor_units: 100_000,
+                    }),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let spring = "campaigns/spring";
+    close(value(&app, "fees", spring, (3, 1), (3, 1)).await, 100.0);
+    close(
+        value(&app, "fees", "influencers/anna", (3, 1), (3, 31)).await,
+        1000.0,
+    );
+    close(value(&app, "fees", "tenant", (3, 5), (3, 6)).await, 200.0);
+    // roas on the 1st: anna's orders o1 + o5 = 140 EUR over 100 EUR of fees.
+    close(value(&app, "roas", spring, (3, 1), (3, 1)).await, 1.4);
+    // cpm on the 1st: 100 EUR / (2000 views / 1000); anna-tt reports no views.
+    close(
+        value(&app, "cpm", "influencers/anna", (3, 1), (3, 1)).await,
+        50.0,
+    );
+    // cost per engagement: 100 / (likes 60 + comments 10 + shares 6).
+    close(
+        value(&app, "cost_per_engagement", spring, (3, 1), (3, 1)).await,
+        100.0 / 76.0,
+    );
+    // In the order tail the revenue still counts, the fees are outside the campaign.
+    assert_eq!(
+        value(&app, "attributed_orders", spring, (4, 5), (4, 5)).await,
+        v(0.0)
+    );
+    assert_eq!(
+        value(&app, "roas", spring, (4, 5), (4, 5)).await,
+        absent("outside_campaign")
+    );
+    assert_eq!(
+        value(&app, "likes", spring, (4, 5), (4, 5)).await,
+        absent("outside_campaign")
+    );
+    // After the tail, orders are outside too.
+    assert_eq!(
+        value(&app, "attributed_orders", spring, (4, 20), (4, 20)).await,
+        absent("outside_campaign")
+    );
+    // Over the whole campaign: revenue in [1st, April 9th] (210 EUR) over fees in [1st, 10th].
+    close(value(&app, "roas", spring, (3, 1), (4, 9)).await, 0.21);
+    // Campaign social KPIs cover the participants' channels, clipped to the window.
+    assert_eq!(value(&app, "posts", spring, (2, 20), (3, 2)).await, v(5.0));
+    // No fees at all: roas zero_denominator, cpm 0.
+    assert_eq!(
+        value(&app, "roas", "influencers/bob", (3, 1), (3, 31)).await,
+        absent("zero_denominator")
+    );
+}
+
+async fn audience_kpis_count_members_once_per_scope(app: TestApp) {
+    world(&app).await;
+    order_data(&app).await;
+    app.segments()
+        .create_segment(app.req(CreateSegmentRequest {
+            segment_id: "designers".into(),
+            segment: Some(Segment {
+                display_name: "Designers".into(),
+                rule: "bio contains \"design\"".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let member = |channel: &str,
+                  account: &str,
+                  bio: &str,
+                  customer: &str,
+                  first: (i32, i32),
+                  last: Option<(i32, i32)>| AudienceMember {
+        channel: format!("channels/{channel}"),
+        account_id: account.into(),
+        attributes: Some(MemberAttributes {
+            bio: bio.into(),
+            ..Default::default()
+        }),
+        customer_id: customer.into(),
+        first_seen: date(first.0, first.1),
+        last_seen: last.and_then(|(m, d)| date(m, d)),
+    };
+    let rows = vec![
+        // fan1 on Instagram follows anna-ig and the brand: one member per scope.
+        member("anna-ig", "fan1", "Graphic DESIGN", "c-1", (2, 1), None),
+        member("brand-ig", "fan1", "Graphic DESIGN", "c-1", (2, 1), None),
+        // fan2 stopped following on Feb 15th.
+        member("anna-ig", "fan2", "design", "", (2, 1), Some((2, 15))),
+        // fan3 on TikTok.
+        member("anna-tt", "fan3", "designer", "", (3, 1), None),
+        member("anna-tt", "fan4", "cooking", "", (3, 1), None),
+    ];
+    let response = app
+        .ingest()
+        .ingest_audience_members(app.req(IngestAudienceMembersRequest {
+            rows,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    let seg = |kpi: &'static str, scope: &'static str, segment: &'static str, day: (i32, i32)| {
+        let app = &app;
+        async move {
+            query(app, kpi, scope, segment, day, day, Granularity::Range)
+                .await
+                .remove(0)
+        }
+    };
+    assert_eq!(
+        seg(
+            "segment_followers",
+            "influencers/anna",
+            "segments/designers",
+            (3, 2)
+        )
+        .await,
+        v(2.0)
+    );
+    assert_eq!(
+        seg("segment_followers", "tenant", "segments/designers", (3, 2)).await,
+        v(1.0)
+    );
+    assert_eq!(
+        seg(
+            "segment_followers",
+            "channels/anna-ig",
+            "segments/designers",
+            (3, 2)
+        )
+        .await,
+        v(1.0)
+    );
+    // Nobody follows bob: no_data; followers exist but none match: 0.
+    assert_eq!(
+        seg(
+            "segment_followers",
+            "influencers/bob",
+            "segments/designers",
+            (3, 2)
+        )
+        .await,
+        absent("no_data")
+    );
+    assert_eq!(
+        seg(
+            "segment_followers",
+            "channels/anna-tt",
+            "segments/designers",
+            (2, 20)
+        )
+        .await,
+        absent("no_data")
+    );
+    // fan1 is customer c-1, whose first order is on March 1st.
+    assert_eq!(
+        seg("followers_became_customers", "influencers/anna", "", (3, 2)).await,
+        v(1.0)
+    );
+    assert_eq!(
+        seg(
+            "followers_became_customers",
+            "influencers/anna",
+            "",
+            (2, 20)
+        )
+        .await,
+        v(0.0)
+    );
+    assert_eq!(
+        seg(
+            "followers_became_customers",
+            "influencers/anna",
+            "segments/designers",
+            (3, 2)
+        )
+        .await,
+        v(1.0)
+    );
+
+    // Interactions carry the attributes at the time.
+    let interaction = |id: &str, kind: InteractionKind, bio: &str| Interaction {
+        channel: "channels/anna-ig".into(),
+        interaction_id: id.into(),
+        kind: kind as i32,
+        account_id: "someone".into(),
+        occurred_at: ts("2026-03-02T12:00:00Z"),
+        attributes: Some(MemberAttributes {
+            bio: bio.into(),
+            ..Default::default()
+        }),
+    };
+    let rows = vec![
+        interaction("i1", InteractionKind::Share, "design lover"),
+        interaction("i2", InteractionKind::Share, "cook"),
+        interaction("i3", InteractionKind::Mention, "DESIGN"),
+        interaction("i4", InteractionKind::Share, ""),
+    ];
+    app.ingest()
+        .ingest_interactions(app.req(IngestInteractionsRequest {
+            rows,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        seg(
+            "segment_shares",
+            "influencers/anna",
+            "segments/designers",
+            (3, 2)
+        )
+        .await,
+        v(1.0)
+    );
+    assert_eq!(
+        seg(
+            "segment_mentions",
+            "influencers/anna",
+            "segments/designers",
+            (3, 2)
+        )
+        .await,
+        v(1.0)
+    );
+    assert_eq!(
+        seg(
+            "segment_shares",
+            "influencers/anna",
+            "segments/designers",
+            (3, 3)
+        )
+        .await,
+        v(0.0)
+    );
+}
+
+async fn giveaways_metrics_and_stored_snapshots(app: TestApp) {
+    world(&app).await;
+    social_data(&app).await;
+    app.campaigns()
+        .create_campaign(app.req(CreateCampaignRequest {
+            campaign_id: "spring".into(),
+            campaign: Some(Campaign {
+                display_name: "Spring".into(),
+                start_date: date(3, 1),
+                end_date: date(3, 10),
+                giveaways: vec![Giveaway {
+                    giveaway_id: "box".into(),
+                    display_name: "Box".into(),
+                    host: "influencers/anna".into(),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let entry = |who: &str, at: &str| GiveawayEntry {
+        giveaway_id: "box".into(),
+        entrant: who.into(),
+        entered_at: ts(at),
+    };
+    let rows = vec![
+        entry("a", "2026-03-01T10:00:00Z"),
+        entry("a", "2026-03-02T10:00:00Z"),
+        entry("b", "2026-03-02T11:00:00Z"),
+    ];
+    app.ingest()
+        .ingest_giveaway_entries(app.req(IngestGiveawayEntriesRequest {
+            rows,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+    // Each entrant once, on the day of the first entry.
+    let daily = query(
+        &app,
+        "giveaway_entries",
+        "influencers/anna",
+        "",
+        (3, 1),
+        (3, 2),
+        Granularity::Day,
+    )
+    .await;
+    assert_eq!(daily, [v(1.0), v(1.0)]);
+    assert_eq!(
+        value(
+            &app,
+            "giveaway_entries",
+            "campaigns/spring",
+            (3, 1),
+            (3, 31)
+        )
+        .await,
+        v(2.0)
+    );
+    assert_eq!(
+        value(&app, "giveaway_entries", "influencers/bob", (3, 1), (3, 31)).await,
+        absent("no_data")
+    );
+
+    let point = |d: i32, value: f64| MetricPoint {
+        metric_key: "brand_searches".into(),
+        scope: "tenant".into(),
+        day: date(3, d),
+        value,
+    };
+    app.ingest()
+        .ingest_metric_points(app.req(IngestMetricPointsRequest {
+            rows: vec![point(1, 10.0), point(2, 15.5)],
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        value(&app, "brand_searches", "tenant", (3, 1), (3, 3)).await,
+        v(25.5)
+    );
+    assert_eq!(
+        value(&app, "brand_searches", "tenant", (3, 3), (3, 3)).await,
+        absent("no_data")
+    );
+
+    // ComputeKpis stores daily snapshots; queries and BatchGetLatest read them back.
+    let run = app
+        .kpis()
+        .compute_kpis(app.req(ComputeKpisRequest {
+            first_day: date(3, 1),
+            last_day: date(3, 3),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(run.days, 3);
+    assert!(run.snapshots > 100, "{run:?}");
+    let stored = app
+        .kpis()
+        .query_snapshots(app.req(QuerySnapshotsRequest {
+            kpi_scope: Some(KpiScope {
+                kpi: "ipm".into(),
+                scope: "influencers/anna".into(),
+                segment: String::new(),
+            }),
+            first_day: date(3, 2),
+            last_day: date(3, 2),
+            granularity: Granularity::Day as i32,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .values;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].run_id, run.run_id);
+    assert!((stored[0].value.unwrap() - 128.0 / 1.3).abs() < 1e-9);
+    assert_eq!(
+        (stored[0].numerator, stored[0].denominator),
+        (Some(128.0), Some(1.3))
+    );
+    let latest = app
+        .kpis()
+        .batch_get_latest(app.req(BatchGetLatestRequest {
+            kpi_scopes: vec![
+                KpiScope {
+                    kpi: "brand_searches".into(),
+                    scope: "tenant".into(),
+                    segment: String::new(),
+                },
+                KpiScope {
+                    kpi: "posts".into(),
+                    scope: "channels/anna-ig".into(),
+                    segment: String::new(),
+                },
+            ],
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .values;
+    assert_eq!(latest[0].last_day, date(3, 3));
+    assert_eq!(latest[0].undefined_reason, "no_data");
+    assert_eq!(latest[1].undefined_reason, "no_data", "no row on the 3rd");
+    assert!(!latest[1].r#final, "the newest days can still change");
+    // Recomputing replaces the day: same number of snapshots, new run id.
+    let again = app
+        .kpis()
+        .compute_kpis(app.req(ComputeKpisRequest {
+            first_day: date(3, 2),
+            last_day: date(3, 2),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.snapshots * 3, run.snapshots);
+}
+
 crate::on_both_databases!(
     social_kpis_follow_the_contract,
     order_kpis_attribute_by_code_first_and_count_buyers,
     days_follow_the_tenants_time_zone,
+    web_kpis_and_days_without_traffic,
+    campaign_windows_fees_and_ratios,
+    audience_kpis_count_members_once_per_scope,
+    giveaways_metrics_and_stored_snapshots,
 );
