@@ -63,6 +63,7 @@ pub struct Engine<'a> {
     tenant: String,
     directory: Directory,
     segments: HashMap<String, SegmentRule>,
+    customs: HashMap<String, crate::kpi::formula::Formula>,
     periods: HashMap<Period, PeriodData>,
     orders: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
     audience: AudienceCache,
@@ -109,11 +110,19 @@ impl<'a> Engine<'a> {
                 _ => break,
             }
         }
+        let mut customs = HashMap::new();
+        for custom in store.custom_kpis(tenant).await? {
+            // Formulas were validated when written; one that no longer parses is left out.
+            if let Ok(f) = crate::kpi::formula::parse(&custom.spec.formula) {
+                customs.insert(custom.id, f);
+            }
+        }
         Ok(Engine {
             store,
             tenant: tenant.to_string(),
             directory,
             segments,
+            customs,
             periods: HashMap::new(),
             orders: HashMap::new(),
             audience: HashMap::new(),
@@ -318,6 +327,9 @@ impl<'a> Engine<'a> {
         let order_window = self.order_window(scope, period);
         let per_major = self.directory.minor_per_major();
         let kpi = key.kpi.as_str();
+        if let Some(formula) = self.customs.get(kpi).cloned() {
+            return self.custom(&formula, key, period).await;
+        }
         if catalogue::find(kpi).is_none() {
             // A pushed metric: the sum of its points in the (clipped) period.
             let Some(w) = window else {
@@ -564,6 +576,33 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// A custom KPI: its formula evaluated on the period values of its inputs, on the same
+    /// scope, segment and period.
+    async fn custom(
+        &mut self,
+        formula: &crate::kpi::formula::Formula,
+        key: &KpiKey,
+        period: Period,
+    ) -> Result<(Value, Option<f64>, Option<f64>)> {
+        let mut inputs: HashMap<String, Value> = HashMap::new();
+        for (name, _) in formula.names() {
+            if inputs.contains_key(&name) {
+                continue;
+            }
+            let input = KpiKey {
+                kpi: name.clone(),
+                scope: key.scope.clone(),
+                segment: key.segment.clone(),
+            };
+            // Cycles are refused when formulas are written, so the recursion ends.
+            let (value, _, _) = Box::pin(self.value(&input, period)).await?;
+            inputs.insert(name, value);
+        }
+        let value =
+            formula.evaluate(&mut |name| inputs.get(name).copied().unwrap_or(Err(Reason::NoData)));
+        Ok(plain(value))
+    }
+
     fn fees(&self, scope: &Scope, window: Option<Period>) -> Value {
         match window {
             None => Err(Reason::OutsideCampaign),
@@ -627,8 +666,9 @@ impl Engine<'_> {
     }
 
     /// Every key snapshotted daily: each catalogue KPI on each scope it applies to (audience
-    /// KPIs once per segment, followers_became_customers also without one), and each pushed
-    /// metric on the scope it was pushed for.
+    /// KPIs once per segment, followers_became_customers also without one), each custom KPI
+    /// where all its inputs apply (without a segment), and each pushed metric on the scope
+    /// it was pushed for.
     pub fn daily_keys(&self, metric_keys: &[(String, String)]) -> Vec<KpiKey> {
         let dir = &self.directory;
         let mut scopes = vec![Scope::Tenant];
@@ -655,6 +695,24 @@ impl Engine<'_> {
                         kpi: def.id.to_string(),
                         scope: scope.clone(),
                         segment,
+                    });
+                }
+            }
+        }
+        let mut customs: Vec<&String> = self.customs.keys().collect();
+        customs.sort();
+        for scope in &scopes {
+            for id in &customs {
+                if crate::kpi::custom::applies_to(
+                    &self.customs[*id],
+                    scope.kind(),
+                    &self.customs,
+                    0,
+                ) {
+                    keys.push(KpiKey {
+                        kpi: (*id).clone(),
+                        scope: scope.clone(),
+                        segment: None,
                     });
                 }
             }

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_foundation;
 mod m20261124_000002_observations;
 mod m20261124_000003_snapshots;
+mod m20261124_000004_custom_kpis;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_observations::Migration),
             Box::new(m20261124_000003_snapshots::Migration),
+            Box::new(m20261124_000004_custom_kpis::Migration),
         ]
     }
 }

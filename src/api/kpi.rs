@@ -261,6 +261,73 @@ fn definition_to_proto(def: &KpiDefinition) -> proto::KpiDefinition {
         approximation: def.approximate.unwrap_or_default().to_string(),
         version: def.version as i32,
         built_in: true,
+        display_name: def.id.to_string(),
+        etag: String::new(),
+    }
+}
+
+fn custom_to_proto(
+    stored: &crate::domain::Stored<crate::kpi::custom::CustomKpi>,
+) -> proto::KpiDefinition {
+    let s = &stored.spec;
+    proto::KpiDefinition {
+        name: Collection::KpiDefinitions.name(&stored.id),
+        id: stored.id.clone(),
+        tier: proto::Tier::Composite as i32,
+        unit: s.unit.clone(),
+        description: s.description.clone(),
+        formula: s.formula.clone(),
+        roll_up: proto::RollUp::Ratio as i32,
+        segment_use: proto::SegmentUse::SegmentOptional as i32,
+        version: s.version,
+        built_in: false,
+        display_name: s.display_name.clone(),
+        etag: stored.etag(),
+        ..Default::default()
+    }
+}
+
+impl Api {
+    /// Validates a custom KPI's fields and formula against the tenant's other definitions.
+    async fn check_custom(
+        &self,
+        tenant: &str,
+        id: &str,
+        spec: &crate::kpi::custom::CustomKpi,
+    ) -> Result<(), ApiError> {
+        let mut v = crate::domain::Violations::default();
+        v.check(
+            "kpi_definition.display_name",
+            crate::domain::check_text(&spec.display_name, 200),
+        );
+        v.check(
+            "kpi_definition.unit",
+            crate::domain::check_text(&spec.unit, 32),
+        );
+        if spec.description.chars().count() > 2000 {
+            v.add(
+                "kpi_definition.description",
+                "is longer than 2000 characters",
+            );
+        }
+        let customs: HashMap<String, crate::kpi::formula::Formula> = self
+            .store
+            .custom_kpis(tenant)
+            .await?
+            .into_iter()
+            .filter(|c| c.id != id)
+            .filter_map(|c| {
+                crate::kpi::formula::parse(&c.spec.formula)
+                    .ok()
+                    .map(|f| (c.id, f))
+            })
+            .collect();
+        let metrics = self.store.metric_key_set(tenant).await?;
+        if let Err(e) = crate::kpi::custom::validate_formula(id, &spec.formula, &customs, &metrics)
+        {
+            v.add("kpi_definition.formula", e.to_string());
+        }
+        v.finish().map_err(|e| ApiError::from_domain(e, ""))
     }
 }
 
@@ -270,17 +337,26 @@ impl KpiService for Api {
         &self,
         request: Request<proto::ListKpiDefinitionsRequest>,
     ) -> Result<Response<proto::ListKpiDefinitionsResponse>, Status> {
-        self.tenant(&request).await?;
+        let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let all = catalogue::catalogue();
-        // The catalogue is ordered, not sorted by id: the token carries the last id and
-        // the page resumes after its position.
+        // Built-ins in catalogue order, then the tenant's custom KPIs by id: the token
+        // carries the last id and the page resumes after its position.
+        let mut all: Vec<proto::KpiDefinition> = catalogue::catalogue()
+            .iter()
+            .map(definition_to_proto)
+            .collect();
+        let customs = self
+            .store
+            .custom_kpis(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        all.extend(customs.iter().map(custom_to_proto));
         let start = match &pager.request().after {
             None => 0,
             Some(after) => all
                 .iter()
-                .position(|d| d.id == after)
+                .position(|d| &d.id == after)
                 .map(|i| i + 1)
                 .ok_or_else(|| {
                     ApiError::invalid("page_token", "refers to a KPI that no longer exists")
@@ -291,9 +367,9 @@ impl KpiService for Api {
             items: all[start..end].to_vec(),
             more: end < all.len(),
         };
-        let next_page_token = pager.next_token(&page, page.items.last().map(|d| d.id));
+        let next_page_token = pager.next_token(&page, page.items.last().map(|d| d.id.as_str()));
         Ok(Response::new(proto::ListKpiDefinitionsResponse {
-            kpi_definitions: page.items.iter().map(definition_to_proto).collect(),
+            kpi_definitions: page.items,
             next_page_token,
         }))
     }
@@ -463,5 +539,156 @@ impl KpiService for Api {
             }
         }
         Ok(Response::new(proto::BatchGetLatestResponse { values }))
+    }
+
+    async fn create_kpi_definition(
+        &self,
+        request: Request<proto::CreateKpiDefinitionRequest>,
+    ) -> Result<Response<proto::KpiDefinition>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        crate::kpi::custom::check_id(&req.kpi_definition_id)
+            .map_err(|e| ApiError::invalid("kpi_definition_id", e))?;
+        let msg = req
+            .kpi_definition
+            .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
+        let spec = crate::kpi::custom::CustomKpi {
+            display_name: msg.display_name,
+            description: msg.description,
+            unit: msg.unit,
+            formula: msg.formula,
+            version: 1,
+        };
+        self.check_custom(&tenant.id, &req.kpi_definition_id, &spec)
+            .await?;
+        let stored = self
+            .store
+            .create_custom_kpi(&tenant.id, &req.kpi_definition_id, &spec)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(custom_to_proto(&stored)))
+    }
+
+    async fn update_kpi_definition(
+        &self,
+        request: Request<proto::UpdateKpiDefinitionRequest>,
+    ) -> Result<Response<proto::KpiDefinition>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let msg = req
+            .kpi_definition
+            .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
+        let id = msg
+            .name
+            .strip_prefix("kpiDefinitions/")
+            .ok_or_else(|| {
+                ApiError::invalid("kpi_definition.name", "must be `kpiDefinitions/{id}`")
+            })?
+            .to_string();
+        if catalogue::find(&id).is_some() {
+            return Err(ApiError::FailedPrecondition(format!(
+                "kpiDefinitions/{id} is built in and cannot change"
+            ))
+            .into());
+        }
+        let etag = crate::api::convert::etag(&msg.etag, "kpi_definition.etag")?;
+        let mask = crate::api::convert::Mask::read(
+            req.update_mask.as_ref(),
+            &["display_name", "description", "unit", "formula"],
+            || {
+                [
+                    ("display_name", !msg.display_name.is_empty()),
+                    ("description", !msg.description.is_empty()),
+                    ("unit", !msg.unit.is_empty()),
+                    ("formula", !msg.formula.is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(f, set)| set.then_some(f))
+                .collect()
+            },
+        )?;
+        let current = self
+            .store
+            .custom_kpis(&tenant.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| ApiError::NotFound(format!("kpiDefinitions/{id}")))?;
+        if etag.is_some_and(|r| r != current.revision) {
+            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
+                msg.name.clone(),
+            ))
+            .into());
+        }
+        let mut spec = current.spec.clone();
+        if mask.has("display_name") {
+            spec.display_name = msg.display_name.clone();
+        }
+        if mask.has("description") {
+            spec.description = msg.description.clone();
+        }
+        if mask.has("unit") {
+            spec.unit = msg.unit.clone();
+        }
+        if mask.has("formula") {
+            spec.formula = msg.formula.clone();
+        }
+        self.check_custom(&tenant.id, &id, &spec).await?;
+        let changed = spec.formula != current.spec.formula;
+        let stored = self
+            .store
+            .update_custom_kpi(&tenant.id, &id, current.revision, &spec, changed)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(custom_to_proto(&stored)))
+    }
+
+    async fn delete_kpi_definition(
+        &self,
+        request: Request<proto::DeleteKpiDefinitionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let id = req
+            .name
+            .strip_prefix("kpiDefinitions/")
+            .ok_or_else(|| ApiError::invalid("name", "must be `kpiDefinitions/{id}`"))?;
+        if catalogue::find(id).is_some() {
+            return Err(ApiError::FailedPrecondition(format!(
+                "kpiDefinitions/{id} is built in and cannot be deleted"
+            ))
+            .into());
+        }
+        let etag = crate::api::convert::etag(&req.etag, "etag")?;
+        let customs = self
+            .store
+            .custom_kpis(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        let current = customs
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| ApiError::NotFound(format!("kpiDefinitions/{id}")))?;
+        if etag.is_some_and(|r| r != current.revision) {
+            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
+                req.name.clone(),
+            ))
+            .into());
+        }
+        let used_by: Vec<String> = customs
+            .iter()
+            .filter(|c| c.id != id)
+            .filter(|c| {
+                crate::kpi::formula::parse(&c.spec.formula)
+                    .is_ok_and(|f| f.names().iter().any(|(n, _)| n == id))
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        self.store
+            .delete_custom_kpi(&tenant.id, id, &used_by)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
     }
 }

@@ -458,3 +458,24 @@ pub mod kpi_snapshot {
     }
     no_relations!();
 }
+
+pub mod custom_kpi {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "custom_kpis")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub description: String,
+        pub unit: String,
+        pub formula: String,
+        pub version: i32,
+        pub revision: i64,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}

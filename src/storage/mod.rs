@@ -4,6 +4,7 @@
 //! transaction, so a failed call leaves nothing half-written.
 pub mod campaigns;
 pub mod channels;
+pub mod custom_kpis;
 pub mod directory;
 pub mod entities;
 pub mod goals;

@@ -1197,6 +1197,117 @@ async fn giveaways_metrics_and_stored_snapshots(app: TestApp) {
     assert_eq!(again.snapshots * 3, run.snapshots);
 }
 
+async fn custom_kpis_are_validated_and_computed_like_ratios(app: TestApp) {
+    world(&app).await;
+    social_data(&app).await;
+    let create = |id: &str, formula: &str| {
+        let mut client = app.kpis();
+        let request = app.req(CreateKpiDefinitionRequest {
+            kpi_definition_id: id.into(),
+            kpi_definition: Some(KpiDefinition {
+                display_name: id.into(),
+                unit: "per_mille".into(),
+                formula: formula.into(),
+                ..Default::default()
+            }),
+        });
+        async move { client.create_kpi_definition(request).await }
+    };
+    let created = create("my_ipm", "(comments + likes + posts) / (followers / 1000)")
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (created.name.as_str(), created.version, created.built_in),
+        ("kpiDefinitions/my_ipm", 1, false)
+    );
+    // Unknown names, constant zero divisors and cycles point into the formula.
+    let status = create("bad", "likes + lieks").await.unwrap_err();
+    assert!(
+        status.message().contains("column 9"),
+        "{}",
+        status.message()
+    );
+    assert!(status.message().contains("lieks"), "{}", status.message());
+    assert_eq!(
+        bad_fields(create("zero", "likes / (2 - 2)").await),
+        ["kpi_definition.formula"]
+    );
+    assert_eq!(
+        bad_fields(create("followers", "likes").await),
+        ["kpi_definition_id"]
+    );
+    create("double_ipm", "my_ipm * 2").await.unwrap();
+    let cycle = app
+        .kpis()
+        .update_kpi_definition(app.req(UpdateKpiDefinitionRequest {
+            kpi_definition: Some(KpiDefinition {
+                name: "kpiDefinitions/my_ipm".into(),
+                formula: "double_ipm / 2".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        }))
+        .await
+        .unwrap_err();
+    assert!(cycle.message().contains("cycle"), "{}", cycle.message());
+
+    // (25 + 100 + 3) / (1300 / 1000), like ipm; the formula uses period values.
+    close(
+        value(&app, "my_ipm", "influencers/anna", (3, 2), (3, 2)).await,
+        128.0 / 1.3,
+    );
+    close(
+        value(&app, "double_ipm", "influencers/anna", (3, 2), (3, 2)).await,
+        256.0 / 1.3,
+    );
+    // An absent input makes the result absent with its reason: no followers on the 3rd.
+    assert_eq!(
+        value(&app, "my_ipm", "influencers/anna", (3, 3), (3, 3)).await,
+        absent("no_data")
+    );
+
+    let updated = app
+        .kpis()
+        .update_kpi_definition(app.req(UpdateKpiDefinitionRequest {
+            kpi_definition: Some(KpiDefinition {
+                name: "kpiDefinitions/my_ipm".into(),
+                formula: "likes / posts".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["formula".into()],
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.version, 2, "a new formula is a new version");
+    close(
+        value(&app, "my_ipm", "influencers/anna", (3, 2), (3, 2)).await,
+        100.0 / 3.0,
+    );
+    let in_use = app
+        .kpis()
+        .delete_kpi_definition(app.req(DeleteKpiDefinitionRequest {
+            name: "kpiDefinitions/my_ipm".into(),
+            etag: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.code(), tonic::Code::FailedPrecondition);
+    assert!(in_use.message().contains("double_ipm"));
+    let listed = app
+        .kpis()
+        .list_kpi_definitions(app.req(ListKpiDefinitionsRequest {
+            page_size: 1000,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(listed.into_inner().kpi_definitions.len(), 37);
+}
+
 crate::on_both_databases!(
     social_kpis_follow_the_contract,
     order_kpis_attribute_by_code_first_and_count_buyers,
@@ -1205,4 +1316,5 @@ crate::on_both_databases!(
     campaign_windows_fees_and_ratios,
     audience_kpis_count_members_once_per_scope,
     giveaways_metrics_and_stored_snapshots,
+    custom_kpis_are_validated_and_computed_like_ratios,
 );
