@@ -730,6 +730,40 @@ impl Engine<'_> {
     }
 }
 
+/// A day of snapshots as a run wrote it, for watchers.
+#[derive(Debug)]
+pub struct DayWritten {
+    /// Tenant.
+    pub tenant: String,
+    /// Run id.
+    pub run_id: String,
+    /// The values of the day.
+    pub values: Vec<Computed>,
+}
+
+/// Publishes written days to every watcher; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SnapshotFeed(tokio::sync::broadcast::Sender<std::sync::Arc<DayWritten>>);
+
+impl Default for SnapshotFeed {
+    fn default() -> Self {
+        // A day is one message, so a small buffer holds many days of lag.
+        SnapshotFeed(tokio::sync::broadcast::channel(64).0)
+    }
+}
+
+impl SnapshotFeed {
+    /// A receiver of days written from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<DayWritten>> {
+        self.0.subscribe()
+    }
+
+    fn publish(&self, day: DayWritten) {
+        // No watcher is not an error.
+        let _ = self.0.send(std::sync::Arc::new(day));
+    }
+}
+
 /// What a recompute did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunSummary {
@@ -743,7 +777,12 @@ pub struct RunSummary {
 
 /// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
 /// each day replaced in one transaction.
-pub async fn recompute(store: &Store, tenant: &str, range: Period) -> Result<RunSummary> {
+pub async fn recompute(
+    store: &Store,
+    feed: &SnapshotFeed,
+    tenant: &str,
+    range: Period,
+) -> Result<RunSummary> {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut engine = Engine::new(store, tenant).await?;
     let metric_keys = store.metric_keys(tenant).await?;
@@ -759,6 +798,11 @@ pub async fn recompute(store: &Store, tenant: &str, range: Period) -> Result<Run
         engine.clear_cache();
         summary.days += 1;
         summary.snapshots += values.len() as u64;
+        feed.publish(DayWritten {
+            tenant: tenant.to_string(),
+            run_id: run_id.clone(),
+            values,
+        });
     }
     tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
     Ok(summary)

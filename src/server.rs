@@ -72,7 +72,7 @@ pub async fn serve(
     // NOT_SERVING until the database answers again.
     let watcher = tokio::spawn(watch_database(store.clone(), reporter.clone()));
 
-    let api = Api::new(store);
+    let api = Api::new(store, crate::compute::SnapshotFeed::default());
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let reporter_for_shutdown = reporter.clone();
     let signal = async move {

@@ -331,8 +331,56 @@ impl Api {
     }
 }
 
+/// The stream of WatchSnapshots.
+pub type SnapshotStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::KpiValue, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl KpiService for Api {
+    type WatchSnapshotsStream = SnapshotStream;
+
+    async fn watch_snapshots(
+        &self,
+        request: Request<proto::WatchSnapshotsRequest>,
+    ) -> Result<Response<SnapshotStream>, Status> {
+        use futures_util::StreamExt;
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        if req.kpi_scopes.len() > 1000 {
+            return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
+        }
+        let mut wanted = std::collections::HashSet::new();
+        for (i, ks) in req.kpi_scopes.iter().enumerate() {
+            wanted.insert(kpi_key(self, &tenant.id, Some(ks), &format!("kpi_scopes[{i}]")).await?);
+        }
+        let settings = tenant.settings.clone();
+        let tenant_id = tenant.id.clone();
+        let days = tokio_stream::wrappers::BroadcastStream::new(self.feed.subscribe());
+        let stream = days
+            .filter_map(move |day| {
+                let day = match day {
+                    Ok(day) if day.tenant == tenant_id => Some(day),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a WatchSnapshots consumer fell behind and missed days");
+                        None
+                    }
+                };
+                std::future::ready(day)
+            })
+            .flat_map(move |day| {
+                let newest = day.values.first().map(|c| c.period.last);
+                let values: Vec<Result<proto::KpiValue, Status>> = day
+                    .values
+                    .iter()
+                    .filter(|c| wanted.is_empty() || wanted.contains(&c.key))
+                    .map(|c| Ok(value_to_proto(c, &day.run_id, version_of(&c.key.kpi), is_final(c, newest, &settings))))
+                    .collect();
+                futures_util::stream::iter(values)
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn list_kpi_definitions(
         &self,
         request: Request<proto::ListKpiDefinitionsRequest>,
@@ -416,7 +464,7 @@ impl KpiService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
-        let summary = crate::compute::recompute(&self.store, &tenant.id, period)
+        let summary = crate::compute::recompute(&self.store, &self.feed, &tenant.id, period)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::ComputeKpisResponse {

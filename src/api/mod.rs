@@ -19,12 +19,13 @@ use tonic::Request;
 #[derive(Clone, Debug)]
 pub struct Api {
     store: Store,
+    feed: crate::compute::SnapshotFeed,
 }
 
 impl Api {
     /// An API over a store.
-    pub fn new(store: Store) -> Self {
-        Api { store }
+    pub fn new(store: Store, feed: crate::compute::SnapshotFeed) -> Self {
+        Api { store, feed }
     }
 
     /// The tenant of the call's `authorization: Bearer <key>`, or UNAUTHENTICATED.

@@ -1308,6 +1308,61 @@ async fn custom_kpis_are_validated_and_computed_like_ratios(app: TestApp) {
     assert_eq!(listed.into_inner().kpi_definitions.len(), 37);
 }
 
+async fn watchers_see_snapshots_as_runs_write_them(app: TestApp) {
+    world(&app).await;
+    social_data(&app).await;
+    let mut stream = app
+        .kpis()
+        .watch_snapshots(app.req(WatchSnapshotsRequest {
+            kpi_scopes: vec![KpiScope {
+                kpi: "followers".into(),
+                scope: "influencers/anna".into(),
+                segment: String::new(),
+            }],
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let run = app
+        .kpis()
+        .compute_kpis(app.req(ComputeKpisRequest {
+            first_day: date(3, 1),
+            last_day: date(3, 2),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    let second = stream.message().await.unwrap().unwrap();
+    assert_eq!((first.first_day, first.value), (date(3, 1), Some(1000.0)));
+    assert_eq!((second.first_day, second.value), (date(3, 2), Some(1300.0)));
+    assert_eq!(second.run_id, run.run_id);
+    // Another tenant's watcher sees nothing of this tenant.
+    let other = app.other_tenant("globex").await;
+    let mut theirs = app
+        .kpis()
+        .watch_snapshots(crate::helpers::with_key(
+            WatchSnapshotsRequest { kpi_scopes: vec![] },
+            &other,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    app.kpis()
+        .compute_kpis(app.req(ComputeKpisRequest {
+            first_day: date(3, 3),
+            last_day: date(3, 3),
+        }))
+        .await
+        .unwrap();
+    let nothing =
+        tokio::time::timeout(std::time::Duration::from_millis(300), theirs.message()).await;
+    assert!(
+        nothing.is_err(),
+        "no values for another tenant: {nothing:?}"
+    );
+}
+
 crate::on_both_databases!(
     social_kpis_follow_the_contract,
     order_kpis_attribute_by_code_first_and_count_buyers,
@@ -1317,4 +1372,5 @@ crate::on_both_databases!(
     audience_kpis_count_members_once_per_scope,
     giveaways_metrics_and_stored_snapshots,
     custom_kpis_are_validated_and_computed_like_ratios,
+    watchers_see_snapshots_as_runs_write_them,
 );
