@@ -236,6 +236,24 @@ fn read_new(msg: &proto::Goal) -> Result<Goal, ApiError> {
     }
 }
 
+impl Api {
+    /// The tenant's own KPI ids a goal may measure: custom KPIs and pushed metric keys.
+    async fn tenant_kpis(
+        &self,
+        tenant: &str,
+    ) -> Result<std::collections::HashSet<String>, ApiError> {
+        let mut ids = self.store.metric_key_set(tenant).await?;
+        ids.extend(
+            self.store
+                .custom_kpis(tenant)
+                .await?
+                .into_iter()
+                .map(|c| c.id),
+        );
+        Ok(ids)
+    }
+}
+
 #[tonic::async_trait]
 impl GoalService for Api {
     async fn create_goal(
@@ -250,8 +268,9 @@ impl GoalService for Api {
             .goal
             .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
         let spec = read_new(&msg)?;
+        let known = self.tenant_kpis(&tenant.id).await?;
         let scope = spec
-            .validate()
+            .validate_with(&|k| known.contains(k))
             .map_err(|e| ApiError::from_domain(e, "goal"))?;
         let stored = self
             .store
@@ -319,8 +338,9 @@ impl GoalService for Api {
         }
         let mut spec = current.spec.clone();
         apply(&mut spec, &msg, &mask)?;
+        let known = self.tenant_kpis(&tenant.id).await?;
         let scope = spec
-            .validate()
+            .validate_with(&|k| known.contains(k))
             .map_err(|e| ApiError::from_domain(e, "goal"))?;
         let stored = self
             .store

@@ -123,6 +123,16 @@ impl Goal {
     /// Checks that the goal is SMART, naming every field that is not, and returns its
     /// parsed scope. Whether the scope and segment exist is checked by storage.
     pub fn validate(&self) -> Result<Scope, DomainError> {
+        self.validate_with(&|_| false)
+    }
+
+    /// As [`Goal::validate`], where `is_tenant_kpi` tells the tenant's own KPIs: its custom
+    /// KPI ids and the pushed metric keys it has data for (such as `brand_searches`).
+    /// Those may be measured on any scope.
+    pub fn validate_with(
+        &self,
+        is_tenant_kpi: &dyn Fn(&str) -> bool,
+    ) -> Result<Scope, DomainError> {
         let mut v = Violations::default();
         v.check("display_name", check_text(&self.display_name, 200));
         v.check("owner", check_text(&self.owner, 200));
@@ -133,11 +143,11 @@ impl Goal {
                 "kpi",
                 "is required (Specific): name one KPI id, see ListKpiDefinitions",
             );
-        } else if kpi.is_none() {
+        } else if kpi.is_none() && !is_tenant_kpi(&self.kpi) {
             v.add(
                 "kpi",
                 format!(
-                    "`{}` is not a known KPI id, see ListKpiDefinitions",
+                    "`{}` is not a KPI id, a custom KPI or a pushed metric key with data, see ListKpiDefinitions",
                     super::names::shorten(&self.kpi)
                 ),
             );
@@ -327,6 +337,18 @@ mod tests {
         let mut g = goal();
         g.objective = Some(Objective::BrandAwareness);
         assert_eq!(fields(&g), ["objective"]);
+    }
+
+    #[test]
+    fn tenant_kpis_and_pushed_metrics_can_be_goals() {
+        let mut g = goal();
+        g.kpi = "brand_searches".into();
+        g.objective = Some(Objective::BrandAwareness);
+        assert_eq!(fields(&g), ["kpi"], "no data pushed for it");
+        assert_eq!(
+            g.validate_with(&|k| k == "brand_searches").unwrap(),
+            Scope::Influencer("anna".into())
+        );
     }
 
     #[test]

@@ -1125,6 +1125,52 @@ async fn giveaways_metrics_and_stored_snapshots(app: TestApp) {
         absent("no_data")
     );
 
+    // A pushed metric with data can be a goal's KPI (DESIGN.md: brand searches up 20%).
+    let goal = Goal {
+        display_name: "Brand searches up 20%".into(),
+        objective: Objective::BrandAwareness as i32,
+        kpi: "brand_searches".into(),
+        scope: "tenant".into(),
+        baseline: Some(Baseline {
+            rule: BaselineRule::KpiBeforeStart as i32,
+            value: 0.0,
+        }),
+        target: Some(Target {
+            kind: Some(target::Kind::RelativeChangePercent(20.0)),
+        }),
+        direction: Direction::Up as i32,
+        start_date: date(3, 1),
+        deadline: Some(Date {
+            year: 2027,
+            month: 2,
+            day: 28,
+        }),
+        owner: "Brand team".into(),
+        ..Default::default()
+    };
+    app.goals()
+        .create_goal(app.req(CreateGoalRequest {
+            goal: Some(goal.clone()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let unknown = Goal {
+        kpi: "brand_serches".into(),
+        ..goal
+    };
+    assert_eq!(
+        bad_fields(
+            app.goals()
+                .create_goal(app.req(CreateGoalRequest {
+                    goal: Some(unknown),
+                    ..Default::default()
+                }))
+                .await
+        ),
+        ["goal.kpi"]
+    );
+
     // ComputeKpis stores daily snapshots; queries and BatchGetLatest read them back.
     let run = app
         .kpis()
