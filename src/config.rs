@@ -69,15 +69,67 @@ impl Settings {
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.
     pub fn load() -> Result<Settings, ConfigError> {
+        let file = std::env::var("TALLY_CONFIG").ok().map(Toml::file_exact);
+        // Only known keys: other TALLY_* variables (such as the tests' own) are not
+        // settings, while typos in the file are still refused.
+        Settings::extract(file, Env::prefixed("TALLY_").only(&Settings::KEYS))
+    }
+
+    /// Defaults, then `file`, then `env`.
+    fn extract(
+        file: Option<impl figment::Provider>,
+        env: impl figment::Provider,
+    ) -> Result<Settings, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Ok(path) = std::env::var("TALLY_CONFIG") {
-            figment = figment.merge(Toml::file_exact(path));
+        if let Some(file) = file {
+            figment = figment.merge(file);
         }
         figment
-            // Only known keys: other TALLY_* variables (such as the tests' own) are not
-            // settings, while typos in the file are still refused.
-            .merge(Env::prefixed("TALLY_").only(&Settings::KEYS))
+            .merge(env)
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn no_env() -> Serialized<std::collections::BTreeMap<String, String>> {
+        Serialized::defaults(std::collections::BTreeMap::new())
+    }
+
+    #[test]
+    fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        let file = Toml::string("listen_addr = \"0.0.0.0:6000\"\nlog_format = \"json\"\n");
+        let settings = Settings::extract(Some(file), no_env()).unwrap();
+        assert_eq!(settings.listen_addr.port(), 6000);
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.database_url, "sqlite://tally.db");
+        let env = Serialized::defaults(
+            [("listen_addr", "127.0.0.1:7000")]
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        );
+        let file = Toml::string("listen_addr = \"0.0.0.0:6000\"\n");
+        assert_eq!(
+            Settings::extract(Some(file), env)
+                .unwrap()
+                .listen_addr
+                .port(),
+            7000
+        );
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_refused_with_the_key() {
+        let typo =
+            Settings::extract(Some(Toml::string("listen_adr = \"x\"")), no_env()).unwrap_err();
+        assert!(typo.to_string().contains("listen_adr"), "{typo}");
+        let bad = Settings::extract(Some(Toml::string("listen_addr = \"nowhere\"")), no_env())
+            .unwrap_err();
+        assert!(bad.to_string().contains("listen_addr"), "{bad}");
+        assert_eq!(Settings::KEYS.len(), 7);
     }
 }

@@ -4,6 +4,7 @@
 //! includes it, so the schema can later be distributed by tenant (Citus) unchanged.
 pub use sea_orm_migration::prelude::*;
 
+mod keys;
 mod m20261124_000001_foundation;
 mod m20261124_000002_observations;
 mod m20261124_000003_snapshots;

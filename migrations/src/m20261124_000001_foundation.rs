@@ -2,44 +2,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::keys::{fk, pk, tenant_fk};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// A composite primary key `(tenant_id, cols...)`.
-fn pk(cols: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.col("tenant_id");
-    for col in cols {
-        index.col(*col);
-    }
-    index
-}
-
-/// A foreign key `(tenant_id, from)` → `to (tenant_id, to_col)`.
-fn fk(
-    table: &'static str,
-    from: &'static str,
-    to: &'static str,
-    to_col: &'static str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    let mut key = ForeignKey::create();
-    key.name(format!("fk_{table}_{from}"))
-        .from(table, ("tenant_id", from))
-        .to(to, ("tenant_id", to_col))
-        .on_delete(on_delete);
-    key
-}
-
-/// The tenant column every table starts with, referencing `tenants`.
-fn tenant_fk(table: &'static str) -> ForeignKeyCreateStatement {
-    let mut key = ForeignKey::create();
-    key.name(format!("fk_{table}_tenant"))
-        .from(table, "tenant_id")
-        .to("tenants", "id")
-        .on_delete(ForeignKeyAction::Cascade);
-    key
-}
 
 /// Columns shared by every API resource: revision for etags, and audit times.
 fn resource_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement {

@@ -4,40 +4,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::keys::{fk, index, pk};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn pk(cols: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.col("tenant_id");
-    for col in cols {
-        index.col(*col);
-    }
-    index
-}
-
-fn fk(
-    table: &'static str,
-    from: &'static str,
-    to: &'static str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    let mut key = ForeignKey::create();
-    key.name(format!("fk_{table}_{from}"))
-        .from(table, ("tenant_id", from))
-        .to(to, ("tenant_id", "id"))
-        .on_delete(on_delete);
-    key
-}
-
-fn index(name: &str, table: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table).col("tenant_id");
-    for col in cols {
-        index.col(*col);
-    }
-    index.to_owned()
-}
 
 /// The segment attributes recorded with audience members and interactions; text
 /// attributes also as a Unicode-lowercased copy (`*_lc`), because SQLite's LOWER only
@@ -78,6 +48,7 @@ impl MigrationTrait for Migration {
                         "channel_day_stats",
                         "channel_id",
                         "channels",
+                        "id",
                         ForeignKeyAction::Restrict,
                     ))
                     .to_owned(),
@@ -199,6 +170,7 @@ impl MigrationTrait for Migration {
                 "audience_members",
                 "channel_id",
                 "channels",
+                "id",
                 ForeignKeyAction::Restrict,
             ));
         manager.create_table(members).await?;
@@ -229,6 +201,7 @@ impl MigrationTrait for Migration {
                 "interactions",
                 "channel_id",
                 "channels",
+                "id",
                 ForeignKeyAction::Restrict,
             ));
         manager.create_table(interactions).await?;
@@ -255,6 +228,7 @@ impl MigrationTrait for Migration {
                         "giveaway_entries",
                         "giveaway_id",
                         "giveaways",
+                        "id",
                         ForeignKeyAction::Restrict,
                     ))
                     .to_owned(),
