@@ -6,13 +6,11 @@ use crate::domain::goal::Scope;
 use crate::domain::segment_rule::{self, SegmentRule};
 use crate::kpi::catalogue;
 use crate::kpi::directory::{Directory, Influencers};
-use crate::kpi::parts::{AudienceCounts, AudienceGroups, ChannelSums, WebGroup};
+use crate::kpi::parts::{AudienceCounts, AudienceGroups, ChannelSums};
 use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
 use crate::kpi::value::{Reason, Value, difference, ratio};
-use crate::kpi::web_shop::{
-    OrderPass, OrderTally, OrderTotals, OrderWindow, WebTotals, web_totals,
-};
+use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
 use crate::storage::{Result, Store};
 use std::collections::HashMap;
 
@@ -48,7 +46,7 @@ struct PeriodData {
     followers_last: HashMap<String, i64>,
     followers_before: HashMap<String, i64>,
     has_web: bool,
-    web: Vec<WebGroup>,
+    web: WebIndex,
     giveaways: HashMap<String, i64>,
     metrics: HashMap<(String, String), f64>,
 }
@@ -68,7 +66,8 @@ pub struct Engine<'a> {
     orders: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
     audience: AudienceCache,
     interactions: HashMap<(String, Period), HashMap<(String, String), i64>>,
-    segment_web: HashMap<(String, Period), Vec<WebGroup>>,
+    segment_web: HashMap<(String, Period), WebIndex>,
+    scopes: HashMap<Scope, (Vec<String>, Influencers)>,
 }
 
 fn outside() -> (Value, Option<f64>, Option<f64>) {
@@ -128,6 +127,7 @@ impl<'a> Engine<'a> {
             audience: HashMap::new(),
             interactions: HashMap::new(),
             segment_web: HashMap::new(),
+            scopes: HashMap::new(),
         })
     }
 
@@ -144,7 +144,10 @@ impl<'a> Engine<'a> {
                 followers_last: self.store.followers_on(&self.tenant, period.last).await?,
                 followers_before: self.store.followers_on(&self.tenant, before).await?,
                 has_web: self.store.has_web_traffic(&self.tenant, &period).await?,
-                web: self.store.web_groups(&self.tenant, &period, None).await?,
+                web: WebIndex::build(
+                    &self.store.web_groups(&self.tenant, &period, None).await?,
+                    &self.directory,
+                ),
                 giveaways: self
                     .store
                     .giveaway_first_entries(&self.tenant, &period)
@@ -237,7 +240,7 @@ impl<'a> Engine<'a> {
             .unwrap_or_default())
     }
 
-    async fn segment_web(&mut self, segment: &str, period: Period) -> Result<&Vec<WebGroup>> {
+    async fn segment_web(&mut self, segment: &str, period: Period) -> Result<&WebIndex> {
         let key = (segment.to_string(), period);
         if !self.segment_web.contains_key(&key) {
             let groups = match self.segments.get(segment) {
@@ -248,9 +251,22 @@ impl<'a> Engine<'a> {
                 }
                 None => Vec::new(),
             };
-            self.segment_web.insert(key.clone(), groups);
+            self.segment_web
+                .insert(key.clone(), WebIndex::build(&groups, &self.directory));
         }
         Ok(&self.segment_web[&key])
+    }
+
+    /// The channels and influencers of a scope, worked out once per engine.
+    fn scope(&mut self, scope: &Scope) -> (Vec<String>, Influencers) {
+        if !self.scopes.contains_key(scope) {
+            let value = (
+                self.directory.scope_channels(scope),
+                self.directory.scope_influencers(scope),
+            );
+            self.scopes.insert(scope.clone(), value);
+        }
+        self.scopes[scope].clone()
     }
 
     async fn interactions(
@@ -322,7 +338,7 @@ impl<'a> Engine<'a> {
         period: Period,
     ) -> Result<(Value, Option<f64>, Option<f64>)> {
         let scope = &key.scope;
-        let channels = self.directory.scope_channels(scope);
+        let (channels, _) = self.scope(scope);
         let window = self.window(scope, period);
         let order_window = self.order_window(scope, period);
         let per_major = self.directory.minor_per_major();
@@ -617,19 +633,12 @@ impl<'a> Engine<'a> {
         scope: &Scope,
         window: Period,
     ) -> Result<std::result::Result<WebTotals, Reason>> {
-        let influencers = self.directory.scope_influencers(scope);
-        let tenant = matches!(scope, Scope::Tenant);
+        let (_, influencers) = self.scope(scope);
         let data = self.period(window).await?;
         if !data.has_web {
             return Ok(Err(Reason::NoData));
         }
-        let groups = data.web.clone();
-        Ok(Ok(web_totals(
-            &groups,
-            &self.directory,
-            &influencers,
-            tenant,
-        )))
+        Ok(Ok(data.web.totals(&influencers)))
     }
 
     async fn target_visitors(&mut self, key: &KpiKey, window: Period) -> Result<Value> {
@@ -639,12 +648,9 @@ impl<'a> Engine<'a> {
         let Some(segment) = key.segment.as_deref() else {
             return Ok(Err(Reason::NoData));
         };
-        let influencers = self.directory.scope_influencers(&key.scope);
-        let tenant = matches!(key.scope, Scope::Tenant);
-        let groups = self.segment_web(segment, window).await?.clone();
-        Ok(Ok(
-            web_totals(&groups, &self.directory, &influencers, tenant).segment_users as f64,
-        ))
+        let (_, influencers) = self.scope(&key.scope);
+        let index = self.segment_web(segment, window).await?;
+        Ok(Ok(index.totals(&influencers).segment_users as f64))
     }
 }
 

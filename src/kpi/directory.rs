@@ -3,7 +3,7 @@
 use super::period::Period;
 use crate::domain::goal::Scope;
 use crate::domain::tenant::TenantSettings;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A campaign's window, participants and giveaways.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +27,15 @@ pub struct TrackingPair {
     pub influencer: String,
 }
 
+/// The pairs of one utm_source.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct SourcePairs {
+    /// The influencer of the source-only pair, if any.
+    any_campaign: Option<String>,
+    /// Influencer by campaign.
+    by_campaign: HashMap<String, String>,
+}
+
 /// The tenant's structure.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Directory {
@@ -36,8 +45,8 @@ pub struct Directory {
     pub channels: BTreeMap<String, Option<String>>,
     /// Influencer ids.
     pub influencers: BTreeSet<String>,
-    /// Tracking pairs.
-    pub tracking: Vec<TrackingPair>,
+    /// Tracking pairs by lowercased source, so a row or order is matched in O(1).
+    tracking: HashMap<String, SourcePairs>,
     /// Campaigns by id.
     pub campaigns: BTreeMap<String, CampaignInfo>,
     /// Giveaway id → hosting influencer.
@@ -67,18 +76,22 @@ impl Directory {
     /// The influencer a web row or order's tracking values point to: a pair naming the
     /// campaign beats a source-only pair (KPIS.md: tracking values).
     pub fn tracking_match(&self, source_key: &str, campaign_key: &str) -> Option<&str> {
-        let mut source_only = None;
-        for pair in &self.tracking {
-            if pair.source != source_key {
-                continue;
-            }
-            if pair.campaign.is_empty() {
-                source_only.get_or_insert(pair.influencer.as_str());
-            } else if pair.campaign == campaign_key {
-                return Some(pair.influencer.as_str());
-            }
+        let pairs = self.tracking.get(source_key)?;
+        pairs
+            .by_campaign
+            .get(campaign_key)
+            .or(pairs.any_campaign.as_ref())
+            .map(String::as_str)
+    }
+
+    /// Adds a tracking pair (pairs are unique in a tenant).
+    pub fn add_tracking(&mut self, pair: TrackingPair) {
+        let entry = self.tracking.entry(pair.source).or_default();
+        if pair.campaign.is_empty() {
+            entry.any_campaign = Some(pair.influencer);
+        } else {
+            entry.by_campaign.insert(pair.campaign, pair.influencer);
         }
-        source_only
     }
 
     /// The channels whose social stats, interactions and audience a scope covers.
@@ -212,18 +225,16 @@ mod tests {
         dir.channels.insert("brand".into(), None);
         dir.channels.insert("anna-ig".into(), Some("anna".into()));
         dir.channels.insert("bob-tt".into(), Some("bob".into()));
-        dir.tracking = vec![
-            TrackingPair {
-                source: "instagram".into(),
-                campaign: "".into(),
-                influencer: "bob".into(),
-            },
-            TrackingPair {
-                source: "instagram".into(),
-                campaign: "anna".into(),
-                influencer: "anna".into(),
-            },
-        ];
+        dir.add_tracking(TrackingPair {
+            source: "instagram".into(),
+            campaign: "".into(),
+            influencer: "bob".into(),
+        });
+        dir.add_tracking(TrackingPair {
+            source: "instagram".into(),
+            campaign: "anna".into(),
+            influencer: "anna".into(),
+        });
         dir.campaigns.insert(
             "spring".into(),
             CampaignInfo {

@@ -23,30 +23,62 @@ pub struct WebTotals {
     pub segment_users: i64,
 }
 
-/// Sums web groups for a scope. `tenant` makes social and segment sums cover every row.
-pub fn web_totals(
-    groups: &[WebGroup],
-    directory: &Directory,
-    influencers: &Influencers,
-    tenant: bool,
-) -> WebTotals {
-    let mut totals = WebTotals::default();
-    for group in groups {
-        let from = directory
-            .tracking_match(&group.source_key, &group.campaign_key)
-            .is_some_and(|i| influencers.contains(i));
-        if SOCIAL_GROUPS.contains(&group.channel_group.as_str()) && (tenant || from) {
-            totals.social_sessions += group.sessions;
+/// Web traffic of a period attributed once: totals per influencer the rows are from, and
+/// over every row, so that each scope's totals are a lookup.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WebIndex {
+    per_influencer: HashMap<String, WebTotals>,
+    all: WebTotals,
+}
+
+impl WebIndex {
+    /// Attributes each group to the influencer its tracking values point to.
+    pub fn build(groups: &[WebGroup], directory: &Directory) -> WebIndex {
+        let mut index = WebIndex::default();
+        for group in groups {
+            let social = if SOCIAL_GROUPS.contains(&group.channel_group.as_str()) {
+                group.sessions
+            } else {
+                0
+            };
+            index.all.social_sessions += social;
+            index.all.segment_users += group.users;
+            if let Some(influencer) =
+                directory.tracking_match(&group.source_key, &group.campaign_key)
+            {
+                let t = index
+                    .per_influencer
+                    .entry(influencer.to_string())
+                    .or_default();
+                t.social_sessions += social;
+                t.users += group.users;
+                t.new_users += group.new_users;
+                t.segment_users += group.users;
+                index.all.users += group.users;
+                index.all.new_users += group.new_users;
+            }
         }
-        if from {
-            totals.users += group.users;
-            totals.new_users += group.new_users;
-        }
-        if tenant || from {
-            totals.segment_users += group.users;
+        index
+    }
+
+    /// Totals of a scope: at tenant scope (`Any`) social sessions and segment users count
+    /// every row, users and new users the rows from any influencer; otherwise the rows from
+    /// the scope's influencers.
+    pub fn totals(&self, influencers: &Influencers) -> WebTotals {
+        match influencers {
+            Influencers::Any => self.all,
+            Influencers::Set(set) => set.iter().filter_map(|i| self.per_influencer.get(i)).fold(
+                WebTotals::default(),
+                |mut acc, t| {
+                    acc.social_sessions += t.social_sessions;
+                    acc.users += t.users;
+                    acc.new_users += t.new_users;
+                    acc.segment_users += t.segment_users;
+                    acc
+                },
+            ),
         }
     }
-    totals
 }
 
 /// Order totals of one influencer or one set of influencers in a window.
@@ -243,7 +275,7 @@ mod tests {
     fn directory() -> Directory {
         let mut dir = Directory::default();
         dir.settings.returning_window_days = 10;
-        dir.tracking.push(TrackingPair {
+        dir.add_tracking(TrackingPair {
             source: "ig".into(),
             campaign: String::new(),
             influencer: "bob".into(),

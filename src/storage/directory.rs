@@ -11,10 +11,8 @@ impl Store {
     /// The tenant's channels, influencers, tracking values, campaigns and giveaways.
     pub async fn directory(&self, tenant_id: &str) -> Result<Directory> {
         let tenant = self.get_tenant(tenant_id).await?;
-        let mut dir = Directory {
-            settings: tenant.settings,
-            ..Directory::default()
-        };
+        let mut dir = Directory::default();
+        dir.settings = tenant.settings;
         for c in channel::Entity::find()
             .filter(channel::Column::TenantId.eq(tenant_id))
             .all(&self.db)
@@ -34,7 +32,7 @@ impl Store {
             .all(&self.db)
             .await?
         {
-            dir.tracking.push(TrackingPair {
+            dir.add_tracking(TrackingPair {
                 source: t.source_key,
                 campaign: t.campaign_key,
                 influencer: t.influencer_id,
