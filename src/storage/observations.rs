@@ -230,16 +230,29 @@ impl Store {
             })
             .collect();
         let txn = self.db.begin().await?;
-        use order::Column as C;
-        upsert(&txn, models, vec![C::TenantId, C::OrderId]).await?;
+        // Only orders that were stored before can have codes to replace; finding them
+        // through the primary key keeps bulk loads of new orders free of DELETEs.
         let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
         for chunk in ids.chunks(CHUNK) {
+            let existing: Vec<String> = order::Entity::find()
+                .select_only()
+                .column(order::Column::OrderId)
+                .filter(order::Column::TenantId.eq(tenant_id))
+                .filter(order::Column::OrderId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            if existing.is_empty() {
+                continue;
+            }
             order_code::Entity::delete_many()
                 .filter(order_code::Column::TenantId.eq(tenant_id))
-                .filter(order_code::Column::OrderId.is_in(chunk.iter().copied()))
+                .filter(order_code::Column::OrderId.is_in(existing))
                 .exec(&txn)
                 .await?;
         }
+        use order::Column as C;
+        upsert(&txn, models, vec![C::TenantId, C::OrderId]).await?;
         use order_code::Column as K;
         upsert(&txn, codes, vec![K::TenantId, K::OrderId, K::Position]).await?;
         txn.commit().await?;
