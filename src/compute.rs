@@ -459,13 +459,13 @@ impl<'a> Engine<'a> {
             | "returning_buyer_rate"
             | "attributed_orders"
             | "attributed_revenue" => {
-                let Some(w) = order_window else {
+                if order_window.is_none() {
                     return Ok(outside());
-                };
+                }
+                // A campaign without an order window in this period has no tally either.
                 let Some(t) = self.order_totals(scope, period).await? else {
                     return Ok(outside());
                 };
-                let _ = w;
                 Ok(match kpi {
                     "code_buyers" => plain(Ok(t.code_buyers as f64)),
                     "first_code_buyers" => plain(Ok(t.first_code_buyers as f64)),
@@ -588,7 +588,12 @@ impl<'a> Engine<'a> {
                 let value = difference(current, previous);
                 Ok(with_parts(value, current, previous))
             }
-            _ => Ok(plain(Err(Reason::NoData))),
+            // Every catalogue id is matched above; a new one without its computation
+            // must not pass for a value.
+            other => {
+                tracing::error!(kpi = other, "no computation for this catalogue KPI");
+                Ok(plain(Err(Reason::NoData)))
+            }
         }
     }
 

@@ -95,16 +95,16 @@ async fn kpi_key(
         ));
     }
     if let Some(id) = &segment {
-        api.store
-            .get_segment(tenant, id)
-            .await
-            .map_err(|e| ApiError::from_storage(e, ""))
-            .map_err(|_| {
-                ApiError::invalid(
+        match api.store.get_segment(tenant, id).await {
+            Ok(_) => {}
+            Err(crate::storage::StorageError::NotFound(_)) => {
+                return Err(ApiError::invalid(
                     format!("{field}.segment"),
                     format!("segments/{id} does not exist"),
-                )
-            })?;
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
     }
     Ok(KpiKey {
         kpi: ks.kpi.clone(),
