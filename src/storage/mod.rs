@@ -131,7 +131,12 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(5))
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // Prepared statements are reused per connection, and PostgreSQL's generic plan
+            // for one is fixed by the statistics of its first runs: made while a table was
+            // still small, it scans sequentially forever after (seen as 2 s lookups by
+            // primary key during a bulk load). Custom plans see the real parameters.
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
         let db = Database::connect(options).await?;
         if db.get_database_backend() == DatabaseBackend::Sqlite {
             // WAL lets readers go on while the single writer writes.
