@@ -795,6 +795,7 @@ pub async fn recompute(
     range: Period,
 ) -> Result<RunSummary> {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
+    store.refresh_statistics().await?;
     let mut engine = Engine::new(store, tenant).await?;
     let metric_keys = store.metric_keys(tenant).await?;
     let keys = engine.daily_keys(&metric_keys);

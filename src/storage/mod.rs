@@ -181,6 +181,18 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the query planner's statistics where the database does not do it itself:
+    /// SQLite never analyzes on its own and then guesses index choices (PostgreSQL's
+    /// autovacuum keeps its statistics). `analysis_limit` keeps it to a quick sample.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        if self.db.get_database_backend() == DatabaseBackend::Sqlite {
+            self.db
+                .execute_unprepared("PRAGMA analysis_limit=1000; PRAGMA optimize;")
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Number of migrations not yet applied.
     pub async fn pending_migrations(&self) -> Result<usize> {
         Ok(Migrator::get_pending_migrations(&self.db).await?.len())
