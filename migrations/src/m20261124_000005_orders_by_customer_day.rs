@@ -13,11 +13,11 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .create_index(index(
-                "ix_orders_customer_day",
-                "orders",
-                &["customer_key", "day"],
-            ))
+            .create_index(
+                index("ix_orders_customer_day", "orders", &["customer_key", "day"])
+                    .if_not_exists()
+                    .to_owned(),
+            )
             .await
     }
 
