@@ -1026,7 +1026,7 @@ async fn profile(store: &Store, day: NaiveDate, limit: Duration) -> BoxResult<bo
             let counts = time_bounded(
                 &label,
                 limit,
-                store.audience_counts(TENANT, day, rule.as_ref(), groups),
+                store.audience_counts(TENANT, day, &[rule.as_ref()], groups),
             )
             .await?;
             audience_slow = counts.is_none();

@@ -52,8 +52,10 @@ struct PeriodData {
 }
 
 /// Audience counts by (segment, day, grouping), then by group.
+/// Audience counts by (day, grouping), then by group: one entry per segment choice, in
+/// the order of [`Engine::segment_choices`].
 type AudienceCache =
-    HashMap<(Option<String>, chrono::NaiveDate, String), HashMap<Option<String>, AudienceCounts>>;
+    HashMap<(chrono::NaiveDate, String), HashMap<Option<String>, Vec<AudienceCounts>>>;
 
 /// The computation of one tenant's KPIs; caches loaded parts across requests.
 pub struct Engine<'a> {
@@ -217,9 +219,16 @@ impl<'a> Engine<'a> {
             Scope::Channel(id) => ("channel".into(), Some(id.clone())),
             Scope::Campaign(id) => (format!("campaign:{id}"), None),
         };
-        let cache_key = (segment.map(String::from), day, grouping.clone());
+        let choices = self.segment_choices();
+        let Some(choice) = choices.iter().position(|c| c.as_deref() == segment) else {
+            return Ok(AudienceCounts::default());
+        };
+        let cache_key = (day, grouping.clone());
         if !self.audience.contains_key(&cache_key) {
-            let rule = segment.and_then(|s| self.segments.get(s));
+            let rules: Vec<Option<&SegmentRule>> = choices
+                .iter()
+                .map(|c| c.as_ref().and_then(|s| self.segments.get(s)))
+                .collect();
             let groups = match grouping.as_str() {
                 "owner" => AudienceGroups::Owner,
                 "channel" => AudienceGroups::Channel,
@@ -229,15 +238,23 @@ impl<'a> Engine<'a> {
                 HashMap::new()
             } else {
                 self.store
-                    .audience_counts(&self.tenant, day, rule, groups)
+                    .audience_counts(&self.tenant, day, &rules, groups)
                     .await?
             };
             self.audience.insert(cache_key.clone(), counts);
         }
         Ok(self.audience[&cache_key]
             .get(&key)
+            .and_then(|per_choice| per_choice.get(choice))
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// No segment, then every segment by id: the choices one audience scan counts.
+    fn segment_choices(&self) -> Vec<Option<String>> {
+        std::iter::once(None)
+            .chain(self.segment_ids().into_iter().map(Some))
+            .collect()
     }
 
     async fn segment_web(&mut self, segment: &str, period: Period) -> Result<&WebIndex> {

@@ -268,18 +268,14 @@ impl Store {
         &self,
         tenant_id: &str,
         day: NaiveDate,
-        segment: Option<&SegmentRule>,
+        segments: &[Option<&SegmentRule>],
         groups: AudienceGroups<'_>,
-    ) -> Result<HashMap<Option<String>, AudienceCounts>> {
+    ) -> Result<HashMap<Option<String>, Vec<AudienceCounts>>> {
         let m = "audience_members";
         let member = concat(
             concat(Expr::col((m, "platform")), Expr::val(":")),
             Expr::col((m, "account_id")),
         );
-        let matches = match segment {
-            Some(rule) => rule.to_condition(&MemberColumns),
-            None => Expr::val(true).eq(true),
-        };
         let has_order = Expr::exists(
             Query::select()
                 .expr(Expr::val(1))
@@ -292,24 +288,35 @@ impl Store {
                 .and_where(Expr::col(("orders", "day")).lte(day))
                 .to_owned(),
         );
-        let customer = matches
-            .clone()
-            .and(Expr::col((m, "customer_id")).is_not_null())
-            .and(has_order);
         let mut select = Query::select();
         select
             .from(m)
-            .expr_as(member.clone().count_distinct(), "following")
-            .expr_as(
-                CaseStatement::new()
-                    .case(matches, member.clone())
-                    .count_distinct(),
-                "matching",
-            )
-            .expr_as(
-                CaseStatement::new().case(customer, member).count_distinct(),
-                "customers",
-            )
+            .expr_as(member.clone().count_distinct(), "following");
+        // One scan counts every segment choice: the members are the costly part.
+        for (i, segment) in segments.iter().enumerate() {
+            let matches = match segment {
+                Some(rule) => rule.to_condition(&MemberColumns),
+                None => Expr::val(true).eq(true),
+            };
+            let customer = matches
+                .clone()
+                .and(Expr::col((m, "customer_id")).is_not_null())
+                .and(has_order.clone());
+            select
+                .expr_as(
+                    CaseStatement::new()
+                        .case(matches, member.clone())
+                        .count_distinct(),
+                    format!("matching_{i}"),
+                )
+                .expr_as(
+                    CaseStatement::new()
+                        .case(customer, member.clone())
+                        .count_distinct(),
+                    format!("customers_{i}"),
+                );
+        }
+        select
             .and_where(Expr::col((m, "tenant_id")).eq(tenant_id))
             .and_where(Expr::col((m, "first_seen")).lte(day))
             .and_where(
@@ -348,14 +355,16 @@ impl Store {
                 Some(column) => get::<Option<String>>(&row, column)?,
                 None => None,
             };
-            counts.insert(
-                key,
-                AudienceCounts {
-                    following: get(&row, "following")?,
-                    matching: get(&row, "matching")?,
-                    customers: get(&row, "customers")?,
-                },
-            );
+            let following: i64 = get(&row, "following")?;
+            let mut per_segment = Vec::with_capacity(segments.len());
+            for i in 0..segments.len() {
+                per_segment.push(AudienceCounts {
+                    following,
+                    matching: get(&row, &format!("matching_{i}"))?,
+                    customers: get(&row, &format!("customers_{i}"))?,
+                });
+            }
+            counts.insert(key, per_segment);
         }
         Ok(counts)
     }
