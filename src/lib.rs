@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod compute;
 pub mod config;
+pub mod connectors;
 pub mod demo;
 pub mod domain;
 pub mod files;

@@ -22,6 +22,7 @@ fn platform_to_proto(platform: Platform) -> proto::Platform {
         Platform::LinkedIn => proto::Platform::Linkedin,
         Platform::Blog => proto::Platform::Blog,
         Platform::Website => proto::Platform::Website,
+        Platform::Shopify => proto::Platform::Shopify,
     }
 }
 
@@ -36,6 +37,7 @@ fn platform_from_proto(value: i32, field: &str) -> Result<Platform, ApiError> {
         Ok(proto::Platform::Linkedin) => Ok(Platform::LinkedIn),
         Ok(proto::Platform::Blog) => Ok(Platform::Blog),
         Ok(proto::Platform::Website) => Ok(Platform::Website),
+        Ok(proto::Platform::Shopify) => Ok(Platform::Shopify),
         Err(_) => Err(ApiError::invalid(
             field,
             format!("{value} is not a Platform value"),

@@ -18,13 +18,15 @@ pub enum Platform {
     LinkedIn,
     /// A blog.
     Blog,
-    /// A website.
+    /// A website, measured by a Google Analytics 4 property.
     Website,
+    /// A Shopify shop.
+    Shopify,
 }
 
 impl Platform {
     /// Every platform.
-    pub const ALL: [Platform; 8] = [
+    pub const ALL: [Platform; 9] = [
         Platform::Instagram,
         Platform::TikTok,
         Platform::YouTube,
@@ -33,6 +35,7 @@ impl Platform {
         Platform::LinkedIn,
         Platform::Blog,
         Platform::Website,
+        Platform::Shopify,
     ];
 
     /// Stored and displayed name, lowercase.
@@ -46,6 +49,7 @@ impl Platform {
             Platform::LinkedIn => "linkedin",
             Platform::Blog => "blog",
             Platform::Website => "website",
+            Platform::Shopify => "shopify",
         }
     }
 
