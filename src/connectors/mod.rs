@@ -68,6 +68,9 @@ pub struct Page {
     pub interactions: Vec<Interaction>,
     /// Lifetime totals to remember for the next day's differences (last page wins).
     pub totals: Option<serde_json::Value>,
+    /// Rows the platform sent that Tally cannot take, each with its id and the reason
+    /// (an order in another currency); reported on the run, never stored.
+    pub skipped: Vec<String>,
 }
 
 impl Page {
