@@ -1074,7 +1074,7 @@ async fn profile(store: &Store, day: NaiveDate, limit: Duration) -> BoxResult<bo
     .await?;
     time(
         "replace_day (write the day's snapshots)",
-        store.replace_day(TENANT, day, &values, "profile"),
+        store.replace_day(TENANT, day, None, &values, "profile"),
     )
     .await?;
 

@@ -803,6 +803,10 @@ pub struct RunSummary {
     pub snapshots: u64,
 }
 
+/// KPIs counted on the day of a cohort's first order, whose value can still grow while
+/// that day is inside the returning-buyer window (KPIS.md: recomputation).
+pub const COHORT_KPIS: [&str; 2] = ["returning_buyers_after_code", "returning_buyer_rate"];
+
 /// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
 /// each day replaced in one transaction.
 pub async fn recompute(
@@ -811,11 +815,36 @@ pub async fn recompute(
     tenant: &str,
     range: Period,
 ) -> Result<RunSummary> {
+    recompute_keys(store, feed, tenant, range, None).await
+}
+
+/// Recomputes only the snapshots of `kpis` for each day of `range`, each day's snapshots
+/// of those KPIs replaced in one transaction.
+pub async fn recompute_only(
+    store: &Store,
+    feed: &SnapshotFeed,
+    tenant: &str,
+    range: Period,
+    kpis: &[&str],
+) -> Result<RunSummary> {
+    recompute_keys(store, feed, tenant, range, Some(kpis)).await
+}
+
+async fn recompute_keys(
+    store: &Store,
+    feed: &SnapshotFeed,
+    tenant: &str,
+    range: Period,
+    only: Option<&[&str]>,
+) -> Result<RunSummary> {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     store.refresh_statistics().await?;
     let mut engine = Engine::new(store, tenant).await?;
     let metric_keys = store.metric_keys(tenant).await?;
-    let keys = engine.daily_keys(&metric_keys);
+    let mut keys = engine.daily_keys(&metric_keys);
+    if let Some(only) = only {
+        keys.retain(|k| only.contains(&k.kpi.as_str()));
+    }
     let mut summary = RunSummary {
         run_id: run_id.clone(),
         days: 0,
@@ -823,7 +852,9 @@ pub async fn recompute(
     };
     for day in range.iter_days() {
         let values = engine.compute(&keys, Period::day(day)).await?;
-        store.replace_day(tenant, day, &values, &run_id).await?;
+        store
+            .replace_day(tenant, day, only, &values, &run_id)
+            .await?;
         engine.clear_cache();
         summary.days += 1;
         summary.snapshots += values.len() as u64;

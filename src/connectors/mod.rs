@@ -149,7 +149,10 @@ impl ConnectorError {
     /// Whether the next run should try again (everything but a rejected credential or
     /// set-up is worth retrying; those are retried too, but need a person first).
     pub fn needs_person(&self) -> bool {
-        matches!(self, ConnectorError::Auth { .. } | ConnectorError::Config(_))
+        matches!(
+            self,
+            ConnectorError::Auth { .. } | ConnectorError::Config(_)
+        )
     }
 }
 
@@ -225,6 +228,8 @@ impl std::fmt::Debug for Registry {
             .map(|(p, c)| (p.as_str(), c.name()))
             .collect();
         names.sort();
-        f.debug_struct("Registry").field("connectors", &names).finish()
+        f.debug_struct("Registry")
+            .field("connectors", &names)
+            .finish()
     }
 }

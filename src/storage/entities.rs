@@ -479,3 +479,71 @@ pub mod custom_kpi {
     }
     no_relations!();
 }
+
+pub mod job_run {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "job_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub job: String,
+        pub first_day: Date,
+        pub last_day: Date,
+        pub forced: bool,
+        pub status: String,
+        pub owner: String,
+        pub lease_until: DateTimeUtc,
+        pub cancel_requested: bool,
+        pub create_time: DateTimeUtc,
+        pub start_time: Option<DateTimeUtc>,
+        pub end_time: Option<DateTimeUtc>,
+        pub rows_pulled: i64,
+        pub error: Option<String>,
+        pub report: String,
+    }
+    no_relations!();
+}
+
+pub mod job_day {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "job_days")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub status: String,
+        pub run_id: String,
+        pub owner: String,
+        pub lease_until: DateTimeUtc,
+        pub attempts: i32,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod source_pull {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "source_pulls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub channel_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub status: String,
+        pub cursor: Option<String>,
+        pub totals: Option<String>,
+        pub rows: i64,
+        pub error: Option<String>,
+        pub attempts: i32,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}

@@ -10,6 +10,7 @@ pub mod entities;
 pub mod goals;
 pub mod idempotency;
 pub mod influencers;
+pub mod jobs;
 pub mod kpi_data;
 pub mod observations;
 pub mod segments;

@@ -46,21 +46,25 @@ fn to_snapshot(m: kpi_snapshot::Model) -> Option<Snapshot> {
 }
 
 impl Store {
-    /// Replaces every snapshot of `day` with `values` in one transaction.
+    /// Replaces every snapshot of `day` (or only those of the KPIs in `only`) with
+    /// `values` in one transaction.
     pub async fn replace_day(
         &self,
         tenant_id: &str,
         day: NaiveDate,
+        only: Option<&[&str]>,
         values: &[Computed],
         run_id: &str,
     ) -> Result<()> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
-        kpi_snapshot::Entity::delete_many()
+        let mut delete = kpi_snapshot::Entity::delete_many()
             .filter(kpi_snapshot::Column::TenantId.eq(tenant_id))
-            .filter(kpi_snapshot::Column::Day.eq(day))
-            .exec(&txn)
-            .await?;
+            .filter(kpi_snapshot::Column::Day.eq(day));
+        if let Some(only) = only {
+            delete = delete.filter(kpi_snapshot::Column::KpiId.is_in(only.iter().copied()));
+        }
+        delete.exec(&txn).await?;
         let models: Vec<kpi_snapshot::ActiveModel> = values
             .iter()
             .map(|c| kpi_snapshot::ActiveModel {

@@ -1,0 +1,876 @@
+//! The batch half of Tally: pull every source of a tenant's day, compute the day's KPIs,
+//! and record what happened, exactly once per tenant and day however many replicas run.
+//!
+//! A run walks its days in order. For each day it claims the (tenant, day) row in the
+//! database (see `storage::jobs`), pulls every channel through its connector, recomputes
+//! the day and the trailing window of late data, and marks the day succeeded, partial (a
+//! source failed; the next run pulls it again) or failed. A background task renews the
+//! leases while the run works, so a replica that dies loses its days to the next claimer.
+pub mod report;
+pub mod scheduler;
+
+use crate::compute::{self, COHORT_KPIS, SnapshotFeed};
+use crate::connectors::{Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source};
+use crate::domain::tenant::Tenant;
+use crate::kpi::period::Period;
+use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
+use crate::storage::{StorageError, Store};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use report::{DayReport, Outcome, RunReport, SourceReport, StepReport};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The one scheduled job.
+pub const NIGHTLY: &str = "nightly";
+
+/// A backfill or one-off run asked for by a person.
+pub const BACKFILL: &str = "backfill";
+
+/// Errors of the job runner.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A request was invalid: (field, problem).
+    #[error("{0}: {1}")]
+    Invalid(String, String),
+}
+
+/// How the scheduler and runner behave.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// Cron expression with seconds (`sec min hour day month weekday`).
+    pub schedule: String,
+    /// Time zone the schedule is read in.
+    pub schedule_time_zone: chrono_tz::Tz,
+    /// How long a claim lasts without renewal.
+    pub lease: Duration,
+    /// Most missed days a run catches up on.
+    pub max_catch_up_days: u32,
+    /// Automatic attempts per day before it waits for a forced run.
+    pub max_attempts: i32,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            // Hourly: each tenant's night runs in the first tick after its own midnight.
+            schedule: "0 15 * * * *".into(),
+            schedule_time_zone: chrono_tz::UTC,
+            lease: Duration::from_secs(120),
+            max_catch_up_days: 7,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSpec {
+    /// Job name: [`NIGHTLY`] or [`BACKFILL`].
+    pub job: String,
+    /// Days in order.
+    pub days: Vec<NaiveDate>,
+    /// Whether days that succeeded are run again.
+    pub force: bool,
+}
+
+/// The runner, shared by the scheduler, the JobService and `tally run-job`.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    feed: SnapshotFeed,
+    connectors: Registry,
+    credentials: Credentials,
+    settings: JobSettings,
+    owner: String,
+}
+
+/// The tenant's yesterday at `now`: the newest complete day.
+pub fn yesterday(now: DateTime<Utc>, tenant: &Tenant) -> NaiveDate {
+    let tz: chrono_tz::Tz = tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let today = now.with_timezone(&tz).date_naive();
+    today - Days::new(1)
+}
+
+fn millis(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}
+
+/// Stores each page of a pull and remembers where to resume. Pages are upserted by natural
+/// key, so re-storing a page after a crash (the cursor was not yet saved) changes nothing.
+struct StoreSink<'a> {
+    store: &'a Store,
+    tenant: &'a str,
+    channel_id: &'a str,
+    day: NaiveDate,
+    rows: u64,
+    skipped: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl PageSink for StoreSink<'_> {
+    async fn page(&mut self, page: Page, next_cursor: Option<String>) -> Result<(), SinkError> {
+        let err = |e: StorageError| SinkError(e.to_string());
+        let s = self.store;
+        if !page.channel_stats.is_empty() {
+            s.upsert_channel_stats(self.tenant, &page.channel_stats)
+                .await
+                .map_err(err)?;
+        }
+        if !page.web_traffic.is_empty() {
+            s.upsert_web_traffic(self.tenant, &page.web_traffic)
+                .await
+                .map_err(err)?;
+        }
+        if !page.orders.is_empty() {
+            s.upsert_orders(self.tenant, &page.orders)
+                .await
+                .map_err(err)?;
+        }
+        if !page.audience.is_empty() {
+            s.upsert_audience_members(self.tenant, &page.audience)
+                .await
+                .map_err(err)?;
+        }
+        if !page.interactions.is_empty() {
+            s.upsert_interactions(self.tenant, &page.interactions)
+                .await
+                .map_err(err)?;
+        }
+        let rows = page.rows();
+        let totals = page.totals.as_ref().map(|t| t.to_string());
+        s.save_pull_page(
+            self.tenant,
+            self.channel_id,
+            self.day,
+            next_cursor.as_deref(),
+            rows as i64,
+            totals.as_deref(),
+        )
+        .await
+        .map_err(err)?;
+        self.rows += rows;
+        for reason in page.skipped {
+            if self.skipped.len() < 20 {
+                self.skipped.push(reason);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renews the leases of a run and of the day it works on until dropped.
+struct Heartbeat {
+    day: Arc<Mutex<Option<NaiveDate>>>,
+    lost: Arc<AtomicBool>,
+    cancel: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Jobs {
+    /// A runner; `owner` names this replica in claims.
+    pub fn new(
+        store: Store,
+        feed: SnapshotFeed,
+        connectors: Registry,
+        credentials: Credentials,
+        settings: JobSettings,
+    ) -> Jobs {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "tally".into());
+        let owner = format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        Jobs {
+            inner: Arc::new(Inner {
+                store,
+                feed,
+                connectors,
+                credentials,
+                settings,
+                owner,
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &JobSettings {
+        &self.inner.settings
+    }
+
+    /// This replica's name in claims.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// The days a nightly run of `tenant` should do at `now`: yesterday and the missed
+    /// days before it (at most `max_catch_up_days`, never before the first day the tenant
+    /// ever ran), without the days that succeeded, are held by a live claim, or used up
+    /// their automatic attempts.
+    pub async fn due_days(
+        &self,
+        tenant: &Tenant,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NaiveDate>, JobError> {
+        let store = &self.inner.store;
+        let last = yesterday(now, tenant);
+        let Some(first_ever) = store.first_claimed_day(&tenant.id).await? else {
+            return Ok(vec![last]);
+        };
+        let span = self.inner.settings.max_catch_up_days.max(1) as u64 - 1;
+        let first = (last - Days::new(span)).max(first_ever);
+        if first > last {
+            return Ok(vec![]);
+        }
+        let records = store.days(&tenant.id, first, last).await?;
+        let due = Period::new(first, last)
+            .map(|p| p.iter_days().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|day| match records.iter().find(|r| r.day == *day) {
+                None => true,
+                Some(r) => {
+                    r.status != day_status::SUCCEEDED
+                        && (r.status != day_status::RUNNING || r.lease_until < now)
+                        && r.attempts < self.inner.settings.max_attempts
+                }
+            })
+            .collect();
+        Ok(due)
+    }
+
+    /// One scheduler tick: every tenant's due days, tenants in an order that differs per
+    /// replica so that replicas share the night. Returns the ids of the runs made.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<String>, JobError> {
+        let store = &self.inner.store;
+        let abandoned = store.fail_abandoned_runs().await?;
+        if abandoned > 0 {
+            tracing::warn!(abandoned, "marked runs of stopped replicas as failed");
+        }
+        let mut tenants = store.tenant_ids().await?;
+        if !tenants.is_empty() {
+            let offset = self.owner().bytes().map(usize::from).sum::<usize>() % tenants.len();
+            tenants.rotate_left(offset);
+        }
+        let mut runs = Vec::new();
+        for id in tenants {
+            let tenant = store.get_tenant(&id).await?;
+            let days = self.due_days(&tenant, now).await?;
+            if days.is_empty() {
+                continue;
+            }
+            let spec = RunSpec {
+                job: NIGHTLY.into(),
+                days,
+                force: false,
+            };
+            let run_id = new_run_id();
+            match self.execute(&tenant, &run_id, &spec, false).await {
+                Ok(true) => runs.push(run_id),
+                Ok(false) => {}
+                Err(e) => tracing::error!(tenant = %id, error = %e, "nightly run failed"),
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Creates a run of `spec` and starts it in the background; returns its id at once.
+    pub async fn start(&self, tenant: &Tenant, spec: RunSpec) -> Result<String, JobError> {
+        let run_id = new_run_id();
+        self.create(tenant, &run_id, &spec).await?;
+        let jobs = self.clone();
+        let tenant = tenant.clone();
+        let id = run_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = jobs.execute(&tenant, &id, &spec, true).await {
+                tracing::error!(tenant = %tenant.id, run = %id, error = %e, "job run failed");
+            }
+        });
+        Ok(run_id)
+    }
+
+    /// Runs `spec` to the end and returns the stored run.
+    pub async fn run(&self, tenant: &Tenant, spec: RunSpec) -> Result<RunRecord, JobError> {
+        let run_id = new_run_id();
+        self.create(tenant, &run_id, &spec).await?;
+        self.execute(tenant, &run_id, &spec, true).await?;
+        Ok(self.inner.store.get_run(&tenant.id, &run_id).await?)
+    }
+
+    async fn create(&self, tenant: &Tenant, run_id: &str, spec: &RunSpec) -> Result<(), JobError> {
+        let (Some(first), Some(last)) = (spec.days.first(), spec.days.last()) else {
+            return Err(JobError::Invalid("days".into(), "no day to run".into()));
+        };
+        let run = NewRun {
+            id: run_id.to_string(),
+            job: spec.job.clone(),
+            first_day: *first,
+            last_day: *last,
+            forced: spec.force,
+            owner: self.owner().to_string(),
+            lease_until: self.lease_until(),
+        };
+        self.inner
+            .store
+            .create_run(&tenant.id, &run, &RunReport::default().to_json())
+            .await?;
+        Ok(())
+    }
+
+    fn lease_until(&self) -> DateTime<Utc> {
+        Utc::now()
+            + chrono::Duration::from_std(self.inner.settings.lease)
+                .unwrap_or(chrono::Duration::seconds(120))
+    }
+
+    fn heartbeat(&self, tenant: &str, run_id: &str) -> Heartbeat {
+        let day = Arc::new(Mutex::new(None::<NaiveDate>));
+        let lost = Arc::new(AtomicBool::new(false));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let jobs = self.clone();
+        let (tenant, run_id) = (tenant.to_string(), run_id.to_string());
+        let (d, l, c) = (day.clone(), lost.clone(), cancel.clone());
+        let every = self.inner.settings.lease / 3;
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let until = jobs.lease_until();
+                let store = &jobs.inner.store;
+                match store.extend_run(&tenant, &run_id, until).await {
+                    Ok(cancelled) => c.store(cancelled, Ordering::SeqCst),
+                    Err(e) => tracing::warn!(error = %e, "could not renew the run's lease"),
+                }
+                let current = *d.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(day) = current {
+                    match store
+                        .extend_day(&tenant, day, jobs.owner(), &run_id, until)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => l.store(true, Ordering::SeqCst),
+                        Err(e) => tracing::warn!(error = %e, "could not renew the day's lease"),
+                    }
+                }
+            }
+        });
+        Heartbeat {
+            day,
+            lost,
+            cancel,
+            task,
+        }
+    }
+
+    /// Runs the days of `spec` for `tenant` under `run_id`. When `created` is false the run
+    /// row is made at the first claimed day, so a tick that finds every day taken leaves
+    /// no trace. Returns whether the run exists.
+    async fn execute(
+        &self,
+        tenant: &Tenant,
+        run_id: &str,
+        spec: &RunSpec,
+        mut created: bool,
+    ) -> Result<bool, JobError> {
+        let store = &self.inner.store;
+        let latest = yesterday(Utc::now(), tenant);
+        let trailing = tenant.settings.trailing_days.max(1) as u64;
+        let mut report = RunReport::default();
+        let heartbeat = self.heartbeat(&tenant.id, run_id);
+        let mut previous: Option<NaiveDate> = None;
+        for (index, &day) in spec.days.iter().enumerate() {
+            if heartbeat.cancel.load(Ordering::SeqCst) {
+                report.days.push(skipped_day(
+                    day,
+                    Outcome::Cancelled,
+                    "the run was cancelled",
+                ));
+                continue;
+            }
+            let claimed = store
+                .claim_day(
+                    &tenant.id,
+                    day,
+                    run_id,
+                    self.owner(),
+                    self.lease_until(),
+                    spec.force,
+                )
+                .await?;
+            if !claimed {
+                let held = self.explain_unclaimed(&tenant.id, day).await?;
+                report
+                    .days
+                    .push(skipped_day(day, Outcome::Skipped, &held.1));
+                if held.0 {
+                    // A later day must not be computed before this one.
+                    for &rest in &spec.days[index + 1..] {
+                        report.days.push(skipped_day(
+                            rest,
+                            Outcome::Skipped,
+                            "waits for an earlier day that another run holds",
+                        ));
+                    }
+                    break;
+                }
+                continue;
+            }
+            if !created {
+                self.create(tenant, run_id, spec).await?;
+                created = true;
+            }
+            *heartbeat.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day);
+            // Re-pull and recompute the trailing window of late data, but not days this
+            // run has just done.
+            let mut window_first = day - Days::new(trailing - 1);
+            if let Some(prev) = previous {
+                window_first = window_first.max(prev + Days::new(1));
+            }
+            let window = Period::new(window_first, day).unwrap_or(Period::day(day));
+            let day_report = self
+                .run_day(
+                    tenant,
+                    run_id,
+                    spec,
+                    day,
+                    window,
+                    latest,
+                    &heartbeat,
+                    &mut report,
+                )
+                .await;
+            let outcome = day_report.outcome;
+            report.days.push(day_report);
+            store
+                .finish_day(&tenant.id, day, self.owner(), run_id, outcome.as_str())
+                .await?;
+            *heartbeat.day.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            let cancelled = self.save(&tenant.id, run_id, &report, false).await?;
+            heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+            previous = Some(day);
+        }
+        if created {
+            if spec.job == NIGHTLY
+                && let Some(last) = previous
+            {
+                self.recompute_cohorts(tenant, last, trailing, &mut report)
+                    .await;
+            }
+            self.save(&tenant.id, run_id, &report, true).await?;
+            tracing::info!(tenant = %tenant.id, run = run_id, outcome = report.outcome().as_str(), rows = report.rows(), "job run ended");
+        }
+        Ok(created)
+    }
+
+    /// Why a day could not be claimed, and whether it is held by a live claim.
+    async fn explain_unclaimed(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+    ) -> Result<(bool, String), JobError> {
+        let record = self
+            .inner
+            .store
+            .days(tenant, day, day)
+            .await?
+            .into_iter()
+            .next();
+        Ok(match record {
+            Some(r) if r.status == day_status::RUNNING => (
+                true,
+                format!(
+                    "held by {} (run {}) until {}",
+                    r.owner,
+                    r.run_id,
+                    r.lease_until.to_rfc3339()
+                ),
+            ),
+            Some(r) => (
+                false,
+                format!(
+                    "already {} by run {}; force to run it again",
+                    r.status, r.run_id
+                ),
+            ),
+            None => (false, "could not be claimed".into()),
+        })
+    }
+
+    async fn save(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        report: &RunReport,
+        end: bool,
+    ) -> Result<bool, JobError> {
+        let status = if end {
+            report.outcome().as_str()
+        } else {
+            "running"
+        };
+        let error = report
+            .days
+            .iter()
+            .find(|d| d.outcome == Outcome::Failed)
+            .map(|d| format!("{}: {}", d.day, d.detail));
+        Ok(self
+            .inner
+            .store
+            .save_run(
+                tenant,
+                run_id,
+                status,
+                &report.to_json(),
+                report.rows() as i64,
+                error.as_deref(),
+                self.lease_until(),
+                end,
+            )
+            .await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_day(
+        &self,
+        tenant: &Tenant,
+        run_id: &str,
+        spec: &RunSpec,
+        day: NaiveDate,
+        window: Period,
+        latest: NaiveDate,
+        heartbeat: &Heartbeat,
+        report: &mut RunReport,
+    ) -> DayReport {
+        let mut day_report = DayReport {
+            day,
+            outcome: Outcome::Succeeded,
+            detail: String::new(),
+            steps: vec![],
+            sources: vec![],
+        };
+        let started = Instant::now();
+        let sources = match self.inner.store.sources(&tenant.id).await {
+            Ok(s) => s,
+            Err(e) => return failed_day(day_report, "pull", started, e.to_string()),
+        };
+        for source in &sources {
+            if heartbeat.cancel.load(Ordering::SeqCst) {
+                day_report.outcome = Outcome::Cancelled;
+                day_report.detail = "the run was cancelled".into();
+                return day_report;
+            }
+            let results = self
+                .pull_source(tenant, source, day, window, latest, spec.force)
+                .await;
+            day_report.sources.extend(results);
+            // Progress is visible while the day runs.
+            let mut snapshot = report.clone();
+            snapshot.days.push(day_report.clone());
+            if let Ok(cancelled) = self.save(&tenant.id, run_id, &snapshot, false).await {
+                heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+            }
+        }
+        let failed: Vec<&SourceReport> = day_report
+            .sources
+            .iter()
+            .filter(|s| s.outcome == Outcome::Failed)
+            .collect();
+        day_report.steps.push(StepReport {
+            name: "pull".into(),
+            outcome: if failed.is_empty() {
+                Outcome::Succeeded
+            } else {
+                Outcome::Partial
+            },
+            duration_ms: millis(started),
+            count: day_report.sources.iter().map(|s| s.rows).sum(),
+            detail: failed
+                .iter()
+                .map(|s| format!("{} ({}): {}", s.channel_id, s.day, s.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+        if !failed.is_empty() {
+            day_report.outcome = Outcome::Partial;
+            day_report.detail = format!(
+                "{} source pull(s) failed; retried by the next run",
+                failed.len()
+            );
+        }
+        if heartbeat.lost.load(Ordering::SeqCst) {
+            return failed_day(
+                day_report,
+                "compute",
+                Instant::now(),
+                "lost the day's claim to another replica; not computed here".into(),
+            );
+        }
+        let started = Instant::now();
+        match compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, window).await {
+            Ok(summary) => day_report.steps.push(StepReport {
+                name: "compute".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: summary.snapshots,
+                detail: format!("recomputed {window}"),
+            }),
+            Err(e) => return failed_day(day_report, "compute", started, e.to_string()),
+        }
+        day_report
+    }
+
+    /// Pulls one source for the days of `window` it can report.
+    async fn pull_source(
+        &self,
+        tenant: &Tenant,
+        source: &Source,
+        day: NaiveDate,
+        window: Period,
+        latest: NaiveDate,
+        force: bool,
+    ) -> Vec<SourceReport> {
+        let report = |d: NaiveDate, connector: &str, outcome, detail: String| SourceReport {
+            channel_id: source.channel_id.clone(),
+            connector: connector.to_string(),
+            day: d,
+            outcome,
+            rows: 0,
+            duration_ms: 0,
+            detail,
+            skipped_rows: vec![],
+        };
+        let Some(connector) = self.inner.connectors.get(source.platform) else {
+            return vec![report(
+                day,
+                "",
+                Outcome::Skipped,
+                format!(
+                    "no connector pulls {} channels; ingest their data instead",
+                    source.platform.as_str()
+                ),
+            )];
+        };
+        let days: Vec<NaiveDate> = if connector.has_history() {
+            window.iter_days().collect()
+        } else if day == latest {
+            vec![day]
+        } else {
+            return vec![report(
+                day,
+                connector.name(),
+                Outcome::Skipped,
+                format!(
+                    "{} reports only current totals, which belong to {latest}, not {day}",
+                    connector.name()
+                ),
+            )];
+        };
+        let mut results = Vec::new();
+        for d in days {
+            let started = Instant::now();
+            match self
+                .pull_one(
+                    tenant,
+                    source,
+                    connector.as_ref(),
+                    d,
+                    d == latest,
+                    force && d == day,
+                )
+                .await
+            {
+                Ok(Some((rows, skipped))) => {
+                    let mut r = report(d, connector.name(), Outcome::Succeeded, String::new());
+                    r.rows = rows;
+                    r.skipped_rows = skipped;
+                    r.duration_ms = millis(started);
+                    results.push(r);
+                }
+                Ok(None) => results.push(report(
+                    d,
+                    connector.name(),
+                    Outcome::Skipped,
+                    "pulled by an earlier run".into(),
+                )),
+                Err(message) => {
+                    let mut r = report(d, connector.name(), Outcome::Failed, message);
+                    r.duration_ms = millis(started);
+                    tracing::warn!(tenant = %tenant.id, channel = %source.channel_id, day = %d, error = %r.detail, "source pull failed");
+                    results.push(r);
+                }
+            }
+        }
+        results
+    }
+
+    /// Pulls one source's day. Sources with history are pulled again (late data; the
+    /// upserts make that harmless); current totals are pulled once per day, unless forced,
+    /// and None says an earlier run already took them.
+    async fn pull_one(
+        &self,
+        tenant: &Tenant,
+        source: &Source,
+        connector: &dyn crate::connectors::Connector,
+        d: NaiveDate,
+        is_latest: bool,
+        force: bool,
+    ) -> Result<Option<(u64, Vec<String>)>, String> {
+        let store = &self.inner.store;
+        let text = |e: StorageError| e.to_string();
+        let existing = store
+            .get_pull(&tenant.id, &source.channel_id, d)
+            .await
+            .map_err(text)?;
+        let resume = existing
+            .as_ref()
+            .is_some_and(|p| p.status == pull_status::RUNNING && p.cursor.is_some());
+        if let Some(p) = &existing
+            && p.status == pull_status::DONE
+            && !force
+            && !connector.has_history()
+        {
+            // Current totals cannot be pulled for a past moment; keep the first reading.
+            return Ok(None);
+        }
+        let record = store
+            .begin_pull(&tenant.id, &source.channel_id, d, !resume)
+            .await
+            .map_err(text)?;
+        let previous_totals = store
+            .get_pull(&tenant.id, &source.channel_id, d - Days::new(1))
+            .await
+            .map_err(text)?
+            .and_then(|p| p.totals)
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let request = PullRequest {
+            tenant: tenant.id.clone(),
+            source: source.clone(),
+            day: d,
+            time_zone: tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC),
+            currency: tenant.settings.currency.clone(),
+            latest: is_latest,
+            previous_totals,
+            credential: self.inner.credentials.resolve(&source.credentials_ref),
+            cursor: record.cursor.clone(),
+        };
+        let mut sink = StoreSink {
+            store,
+            tenant: &tenant.id,
+            channel_id: &source.channel_id,
+            day: d,
+            rows: 0,
+            skipped: vec![],
+        };
+        let outcome = connector.pull(&request, &mut sink).await;
+        let (rows, skipped) = (sink.rows, sink.skipped);
+        match outcome {
+            Ok(()) => {
+                store
+                    .finish_pull(&tenant.id, &source.channel_id, d, pull_status::DONE, None)
+                    .await
+                    .map_err(text)?;
+                Ok(Some((rows, skipped)))
+            }
+            Err(e) => {
+                let message = e.to_string();
+                store
+                    .finish_pull(
+                        &tenant.id,
+                        &source.channel_id,
+                        d,
+                        pull_status::FAILED,
+                        Some(&message),
+                    )
+                    .await
+                    .map_err(text)?;
+                Err(message)
+            }
+        }
+    }
+
+    /// Recomputes the cohort KPIs of the days still inside the returning-buyer window
+    /// that the run did not recompute whole.
+    async fn recompute_cohorts(
+        &self,
+        tenant: &Tenant,
+        last: NaiveDate,
+        trailing: u64,
+        report: &mut RunReport,
+    ) {
+        let window_days = tenant.settings.returning_window_days.max(0) as u64;
+        let Some(until) = last.checked_sub_days(Days::new(trailing)) else {
+            return;
+        };
+        let Some(range) = Period::new(last - Days::new(window_days), until) else {
+            return;
+        };
+        let started = Instant::now();
+        let step = match compute::recompute_only(
+            &self.inner.store,
+            &self.inner.feed,
+            &tenant.id,
+            range,
+            &COHORT_KPIS,
+        )
+        .await
+        {
+            Ok(summary) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: summary.snapshots,
+                detail: format!("returning-buyer KPIs of {range}"),
+            },
+            Err(e) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Failed,
+                duration_ms: millis(started),
+                count: 0,
+                detail: e.to_string(),
+            },
+        };
+        if let Some(day) = report.days.iter_mut().rev().find(|d| d.day == last) {
+            if step.outcome == Outcome::Failed && day.outcome == Outcome::Succeeded {
+                day.outcome = Outcome::Partial;
+                day.detail = format!("cohort recompute failed: {}", step.detail);
+            }
+            day.steps.push(step);
+        }
+    }
+}
+
+fn new_run_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+fn skipped_day(day: NaiveDate, outcome: Outcome, detail: &str) -> DayReport {
+    DayReport {
+        day,
+        outcome,
+        detail: detail.to_string(),
+        steps: vec![],
+        sources: vec![],
+    }
+}
+
+fn failed_day(mut day: DayReport, step: &str, started: Instant, message: String) -> DayReport {
+    day.steps.push(StepReport {
+        name: step.into(),
+        outcome: Outcome::Failed,
+        duration_ms: millis(started),
+        count: 0,
+        detail: message.clone(),
+    });
+    day.outcome = Outcome::Failed;
+    day.detail = message;
+    day
+}
