@@ -12,8 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod credentials;
+pub mod ga4;
+mod http;
+pub mod instagram;
+pub mod live;
+pub mod shopify;
+pub mod tiktok;
+pub mod x;
+pub mod youtube;
 
 pub use credentials::{Credentials, Secret};
+pub use live::{BaseUrls, live_registry};
 
 /// The channel a pull is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +158,10 @@ impl ConnectorError {
     /// Whether the next run should try again (everything but a rejected credential or
     /// set-up is worth retrying; those are retried too, but need a person first).
     pub fn needs_person(&self) -> bool {
-        matches!(self, ConnectorError::Auth { .. } | ConnectorError::Config(_))
+        matches!(
+            self,
+            ConnectorError::Auth { .. } | ConnectorError::Config(_)
+        )
     }
 }
 
@@ -225,6 +237,8 @@ impl std::fmt::Debug for Registry {
             .map(|(p, c)| (p.as_str(), c.name()))
             .collect();
         names.sort();
-        f.debug_struct("Registry").field("connectors", &names).finish()
+        f.debug_struct("Registry")
+            .field("connectors", &names)
+            .finish()
     }
 }
