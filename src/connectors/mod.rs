@@ -12,8 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod credentials;
+pub mod ga4;
+mod http;
+pub mod instagram;
+pub mod live;
+pub mod shopify;
+pub mod tiktok;
+pub mod x;
+pub mod youtube;
 
 pub use credentials::{Credentials, Secret};
+pub use live::{BaseUrls, live_registry};
 
 /// The channel a pull is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
