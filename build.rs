@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tally/v1/goal.proto",
         "proto/tally/v1/kpi.proto",
         "proto/tally/v1/ingest.proto",
+        "proto/tally/v1/job.proto",
         // Compiled only so that reflection can describe the error details Tally sends.
         "proto/google/rpc/error_details.proto",
     ];

@@ -27,6 +27,22 @@ pub enum Command {
     /// Seed a demo tenant on embedded SQLite (`tally-demo.db`, made anew each run, unless
     /// TALLY_DATABASE_URL is set), print its API key and serve it.
     Demo,
+    /// Run the nightly job once, now, on this process (for cron, backfills and repairs):
+    /// the due days of every tenant, or a range of days. Exits 1 when a run failed.
+    RunJob {
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// First day of a backfill (YYYY-MM-DD); with --to.
+        #[arg(long, requires = "to")]
+        from: Option<chrono::NaiveDate>,
+        /// Last day of a backfill (YYYY-MM-DD); with --from.
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// Run days that already succeeded again.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage tenants and API keys.
     #[command(subcommand)]
     Admin(Admin),
@@ -120,6 +136,12 @@ pub enum CliError {
     /// Bad command-line input.
     #[error("{0}")]
     Usage(String),
+    /// The job runner failed.
+    #[error(transparent)]
+    Job(#[from] crate::jobs::JobError),
+    /// A job run ended FAILED.
+    #[error("{0}")]
+    RunFailed(String),
     /// Some rows were not stored; the summary lists them.
     #[error("{0} rows were rejected")]
     Rejected(u64),
@@ -174,38 +196,94 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 }
                 settings.database_url = format!("sqlite://{DEMO_DB}");
             }
+            // The demo tenant's channels have no real credentials: its data is generated.
+            settings.connectors = crate::config::ConnectorMode::Demo;
             Store::migrate(&settings.database_url).await?;
-            let store = Store::connect(&settings.database_url, 2).await?;
-            let today = chrono::Utc::now().date_naive();
-            let (seeded, key) = crate::demo::seed(&store, today)
+            let store = Store::connect(&settings.database_url, 4).await?;
+            let jobs = jobs(&settings, store)?;
+            let demo = crate::demo::run(&jobs, chrono::Utc::now())
                 .await
                 .map_err(|e| match e {
                     crate::demo::DemoError::Storage(e) => CliError::Storage(e),
                     crate::demo::DemoError::Invalid(e) => CliError::Invalid(e),
+                    crate::demo::DemoError::Job(e) => CliError::Job(e),
                 })?;
-            println!(
-                "Tally demo: tenant `{}` in {}",
-                crate::demo::TENANT,
-                settings.database_url
-            );
-            println!(
-                "  {} influencers, {} channels, {} segments, {} campaign with a giveaway, {} SMART goals",
-                seeded.influencers,
-                seeded.channels,
-                seeded.segments,
-                seeded.campaigns,
-                seeded.goals
-            );
-            println!("  API key (shown once): {key}");
+            print!("{demo}");
             println!(
                 "  serving gRPC on {} until Ctrl-C; try:",
                 settings.listen_addr
             );
             println!(
-                "  grpcurl -plaintext -H 'authorization: Bearer {key}' {} tally.v1.GoalService/ListGoals",
-                settings.listen_addr
+                "  grpcurl -plaintext -H 'authorization: Bearer {}' {} tally.v1.JobService/ListJobRuns",
+                demo.key, settings.listen_addr
             );
-            serve(settings).await
+            serve_jobs(&settings, jobs).await
+        }
+        Command::RunJob {
+            tenant,
+            from,
+            to,
+            force,
+        } => {
+            Store::migrate(&settings.database_url).await?;
+            let store =
+                Store::connect(&settings.database_url, settings.database_max_connections).await?;
+            let jobs = jobs(&settings, store.clone())?;
+            let tenants = match tenant {
+                Some(t) => vec![t],
+                None => store.tenant_ids().await?,
+            };
+            let mut failed = Vec::new();
+            for id in tenants {
+                let tenant = store.get_tenant(&id).await?;
+                let days = match (from, to) {
+                    (Some(from), Some(to)) => crate::kpi::period::Period::new(from, to)
+                        .ok_or_else(|| {
+                            CliError::Usage(format!("--to {to} is before --from {from}"))
+                        })?
+                        .iter_days()
+                        .collect(),
+                    _ => jobs.due_days(&tenant, chrono::Utc::now()).await?,
+                };
+                if days.is_empty() {
+                    println!("{id}: nothing due");
+                    continue;
+                }
+                let job = if from.is_some() {
+                    crate::jobs::BACKFILL
+                } else {
+                    crate::jobs::NIGHTLY
+                };
+                let spec = crate::jobs::RunSpec {
+                    job: job.into(),
+                    days,
+                    force,
+                };
+                let run = jobs.run(&tenant, spec).await?;
+                println!(
+                    "{id}: run {} {} for {} to {}, {} rows pulled{}",
+                    run.id,
+                    run.status,
+                    run.first_day,
+                    run.last_day,
+                    run.rows_pulled,
+                    run.error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                );
+                if run.status == "failed" {
+                    failed.push(format!("{id}: run {}", run.id));
+                }
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::RunFailed(format!(
+                    "failed runs: {}",
+                    failed.join(", ")
+                )))
+            }
         }
         Command::Ingest {
             kind,
@@ -254,6 +332,45 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
 /// Where `demo` keeps its database by default.
 const DEMO_DB: &str = "tally-demo.db";
 
+/// The job runner the settings describe.
+fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError> {
+    use crate::config::ConnectorMode;
+    use crate::connectors::{HttpSettings, Registry};
+    let registry = match settings.connectors {
+        ConnectorMode::Live => crate::connectors::live_registry(
+            &crate::connectors::BaseUrls {
+                youtube: settings.youtube_base_url.clone(),
+                instagram: settings.instagram_base_url.clone(),
+                x: settings.x_base_url.clone(),
+                tiktok: settings.tiktok_base_url.clone(),
+                ga4: settings.ga4_base_url.clone(),
+                shopify: (!settings.shopify_base_url.is_empty())
+                    .then(|| settings.shopify_base_url.clone()),
+            },
+            &HttpSettings {
+                timeout: Duration::from_secs(settings.http_timeout_seconds.max(1)),
+                max_attempts: settings.http_max_attempts.max(1),
+                ..HttpSettings::default()
+            },
+        ),
+        ConnectorMode::Demo => crate::connectors::demo::demo_registry(),
+        ConnectorMode::None => Registry::new(),
+    };
+    let credentials = crate::connectors::Credentials {
+        dir: settings
+            .credentials_dir
+            .as_ref()
+            .map(std::path::PathBuf::from),
+    };
+    Ok(crate::jobs::Jobs::new(
+        store,
+        crate::compute::SnapshotFeed::default(),
+        registry,
+        credentials,
+        settings.job_settings()?,
+    ))
+}
+
 /// Connects, binds the listen address and serves until SIGTERM or Ctrl-C.
 async fn serve(settings: Settings) -> Result<(), CliError> {
     let store = Store::connect(&settings.database_url, settings.database_max_connections).await?;
@@ -264,6 +381,12 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
             "database has pending migrations; run `tally migrate`"
         );
     }
+    let jobs = jobs(&settings, store)?;
+    serve_jobs(&settings, jobs).await
+}
+
+/// Binds the listen address and serves `jobs`' store until SIGTERM or Ctrl-C.
+async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(settings.listen_addr)
         .await
         .map_err(|source| CliError::Bind {
@@ -271,7 +394,8 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
             source,
         })?;
     crate::server::serve(
-        store,
+        jobs,
+        settings.scheduler_enabled,
         listener,
         crate::server::shutdown_signal(),
         Duration::from_secs(settings.shutdown_grace_seconds),

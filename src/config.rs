@@ -34,6 +34,52 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     /// Maximum number of database connections in the pool.
     pub database_max_connections: u32,
+    /// Whether `serve` runs the nightly scheduler (off on replicas that only answer calls).
+    pub scheduler_enabled: bool,
+    /// Cron expression with seconds for the nightly job's ticks.
+    pub job_schedule: String,
+    /// IANA time zone the schedule is read in.
+    pub job_time_zone: String,
+    /// Seconds a claim on a tenant's day lasts without renewal.
+    pub job_lease_seconds: u64,
+    /// Most missed days a nightly run catches up on.
+    pub job_max_catch_up_days: u32,
+    /// Automatic attempts per day before it waits for a forced run.
+    pub job_max_attempts: i32,
+    /// Where pulled data comes from: `live` (the platforms' APIs), `demo` (generated) or
+    /// `none` (ingest only).
+    pub connectors: ConnectorMode,
+    /// Directory of mounted secret files named by the channels' credential references.
+    pub credentials_dir: Option<String>,
+    /// Seconds one platform HTTP request may take.
+    pub http_timeout_seconds: u64,
+    /// Attempts per platform HTTP request.
+    pub http_max_attempts: u32,
+    /// Base URL of the YouTube Data API.
+    pub youtube_base_url: String,
+    /// Base URL of the Instagram Graph API.
+    pub instagram_base_url: String,
+    /// Base URL of the X API.
+    pub x_base_url: String,
+    /// Base URL of the TikTok API.
+    pub tiktok_base_url: String,
+    /// Base URL of the Google Analytics Data API.
+    pub ga4_base_url: String,
+    /// Base URL of the Shopify Admin API; empty means `https://{shop domain}`.
+    pub shopify_base_url: String,
+}
+
+/// Where pulled data comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorMode {
+    /// The platforms' real APIs.
+    #[default]
+    Live,
+    /// The deterministic demo generator, for every channel.
+    Demo,
+    /// No pulls: data arrives through ingest only.
+    None,
 }
 
 impl Default for Settings {
@@ -46,6 +92,22 @@ impl Default for Settings {
             migrate_on_start: true,
             shutdown_grace_seconds: 20,
             database_max_connections: 10,
+            scheduler_enabled: true,
+            job_schedule: "0 15 * * * *".into(),
+            job_time_zone: "UTC".into(),
+            job_lease_seconds: 120,
+            job_max_catch_up_days: 7,
+            job_max_attempts: 5,
+            connectors: ConnectorMode::Live,
+            credentials_dir: None,
+            http_timeout_seconds: 30,
+            http_max_attempts: 5,
+            youtube_base_url: "https://www.googleapis.com".into(),
+            instagram_base_url: "https://graph.facebook.com".into(),
+            x_base_url: "https://api.x.com".into(),
+            tiktok_base_url: "https://open.tiktokapis.com".into(),
+            ga4_base_url: "https://analyticsdata.googleapis.com".into(),
+            shopify_base_url: String::new(),
         }
     }
 }
@@ -56,8 +118,34 @@ impl Default for Settings {
 pub struct ConfigError(#[from] Box<figment::Error>);
 
 impl Settings {
+    /// The job runner's settings, checked: an unknown time zone or a cron expression that
+    /// does not parse names its key.
+    pub fn job_settings(&self) -> Result<crate::jobs::JobSettings, ConfigError> {
+        let invalid = |key: &str, why: String| {
+            ConfigError(Box::new(figment::Error::from(format!("{key}: {why}"))))
+        };
+        let time_zone: chrono_tz::Tz = self.job_time_zone.parse().map_err(|_| {
+            invalid(
+                "job_time_zone",
+                format!("`{}` is not an IANA time zone", self.job_time_zone),
+            )
+        })?;
+        crate::jobs::scheduler::next_run(&self.job_schedule, time_zone, chrono::Utc::now())
+            .map_err(|e| invalid("job_schedule", e.to_string()))?;
+        if self.job_lease_seconds < 3 {
+            return Err(invalid("job_lease_seconds", "must be at least 3".into()));
+        }
+        Ok(crate::jobs::JobSettings {
+            schedule: self.job_schedule.clone(),
+            schedule_time_zone: time_zone,
+            lease: std::time::Duration::from_secs(self.job_lease_seconds),
+            max_catch_up_days: self.job_max_catch_up_days.max(1),
+            max_attempts: self.job_max_attempts.max(1),
+        })
+    }
+
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 7] = [
+    pub const KEYS: [&'static str; 23] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -65,6 +153,22 @@ impl Settings {
         "migrate_on_start",
         "shutdown_grace_seconds",
         "database_max_connections",
+        "scheduler_enabled",
+        "job_schedule",
+        "job_time_zone",
+        "job_lease_seconds",
+        "job_max_catch_up_days",
+        "job_max_attempts",
+        "connectors",
+        "credentials_dir",
+        "http_timeout_seconds",
+        "http_max_attempts",
+        "youtube_base_url",
+        "instagram_base_url",
+        "x_base_url",
+        "tiktok_base_url",
+        "ga4_base_url",
+        "shopify_base_url",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.
@@ -130,6 +234,21 @@ mod tests {
         let bad = Settings::extract(Some(Toml::string("listen_addr = \"nowhere\"")), no_env())
             .unwrap_err();
         assert!(bad.to_string().contains("listen_addr"), "{bad}");
-        assert_eq!(Settings::KEYS.len(), 7);
+        assert_eq!(
+            Settings::KEYS.len(),
+            serde_json::to_value(Settings::default())
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len()
+        );
+        let bad = Settings::extract(
+            Some(Toml::string("job_time_zone = \"Mars/Base\"")),
+            no_env(),
+        )
+        .unwrap()
+        .job_settings()
+        .unwrap_err();
+        assert!(bad.to_string().contains("job_time_zone"), "{bad}");
     }
 }

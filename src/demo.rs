@@ -1,16 +1,23 @@
 //! The demo tenant: a dozen influencers with channels, codes and tracking values, two
 //! segments, a campaign with a giveaway and SMART goals, written through the same
 //! validation and storage code as the API. Deterministic: the same data every run.
+use crate::compute::{Engine, KpiKey};
 use crate::domain::DomainError;
 use crate::domain::campaign::{Campaign, Giveaway, Money, Participant};
 use crate::domain::channel::{Channel, Platform};
+use crate::domain::goal::Scope;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::influencer::{Influencer, TrackingValue};
+use crate::domain::observation::GiveawayEntry;
 use crate::domain::segment::Segment;
 use crate::domain::tenant::{Tenant, TenantSettings};
+use crate::jobs::{Jobs, RunSpec};
 use crate::kpi::catalogue::Objective;
+use crate::kpi::period::Period;
+use crate::kpi::value::Value;
+use crate::storage::jobs::RunRecord;
 use crate::storage::{StorageError, Store};
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, TimeZone};
 
 /// Id of the demo tenant.
 pub const TENANT: &str = "demo";
@@ -24,6 +31,9 @@ pub enum DemoError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The backfill could not run.
+    #[error(transparent)]
+    Job(#[from] crate::jobs::JobError),
 }
 
 /// What was seeded, for the summary.
@@ -122,7 +132,8 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
     }
     for (id, platform, account) in [
         ("brand-ig", Platform::Instagram, "demobrand"),
-        ("brand-site", Platform::Website, "https://demo.example"),
+        ("brand-shop", Platform::Shopify, "demo-brand.myshopify.com"),
+        ("brand-site", Platform::Website, "properties/123456789"),
     ] {
         let mut channel = Channel {
             display_name: format!("Demo Brand {}", platform.as_str()),
@@ -242,8 +253,219 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
         store.create_goal(TENANT, id, &goal, &scope, None).await?;
         seeded.goals += 1;
     }
+    store
+        .upsert_giveaway_entries(TENANT, &giveaway_entries(&campaign, "autumn-box"))
+        .await?;
     let (_, key) = store.create_api_key(TENANT).await?;
     Ok((seeded, key))
+}
+
+/// Entries of a giveaway over its campaign's days, as an agency's giveaway tool would
+/// ingest them (giveaway platforms have no connector).
+fn giveaway_entries(campaign: &Campaign, giveaway: &str) -> Vec<GiveawayEntry> {
+    let tz = chrono_tz::Europe::Amsterdam;
+    let mut entries = Vec::new();
+    let days = (campaign.end_date - campaign.start_date).num_days();
+    for n in 0..=days {
+        let day = campaign.start_date + chrono::Days::new(n as u64);
+        // More entries early in the campaign, tailing off.
+        for k in 0..(40 - n.min(35)) {
+            let entrant = format!("instagram-fan-{}", (n * 37 + k * 11) % 900);
+            let local = day.and_hms_opt(9 + (k % 12) as u32, (k * 7 % 60) as u32, 0);
+            let Some(entered_at) = local
+                .and_then(|l| tz.from_local_datetime(&l).earliest())
+                .map(|t| t.with_timezone(&chrono::Utc))
+            else {
+                continue;
+            };
+            entries.push(GiveawayEntry {
+                giveaway_id: giveaway.to_string(),
+                entrant_key: entrant,
+                entered_at,
+                day,
+            });
+        }
+    }
+    entries
+}
+
+/// Days of generated history the demo backfills.
+pub const HISTORY_DAYS: u64 = 120;
+
+/// What `tally demo` set up, printed as its summary.
+#[derive(Debug)]
+pub struct Demo {
+    /// The tenant's API key.
+    pub key: String,
+    /// What was seeded.
+    pub seeded: Seeded,
+    /// The backfill run.
+    pub run: RunRecord,
+    /// Influencers by returning buyers over the history: (id, returning buyers, first
+    /// code buyers, IPM).
+    pub top: Vec<(String, Value, Value, Value)>,
+    /// Each goal: (id, KPI, scope, latest value, target text).
+    pub goals: Vec<(String, String, String, Option<(NaiveDate, Value)>, String)>,
+    /// Wall time of the set-up.
+    pub took: std::time::Duration,
+}
+
+/// Seeds the demo tenant, backfills [`HISTORY_DAYS`] of generated history through the job
+/// runner (connectors, storage, KPI engine) and gathers the summary.
+pub async fn run(jobs: &Jobs, now: chrono::DateTime<chrono::Utc>) -> Result<Demo, DemoError> {
+    let started = std::time::Instant::now();
+    let store = jobs.store();
+    let today = now
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive();
+    let (seeded, key) = seed(store, today).await?;
+    let tenant = store.get_tenant(TENANT).await?;
+    let last = crate::jobs::yesterday(now, &tenant);
+    let first = last - chrono::Days::new(HISTORY_DAYS - 1);
+    let run = jobs
+        .run(
+            &tenant,
+            RunSpec {
+                job: crate::jobs::BACKFILL.into(),
+                days: Period::new(first, last)
+                    .map(|p| p.iter_days().collect())
+                    .unwrap_or_default(),
+                force: false,
+            },
+        )
+        .await?;
+    let period = Period::new(first, last).unwrap_or(Period::day(last));
+    let mut engine = Engine::new(store, TENANT).await?;
+    let mut keys = Vec::new();
+    for (id, _, _) in PEOPLE {
+        for kpi in ["returning_buyers_after_code", "first_code_buyers", "ipm"] {
+            keys.push(KpiKey {
+                kpi: kpi.into(),
+                scope: Scope::Influencer(id.to_string()),
+                segment: None,
+            });
+        }
+    }
+    let values = engine.compute(&keys, period).await?;
+    let mut top: Vec<(String, Value, Value, Value)> = values
+        .chunks(3)
+        .map(|c| {
+            let id = match &c[0].key.scope {
+                Scope::Influencer(id) => id.clone(),
+                other => other.to_string(),
+            };
+            (id, c[0].value, c[1].value, c[2].value)
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        b.1.unwrap_or(f64::MIN)
+            .total_cmp(&a.1.unwrap_or(f64::MIN))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    top.truncate(5);
+    let mut goals = Vec::new();
+    let page = store
+        .list_goals(
+            TENANT,
+            &crate::storage::PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await?;
+    for goal in page.items {
+        let spec = &goal.spec;
+        let key = KpiKey {
+            kpi: spec.kpi.clone(),
+            scope: Scope::parse(&spec.scope).unwrap_or(Scope::Tenant),
+            segment: spec.segment.clone(),
+        };
+        let latest = store
+            .latest_snapshot(TENANT, &key)
+            .await?
+            .map(|s| (s.computed.period.last, s.computed.value));
+        let target = match spec.target {
+            Some(Target::Absolute(v)) => format!("{v}"),
+            Some(Target::RelativePercent(p)) => format!("{p:+}% over the baseline"),
+            None => "none".into(),
+        };
+        goals.push((
+            goal.id.clone(),
+            spec.kpi.clone(),
+            spec.scope.clone(),
+            latest,
+            target,
+        ));
+    }
+    Ok(Demo {
+        key,
+        seeded,
+        run,
+        top,
+        goals,
+        took: started.elapsed(),
+    })
+}
+
+fn show(value: &Value) -> String {
+    match value {
+        Ok(v) if v.fract() == 0.0 => format!("{v}"),
+        Ok(v) => format!("{v:.2}"),
+        Err(reason) => reason.as_str().to_string(),
+    }
+}
+
+impl std::fmt::Display for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.seeded;
+        writeln!(
+            f,
+            "Tally demo: tenant `{TENANT}` set up in {:.1} s",
+            self.took.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  {} influencers, {} channels, {} segments, {} campaign with a giveaway, {} SMART goals",
+            s.influencers, s.channels, s.segments, s.campaigns, s.goals
+        )?;
+        writeln!(
+            f,
+            "  backfill jobRuns/{}: {} for {} to {}, {} rows pulled",
+            self.run.id,
+            self.run.status,
+            self.run.first_day,
+            self.run.last_day,
+            self.run.rows_pulled
+        )?;
+        writeln!(f, "  top influencers by returning buyers over those days:")?;
+        writeln!(
+            f,
+            "    {:<10} {:>9} {:>17} {:>8}",
+            "influencer", "returning", "first code buyers", "IPM"
+        )?;
+        for (id, returning, first, ipm) in &self.top {
+            writeln!(
+                f,
+                "    {:<10} {:>9} {:>17} {:>8}",
+                id,
+                show(returning),
+                show(first),
+                show(ipm)
+            )?;
+        }
+        writeln!(
+            f,
+            "  goals (latest daily value; progress and status come with goal tracking):"
+        )?;
+        for (id, kpi, scope, latest, target) in &self.goals {
+            let latest = latest
+                .as_ref()
+                .map(|(day, v)| format!("{} on {day}", show(v)))
+                .unwrap_or_else(|| "no snapshot".into());
+            writeln!(f, "    {id}: {kpi} on {scope} = {latest}; target {target}")?;
+        }
+        writeln!(f, "  API key (shown once): {}", self.key)
+    }
 }
 
 #[cfg(test)]
@@ -258,7 +480,7 @@ mod tests {
         let store = Store::connect(&url, 2).await.unwrap();
         let (seeded, key) = seed(&store, date(2026, 11, 24)).await.unwrap();
         assert_eq!(seeded.influencers, 12);
-        assert_eq!(seeded.channels, 26);
+        assert_eq!(seeded.channels, 27);
         assert_eq!(seeded.segments, 2);
         assert_eq!(seeded.goals, 3);
         let tenant = store.authenticate(&key).await.unwrap().unwrap();

@@ -10,6 +10,7 @@ use crate::proto::channel_service_server::ChannelServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
 use crate::proto::influencer_service_server::InfluencerServiceServer;
 use crate::proto::ingest_service_server::IngestServiceServer;
+use crate::proto::job_service_server::JobServiceServer;
 use crate::proto::kpi_service_server::KpiServiceServer;
 use crate::proto::segment_service_server::SegmentServiceServer;
 use crate::storage::Store;
@@ -29,6 +30,7 @@ const SERVICES: &[&str] = &[
     "tally.v1.GoalService",
     "tally.v1.KpiService",
     "tally.v1.IngestService",
+    "tally.v1.JobService",
 ];
 
 /// Errors that stop the server.
@@ -37,6 +39,9 @@ pub enum ServerError {
     /// The transport failed.
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The nightly schedule could not start.
+    #[error(transparent)]
+    Schedule(#[from] crate::jobs::scheduler::ScheduleError),
     /// The reflection descriptors could not be loaded.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -50,8 +55,10 @@ async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
 }
 
 /// Serves until `shutdown` completes, then drains in-flight calls for at most `grace`.
+/// With `scheduled`, the nightly job runs on this replica too.
 pub async fn serve(
-    store: Store,
+    jobs: crate::jobs::Jobs,
+    scheduled: bool,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
@@ -70,9 +77,14 @@ pub async fn serve(
 
     // Readiness follows the database: a probe that fails turns every service
     // NOT_SERVING until the database answers again.
-    let watcher = tokio::spawn(watch_database(store.clone(), reporter.clone()));
+    let watcher = tokio::spawn(watch_database(jobs.store().clone(), reporter.clone()));
+    let schedule = if scheduled {
+        Some(crate::jobs::scheduler::Schedule::start(jobs.clone()).await?)
+    } else {
+        None
+    };
 
-    let api = Api::new(store, crate::compute::SnapshotFeed::default());
+    let api = Api::new(jobs);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let reporter_for_shutdown = reporter.clone();
     let signal = async move {
@@ -94,6 +106,7 @@ pub async fn serve(
         .add_service(SegmentServiceServer::new(api.clone()))
         .add_service(GoalServiceServer::new(api.clone()))
         .add_service(KpiServiceServer::new(api.clone()))
+        .add_service(JobServiceServer::new(api.clone()))
         .add_service(
             IngestServiceServer::new(api)
                 .max_decoding_message_size(crate::api::ingest::MAX_MESSAGE_BYTES),
@@ -113,6 +126,9 @@ pub async fn serve(
         }
     };
     watcher.abort();
+    if let Some(schedule) = schedule {
+        schedule.shutdown().await;
+    }
     tracing::info!("server stopped");
     result
 }

@@ -92,6 +92,15 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<crate::jobs::JobError> for ApiError {
+    fn from(err: crate::jobs::JobError) -> Self {
+        match err {
+            crate::jobs::JobError::Storage(e) => ApiError::from(e),
+            crate::jobs::JobError::Invalid(field, problem) => ApiError::invalid(field, problem),
+        }
+    }
+}
+
 fn prefixed(prefix: &str, field: &str) -> String {
     match (prefix.is_empty(), field.is_empty()) {
         (true, _) => field.to_string(),

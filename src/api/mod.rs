@@ -7,6 +7,7 @@ pub mod error;
 pub mod goal;
 pub mod influencer;
 pub mod ingest;
+pub mod job;
 pub mod kpi;
 pub mod segment;
 
@@ -20,12 +21,17 @@ use tonic::Request;
 pub struct Api {
     store: Store,
     feed: crate::compute::SnapshotFeed,
+    jobs: crate::jobs::Jobs,
 }
 
 impl Api {
-    /// An API over a store.
-    pub fn new(store: Store, feed: crate::compute::SnapshotFeed) -> Self {
-        Api { store, feed }
+    /// An API over the job runner's store and snapshot feed.
+    pub fn new(jobs: crate::jobs::Jobs) -> Self {
+        Api {
+            store: jobs.store().clone(),
+            feed: jobs.feed().clone(),
+            jobs,
+        }
     }
 
     /// The tenant of the call's `authorization: Bearer <key>`, or UNAUTHENTICATED.

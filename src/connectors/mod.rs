@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod credentials;
+pub mod demo;
 pub mod ga4;
 mod http;
 pub mod instagram;

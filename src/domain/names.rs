@@ -15,6 +15,10 @@ pub enum Collection {
     Goals,
     /// `kpiDefinitions/{id}`
     KpiDefinitions,
+    /// `jobs/{id}`
+    Jobs,
+    /// `jobRuns/{id}`
+    JobRuns,
 }
 
 impl Collection {
@@ -27,6 +31,8 @@ impl Collection {
             Collection::Segments => "segments",
             Collection::Goals => "goals",
             Collection::KpiDefinitions => "kpiDefinitions",
+            Collection::Jobs => "jobs",
+            Collection::JobRuns => "jobRuns",
         }
     }
 

@@ -78,11 +78,12 @@ pub struct RunSpec {
 }
 
 /// The runner, shared by the scheduler, the JobService and `tally run-job`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Jobs {
     inner: Arc<Inner>,
 }
 
+#[derive(Debug)]
 struct Inner {
     store: Store,
     feed: SnapshotFeed,
@@ -201,6 +202,16 @@ impl Jobs {
                 owner,
             }),
         }
+    }
+
+    /// The store runs write to.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The feed computed days are published on.
+    pub fn feed(&self) -> &SnapshotFeed {
+        &self.inner.feed
     }
 
     /// The settings.
@@ -848,8 +859,10 @@ impl Jobs {
     }
 }
 
+/// A new run id: time-ordered (UUIDv7) so that ids list newest first, and starting with a
+/// letter as resource ids must.
 fn new_run_id() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
+    format!("run-{}", uuid::Uuid::now_v7().simple())
 }
 
 fn skipped_day(day: NaiveDate, outcome: Outcome, detail: &str) -> DayReport {

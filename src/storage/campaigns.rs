@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 async fn load(db: &impl ConnectionTrait, model: campaign::Model) -> Result<Stored<Campaign>> {
@@ -158,7 +158,7 @@ impl Store {
         spec: &Campaign,
         request_id: Option<&str>,
     ) -> Result<Stored<Campaign>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Campaigns.name(id);
         if let Some(existing) =
             idempotency::claim(&txn, tenant_id, "CreateCampaign", request_id, &name).await?
@@ -241,7 +241,7 @@ impl Store {
         revision: i64,
         spec: &Campaign,
     ) -> Result<Stored<Campaign>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Campaigns.name(id);
         let updated = campaign::Entity::update_many()
             .col_expr(
@@ -277,7 +277,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Campaigns.name(id);
         let current = campaign::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
             .one(&txn)

@@ -7,7 +7,7 @@ use crate::domain::names::Collection;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 /// Which channels a list returns.
@@ -88,7 +88,7 @@ impl Store {
         spec: &Channel,
         request_id: Option<&str>,
     ) -> Result<Stored<Channel>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Channels.name(id);
         if let Some(existing) =
             idempotency::claim(&txn, tenant_id, "CreateChannel", request_id, &name).await?
@@ -182,7 +182,7 @@ impl Store {
         revision: i64,
         spec: &Channel,
     ) -> Result<Stored<Channel>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Channels.name(id);
         check_refs(&txn, tenant_id, id, spec).await?;
         let updated = channel::Entity::update_many()
@@ -224,7 +224,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Channels.name(id);
         let current = channel::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
             .one(&txn)

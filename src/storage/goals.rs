@@ -8,7 +8,7 @@ use crate::kpi::catalogue::Objective;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 /// Refuses with FAILED_PRECONDITION when goals measure the scope `name`.
@@ -175,7 +175,7 @@ impl Store {
         request_id: Option<&str>,
     ) -> Result<Stored<Goal>> {
         let c = columns(spec)?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Goals.name(id);
         if let Some(existing) =
             idempotency::claim(&txn, tenant_id, "CreateGoal", request_id, &name).await?
@@ -267,7 +267,7 @@ impl Store {
         scope: &Scope,
     ) -> Result<Stored<Goal>> {
         let c = columns(spec)?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Goals.name(id);
         check_refs(&txn, tenant_id, scope, spec.segment.as_ref()).await?;
         let updated = goal::Entity::update_many()

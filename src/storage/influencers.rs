@@ -9,7 +9,7 @@ use crate::domain::names::Collection;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 async fn load(db: &impl ConnectionTrait, model: influencer::Model) -> Result<Stored<Influencer>> {
@@ -134,7 +134,7 @@ impl Store {
         spec: &Influencer,
         request_id: Option<&str>,
     ) -> Result<Stored<Influencer>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Influencers.name(id);
         if let Some(existing) =
             idempotency::claim(&txn, tenant_id, "CreateInfluencer", request_id, &name).await?
@@ -217,7 +217,7 @@ impl Store {
         revision: i64,
         spec: &Influencer,
     ) -> Result<Stored<Influencer>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Influencers.name(id);
         let updated = influencer::Entity::update_many()
             .col_expr(
@@ -257,7 +257,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Influencers.name(id);
         let current = influencer::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
             .one(&txn)

@@ -19,8 +19,9 @@ pub mod tenants;
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    RuntimeErr, SqlErr, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, RuntimeErr, SqlErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -145,6 +146,18 @@ impl Store {
                 .await?;
         }
         Ok(Store { db })
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE):
+    /// a deferred transaction that reads before it writes fails with SQLITE_BUSY when
+    /// another connection wrote meanwhile, where an immediate one waits its turn.
+    pub(crate) async fn begin_write(&self) -> std::result::Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     /// The underlying connection.

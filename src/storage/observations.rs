@@ -15,7 +15,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IdenStatic,
-    Iterable, QueryFilter, QuerySelect, Set, TransactionTrait,
+    Iterable, QueryFilter, QuerySelect, Set,
 };
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -148,7 +148,7 @@ impl Store {
                 update_time: Set(now),
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         use channel_day_stat::Column as C;
         upsert(&txn, models, vec![C::TenantId, C::ChannelId, C::Day]).await?;
         txn.commit().await?;
@@ -181,7 +181,7 @@ impl Store {
                 update_time: Set(now),
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         use web_traffic::Column as C;
         upsert(&txn, models, vec![C::TenantId, C::Day, C::RowKey]).await?;
         txn.commit().await?;
@@ -229,7 +229,7 @@ impl Store {
                     })
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         // Only orders that were stored before can have codes to replace; finding them
         // through the primary key keeps bulk loads of new orders free of DELETEs.
         let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
@@ -291,7 +291,7 @@ impl Store {
             }
         })
         .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         use audience_member::Column as C;
         upsert(
             &txn,
@@ -331,7 +331,7 @@ impl Store {
                 }
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         use interaction::Column as C;
         upsert(
             &txn,
@@ -363,7 +363,7 @@ impl Store {
             update_time: Set(now),
         })
         .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         use giveaway_entry::Column as C;
         upsert(
             &txn,
@@ -389,7 +389,7 @@ impl Store {
                 update_time: Set(now),
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         use metric_point::Column as C;
         upsert(
             &txn,

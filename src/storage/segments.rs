@@ -7,7 +7,6 @@ use crate::domain::segment::Segment;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 
 fn to_domain(model: segment::Model) -> Stored<Segment> {
@@ -32,7 +31,7 @@ impl Store {
         spec: &Segment,
         request_id: Option<&str>,
     ) -> Result<Stored<Segment>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Segments.name(id);
         if let Some(existing) =
             idempotency::claim(&txn, tenant_id, "CreateSegment", request_id, &name).await?
@@ -135,7 +134,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let name = Collection::Segments.name(id);
         let current = segment::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
             .one(&txn)

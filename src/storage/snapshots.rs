@@ -7,9 +7,7 @@ use crate::domain::goal::Scope;
 use crate::kpi::period::Period;
 use crate::kpi::value::Reason;
 use chrono::{NaiveDate, Utc};
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// A stored daily snapshot.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,7 +55,7 @@ impl Store {
         run_id: &str,
     ) -> Result<()> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut delete = kpi_snapshot::Entity::delete_many()
             .filter(kpi_snapshot::Column::TenantId.eq(tenant_id))
             .filter(kpi_snapshot::Column::Day.eq(day));

@@ -2,6 +2,7 @@
 //! always and PostgreSQL when TALLY_TEST_POSTGRES_URL is set.
 use std::time::Duration;
 use tally::domain::tenant::{Tenant, TenantSettings};
+use tally::jobs::{JobSettings, Jobs};
 use tally::proto::campaign_service_client::CampaignServiceClient;
 use tally::proto::channel_service_client::ChannelServiceClient;
 use tally::proto::goal_service_client::GoalServiceClient;
@@ -98,9 +99,86 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// A job runner over `store` without schedule, pulling through `registry`.
+pub fn jobs(store: &Store, registry: tally::connectors::Registry, settings: JobSettings) -> Jobs {
+    Jobs::new(
+        store.clone(),
+        tally::compute::SnapshotFeed::default(),
+        registry,
+        tally::connectors::Credentials::default(),
+        settings,
+    )
+}
+
+/// Creates tenant `id` in Europe/Amsterdam with influencer `anna` (code ANNA10) and the
+/// channels `anna-instagram`, `brand-site` (Website) and `brand-shop` (Shopify).
+pub async fn small_tenant(store: &Store, id: &str) -> Tenant {
+    use tally::domain::channel::{Channel, Platform};
+    use tally::domain::influencer::{Influencer, TrackingValue};
+    let tenant = Tenant {
+        id: id.into(),
+        display_name: id.into(),
+        settings: TenantSettings {
+            time_zone: "Europe/Amsterdam".into(),
+            ..TenantSettings::default()
+        },
+    };
+    store.create_tenant(&tenant).await.expect("create tenant");
+    let anna = Influencer {
+        display_name: "Anna".into(),
+        tags: vec![],
+        discount_codes: vec!["ANNA10".into()],
+        tracking_values: vec![TrackingValue {
+            utm_source: "influencer".into(),
+            utm_campaign: "anna".into(),
+        }],
+    };
+    store
+        .create_influencer(id, "anna", &anna, None)
+        .await
+        .expect("create influencer");
+    for (channel_id, platform, owner, account) in [
+        (
+            "anna-instagram",
+            Platform::Instagram,
+            Some("anna"),
+            "17841400000000001",
+        ),
+        ("brand-site", Platform::Website, None, "123456789"),
+        ("brand-shop", Platform::Shopify, None, "acme.myshopify.com"),
+    ] {
+        let channel = Channel {
+            display_name: channel_id.into(),
+            platform,
+            owner: owner.map(String::from),
+            account_id: account.into(),
+            credentials_ref: format!("{}_TOKEN", channel_id.replace('-', "_").to_uppercase()),
+        };
+        store
+            .create_channel(id, channel_id, &channel, None)
+            .await
+            .expect("create channel");
+    }
+    tenant
+}
+
 impl TestApp {
-    /// Starts a server over `db` with tenant `acme`.
+    /// Starts a server over `db` with tenant `acme` and no connectors.
     pub async fn spawn(db: TestDb) -> TestApp {
+        TestApp::spawn_with(
+            db,
+            tally::connectors::Registry::new(),
+            JobSettings::default(),
+        )
+        .await
+    }
+
+    /// Starts a server over `db` with tenant `acme`, pulling through `registry`.
+    pub async fn spawn_with(
+        db: TestDb,
+        registry: tally::connectors::Registry,
+        settings: JobSettings,
+    ) -> TestApp {
         if let Ok(filter) = std::env::var("TALLY_TEST_LOG") {
             tally::telemetry::init(tally::config::LogFormat::Pretty, &filter);
         }
@@ -116,7 +194,8 @@ impl TestApp {
         let server_store = store.clone();
         let server = tokio::spawn(async move {
             tally::server::serve(
-                server_store,
+                jobs(&server_store, registry, settings),
+                false,
                 listener,
                 async { rx.await.unwrap_or(()) },
                 Duration::from_secs(5),
@@ -265,6 +344,33 @@ macro_rules! on_both_databases {
                     };
                     let app = $crate::helpers::TestApp::spawn(db).await;
                     super::$test(app).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each named `async fn(TestDb)` on SQLite, and on PostgreSQL when configured.
+#[macro_export]
+macro_rules! on_both_database_kinds {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::helpers::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(db) = $crate::helpers::TestDb::postgres().await else {
+                        eprintln!("TALLY_TEST_POSTGRES_URL not set: PostgreSQL half skipped");
+                        return;
+                    };
+                    super::$test(db).await;
                 }
             )*
         }

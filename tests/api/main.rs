@@ -3,6 +3,7 @@ mod helpers;
 
 mod errors;
 mod ingest;
+mod jobs;
 mod kpis;
 mod operations;
 mod paging;

@@ -87,7 +87,8 @@ async fn shutdown_turns_health_not_serving_and_stops() {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tally::server::serve(
-        store,
+        crate::helpers::jobs(&store, Default::default(), Default::default()),
+        false,
         listener,
         async { rx.await.unwrap_or(()) },
         Duration::from_secs(5),

@@ -1,0 +1,484 @@
+//! The job runner and JobService: claims, catch-up, leases, replicas, backfills.
+use crate::helpers::{self, TestApp, TestDb, bad_fields, expect_code, small_tenant};
+use chrono::{Days, NaiveDate, Utc};
+use std::time::Duration;
+use tally::compute::KpiKey;
+use tally::connectors::demo::demo_registry;
+use tally::domain::goal::Scope;
+use tally::jobs::{self, JobSettings, NIGHTLY, RunSpec};
+use tally::kpi::period::Period;
+use tally::proto;
+use tally::proto::job_service_client::JobServiceClient;
+use tally::storage::Store;
+use tonic::Code;
+
+async fn store_of(db: &TestDb) -> Store {
+    Store::migrate(&db.url()).await.expect("migrate");
+    Store::connect(&db.url(), 5).await.expect("connect")
+}
+
+fn followers() -> KpiKey {
+    KpiKey {
+        kpi: "followers".into(),
+        scope: Scope::Tenant,
+        segment: None,
+    }
+}
+
+async fn snapshot_days(
+    store: &Store,
+    tenant: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<NaiveDate> {
+    store
+        .snapshots(tenant, &followers(), &Period::new(first, last).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.computed.period.first)
+        .collect()
+}
+
+async fn catch_up_after_three_missed_days(db: TestDb) {
+    let store = store_of(&db).await;
+    let tenant = small_tenant(&store, "acme").await;
+    let runner = helpers::jobs(&store, demo_registry(), JobSettings::default());
+    let now = Utc::now();
+    let y = jobs::yesterday(now, &tenant);
+    // A first night ever runs only yesterday.
+    assert_eq!(runner.due_days(&tenant, now).await.unwrap(), [y]);
+    // The last successful night was four days ago; three nights were missed.
+    let first = runner
+        .run(
+            &tenant,
+            RunSpec {
+                job: NIGHTLY.into(),
+                days: vec![y - Days::new(4)],
+                force: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+    let missed = vec![y - Days::new(3), y - Days::new(2), y - Days::new(1), y];
+    assert_eq!(runner.due_days(&tenant, now).await.unwrap(), missed);
+    // At most two days back when configured so.
+    let short = helpers::jobs(
+        &store,
+        demo_registry(),
+        JobSettings {
+            max_catch_up_days: 2,
+            ..JobSettings::default()
+        },
+    );
+    assert_eq!(
+        short.due_days(&tenant, now).await.unwrap(),
+        [y - Days::new(1), y]
+    );
+
+    let runs = runner.tick(now).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = store.get_run("acme", &runs[0]).await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    let report = tally::jobs::report::RunReport::from_json(&run.report);
+    let days: Vec<NaiveDate> = report.days.iter().map(|d| d.day).collect();
+    assert_eq!(days, missed, "missed days run in order");
+    for day in &report.days {
+        let steps: Vec<&str> = day.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(&steps[..2], ["pull", "compute"], "{steps:?}");
+        assert!(day.sources.iter().all(|s| s.rows > 0), "{:?}", day.sources);
+    }
+    let claims = store.days("acme", y - Days::new(4), y).await.unwrap();
+    assert_eq!(claims.len(), 5);
+    assert!(claims.iter().all(|c| c.status == "succeeded"));
+    assert_eq!(
+        snapshot_days(&store, "acme", y - Days::new(4), y).await,
+        Period::new(y - Days::new(4), y)
+            .unwrap()
+            .iter_days()
+            .collect::<Vec<_>>()
+    );
+    // Everything is done: the next tick is a no-op.
+    assert!(runner.tick(now).await.unwrap().is_empty());
+    assert!(runner.due_days(&tenant, now).await.unwrap().is_empty());
+}
+
+async fn an_expired_lease_is_taken_over_and_a_live_one_is_not(db: TestDb) {
+    let store = store_of(&db).await;
+    let tenant = small_tenant(&store, "acme").await;
+    let runner = helpers::jobs(&store, demo_registry(), JobSettings::default());
+    let now = Utc::now();
+    let y = jobs::yesterday(now, &tenant);
+    // Another replica holds yesterday with a live lease: nobody else may run it.
+    let live = now + chrono::Duration::seconds(600);
+    assert!(
+        store
+            .claim_day("acme", y, "run-other", "other", live, false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_day("acme", y, "run-mine", "mine", live, true)
+            .await
+            .unwrap()
+    );
+    assert!(runner.due_days(&tenant, now).await.unwrap().is_empty());
+    assert!(runner.tick(now).await.unwrap().is_empty());
+    // That replica died: its lease ran out, and the next tick takes the day over.
+    let day = y - Days::new(1);
+    let expired = now - chrono::Duration::seconds(1);
+    assert!(
+        store
+            .claim_day("acme", day, "run-dead", "dead", expired, false)
+            .await
+            .unwrap()
+    );
+    let runs = runner.tick(now).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let claim = &store.days("acme", day, day).await.unwrap()[0];
+    assert_eq!(claim.status, "succeeded");
+    assert_eq!(claim.owner, runner.owner());
+    assert_eq!(claim.attempts, 2);
+    // The live claim is untouched.
+    let held = &store.days("acme", y, y).await.unwrap()[0];
+    assert_eq!(
+        (held.owner.as_str(), held.status.as_str()),
+        ("other", "running")
+    );
+}
+
+async fn two_replicas_share_the_night_and_run_each_day_once(db: TestDb) {
+    let store = store_of(&db).await;
+    let tenants = ["t1", "t2", "t3", "t4", "t5", "t6"];
+    for id in tenants {
+        small_tenant(&store, id).await;
+    }
+    // Two replicas: separate pools, separate owners, one database.
+    let other = Store::connect(&db.url(), 5).await.unwrap();
+    let a = helpers::jobs(&store, demo_registry(), JobSettings::default());
+    let b = helpers::jobs(&other, demo_registry(), JobSettings::default());
+    let now = Utc::now();
+    let (runs_a, runs_b) = tokio::join!(a.tick(now), b.tick(now));
+    let (runs_a, runs_b) = (runs_a.unwrap(), runs_b.unwrap());
+    for id in tenants {
+        let tenant = store.get_tenant(id).await.unwrap();
+        let y = jobs::yesterday(now, &tenant);
+        let claims = store.days(id, y, y).await.unwrap();
+        assert_eq!(claims.len(), 1);
+        let run = store.get_run(id, &claims[0].run_id).await.unwrap();
+        assert_eq!(claims[0].status, "succeeded", "{}", run.report);
+        assert_eq!(claims[0].attempts, 1, "{id} ran once");
+        let page = store
+            .list_runs(
+                id,
+                None,
+                &tally::storage::PageRequest {
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "{id} has exactly one run");
+        assert_eq!(page.items[0].id, claims[0].run_id);
+    }
+    assert_eq!(
+        runs_a.len() + runs_b.len(),
+        tenants.len(),
+        "{runs_a:?} {runs_b:?}"
+    );
+    assert!(
+        !runs_a.is_empty() && !runs_b.is_empty(),
+        "both replicas worked: {runs_a:?} {runs_b:?}"
+    );
+    let (again_a, again_b) = tokio::join!(a.tick(now), b.tick(now));
+    assert!(again_a.unwrap().is_empty() && again_b.unwrap().is_empty());
+}
+
+fn client(app: &TestApp) -> JobServiceClient<tonic::transport::Channel> {
+    JobServiceClient::new(app.channel.clone())
+}
+
+async fn wait(app: &TestApp, name: &str) -> proto::JobRun {
+    let mut jobs = client(app);
+    for _ in 0..600 {
+        let run = jobs
+            .get_job_run(app.req(proto::GetJobRunRequest { name: name.into() }))
+            .await
+            .unwrap()
+            .into_inner();
+        if run.status != proto::RunStatus::Running as i32 {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {name} did not end within a minute");
+}
+
+fn date(day: NaiveDate) -> Option<tally::proto::google::r#type::Date> {
+    use chrono::Datelike;
+    Some(tally::proto::google::r#type::Date {
+        year: day.year(),
+        month: day.month() as i32,
+        day: day.day() as i32,
+    })
+}
+
+async fn job_service_backfills_reports_and_refuses_bad_ranges(db: TestDb) {
+    let app = TestApp::spawn_with(db, demo_registry(), JobSettings::default()).await;
+    small_tenant(&app.store, "shop").await;
+    let key = app.store.create_api_key("shop").await.unwrap().1;
+    let app = app.with_key(key);
+    let tenant = app.store.get_tenant("shop").await.unwrap();
+    let y = jobs::yesterday(Utc::now(), &tenant);
+    let mut jobs = client(&app);
+
+    let listed = jobs
+        .list_jobs(app.req(proto::ListJobsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.jobs.len(), 1);
+    assert_eq!(listed.jobs[0].name, "jobs/nightly");
+    assert_eq!(listed.jobs[0].schedule, "0 15 * * * *");
+    let next = listed.jobs[0]
+        .next_run_time
+        .as_ref()
+        .expect("next run time");
+    assert!(next.seconds > Utc::now().timestamp());
+
+    let backfill = |first: NaiveDate, last: NaiveDate, force: bool| proto::RunJobRequest {
+        name: "jobs/nightly".into(),
+        first_day: date(first),
+        last_day: date(last),
+        force,
+    };
+    let started = jobs
+        .run_job(app.req(backfill(y - Days::new(2), y, false)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(started.name.starts_with("jobRuns/run-"), "{}", started.name);
+    assert_eq!(started.trigger, "backfill");
+    let run = wait(&app, &started.name).await;
+    assert_eq!(run.status, proto::RunStatus::Succeeded as i32, "{run:?}");
+    assert_eq!(run.days.len(), 3);
+    assert!(run.rows_pulled > 0);
+    assert!(run.end_time.is_some());
+    let first_day = &run.days[0];
+    assert_eq!(first_day.day, date(y - Days::new(2)));
+    let channels: Vec<&str> = first_day
+        .sources
+        .iter()
+        .map(|s| s.channel.as_str())
+        .collect();
+    assert!(channels.contains(&"channels/brand-shop"), "{channels:?}");
+    assert!(
+        first_day
+            .sources
+            .iter()
+            .all(|s| s.connector == "demo" && s.rows > 0)
+    );
+    assert_eq!(
+        first_day
+            .steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["pull", "compute"]
+    );
+
+    // The same days again: skipped unless forced.
+    let again = jobs
+        .run_job(app.req(backfill(y - Days::new(2), y, false)))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = wait(&app, &again.name).await;
+    assert_eq!(again.status, proto::RunStatus::Succeeded as i32);
+    assert!(
+        again
+            .days
+            .iter()
+            .all(|d| d.status == proto::RunStatus::Skipped as i32
+                && d.detail.contains("already succeeded")),
+        "{:?}",
+        again.days
+    );
+    assert_eq!(again.rows_pulled, 0);
+    let forced = jobs
+        .run_job(app.req(backfill(y, y, true)))
+        .await
+        .unwrap()
+        .into_inner();
+    let forced = wait(&app, &forced.name).await;
+    assert_eq!(forced.days[0].status, proto::RunStatus::Succeeded as i32);
+
+    // Newest first, paged, filtered by trigger.
+    let page = jobs
+        .list_job_runs(app.req(proto::ListJobRunsRequest {
+            page_size: 2,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        page.job_runs
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        [forced.name.as_str(), again.name.as_str()]
+    );
+    assert!(page.job_runs.iter().all(|r| r.days.is_empty()));
+    let rest = jobs
+        .list_job_runs(app.req(proto::ListJobRunsRequest {
+            page_size: 2,
+            page_token: page.next_page_token.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.job_runs.len(), 1);
+    assert_eq!(rest.job_runs[0].name, run.name);
+    assert!(rest.next_page_token.is_empty());
+    let nightly = jobs
+        .list_job_runs(app.req(proto::ListJobRunsRequest {
+            trigger: "nightly".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(nightly.job_runs.is_empty());
+
+    // Bad input names the field.
+    assert_eq!(
+        bad_fields(
+            jobs.run_job(app.req(backfill(y, y + Days::new(1), false)))
+                .await
+        ),
+        ["last_day"]
+    );
+    assert_eq!(
+        bad_fields(
+            jobs.run_job(app.req(backfill(y, y - Days::new(1), false)))
+                .await
+        ),
+        ["last_day"]
+    );
+    assert_eq!(
+        bad_fields(
+            jobs.run_job(app.req(backfill(y - Days::new(500), y, false)))
+                .await
+        ),
+        ["first_day"]
+    );
+    assert_eq!(
+        bad_fields(
+            jobs.run_job(app.req(proto::RunJobRequest {
+                name: "jobs/nightly".into(),
+                first_day: date(y),
+                ..Default::default()
+            }))
+            .await
+        ),
+        ["last_day"]
+    );
+    assert_eq!(
+        bad_fields(
+            jobs.list_job_runs(app.req(proto::ListJobRunsRequest {
+                trigger: "weekly".into(),
+                ..Default::default()
+            }))
+            .await
+        ),
+        ["trigger"]
+    );
+    let mut unknown = backfill(y, y, false);
+    unknown.name = "jobs/weekly".into();
+    expect_code(jobs.run_job(app.req(unknown)).await, Code::NotFound);
+    expect_code(
+        jobs.get_job_run(app.req(proto::GetJobRunRequest {
+            name: "jobRuns/run-nope".into(),
+        }))
+        .await,
+        Code::NotFound,
+    );
+    // A finished run cannot be cancelled; nor can another tenant see it.
+    expect_code(
+        jobs.cancel_job_run(app.req(proto::CancelJobRunRequest {
+            name: run.name.clone(),
+        }))
+        .await,
+        Code::FailedPrecondition,
+    );
+    let stranger = app.other_tenant("stranger").await;
+    expect_code(
+        jobs.get_job_run(helpers::with_key(
+            proto::GetJobRunRequest {
+                name: run.name.clone(),
+            },
+            &stranger,
+        ))
+        .await,
+        Code::NotFound,
+    );
+    app.stop().await;
+}
+
+async fn a_cancelled_backfill_stops_and_leaves_its_days_to_the_next_run(db: TestDb) {
+    let app = TestApp::spawn_with(db, demo_registry(), JobSettings::default()).await;
+    small_tenant(&app.store, "shop").await;
+    let key = app.store.create_api_key("shop").await.unwrap().1;
+    let app = app.with_key(key);
+    let tenant = app.store.get_tenant("shop").await.unwrap();
+    let y = jobs::yesterday(Utc::now(), &tenant);
+    let mut jobs = client(&app);
+    let started = jobs
+        .run_job(app.req(proto::RunJobRequest {
+            name: "jobs/nightly".into(),
+            first_day: date(y - Days::new(199)),
+            last_day: date(y),
+            force: false,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let cancelled = jobs
+        .cancel_job_run(app.req(proto::CancelJobRunRequest {
+            name: started.name.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(cancelled.cancel_requested);
+    let run = wait(&app, &started.name).await;
+    assert_eq!(
+        run.status,
+        proto::RunStatus::Cancelled as i32,
+        "{:?}",
+        run.error
+    );
+    let done = run
+        .days
+        .iter()
+        .filter(|d| d.status == proto::RunStatus::Succeeded as i32)
+        .count();
+    assert!(done < 200, "the run stopped early ({done} days done)");
+    // No day is left held: the cancelled day can be claimed again.
+    let claims = app.store.days("shop", y - Days::new(199), y).await.unwrap();
+    assert!(claims.iter().all(|c| c.status != "running"), "{claims:?}");
+    app.stop().await;
+}
+
+crate::on_both_database_kinds!(
+    catch_up_after_three_missed_days,
+    an_expired_lease_is_taken_over_and_a_live_one_is_not,
+    two_replicas_share_the_night_and_run_each_day_once,
+    job_service_backfills_reports_and_refuses_bad_ranges,
+    a_cancelled_backfill_stops_and_leaves_its_days_to_the_next_run,
+);
