@@ -461,3 +461,622 @@ fn the_live_registry_maps_each_platform_to_its_connector() {
     assert_eq!(name(Platform::Facebook), None);
     assert_eq!(BaseUrls::default().shopify, None);
 }
+
+// ---------------------------------------------------------------------------------------
+// YouTube
+
+#[tokio::test]
+async fn youtube_maps_totals_to_differences_against_the_previous_day() {
+    let case = case(Platform::YouTube, &settings()).await;
+    let (result, sink) = pull(case.connector.as_ref(), &case.request).await;
+    result.unwrap();
+    // Without previous totals there is nothing to subtract.
+    assert_eq!(sink.stats(), vec![stats(Some(5))]);
+    assert_eq!(sink.cursors(), vec![None]);
+    assert_eq!(
+        sink.pages[0].0.totals,
+        Some(json!({"videoCount": 3, "viewCount": 100}))
+    );
+    let sent = &case.fake.requests()[0];
+    assert_eq!(sent.path, "/youtube/v3/channels");
+    assert_eq!(sent.param("part"), Some("statistics"));
+    assert_eq!(sent.param("id"), Some("UC1"));
+    assert!(!sent.auth_header, "the key goes in the query");
+
+    let mut request = case.request.clone();
+    request.previous_totals = Some(json!({"videoCount": 1, "viewCount": 77}));
+    let (result, sink) = pull(case.connector.as_ref(), &request).await;
+    result.unwrap();
+    let mut expected = stats(Some(5));
+    expected.posts = Some(2);
+    expected.views = Some(23);
+    assert_eq!(sink.stats(), vec![expected]);
+
+    // Deleted videos make the total shrink; the day counts no negative posts.
+    request.previous_totals = Some(json!({"videoCount": 9, "viewCount": 100}));
+    let (result, sink) = pull(case.connector.as_ref(), &request).await;
+    result.unwrap();
+    assert_eq!(sink.stats()[0].posts, Some(0));
+    assert_eq!(sink.stats()[0].views, Some(0));
+}
+
+#[tokio::test]
+async fn youtube_hidden_subscribers_and_unknown_channels() {
+    let fake = FakeYouTube::start().await;
+    fake.set_channel(
+        "UC2",
+        YtChannel {
+            views: 10,
+            subscribers: 999,
+            hidden_subscribers: true,
+            videos: 1,
+        },
+    );
+    let connector = YouTube::new(&fake.base_url(), &settings());
+    let (result, sink) = pull(
+        &connector,
+        &request(Platform::YouTube, "UC2", FakeYouTube::TOKEN),
+    )
+    .await;
+    result.unwrap();
+    assert_eq!(sink.stats(), vec![stats(None)]);
+
+    let (result, sink) = pull(
+        &connector,
+        &request(Platform::YouTube, "UCnope", FakeYouTube::TOKEN),
+    )
+    .await;
+    match result {
+        Err(ConnectorError::Config(message)) => {
+            assert!(
+                message.contains("no YouTube channel with id `UCnope`"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(sink.pages.is_empty());
+}
+
+#[tokio::test]
+async fn connectors_without_history_report_nothing_for_a_past_day() {
+    for platform in [Platform::YouTube, Platform::X, Platform::TikTok] {
+        let case = case(platform, &settings()).await;
+        assert!(!case.connector.has_history());
+        let mut request = case.request.clone();
+        request.latest = false;
+        let (result, sink) = pull(case.connector.as_ref(), &request).await;
+        result.unwrap();
+        assert_eq!(sink.pages.len(), 1);
+        assert_eq!(sink.pages[0].0.rows(), 0);
+        assert_eq!(sink.pages[0].0.totals, None);
+        assert_eq!(case.fake.request_count(), 0, "{platform:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Instagram
+
+#[tokio::test]
+async fn instagram_maps_account_and_insights() {
+    let fake = FakeInstagram::start().await;
+    fake.set_account(
+        "178414",
+        IgAccount {
+            followers: 1200,
+            media: 40,
+            reach: Some(321),
+            likes: Some(12),
+            comments: Some(3),
+            shares: Some(2),
+            views: None,
+            website_clicks: Some(5),
+        },
+    );
+    let connector = Instagram::new(&fake.base_url(), &settings());
+    assert!(connector.has_history());
+    let mut request = request(Platform::Instagram, "178414", FakeInstagram::TOKEN);
+    request.previous_totals = Some(json!({"media_count": 38}));
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    let mut expected = stats(Some(1200));
+    expected.posts = Some(2);
+    expected.reach = Some(321);
+    expected.likes = Some(12);
+    expected.comments = Some(3);
+    expected.shares = Some(2);
+    expected.link_clicks = Some(5);
+    // views is missing from the answer, so unknown rather than zero.
+    assert_eq!(sink.stats(), vec![expected]);
+    assert_eq!(sink.pages[0].0.totals, Some(json!({"media_count": 40})));
+
+    let since = amsterdam()
+        .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
+        .unwrap()
+        .timestamp()
+        .to_string();
+    let until = amsterdam()
+        .with_ymd_and_hms(2026, 11, 24, 0, 0, 0)
+        .unwrap()
+        .timestamp()
+        .to_string();
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].path, "/v21.0/178414");
+    assert_eq!(sent[0].param("fields"), Some("followers_count,media_count"));
+    assert_eq!(sent[1].path, "/v21.0/178414/insights");
+    assert_eq!(sent[1].param("metric"), Some("reach"));
+    assert_eq!(sent[2].param("metric_type"), Some("total_value"));
+    for insights in &sent[1..] {
+        assert_eq!(insights.param("period"), Some("day"));
+        assert_eq!(insights.param("since"), Some(since.as_str()));
+        assert_eq!(insights.param("until"), Some(until.as_str()));
+    }
+
+    // A past day: insights only, no followers, no totals to remember.
+    fake.clear_requests();
+    request.latest = false;
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    let stats = &sink.stats()[0];
+    assert_eq!((stats.followers, stats.posts), (None, None));
+    assert_eq!(stats.reach, Some(321));
+    assert_eq!(sink.pages[0].0.totals, None);
+    assert_eq!(fake.request_count(), 2);
+}
+
+#[tokio::test]
+async fn instagram_expired_token_asks_for_renewal() {
+    let case = case(Platform::Instagram, &settings()).await;
+    case.fake.fail_next(Fault::TokenExpired);
+    let (result, _) = pull(case.connector.as_ref(), &case.request).await;
+    match result {
+        Err(ConnectorError::Auth { reference, message }) => {
+            assert_eq!(reference, REFERENCE);
+            assert!(message.contains("expired"), "{message}");
+            assert!(message.contains("renewed"), "{message}");
+            assert!(message.contains("190"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(case.fake.request_count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// X and TikTok
+
+#[tokio::test]
+async fn x_maps_followers_and_tweets_but_not_likes_given() {
+    let fake = FakeX::start().await;
+    fake.set_user(
+        "42",
+        XUser {
+            username: "anna".into(),
+            followers: 10,
+            following: 3,
+            tweets: 50,
+            listed: 1,
+            likes_given: 7,
+        },
+    );
+    let connector = X::new(&fake.base_url(), &settings());
+    let mut request = request(Platform::X, "42", FakeX::TOKEN);
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    assert_eq!(sink.stats(), vec![stats(Some(10))]);
+    assert_eq!(sink.pages[0].0.totals, Some(json!({"tweet_count": 50})));
+    let sent = &fake.requests()[0];
+    assert_eq!(sent.path, "/2/users/42");
+    assert_eq!(sent.param("user.fields"), Some("public_metrics"));
+    assert!(sent.auth_header);
+
+    request.previous_totals = Some(json!({"tweet_count": 46}));
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    let mut expected = stats(Some(10));
+    expected.posts = Some(4);
+    assert_eq!(sink.stats(), vec![expected]);
+
+    let (result, _) = pull(&connector, &self::request(Platform::X, "404", FakeX::TOKEN)).await;
+    match result {
+        Err(ConnectorError::Config(message)) => assert!(message.contains("404"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tiktok_maps_followers_videos_and_likes() {
+    let case = case(Platform::TikTok, &settings()).await;
+    let (result, sink) = pull(case.connector.as_ref(), &case.request).await;
+    result.unwrap();
+    assert_eq!(sink.stats(), vec![stats(Some(10))]);
+    assert_eq!(
+        sink.pages[0].0.totals,
+        Some(json!({"likes_count": 99, "video_count": 4}))
+    );
+    let sent = &case.fake.requests()[0];
+    assert_eq!(sent.path, "/v2/user/info/");
+    assert_eq!(
+        sent.param("fields"),
+        Some("open_id,follower_count,likes_count,video_count")
+    );
+
+    let mut request = case.request.clone();
+    request.previous_totals = Some(json!({"likes_count": 90, "video_count": 3}));
+    let (result, sink) = pull(case.connector.as_ref(), &request).await;
+    result.unwrap();
+    let mut expected = stats(Some(10));
+    expected.posts = Some(1);
+    expected.likes = Some(9);
+    assert_eq!(sink.stats(), vec![expected]);
+
+    // An error code other than auth and rate limits is a refusal, not a retry.
+    case.fake.clear_requests();
+    case.fake.fail_next(Fault::Body(
+        400,
+        json!({"data": {}, "error": {"code": "invalid_params", "message": "bad fields", "log_id": "1"}}),
+    ));
+    let (result, _) = pull(case.connector.as_ref(), &case.request).await;
+    assert!(
+        matches!(&result, Err(ConnectorError::Rejected { status: 400, message, .. }) if message.contains("invalid_params")),
+        "{result:?}"
+    );
+    assert_eq!(case.fake.request_count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// GA4
+
+fn web(source: &str, sessions: i64, users: i64, new_users: i64) -> WebTraffic {
+    WebTraffic {
+        day: day(),
+        source: source.into(),
+        medium: "social".into(),
+        campaign: "anna".into(),
+        channel_group: "Organic Social".into(),
+        age_bracket: None,
+        age: None,
+        country: None,
+        is_customer: None,
+        sessions,
+        users,
+        new_users,
+    }
+}
+
+#[tokio::test]
+async fn ga4_maps_rows_of_the_day() {
+    let fake = FakeGa4::start().await;
+    let mut other_day = ga4_row("yesterday", 5);
+    other_day.date = day().pred_opt().unwrap();
+    fake.set_rows(
+        "123456",
+        vec![
+            Ga4Row {
+                users: 30,
+                new_users: 12,
+                ..ga4_row("influencer", 42)
+            },
+            other_day,
+            Ga4Row {
+                medium: "(none)".into(),
+                campaign: "(not set)".into(),
+                channel_group: "Direct".into(),
+                users: 7,
+                new_users: 0,
+                ..ga4_row("(direct)", 9)
+            },
+        ],
+    );
+    let connector = Ga4::new(&fake.base_url(), &settings());
+    let (result, sink) = pull(
+        &connector,
+        &request(Platform::Website, "123456", FakeGa4::TOKEN),
+    )
+    .await;
+    result.unwrap();
+    let mut direct = web("(direct)", 9, 7, 0);
+    direct.medium = "(none)".into();
+    direct.campaign = "(not set)".into();
+    direct.channel_group = "Direct".into();
+    assert_eq!(sink.traffic(), vec![web("influencer", 42, 30, 12), direct]);
+    assert_eq!(sink.cursors(), vec![None]);
+    let sent = &fake.requests()[0];
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.path, "/v1beta/properties/123456:runReport");
+    assert!(sent.auth_header);
+    assert_eq!(
+        sent.body,
+        Some(json!({
+            "dateRanges": [{"startDate": "2026-11-23", "endDate": "2026-11-23"}],
+            "dimensions": [{"name": "date"}, {"name": "sessionSource"}, {"name": "sessionMedium"},
+                           {"name": "sessionCampaignName"}, {"name": "sessionDefaultChannelGroup"}],
+            "metrics": [{"name": "sessions"}, {"name": "totalUsers"}, {"name": "newUsers"}],
+            "limit": "10000",
+            "offset": "0",
+            "keepEmptyRows": false,
+        }))
+    );
+}
+
+#[tokio::test]
+async fn ga4_reads_columns_by_header_name_and_names_bad_fields() {
+    let case = case(Platform::Website, &settings()).await;
+    let report = |date: &str, sessions: &str| {
+        json!({
+            "dimensionHeaders": [{"name": "sessionMedium"}, {"name": "date"}, {"name": "sessionSource"},
+                                 {"name": "sessionDefaultChannelGroup"}, {"name": "sessionCampaignName"}],
+            "metricHeaders": [{"name": "newUsers", "type": "TYPE_INTEGER"}, {"name": "sessions", "type": "TYPE_INTEGER"},
+                              {"name": "totalUsers", "type": "TYPE_INTEGER"}],
+            "rows": [{"dimensionValues": [{"value": "social"}, {"value": date}, {"value": "influencer"},
+                                          {"value": "Organic Social"}, {"value": "anna"}],
+                      "metricValues": [{"value": "12"}, {"value": sessions}, {"value": "30"}]}],
+            "rowCount": 1,
+            "kind": "analyticsData#runReport",
+        })
+    };
+    case.fake
+        .fail_next(Fault::Body(200, report("20261123", "42")));
+    let (result, sink) = pull(case.connector.as_ref(), &case.request).await;
+    result.unwrap();
+    assert_eq!(sink.traffic(), vec![web("influencer", 42, 30, 12)]);
+
+    for (date, sessions, field) in [
+        ("20261122", "42", "rows[0].date"),
+        ("20261123", "4.5", "rows[0].sessions"),
+        ("20261123", "-3", "rows[0].sessions"),
+    ] {
+        case.fake
+            .fail_next(Fault::Body(200, report(date, sessions)));
+        let (result, _) = pull(case.connector.as_ref(), &case.request).await;
+        match result {
+            Err(ConnectorError::BadResponse { message, .. }) => {
+                assert!(message.contains(field), "{message}")
+            }
+            other => panic!("{date} {sessions}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ga4_pages_by_offset_and_resumes_from_the_cursor() {
+    let fake = FakeGa4::start().await;
+    let rows: Vec<Ga4Row> = (1..=5).map(|i| ga4_row(&format!("s{i}"), i)).collect();
+    fake.set_rows("123456", rows);
+    let connector = Ga4::new(&fake.base_url(), &settings()).with_page_size(2);
+    let mut request = request(Platform::Website, "123456", FakeGa4::TOKEN);
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    assert_eq!(
+        sink.cursors(),
+        vec![Some("2".to_string()), Some("4".to_string()), None]
+    );
+    let per_page: Vec<usize> = sink
+        .pages
+        .iter()
+        .map(|(p, _)| p.web_traffic.len())
+        .collect();
+    assert_eq!(per_page, vec![2, 2, 1]);
+    let sources: Vec<String> = sink.traffic().into_iter().map(|w| w.source).collect();
+    assert_eq!(sources, vec!["s1", "s2", "s3", "s4", "s5"]);
+    let offsets: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.body.as_ref().unwrap()["offset"].to_string())
+        .collect();
+    assert_eq!(offsets, vec!["\"0\"", "\"2\"", "\"4\""]);
+
+    fake.clear_requests();
+    request.cursor = Some("4".into());
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    assert_eq!(sink.cursors(), vec![None]);
+    let sources: Vec<String> = sink.traffic().into_iter().map(|w| w.source).collect();
+    assert_eq!(sources, vec!["s5"]);
+    assert_eq!(fake.request_count(), 1);
+    assert_eq!(fake.requests()[0].body.as_ref().unwrap()["offset"], "4");
+}
+
+// ---------------------------------------------------------------------------------------
+// Shopify
+
+#[tokio::test]
+async fn shopify_maps_orders_exactly() {
+    let fake = FakeShopify::start().await;
+    fake.set_orders(vec![
+        ShopifyOrder {
+            id: 450789469,
+            created_at: "2026-11-23T10:00:00+01:00".into(),
+            currency: "EUR".into(),
+            subtotal_price: "12.50".into(),
+            total_discounts: "1.25".into(),
+            discount_codes: vec![" ANNA10 ".into()],
+            customer: Some((207119551, "a@example.com".into())),
+            email: Some("a@example.com".into()),
+            landing_site: Some(
+                "/products/x?utm_source=influencer&utm_medium=social%20post&utm_campaign=anna"
+                    .into(),
+            ),
+            ..ShopifyOrder::default()
+        },
+        // A guest late in the evening: 23:30 in Amsterdam is 22:30 UTC, same day.
+        ShopifyOrder {
+            id: 450789470,
+            created_at: "2026-11-23T22:30:00Z".into(),
+            currency: "EUR".into(),
+            subtotal_price: "7".into(),
+            total_discounts: "0.00".into(),
+            email: Some(" Guest@Example.com ".into()),
+            landing_site: Some("/".into()),
+            ..ShopifyOrder::default()
+        },
+    ]);
+    let connector = Shopify::new(Some(&fake.base_url()), &settings());
+    let (result, sink) = pull(
+        &connector,
+        &request(Platform::Shopify, "anna.myshopify.com", FakeShopify::TOKEN),
+    )
+    .await;
+    result.unwrap();
+    let placed = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    assert_eq!(
+        sink.orders(),
+        vec![
+            Order {
+                order_id: "450789469".into(),
+                customer_key: Some("c:207119551".into()),
+                placed_at: placed("2026-11-23T09:00:00Z"),
+                day: day(),
+                revenue_minor: 1250,
+                cost_minor: 0,
+                discount_minor: 125,
+                currency: "EUR".into(),
+                codes: vec!["ANNA10".into()],
+                utm_source: "influencer".into(),
+                utm_medium: "social post".into(),
+                utm_campaign: "anna".into(),
+            },
+            Order {
+                order_id: "450789470".into(),
+                customer_key: customer_key("", "guest@example.com"),
+                placed_at: placed("2026-11-23T22:30:00Z"),
+                day: day(),
+                revenue_minor: 700,
+                cost_minor: 0,
+                discount_minor: 0,
+                currency: "EUR".into(),
+                codes: vec![],
+                utm_source: String::new(),
+                utm_medium: String::new(),
+                utm_campaign: String::new(),
+            },
+        ]
+    );
+    assert_eq!(sink.cursors(), vec![None]);
+    let sent = &fake.requests()[0];
+    assert_eq!(sent.path, "/admin/api/2025-01/orders.json");
+    assert!(sent.auth_header);
+    assert_eq!(sent.param("status"), Some("any"));
+    assert_eq!(
+        sent.param("created_at_min"),
+        Some("2026-11-23T00:00:00+01:00")
+    );
+    assert_eq!(
+        sent.param("created_at_max"),
+        Some("2026-11-23T23:59:59+01:00")
+    );
+    assert_eq!(sent.param("limit"), Some("250"));
+    assert!(sent.param("fields").unwrap().contains("landing_site"));
+}
+
+#[tokio::test]
+async fn shopify_skips_foreign_currencies_cancelled_and_test_orders() {
+    let fake = FakeShopify::start().await;
+    let at = "2026-11-23T12:00:00+01:00";
+    fake.set_orders(vec![
+        shopify_order(1, at, "EUR"),
+        shopify_order(123, at, "USD"),
+        ShopifyOrder {
+            cancelled_at: Some("2026-11-23T13:00:00+01:00".into()),
+            ..shopify_order(2, at, "EUR")
+        },
+        ShopifyOrder {
+            test: true,
+            ..shopify_order(3, at, "EUR")
+        },
+        // Outside the day: filtered by the shop, never seen.
+        shopify_order(4, "2026-11-24T00:00:00+01:00", "EUR"),
+    ]);
+    let connector = Shopify::new(Some(&fake.base_url()), &settings());
+    let (result, sink) = pull(
+        &connector,
+        &request(Platform::Shopify, "anna.myshopify.com", FakeShopify::TOKEN),
+    )
+    .await;
+    result.unwrap();
+    let ids: Vec<String> = sink.orders().into_iter().map(|o| o.order_id).collect();
+    assert_eq!(ids, vec!["1"]);
+    assert_eq!(
+        sink.pages[0].0.skipped,
+        vec!["order 123: currency USD is not the tenant's EUR".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn shopify_refuses_amounts_finer_than_the_currency() {
+    let fake = FakeShopify::start().await;
+    fake.set_orders(vec![ShopifyOrder {
+        subtotal_price: "12.505".into(),
+        ..shopify_order(77, "2026-11-23T12:00:00+01:00", "EUR")
+    }]);
+    let connector = Shopify::new(Some(&fake.base_url()), &settings());
+    let (result, _) = pull(
+        &connector,
+        &request(Platform::Shopify, "anna.myshopify.com", FakeShopify::TOKEN),
+    )
+    .await;
+    match result {
+        Err(ConnectorError::BadResponse { message, .. }) => {
+            assert!(message.contains("order 77"), "{message}");
+            assert!(message.contains("subtotal_price"), "{message}");
+            assert!(message.contains("more than 2 decimals"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shopify_follows_link_pages_and_resumes_from_the_cursor() {
+    let fake = FakeShopify::start().await;
+    fake.set_orders(
+        (1..=5)
+            .map(|i| shopify_order(i, "2026-11-23T12:00:00+01:00", "EUR"))
+            .collect(),
+    );
+    let connector = Shopify::new(Some(&fake.base_url()), &settings()).with_page_size(2);
+    let mut request = request(Platform::Shopify, "anna.myshopify.com", FakeShopify::TOKEN);
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    let per_page: Vec<Vec<String>> = sink
+        .pages
+        .iter()
+        .map(|(p, _)| p.orders.iter().map(|o| o.order_id.clone()).collect())
+        .collect();
+    assert_eq!(per_page, vec![vec!["1", "2"], vec!["3", "4"], vec!["5"]]);
+    let cursors = sink.cursors();
+    assert_eq!(cursors.len(), 3);
+    assert!(cursors[0].is_some() && cursors[1].is_some() && cursors[2].is_none());
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 3);
+    for (later, cursor) in sent[1..].iter().zip(&cursors) {
+        assert_eq!(later.param("page_info"), cursor.as_deref());
+        let mut names = later.param_names();
+        names.sort();
+        assert_eq!(names, vec!["fields", "limit", "page_info"]);
+    }
+
+    fake.clear_requests();
+    request.cursor = cursors[1].clone();
+    let (result, sink) = pull(&connector, &request).await;
+    result.unwrap();
+    let ids: Vec<String> = sink.orders().into_iter().map(|o| o.order_id).collect();
+    assert_eq!(ids, vec!["5"]);
+    assert_eq!(sink.cursors(), vec![None]);
+    assert_eq!(fake.request_count(), 1);
+    assert_eq!(fake.requests()[0].param("page_info"), cursors[1].as_deref());
+}
+
+#[tokio::test]
+async fn shopify_without_a_base_url_calls_the_shop_domain_only() {
+    let connector = Shopify::new(None, &settings());
+    let request = request(Platform::Shopify, "evil.example/path?x=", "token");
+    let (result, _) = pull(&connector, &request).await;
+    assert!(
+        matches!(&result, Err(ConnectorError::Config(m)) if m.contains("not a shop domain")),
+        "{result:?}"
+    );
+}
