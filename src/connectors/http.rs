@@ -307,10 +307,10 @@ pub(crate) fn platform_message(body: Option<&Value>, raw: &[u8]) -> String {
         if let Some(m) = errors.as_str() {
             return m.to_string();
         }
-        if let Some(first) = errors.as_array().and_then(|a| a.first()) {
-            if let Some(m) = first["message"].as_str().or(first["detail"].as_str()) {
-                return m.to_string();
-            }
+        if let Some(first) = errors.as_array().and_then(|a| a.first())
+            && let Some(m) = first["message"].as_str().or(first["detail"].as_str())
+        {
+            return m.to_string();
         }
         if errors.is_object() {
             return errors.to_string();

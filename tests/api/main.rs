@@ -1,7 +1,9 @@
 //! End-to-end tests of the gRPC API: a real server on a loopback port, real databases.
 mod helpers;
 
+mod connectors;
 mod errors;
+mod fakes;
 mod ingest;
 mod jobs;
 mod kpis;
