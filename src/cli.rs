@@ -229,6 +229,10 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             let store =
                 Store::connect(&settings.database_url, settings.database_max_connections).await?;
             let jobs = jobs(&settings, store.clone())?;
+            let abandoned = store.fail_abandoned_runs().await?;
+            if abandoned > 0 {
+                tracing::warn!(abandoned, "marked runs of stopped processes as failed");
+            }
             let tenants = match tenant {
                 Some(t) => vec![t],
                 None => store.tenant_ids().await?,

@@ -7,6 +7,7 @@ mod fakes;
 mod ingest;
 mod jobs;
 mod kpis;
+mod nightly;
 mod operations;
 mod paging;
 mod resources;
