@@ -43,6 +43,16 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Ask a server's grpc.health.v1 whether it is SERVING; exits 0 if so, 1 otherwise (for
+    /// probes and `helm test` in images without a shell).
+    HealthCheck {
+        /// Server address.
+        #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        /// Service to ask about; empty for the whole server.
+        #[arg(long, default_value = "")]
+        service: String,
+    },
     /// Manage tenants and API keys.
     #[command(subcommand)]
     Admin(Admin),
@@ -139,6 +149,9 @@ pub enum CliError {
     /// The job runner failed.
     #[error(transparent)]
     Job(#[from] crate::jobs::JobError),
+    /// The server is not healthy.
+    #[error("{0}")]
+    Unhealthy(String),
     /// A job run ended FAILED.
     #[error("{0}")]
     RunFailed(String),
@@ -201,7 +214,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 4).await?;
             let jobs = jobs(&settings, store)?;
-            let demo = crate::demo::run(&jobs, chrono::Utc::now())
+            let demo = crate::demo::run(&jobs, chrono::Utc::now(), crate::demo::HISTORY_DAYS)
                 .await
                 .map_err(|e| match e {
                     crate::demo::DemoError::Storage(e) => CliError::Storage(e),
@@ -324,6 +337,40 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 return Err(CliError::Rejected(summary.rejected));
             }
             Ok(())
+        }
+        Command::HealthCheck { addr, service } => {
+            let connect = |source| CliError::Connect {
+                addr: addr.clone(),
+                source,
+            };
+            let channel = tonic::transport::Endpoint::from_shared(addr.clone())
+                .map_err(connect)?
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(5))
+                .connect()
+                .await
+                .map_err(connect)?;
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            let status = health
+                .check(tonic_health::pb::HealthCheckRequest { service })
+                .await
+                .map(|r| r.into_inner().status);
+            match status {
+                Ok(s)
+                    if s == tonic_health::pb::health_check_response::ServingStatus::Serving
+                        as i32 =>
+                {
+                    println!("SERVING");
+                    Ok(())
+                }
+                Ok(s) => Err(CliError::Unhealthy(format!(
+                    "{addr} is not serving (status {})",
+                    tonic_health::pb::health_check_response::ServingStatus::try_from(s)
+                        .map(|s| s.as_str_name())
+                        .unwrap_or("unknown")
+                ))),
+                Err(e) => Err(CliError::Unhealthy(format!("{addr}: {}", e.message()))),
+            }
         }
         Command::Admin(admin) => {
             Store::migrate(&settings.database_url).await?;

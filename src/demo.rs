@@ -214,13 +214,13 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
             },
         ),
         (
-            "designers-reach",
+            "young-adults-reach",
             Goal {
-                display_name: "Reach design lovers".into(),
+                display_name: "Reach fans aged 25 to 30 on the site".into(),
                 objective: Some(Objective::NewAudience),
                 kpi: "target_audience_visitors".into(),
                 scope: "tenant".into(),
-                segment: Some("designers".into()),
+                segment: Some("young-adults".into()),
                 baseline: Baseline::None,
                 target: Some(Target::Absolute(5000.0)),
                 direction: Some(Direction::Up),
@@ -310,9 +310,13 @@ pub struct Demo {
     pub took: std::time::Duration,
 }
 
-/// Seeds the demo tenant, backfills [`HISTORY_DAYS`] of generated history through the job
-/// runner (connectors, storage, KPI engine) and gathers the summary.
-pub async fn run(jobs: &Jobs, now: chrono::DateTime<chrono::Utc>) -> Result<Demo, DemoError> {
+/// Seeds the demo tenant, backfills `history_days` (the CLI: [`HISTORY_DAYS`]) of generated
+/// history through the job runner (connectors, storage, KPI engine) and gathers the summary.
+pub async fn run(
+    jobs: &Jobs,
+    now: chrono::DateTime<chrono::Utc>,
+    history_days: u64,
+) -> Result<Demo, DemoError> {
     let started = std::time::Instant::now();
     let store = jobs.store();
     let today = now
@@ -321,7 +325,7 @@ pub async fn run(jobs: &Jobs, now: chrono::DateTime<chrono::Utc>) -> Result<Demo
     let (seeded, key) = seed(store, today).await?;
     let tenant = store.get_tenant(TENANT).await?;
     let last = crate::jobs::yesterday(now, &tenant);
-    let first = last - chrono::Days::new(HISTORY_DAYS - 1);
+    let first = last - chrono::Days::new(history_days.max(1) - 1);
     let run = jobs
         .run(
             &tenant,
@@ -487,5 +491,44 @@ mod tests {
         assert_eq!(tenant.settings.time_zone, "Europe/Amsterdam");
         let anna = store.get_influencer(TENANT, "anna").await.unwrap();
         assert_eq!(anna.spec.discount_codes, ["ANNA10"]);
+    }
+
+    #[tokio::test]
+    async fn the_demo_backfills_through_the_job_runner_and_summarises() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/demo.db", dir.path().display());
+        Store::migrate(&url).await.unwrap();
+        let store = Store::connect(&url, 2).await.unwrap();
+        let jobs = Jobs::new(
+            store.clone(),
+            crate::compute::SnapshotFeed::default(),
+            crate::connectors::demo::demo_registry(),
+            crate::connectors::Credentials::default(),
+            crate::jobs::JobSettings::default(),
+        );
+        let demo = run(&jobs, chrono::Utc::now(), 4).await.unwrap();
+        assert_eq!(demo.run.status, "succeeded", "{:?}", demo.run.error);
+        assert!(demo.run.rows_pulled > 0);
+        assert_eq!((demo.run.last_day - demo.run.first_day).num_days(), 3);
+        assert_eq!(demo.top.len(), 5);
+        let returning: Vec<f64> = demo.top.iter().map(|t| t.1.unwrap_or(-1.0)).collect();
+        assert!(returning.windows(2).all(|w| w[0] >= w[1]), "{returning:?}");
+        assert_eq!(demo.goals.len(), 3);
+        let text = demo.to_string();
+        assert!(
+            text.contains(&demo.key) && text.contains("young-adults-reach"),
+            "{text}"
+        );
+        // Each backfilled day has its snapshots.
+        let key = KpiKey {
+            kpi: "followers".into(),
+            scope: Scope::Influencer("anna".into()),
+            segment: None,
+        };
+        let period = Period::new(demo.run.first_day, demo.run.last_day).unwrap();
+        assert_eq!(
+            store.snapshots(TENANT, &key, &period).await.unwrap().len(),
+            4
+        );
     }
 }

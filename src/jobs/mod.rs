@@ -398,6 +398,7 @@ impl Jobs {
         let mut report = RunReport::default();
         let heartbeat = self.heartbeat(&tenant.id, run_id);
         let mut previous: Option<NaiveDate> = None;
+        let mut first_done: Option<NaiveDate> = None;
         for (index, &day) in spec.days.iter().enumerate() {
             if heartbeat.cancel.load(Ordering::SeqCst) {
                 report.days.push(skipped_day(
@@ -467,13 +468,12 @@ impl Jobs {
             *heartbeat.day.lock().unwrap_or_else(|e| e.into_inner()) = None;
             let cancelled = self.save(&tenant.id, run_id, &report, false).await?;
             heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+            first_done.get_or_insert(day);
             previous = Some(day);
         }
         if created {
-            if spec.job == NIGHTLY
-                && let Some(last) = previous
-            {
-                self.recompute_cohorts(tenant, last, trailing, &mut report)
+            if let (Some(first), Some(last)) = (first_done, previous) {
+                self.recompute_cohorts(tenant, first, last, &mut report)
                     .await;
             }
             self.save(&tenant.id, run_id, &report, true).await?;
@@ -808,20 +808,21 @@ impl Jobs {
         }
     }
 
-    /// Recomputes the cohort KPIs of the days still inside the returning-buyer window
-    /// that the run did not recompute whole.
+    /// Recomputes the cohort KPIs of every day whose returning buyers the run's orders can
+    /// change: the days of the run and the returning-buyer window before its first day.
+    /// Days computed earlier in the run saw only the orders pulled up to them.
     async fn recompute_cohorts(
         &self,
         tenant: &Tenant,
+        first: NaiveDate,
         last: NaiveDate,
-        trailing: u64,
         report: &mut RunReport,
     ) {
         let window_days = tenant.settings.returning_window_days.max(0) as u64;
-        let Some(until) = last.checked_sub_days(Days::new(trailing)) else {
-            return;
-        };
-        let Some(range) = Period::new(last - Days::new(window_days), until) else {
+        let Some(range) = first
+            .checked_sub_days(Days::new(window_days))
+            .and_then(|from| Period::new(from, last))
+        else {
             return;
         };
         let started = Instant::now();

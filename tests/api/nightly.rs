@@ -170,7 +170,10 @@ impl Platforms {
             ("TALLY_TIKTOK_BASE_URL", urls.tiktok),
             ("TALLY_GA4_BASE_URL", urls.ga4),
             ("TALLY_SHOPIFY_BASE_URL", urls.shopify.unwrap_or_default()),
-            ("TALLY_CREDENTIALS_DIR", self.secrets.path().display().to_string()),
+            (
+                "TALLY_CREDENTIALS_DIR",
+                self.secrets.path().display().to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -193,7 +196,10 @@ async fn tenant_with_every_platform(store: &Store, id: &str) -> tally::domain::t
             account_id: account.into(),
             credentials_ref: format!("{}_TOKEN", id.replace('-', "_").to_uppercase()),
         };
-        store.create_channel(&tenant.id, id, &channel, None).await.unwrap();
+        store
+            .create_channel(&tenant.id, id, &channel, None)
+            .await
+            .unwrap();
     }
     tenant
 }
@@ -222,7 +228,11 @@ async fn value(app: &TestApp, kpi: &str, scope: &str, day: NaiveDate) -> Option<
         .await
         .unwrap()
         .into_inner();
-    assert!(response.values[0].value.is_some(), "{kpi} {scope}: {:?}", response.values[0]);
+    assert!(
+        response.values[0].value.is_some(),
+        "{kpi} {scope}: {:?}",
+        response.values[0]
+    );
     response.values[0].value
 }
 
@@ -244,7 +254,14 @@ async fn a_night_over_every_platform(db: TestDb) {
         let store = app.store.clone();
         async move {
             let page = store
-                .list_runs("night", None, &tally::storage::PageRequest { after: None, limit: 1 })
+                .list_runs(
+                    "night",
+                    None,
+                    &tally::storage::PageRequest {
+                        after: None,
+                        limit: 1,
+                    },
+                )
                 .await
                 .unwrap();
             let run = page.items.into_iter().next().expect("a run of `night`");
@@ -257,44 +274,96 @@ async fn a_night_over_every_platform(db: TestDb) {
     let report = tally::jobs::report::RunReport::from_json(&run.report);
     let night = &report.days[0];
     assert_eq!(night.day, y);
-    let x = night.sources.iter().find(|s| s.channel_id == "anna-x").unwrap();
+    let x = night
+        .sources
+        .iter()
+        .find(|s| s.channel_id == "anna-x")
+        .unwrap();
     assert_eq!(x.outcome, tally::jobs::report::Outcome::Failed);
     assert!(x.detail.contains("ANNA_X_TOKEN"), "{}", x.detail);
-    assert!(!x.detail.contains(FakeX::TOKEN), "no secret in reports: {}", x.detail);
+    assert!(
+        !x.detail.contains(FakeX::TOKEN),
+        "no secret in reports: {}",
+        x.detail
+    );
     // The other sources were stored and computed regardless.
-    for channel in ["anna-instagram", "anna-youtube", "anna-tiktok", "brand-shop", "brand-site"] {
-        let pulls: Vec<_> = night.sources.iter().filter(|s| s.channel_id == channel).collect();
+    for channel in [
+        "anna-instagram",
+        "anna-youtube",
+        "anna-tiktok",
+        "brand-shop",
+        "brand-site",
+    ] {
+        let pulls: Vec<_> = night
+            .sources
+            .iter()
+            .filter(|s| s.channel_id == channel)
+            .collect();
         assert!(!pulls.is_empty(), "{channel}");
         assert!(
-            pulls.iter().all(|s| s.outcome == tally::jobs::report::Outcome::Succeeded),
+            pulls
+                .iter()
+                .all(|s| s.outcome == tally::jobs::report::Outcome::Succeeded),
             "{pulls:?}"
         );
     }
     // Current totals are pulled for yesterday only; history for the trailing window.
     let days_of = |channel: &str| -> Vec<NaiveDate> {
-        night.sources.iter().filter(|s| s.channel_id == channel).map(|s| s.day).collect()
+        night
+            .sources
+            .iter()
+            .filter(|s| s.channel_id == channel)
+            .map(|s| s.day)
+            .collect()
     };
     assert_eq!(days_of("anna-youtube"), [y]);
-    assert_eq!(days_of("brand-shop"), [y - Days::new(2), y - Days::new(1), y]);
+    assert_eq!(
+        days_of("brand-shop"),
+        [y - Days::new(2), y - Days::new(1), y]
+    );
 
     // Anna's followers: Instagram 1,200 + YouTube 2,000 + TikTok 4,000; X is missing tonight.
-    assert_eq!(value(&app, "followers", "influencers/anna", y).await, Some(7_200.0));
+    assert_eq!(
+        value(&app, "followers", "influencers/anna", y).await,
+        Some(7_200.0)
+    );
     // Orders at 00:01 and 23:59 of yesterday in Amsterdam, not the one at 00:00 today.
-    assert_eq!(value(&app, "attributed_orders", "influencers/anna", y).await, Some(2.0));
-    assert_eq!(value(&app, "code_buyers", "influencers/anna", y).await, Some(2.0));
-    assert_eq!(value(&app, "influencer_visitors", "influencers/anna", y).await, Some(25.0));
-    assert_eq!(value(&app, "views", "channels/anna-instagram", y).await, Some(900.0));
+    assert_eq!(
+        value(&app, "attributed_orders", "influencers/anna", y).await,
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&app, "code_buyers", "influencers/anna", y).await,
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&app, "influencer_visitors", "influencers/anna", y).await,
+        Some(25.0)
+    );
+    assert_eq!(
+        value(&app, "views", "channels/anna-instagram", y).await,
+        Some(900.0)
+    );
     assert!(platforms.shopify.requests().iter().all(|r| r.auth_header));
 
     // The token is renewed: the next tick pulls X again and completes the night.
     let run = latest_run(runner.tick(now + chrono::Duration::hours(1)).await.unwrap()).await;
     assert_eq!(run.status, "succeeded", "{}", run.report);
-    assert_eq!(value(&app, "followers", "influencers/anna", y).await, Some(7_500.0));
+    assert_eq!(
+        value(&app, "followers", "influencers/anna", y).await,
+        Some(7_500.0)
+    );
     let claim = &app.store.days("night", y, y).await.unwrap()[0];
     assert_eq!((claim.status.as_str(), claim.attempts), ("succeeded", 2));
     // Current totals already taken for yesterday are kept, not pulled twice.
     assert_eq!(platforms.youtube.request_count(), 1);
-    assert!(runner.tick(now + chrono::Duration::hours(2)).await.unwrap().is_empty());
+    assert!(
+        runner
+            .tick(now + chrono::Duration::hours(2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.stop().await;
 }
 
@@ -328,7 +397,14 @@ async fn snapshot_rows(store: &Store) -> Vec<String> {
         .map(|s| {
             format!(
                 "{} {} {} {} {:?} {:?} {:?} {:?} v{}",
-                s.day, s.kpi_id, s.scope, s.segment_id, s.value, s.reason, s.numerator, s.denominator,
+                s.day,
+                s.kpi_id,
+                s.scope,
+                s.segment_id,
+                s.value,
+                s.reason,
+                s.numerator,
+                s.denominator,
                 s.definition_version
             )
         })
@@ -354,15 +430,25 @@ async fn a_run_killed_between_pull_and_compute_recovers_on_restart(db: TestDb) {
     let platforms = Platforms::start(y).await;
 
     // The uninterrupted night, for comparison.
-    let out = run_job(&reference.url(), &platforms.env()).await.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_job(&reference.url(), &platforms.env())
+        .await
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected = snapshot_rows(&reference_store).await;
     assert!(!expected.is_empty());
     platforms.ga4.clear_requests();
 
     // GA4 (brand-site, the last source) hangs: every other source is stored, nothing is
     // computed yet, and the process dies there.
-    platforms.ga4.fail_next(Fault::Delay(Duration::from_secs(300)));
+    platforms
+        .ga4
+        .fail_next(Fault::Delay(Duration::from_secs(300)));
     let mut child = run_job(&db.url(), &platforms.env()).await;
     let mut waited = 0;
     while platforms.ga4.request_count() == 0 {
@@ -375,27 +461,60 @@ async fn a_run_killed_between_pull_and_compute_recovers_on_restart(db: TestDb) {
     }
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let pulled = store.get_pull("acme", "brand-shop", y).await.unwrap().unwrap();
-    assert_eq!(pulled.status, "done", "the shop was pulled before the crash");
-    assert!(snapshot_rows(&store).await.is_empty(), "nothing was computed before the crash");
+    let pulled = store
+        .get_pull("acme", "brand-shop", y)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pulled.status, "done",
+        "the shop was pulled before the crash"
+    );
+    assert!(
+        snapshot_rows(&store).await.is_empty(),
+        "nothing was computed before the crash"
+    );
     let claim = &store.days("acme", y, y).await.unwrap()[0];
     assert_eq!(claim.status, "running");
 
     // Restarted after the dead run's lease ran out, it takes the day over and finishes.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let out = run_job(&db.url(), &platforms.env()).await.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(snapshot_rows(&store).await, expected, "same snapshots, no duplicates");
+    let out = run_job(&db.url(), &platforms.env())
+        .await
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        snapshot_rows(&store).await,
+        expected,
+        "same snapshots, no duplicates"
+    );
     let claim = &store.days("acme", y, y).await.unwrap()[0];
     assert_eq!((claim.status.as_str(), claim.attempts), ("succeeded", 2));
     let runs = store
-        .list_runs("acme", None, &tally::storage::PageRequest { after: None, limit: 10 })
+        .list_runs(
+            "acme",
+            None,
+            &tally::storage::PageRequest {
+                after: None,
+                limit: 10,
+            },
+        )
         .await
         .unwrap()
         .items;
     let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(statuses, ["succeeded", "failed"], "newest first");
-    assert!(runs[1].error.as_deref().unwrap_or("").contains("abandoned"), "{:?}", runs[1].error);
+    assert!(
+        runs[1].error.as_deref().unwrap_or("").contains("abandoned"),
+        "{:?}",
+        runs[1].error
+    );
 }
 
 crate::on_both_database_kinds!(

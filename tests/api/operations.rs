@@ -314,3 +314,30 @@ async fn ingest_command_sends_a_file_and_reports_rejected_lines() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn health_check_exits_zero_only_when_serving() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let url = "sqlite::memory:";
+    let addr = format!("http://{}", app.addr);
+    let (status, stdout, stderr) = tally(url, &["health-check", "--addr", &addr]).await;
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), "SERVING");
+    let (status, _, stderr) = tally(
+        url,
+        &[
+            "health-check",
+            "--addr",
+            &addr,
+            "--service",
+            "tally.v1.JobService",
+        ],
+    )
+    .await;
+    assert!(status.success(), "{stderr}");
+    app.stop().await;
+    // Nobody listens there any more.
+    let (status, _, stderr) = tally(url, &["health-check", "--addr", &addr]).await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&addr), "{stderr}");
+}
