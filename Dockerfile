@@ -25,7 +25,7 @@ RUN --mount=type=cache,id=tally-cargo-registry,target=/usr/local/cargo/registry,
     --mount=type=cache,id=tally-target,target=/src/target,sharing=locked \
     cargo build --release --locked \
  && install -D -m 0755 target/release/tally /out/tally \
- && install -d -m 0750 /out/data
+ && install -d -m 0750 /out/rootfs/data
 
 # distroless/cc has glibc and libgcc, which is all the binary links (rustls, no OpenSSL),
 # and no shell or package manager. Its :nonroot variant already defines user 65532.
@@ -33,7 +33,8 @@ FROM ${RUNTIME_IMAGE}
 COPY --from=builder /out/tally /usr/local/bin/tally
 # A writable /data for SQLite when the image runs outside Kubernetes (`docker run -v
 # tally-data:/data ...`); the Helm chart mounts a volume there instead.
-COPY --from=builder --chown=65532:65532 /out/data /data
+# Copied as a child of rootfs/ so that --chown applies to the directory itself.
+COPY --from=builder --chown=65532:65532 /out/rootfs/ /
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 65532:65532
 # The binary's default database URL is relative (sqlite://tally.db), so it lands in /data.
