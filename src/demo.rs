@@ -292,6 +292,21 @@ fn giveaway_entries(campaign: &Campaign, giveaway: &str) -> Vec<GiveawayEntry> {
 /// Days of generated history the demo backfills.
 pub const HISTORY_DAYS: u64 = 120;
 
+/// A goal in the demo's summary.
+#[derive(Debug)]
+pub struct GoalLine {
+    /// Goal id.
+    pub id: String,
+    /// KPI id.
+    pub kpi: String,
+    /// Scope.
+    pub scope: String,
+    /// The newest daily snapshot: its day and value.
+    pub latest: Option<(NaiveDate, Value)>,
+    /// The target in words.
+    pub target: String,
+}
+
 /// What `tally demo` set up, printed as its summary.
 #[derive(Debug)]
 pub struct Demo {
@@ -304,8 +319,8 @@ pub struct Demo {
     /// Influencers by returning buyers over the history: (id, returning buyers, first
     /// code buyers, IPM).
     pub top: Vec<(String, Value, Value, Value)>,
-    /// Each goal: (id, KPI, scope, latest value, target text).
-    pub goals: Vec<(String, String, String, Option<(NaiveDate, Value)>, String)>,
+    /// Each goal with its latest daily value.
+    pub goals: Vec<GoalLine>,
     /// Wall time of the set-up.
     pub took: std::time::Duration,
 }
@@ -393,13 +408,13 @@ pub async fn run(
             Some(Target::RelativePercent(p)) => format!("{p:+}% over the baseline"),
             None => "none".into(),
         };
-        goals.push((
-            goal.id.clone(),
-            spec.kpi.clone(),
-            spec.scope.clone(),
+        goals.push(GoalLine {
+            id: goal.id.clone(),
+            kpi: spec.kpi.clone(),
+            scope: spec.scope.clone(),
             latest,
             target,
-        ));
+        });
     }
     Ok(Demo {
         key,
@@ -461,7 +476,14 @@ impl std::fmt::Display for Demo {
             f,
             "  goals (latest daily value; progress and status come with goal tracking):"
         )?;
-        for (id, kpi, scope, latest, target) in &self.goals {
+        for GoalLine {
+            id,
+            kpi,
+            scope,
+            latest,
+            target,
+        } in &self.goals
+        {
             let latest = latest
                 .as_ref()
                 .map(|(day, v)| format!("{} on {day}", show(v)))

@@ -59,7 +59,6 @@ impl Platforms {
                 shares: Some(3),
                 views: Some(900),
                 website_clicks: Some(11),
-                ..IgAccount::default()
             },
         );
         p.x.set_user(
