@@ -3,6 +3,7 @@ pub mod catalogue;
 pub mod custom;
 pub mod directory;
 pub mod formula;
+pub mod goal_eval;
 pub mod parts;
 pub mod period;
 pub mod social;
