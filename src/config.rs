@@ -67,6 +67,9 @@ pub struct Settings {
     pub ga4_base_url: String,
     /// Base URL of the Shopify Admin API; empty means `https://{shop domain}`.
     pub shopify_base_url: String,
+    /// A goal whose target needs more than this many times the best change its KPI has
+    /// shown gets a warning on create and update.
+    pub goal_warning_factor: f64,
 }
 
 /// Where pulled data comes from.
@@ -108,6 +111,7 @@ impl Default for Settings {
             tiktok_base_url: "https://open.tiktokapis.com".into(),
             ga4_base_url: "https://analyticsdata.googleapis.com".into(),
             shopify_base_url: String::new(),
+            goal_warning_factor: 3.0,
         }
     }
 }
@@ -141,11 +145,21 @@ impl Settings {
             lease: std::time::Duration::from_secs(self.job_lease_seconds),
             max_catch_up_days: self.job_max_catch_up_days.max(1),
             max_attempts: self.job_max_attempts.max(1),
+            goal_warning_factor: if self.goal_warning_factor.is_finite()
+                && self.goal_warning_factor > 0.0
+            {
+                self.goal_warning_factor
+            } else {
+                return Err(invalid(
+                    "goal_warning_factor",
+                    format!("{} is not a positive number", self.goal_warning_factor),
+                ));
+            },
         })
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 23] = [
+    pub const KEYS: [&'static str; 24] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -169,6 +183,7 @@ impl Settings {
         "tiktok_base_url",
         "ga4_base_url",
         "shopify_base_url",
+        "goal_warning_factor",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.

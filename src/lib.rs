@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod demo;
 pub mod domain;
 pub mod files;
+pub mod goals;
 pub mod jobs;
 pub mod kpi;
 pub mod proto;

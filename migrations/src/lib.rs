@@ -11,6 +11,7 @@ mod m20261124_000003_snapshots;
 mod m20261124_000004_custom_kpis;
 mod m20261124_000005_orders_by_customer_day;
 mod m20261124_000006_jobs;
+mod m20261124_000007_goal_evaluations;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_custom_kpis::Migration),
             Box::new(m20261124_000005_orders_by_customer_day::Migration),
             Box::new(m20261124_000006_jobs::Migration),
+            Box::new(m20261124_000007_goal_evaluations::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use super::kpi::{objective_from_proto, objective_to_proto};
 use crate::domain::Stored;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::names::Collection;
+use crate::kpi::goal_eval::{Evaluation, Status as GoalStatus};
 use crate::proto;
 use crate::proto::goal_service_server::GoalService;
 use tonic::{Request, Response, Status};
@@ -74,6 +75,72 @@ fn to_proto(stored: &Stored<Goal>) -> proto::Goal {
         create_time: convert::timestamp(stored.create_time),
         update_time: convert::timestamp(stored.update_time),
         etag: stored.etag(),
+        warnings: vec![],
+    }
+}
+
+fn status_to_proto(status: GoalStatus) -> proto::GoalStatus {
+    match status {
+        GoalStatus::OnTrack => proto::GoalStatus::OnTrack,
+        GoalStatus::AtRisk => proto::GoalStatus::AtRisk,
+        GoalStatus::Achieved => proto::GoalStatus::Achieved,
+        GoalStatus::Missed => proto::GoalStatus::Missed,
+        GoalStatus::NoData => proto::GoalStatus::NoData,
+    }
+}
+
+fn evaluation_to_proto(
+    goal_id: &str,
+    e: &Evaluation,
+    definition_version: i32,
+    previous: Option<GoalStatus>,
+) -> proto::GoalEvaluation {
+    proto::GoalEvaluation {
+        goal: Collection::Goals.name(goal_id),
+        as_of: convert::date(e.as_of),
+        measured_day: convert::date(e.measured_day),
+        current_value: e.current,
+        baseline: e.baseline,
+        target: e.target,
+        progress_percent: e.progress,
+        expected_progress_percent: e.expected_progress,
+        forecast: e.forecast,
+        forecast_values: e.forecast_values as i32,
+        status: status_to_proto(e.status) as i32,
+        reason: e.reason.clone(),
+        definition_version,
+        previous_status: previous
+            .map(|p| status_to_proto(p) as i32)
+            .unwrap_or_default(),
+    }
+}
+
+/// Stream of WatchGoals.
+pub type GoalStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<proto::GoalEvaluation, Status>> + Send>,
+>;
+
+impl Api {
+    /// A goal as returned by Create and Update: with the achievability warning, if any.
+    async fn with_warnings(
+        &self,
+        tenant: &crate::domain::tenant::Tenant,
+        stored: &Stored<Goal>,
+    ) -> Result<proto::Goal, ApiError> {
+        let today = chrono::Utc::now()
+            .with_timezone(&tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC))
+            .date_naive();
+        let warning = crate::goals::achievability(
+            &self.store,
+            &tenant.id,
+            stored,
+            today,
+            self.jobs.settings().goal_warning_factor,
+        )
+        .await?;
+        let mut goal = to_proto(stored);
+        goal.warnings.extend(warning);
+        Ok(goal)
     }
 }
 
@@ -277,7 +344,7 @@ impl GoalService for Api {
             .create_goal(&tenant.id, &id, &spec, &scope, request_id)
             .await
             .map_err(|e| ApiError::from_storage(e, "goal"))?;
-        Ok(Response::new(to_proto(&stored)))
+        Ok(Response::new(self.with_warnings(&tenant, &stored).await?))
     }
 
     async fn get_goal(
@@ -347,7 +414,7 @@ impl GoalService for Api {
             .update_goal(&tenant.id, id, current.revision, &spec, &scope)
             .await
             .map_err(|e| ApiError::from_storage(e, "goal"))?;
-        Ok(Response::new(to_proto(&stored)))
+        Ok(Response::new(self.with_warnings(&tenant, &stored).await?))
     }
 
     async fn delete_goal(
@@ -363,5 +430,126 @@ impl GoalService for Api {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(()))
+    }
+
+    async fn get_goal_progress(
+        &self,
+        request: Request<proto::GetGoalProgressRequest>,
+    ) -> Result<Response<proto::GoalEvaluation>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Goals)?;
+        let goal = self
+            .store
+            .get_goal(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        let as_of = match self
+            .store
+            .newest_snapshot_day(&tenant.id)
+            .await
+            .map_err(ApiError::from)?
+        {
+            Some(day) => day,
+            None => crate::jobs::yesterday(chrono::Utc::now(), &tenant),
+        };
+        let mut evaluator = crate::goals::Evaluator::new(&self.store, &tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        match evaluator
+            .evaluate(&goal.spec, as_of)
+            .await
+            .map_err(ApiError::from)?
+        {
+            Some((evaluation, version)) => Ok(Response::new(evaluation_to_proto(
+                &goal.id,
+                &evaluation,
+                version,
+                None,
+            ))),
+            None => Err(ApiError::FailedPrecondition(format!(
+                "goal `{}` starts on {}, after {as_of}, the newest computed day",
+                goal.id,
+                goal.spec
+                    .start_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "an unset day".into())
+            ))
+            .into()),
+        }
+    }
+
+    async fn list_goal_evaluations(
+        &self,
+        request: Request<proto::ListGoalEvaluationsRequest>,
+    ) -> Result<Response<proto::ListGoalEvaluationsResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        let id = convert::parse_name(&req.parent, "parent", Collection::Goals)?;
+        // The goal must exist in this tenant (NOT_FOUND otherwise).
+        self.store
+            .get_goal(&tenant.id, id)
+            .await
+            .map_err(ApiError::from)?;
+        let pager = Pager::new(req.page_size, &req.page_token, &[&req.parent])?;
+        let page = self
+            .store
+            .list_goal_evaluations(&tenant.id, id, pager.request())
+            .await
+            .map_err(ApiError::from)?;
+        let last = page.items.last().map(|e| e.evaluation.as_of.to_string());
+        let next_page_token = pager.next_token(&page, last.as_deref());
+        Ok(Response::new(proto::ListGoalEvaluationsResponse {
+            evaluations: page
+                .items
+                .iter()
+                .map(|e| evaluation_to_proto(id, &e.evaluation, e.definition_version, None))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    type WatchGoalsStream = GoalStream;
+
+    async fn watch_goals(
+        &self,
+        request: Request<proto::WatchGoalsRequest>,
+    ) -> Result<Response<GoalStream>, Status> {
+        use futures_util::StreamExt;
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        if req.goals.len() > 1000 {
+            return Err(ApiError::invalid("goals", "at most 1000 per call").into());
+        }
+        let mut wanted = std::collections::HashSet::new();
+        for (i, name) in req.goals.iter().enumerate() {
+            let id = convert::parse_name(name, &format!("goals[{i}]"), Collection::Goals)?;
+            self.store
+                .get_goal(&tenant.id, id)
+                .await
+                .map_err(ApiError::from)?;
+            wanted.insert(id.to_string());
+        }
+        let tenant_id = tenant.id.clone();
+        let changes =
+            tokio_stream::wrappers::BroadcastStream::new(self.jobs.goal_feed().subscribe());
+        let stream = changes.filter_map(move |change| {
+            let item = match change {
+                Ok(c) if c.tenant == tenant_id && (wanted.is_empty() || wanted.contains(&c.goal_id)) => {
+                    Some(Ok(evaluation_to_proto(
+                        &c.goal_id,
+                        &c.evaluation,
+                        c.definition_version,
+                        c.previous,
+                    )))
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a WatchGoals consumer fell behind and missed changes");
+                    None
+                }
+            };
+            std::future::ready(item)
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -12,6 +12,7 @@ pub mod scheduler;
 use crate::compute::{self, COHORT_KPIS, SnapshotFeed};
 use crate::connectors::{Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source};
 use crate::domain::tenant::Tenant;
+use crate::goals::GoalFeed;
 use crate::kpi::period::Period;
 use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
 use crate::storage::{StorageError, Store};
@@ -51,6 +52,9 @@ pub struct JobSettings {
     pub max_catch_up_days: u32,
     /// Automatic attempts per day before it waits for a forced run.
     pub max_attempts: i32,
+    /// A goal whose target needs more than this many times the best change its KPI has
+    /// shown gets a warning on create and update.
+    pub goal_warning_factor: f64,
 }
 
 impl Default for JobSettings {
@@ -62,6 +66,7 @@ impl Default for JobSettings {
             lease: Duration::from_secs(120),
             max_catch_up_days: 7,
             max_attempts: 5,
+            goal_warning_factor: 3.0,
         }
     }
 }
@@ -87,6 +92,7 @@ pub struct Jobs {
 struct Inner {
     store: Store,
     feed: SnapshotFeed,
+    goals: GoalFeed,
     connectors: Registry,
     credentials: Credentials,
     settings: JobSettings,
@@ -196,6 +202,7 @@ impl Jobs {
             inner: Arc::new(Inner {
                 store,
                 feed,
+                goals: GoalFeed::default(),
                 connectors,
                 credentials,
                 settings,
@@ -212,6 +219,11 @@ impl Jobs {
     /// The feed computed days are published on.
     pub fn feed(&self) -> &SnapshotFeed {
         &self.inner.feed
+    }
+
+    /// The feed goal status changes are published on.
+    pub fn goal_feed(&self) -> &GoalFeed {
+        &self.inner.goals
     }
 
     /// The settings.
@@ -635,6 +647,42 @@ impl Jobs {
                 detail: format!("recomputed {window}"),
             }),
             Err(e) => return failed_day(day_report, "compute", started, e.to_string()),
+        }
+        // Goals are evaluated as of each day of a nightly run; a backfill evaluates them
+        // once, as of its last day, since evaluations as of past days are not what anyone
+        // waits for and each one measures up to 28 periods per goal.
+        if spec.job == NIGHTLY || spec.days.last() == Some(&day) {
+            let started = Instant::now();
+            let step = match crate::goals::evaluate_goals(
+                &self.inner.store,
+                &self.inner.goals,
+                &tenant.id,
+                day,
+            )
+            .await
+            {
+                Ok(count) => StepReport {
+                    name: "evaluate".into(),
+                    outcome: Outcome::Succeeded,
+                    duration_ms: millis(started),
+                    count,
+                    detail: format!("goals evaluated as of {day}"),
+                },
+                Err(e) => {
+                    if day_report.outcome == Outcome::Succeeded {
+                        day_report.outcome = Outcome::Partial;
+                        day_report.detail = format!("goal evaluation failed: {e}");
+                    }
+                    StepReport {
+                        name: "evaluate".into(),
+                        outcome: Outcome::Failed,
+                        duration_ms: millis(started),
+                        count: 0,
+                        detail: e.to_string(),
+                    }
+                }
+            };
+            day_report.steps.push(step);
         }
         day_report
     }

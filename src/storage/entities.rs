@@ -547,3 +547,30 @@ pub mod source_pull {
     }
     no_relations!();
 }
+
+pub mod goal_evaluation {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "goal_evaluations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub goal_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub as_of: Date,
+        pub measured_day: Date,
+        pub current_value: Option<f64>,
+        pub baseline: Option<f64>,
+        pub target: Option<f64>,
+        pub progress: Option<f64>,
+        pub expected_progress: f64,
+        pub forecast: Option<f64>,
+        pub forecast_values: i32,
+        pub status: String,
+        pub reason: String,
+        pub definition_version: i32,
+        pub evaluate_time: DateTimeUtc,
+    }
+    no_relations!();
+}

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod custom_kpis;
 pub mod directory;
 pub mod entities;
+pub mod goal_evaluations;
 pub mod goals;
 pub mod idempotency;
 pub mod influencers;
