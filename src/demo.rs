@@ -301,10 +301,8 @@ pub struct GoalLine {
     pub kpi: String,
     /// Scope.
     pub scope: String,
-    /// The newest daily snapshot: its day and value.
-    pub latest: Option<(NaiveDate, Value)>,
-    /// The target in words.
-    pub target: String,
+    /// The goal's evaluation as of the last backfilled day (None before its start).
+    pub evaluation: Option<crate::kpi::goal_eval::Evaluation>,
 }
 
 /// What `tally demo` set up, printed as its summary.
@@ -394,26 +392,25 @@ pub async fn run(
         .await?;
     for goal in page.items {
         let spec = &goal.spec;
-        let key = KpiKey {
-            kpi: spec.kpi.clone(),
-            scope: Scope::parse(&spec.scope).unwrap_or(Scope::Tenant),
-            segment: spec.segment.clone(),
-        };
-        let latest = store
-            .latest_snapshot(TENANT, &key)
+        let evaluation = store
+            .list_goal_evaluations(
+                TENANT,
+                &goal.id,
+                &crate::storage::PageRequest {
+                    after: None,
+                    limit: 1,
+                },
+            )
             .await?
-            .map(|s| (s.computed.period.last, s.computed.value));
-        let target = match spec.target {
-            Some(Target::Absolute(v)) => format!("{v}"),
-            Some(Target::RelativePercent(p)) => format!("{p:+}% over the baseline"),
-            None => "none".into(),
-        };
+            .items
+            .into_iter()
+            .next()
+            .map(|e| e.evaluation);
         goals.push(GoalLine {
             id: goal.id.clone(),
             kpi: spec.kpi.clone(),
             scope: spec.scope.clone(),
-            latest,
-            target,
+            evaluation,
         });
     }
     Ok(Demo {
@@ -472,23 +469,30 @@ impl std::fmt::Display for Demo {
                 show(ipm)
             )?;
         }
-        writeln!(
-            f,
-            "  goals (latest daily value; progress and status come with goal tracking):"
-        )?;
+        writeln!(f, "  goals as of the last day:")?;
+        let opt = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
         for GoalLine {
             id,
             kpi,
             scope,
-            latest,
-            target,
+            evaluation,
         } in &self.goals
         {
-            let latest = latest
-                .as_ref()
-                .map(|(day, v)| format!("{} on {day}", show(v)))
-                .unwrap_or_else(|| "no snapshot".into());
-            writeln!(f, "    {id}: {kpi} on {scope} = {latest}; target {target}")?;
+            match evaluation {
+                Some(e) => writeln!(
+                    f,
+                    "    {id} ({kpi} on {scope}): {}, value {}, target {}, progress {}% of the {:.0}% expected: {}",
+                    e.status.as_str().to_uppercase(),
+                    opt(e.current),
+                    opt(e.target),
+                    e.progress
+                        .map(|p| format!("{p:.0}"))
+                        .unwrap_or_else(|| "-".into()),
+                    e.expected_progress,
+                    e.reason
+                )?,
+                None => writeln!(f, "    {id} ({kpi} on {scope}): not started")?,
+            }
         }
         writeln!(f, "  API key (shown once): {}", self.key)
     }
