@@ -437,7 +437,74 @@ async fn a_target_far_beyond_the_growth_seen_gets_a_warning(app: TestApp) {
     app.stop().await;
 }
 
+async fn a_goal_on_a_segment_counts_only_its_visitors(app: TestApp) {
+    use tally::domain::observation::WebTraffic;
+    use tally::domain::segment::Segment;
+    let y = yesterday();
+    let segment = Segment {
+        display_name: "Aged 25 to 30".into(),
+        rule: "age between 25 and 30".into(),
+    };
+    app.store
+        .create_segment("acme", "young", &segment, None)
+        .await
+        .unwrap();
+    // Each day: 10 users aged 27 (in the segment) and 5 aged 40 (not).
+    let mut rows = Vec::new();
+    for i in 0..10u64 {
+        for (age, users) in [(27, 10), (40, 5)] {
+            rows.push(WebTraffic {
+                day: y - Days::new(9 - i),
+                source: "influencer".into(),
+                medium: "social".into(),
+                campaign: "anna".into(),
+                channel_group: "Organic Social".into(),
+                age_bracket: None,
+                age: Some(age),
+                country: None,
+                is_customer: None,
+                sessions: users,
+                users,
+                new_users: users,
+            });
+        }
+    }
+    app.store.upsert_web_traffic("acme", &rows).await.unwrap();
+    app.goals()
+        .create_goal(app.req(proto::CreateGoalRequest {
+            goal_id: "young-visitors".into(),
+            goal: Some(proto::Goal {
+                display_name: "Young visitors".into(),
+                objective: proto::Objective::NewAudience as i32,
+                kpi: "target_audience_visitors".into(),
+                scope: "tenant".into(),
+                segment: "segments/young".into(),
+                baseline: Some(proto::Baseline::default()),
+                target: Some(proto::Target {
+                    kind: Some(proto::target::Kind::AbsoluteValue(300.0)),
+                }),
+                direction: proto::Direction::Up as i32,
+                start_date: date(y - Days::new(9)),
+                deadline: date(y + Days::new(20)),
+                owner: "Brand team".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }))
+        .await
+        .unwrap();
+    // Cumulative since the start: 10 a day, 100 after 10 days; a third of 300. The line
+    // 10 + 10x reaches 300 at x = 29, the deadline: on track.
+    let e = progress(&app, "young-visitors").await;
+    assert!(close(e.current_value, 100.0), "{e:?}");
+    assert!(close(e.progress_percent, 100.0 / 3.0), "{e:?}");
+    assert!(close(e.forecast, 300.0), "{e:?}");
+    assert_eq!(e.status, proto::GoalStatus::OnTrack as i32, "{}", e.reason);
+    app.stop().await;
+}
+
 crate::on_both_databases!(
+    a_goal_on_a_segment_counts_only_its_visitors,
     progress_forecast_and_status_by_hand,
     evaluations_are_stored_and_status_changes_are_pushed,
     a_target_far_beyond_the_growth_seen_gets_a_warning,

@@ -482,3 +482,73 @@ crate::on_both_database_kinds!(
     job_service_backfills_reports_and_refuses_bad_ranges,
     a_cancelled_backfill_stops_and_leaves_its_days_to_the_next_run,
 );
+
+/// `tally serve` runs the schedule: a tenant created while the server runs gets its night
+/// at the next tick (every second here), through the demo source.
+#[tokio::test]
+async fn the_schedule_inside_serve_runs_the_night() {
+    let db = TestDb::sqlite();
+    let url = db.url();
+    Store::migrate(&url).await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("serve")
+        .env("TALLY_DATABASE_URL", &url)
+        .env("TALLY_LISTEN_ADDR", addr.to_string())
+        .env("TALLY_JOB_SCHEDULE", "* * * * * *")
+        .env("TALLY_CONNECTORS", "demo")
+        .env("TALLY_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let store = Store::connect(&url, 2).await.unwrap();
+    // Created after the start-up tick: only a scheduled tick can run it.
+    let mut channel = None;
+    for _ in 0..100 {
+        if let Ok(c) = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            channel = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let channel = channel.expect("server came up");
+    small_tenant(&store, "late").await;
+    let key = store.create_api_key("late").await.unwrap().1;
+    let mut jobs = JobServiceClient::new(channel);
+    let mut found = None;
+    for _ in 0..150 {
+        let runs = jobs
+            .list_job_runs(helpers::with_key(
+                proto::ListJobRunsRequest {
+                    trigger: "nightly".into(),
+                    ..Default::default()
+                },
+                &key,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .job_runs;
+        if let Some(run) = runs
+            .into_iter()
+            .find(|r| r.status != proto::RunStatus::Running as i32)
+        {
+            found = Some(run);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = found.expect("a scheduled tick ran the night within 15 s");
+    assert_eq!(run.status, proto::RunStatus::Succeeded as i32, "{run:?}");
+    let tenant = store.get_tenant("late").await.unwrap();
+    assert_eq!(run.last_day, date(jobs::yesterday(Utc::now(), &tenant)));
+    server.kill().await.unwrap();
+}
