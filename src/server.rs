@@ -218,6 +218,13 @@ pub async fn serve(
     // Readiness follows the database: a probe that fails turns every service
     // NOT_SERVING until the database answers again.
     let watcher = tokio::spawn(watch_database(jobs.store().clone(), reporter.clone()));
+    // Started before the listeners' tasks, so that a schedule that cannot start leaves
+    // none of them behind.
+    let schedule = if scheduled {
+        Some(crate::jobs::scheduler::Schedule::start(jobs.clone()).await?)
+    } else {
+        None
+    };
     let metrics = metrics_listener.map(|listener| {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, "serving Prometheus metrics at /metrics");
@@ -237,11 +244,6 @@ pub async fn serve(
                 }),
         )
     });
-    let schedule = if scheduled {
-        Some(crate::jobs::scheduler::Schedule::start(jobs.clone()).await?)
-    } else {
-        None
-    };
 
     let api = Api::new(jobs);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();

@@ -586,3 +586,46 @@ async fn the_binary_logs_one_json_line_per_rpc_and_serves_metrics() {
     assert!(!stderr.contains(bogus), "no refused key in the logs");
     assert!(!stderr.contains("Bearer"), "no metadata in the logs");
 }
+
+/// The snapshot lag's query, on both databases: one row per tenant with snapshots, the
+/// newest compute time of each.
+async fn newest_snapshot_times_per_tenant(db: TestDb) {
+    Store::migrate(&db.url()).await.unwrap();
+    let store = Store::connect(&db.url(), 2).await.unwrap();
+    create_tenant(&store, "acme").await;
+    create_tenant(&store, "beta").await;
+    assert!(store.newest_snapshot_times().await.unwrap().is_empty());
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let recompute = |tenant: &'static str| {
+        let store = store.clone();
+        async move {
+            tally::compute::recompute(
+                &store,
+                &Default::default(),
+                tenant,
+                tally::kpi::period::Period::day(day),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let before = chrono::Utc::now();
+    recompute("beta").await;
+    let newest = store.newest_snapshot_times().await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].0, "beta");
+    recompute("acme").await;
+    let newest = store.newest_snapshot_times().await.unwrap();
+    let tenants: Vec<&str> = newest.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(tenants, ["acme", "beta"]);
+    let slack = chrono::TimeDelta::seconds(1);
+    for (tenant, time) in &newest {
+        assert!(
+            *time >= before - slack && *time <= chrono::Utc::now() + slack,
+            "{tenant} {time}"
+        );
+    }
+    assert!(newest[0].1 >= newest[1].1, "acme was computed after beta");
+}
+
+crate::on_both_database_kinds!(newest_snapshot_times_per_tenant);
