@@ -436,23 +436,39 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     serve_jobs(&settings, jobs).await
 }
 
-/// Binds the listen address and serves `jobs`' store until SIGTERM or Ctrl-C.
+/// Binds the listen addresses and serves `jobs`' store until SIGTERM or Ctrl-C.
 async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), CliError> {
-    let listener = tokio::net::TcpListener::bind(settings.listen_addr)
-        .await
-        .map_err(|source| CliError::Bind {
-            addr: settings.listen_addr,
-            source,
-        })?;
+    // TLS files are checked before anything binds, so a bad file fails fast by name.
+    let tls = settings.tls()?;
+    let listener = bind(settings.listen_addr).await?;
+    let health_listener = match settings.health_addr {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let metrics_listener = match settings.metrics_addr {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     crate::server::serve(
         jobs,
-        settings.scheduler_enabled,
         listener,
         crate::server::shutdown_signal(),
-        Duration::from_secs(settings.shutdown_grace_seconds),
+        crate::server::ServeOptions {
+            scheduled: settings.scheduler_enabled,
+            grace: Duration::from_secs(settings.shutdown_grace_seconds),
+            tls,
+            health_listener,
+            metrics_listener,
+        },
     )
     .await?;
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| CliError::Bind { addr, source })
 }
 
 async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {

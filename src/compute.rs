@@ -850,6 +850,7 @@ async fn recompute_keys(
         days: 0,
         snapshots: 0,
     };
+    let started = std::time::Instant::now();
     for day in range.iter_days() {
         let values = engine.compute(&keys, Period::day(day)).await?;
         store
@@ -864,6 +865,7 @@ async fn recompute_keys(
             values,
         });
     }
+    crate::metrics::kpi_computed(started.elapsed().as_secs_f64());
     tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
     Ok(summary)
 }

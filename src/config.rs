@@ -70,6 +70,17 @@ pub struct Settings {
     /// A goal whose target needs more than this many times the best change its KPI has
     /// shown gets a warning on create and update.
     pub goal_warning_factor: f64,
+    /// Address of the Prometheus `/metrics` HTTP listener; unset means no metrics.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Address of a second, always-plaintext gRPC listener serving only grpc.health.v1
+    /// (for the kubelet's probes when the main port uses TLS); unset means none.
+    pub health_addr: Option<SocketAddr>,
+    /// PEM certificate chain of the gRPC port; with `tls_key_file`, turns TLS on.
+    pub tls_cert_file: Option<String>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<String>,
+    /// PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS).
+    pub tls_client_ca_file: Option<String>,
 }
 
 /// Where pulled data comes from.
@@ -112,6 +123,11 @@ impl Default for Settings {
             ga4_base_url: "https://analyticsdata.googleapis.com".into(),
             shopify_base_url: String::new(),
             goal_warning_factor: 3.0,
+            metrics_addr: None,
+            health_addr: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
         }
     }
 }
@@ -158,8 +174,39 @@ impl Settings {
         })
     }
 
+    /// The gRPC port's TLS files, read and checked: None without `tls_cert_file` and
+    /// `tls_key_file`; a key, cert or CA missing its partner names the key, and a file that
+    /// cannot be read or holds no valid PEM names the key and the file.
+    pub fn tls(&self) -> Result<Option<crate::server::Tls>, ConfigError> {
+        // An empty value (as an unset chart value renders) is the same as unset.
+        fn set(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|v| !v.is_empty())
+        }
+        let invalid = |why: String| ConfigError(Box::new(figment::Error::from(why)));
+        let (cert, key, ca) = (
+            set(&self.tls_cert_file),
+            set(&self.tls_key_file),
+            set(&self.tls_client_ca_file),
+        );
+        match (cert, key) {
+            (None, None) if ca.is_some() => Err(invalid(
+                "tls_client_ca_file: mutual TLS needs tls_cert_file and tls_key_file too".into(),
+            )),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(invalid(
+                "tls_key_file: must be set when tls_cert_file is".into(),
+            )),
+            (None, Some(_)) => Err(invalid(
+                "tls_cert_file: must be set when tls_key_file is".into(),
+            )),
+            (Some(cert), Some(key)) => crate::server::Tls::from_files(cert, key, ca)
+                .map(Some)
+                .map_err(|e| invalid(e.to_string())),
+        }
+    }
+
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 24] = [
+    pub const KEYS: [&'static str; 29] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -184,6 +231,11 @@ impl Settings {
         "ga4_base_url",
         "shopify_base_url",
         "goal_warning_factor",
+        "metrics_addr",
+        "health_addr",
+        "tls_cert_file",
+        "tls_key_file",
+        "tls_client_ca_file",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.
@@ -265,5 +317,45 @@ mod tests {
         .job_settings()
         .unwrap_err();
         assert!(bad.to_string().contains("job_time_zone"), "{bad}");
+    }
+
+    #[test]
+    fn tls_settings_name_the_missing_or_unusable_key() {
+        let tls = |toml: &str| {
+            Settings::extract(Some(Toml::string(toml)), no_env())
+                .unwrap()
+                .tls()
+        };
+        assert!(tls("").unwrap().is_none());
+        assert!(
+            tls("tls_cert_file = \"\"\ntls_key_file = \"\"")
+                .unwrap()
+                .is_none()
+        );
+        let error = tls("tls_cert_file = \"/c.pem\"").unwrap_err().to_string();
+        assert!(error.contains("tls_key_file"), "{error}");
+        let error = tls("tls_key_file = \"/k.pem\"").unwrap_err().to_string();
+        assert!(error.contains("tls_cert_file"), "{error}");
+        let error = tls("tls_client_ca_file = \"/ca.pem\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tls_client_ca_file"), "{error}");
+        let error = tls("tls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/k.pem\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("tls_cert_file") && error.contains("/nonexistent/c.pem"),
+            "{error}"
+        );
+        let addrs = Settings::extract(
+            Some(Toml::string(
+                "metrics_addr = \"0.0.0.0:9090\"\nhealth_addr = \"0.0.0.0:8081\"",
+            )),
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(addrs.metrics_addr.unwrap().port(), 9090);
+        assert_eq!(addrs.health_addr.unwrap().port(), 8081);
+        assert!(Settings::default().metrics_addr.is_none());
     }
 }

@@ -201,11 +201,11 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
             Goal {
                 display_name: "More returning buyers through Anna".into(),
                 objective: Some(Objective::LoyalCustomers),
-                kpi: "returning_buyer_rate".into(),
+                kpi: "returning_buyers_after_code".into(),
                 scope: "influencers/anna".into(),
                 segment: None,
-                baseline: Baseline::KpiBeforeStart,
-                target: Some(Target::RelativePercent(20.0)),
+                baseline: Baseline::None,
+                target: Some(Target::Absolute(60.0)),
                 direction: Some(Direction::Up),
                 start_date: Some(start),
                 deadline: Some(start + chrono::Days::new(180)),
@@ -222,7 +222,7 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
                 scope: "tenant".into(),
                 segment: Some("young-adults".into()),
                 baseline: Baseline::None,
-                target: Some(Target::Absolute(5000.0)),
+                target: Some(Target::Absolute(28000.0)),
                 direction: Some(Direction::Up),
                 start_date: Some(year_start),
                 deadline: Some(date(today.year(), 12, 31)),
@@ -244,7 +244,8 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
                 start_date: Some(start),
                 deadline: Some(start + chrono::Days::new(57)),
                 owner: "Performance team".into(),
-                trailing_days: Some(28),
+                // The whole campaign with its order tail: [start, start + 57].
+                trailing_days: Some(58),
             },
         ),
     ];

@@ -3,6 +3,11 @@
 //!
 //! Shutdown is a future the caller passes in: when it completes, health turns NOT_SERVING
 //! first, so load balancers stop sending calls, then in-flight calls drain.
+//!
+//! [`ServeOptions`] adds TLS (or mutual TLS) on the main port, a plaintext listener serving
+//! only grpc.health.v1 (the kubelet's gRPC probes cannot speak TLS), and Prometheus metrics.
+//! Every call on the main port passes [`crate::rpc_layer::RpcLayer`]: one log line and the
+//! RPC metrics; the health listener's probes are neither logged nor counted.
 use crate::api::Api;
 use crate::proto;
 use crate::proto::campaign_service_server::CampaignServiceServer;
@@ -18,6 +23,7 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -45,6 +51,127 @@ pub enum ServerError {
     /// The reflection descriptors could not be loaded.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS certificate, key or client CA were refused (such as a key that does not
+    /// match the certificate).
+    #[error("TLS (tls_cert_file, tls_key_file, tls_client_ca_file): {0}")]
+    Tls(String),
+}
+
+/// How to serve besides the main listener; `Default` is plaintext gRPC alone.
+#[derive(Debug)]
+pub struct ServeOptions {
+    /// Whether the nightly job runs on this replica too.
+    pub scheduled: bool,
+    /// Longest time in-flight calls get to finish after shutdown.
+    pub grace: Duration,
+    /// TLS on the main listener; None is plaintext.
+    pub tls: Option<Tls>,
+    /// Plaintext listener that serves only grpc.health.v1, with the main port's statuses.
+    pub health_listener: Option<TcpListener>,
+    /// HTTP listener for Prometheus metrics at `/metrics`.
+    pub metrics_listener: Option<TcpListener>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            scheduled: false,
+            grace: Duration::from_secs(20),
+            tls: None,
+            health_listener: None,
+            metrics_listener: None,
+        }
+    }
+}
+
+/// PEM contents of the main port's certificate chain, key and optional client CA.
+#[derive(Clone)]
+pub struct Tls {
+    /// Certificate chain, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// Private key of the leaf certificate.
+    pub key_pem: Vec<u8>,
+    /// CA bundle that client certificates must chain to; None accepts any client.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Tls {
+    // Never prints the private key, should options end up in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("mutual", &self.client_ca_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TLS file that cannot be used: the setting, the file and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {file}: {why}")]
+pub struct TlsFileError {
+    /// The setting that names the file.
+    pub key: &'static str,
+    /// The file.
+    pub file: String,
+    /// Why it cannot be used.
+    pub why: String,
+}
+
+impl Tls {
+    /// Reads the PEM files and checks that each holds what it should, so a bad file is
+    /// reported by name at start rather than as an anonymous handshake failure later.
+    pub fn from_files(cert: &str, key: &str, client_ca: Option<&str>) -> Result<Tls, TlsFileError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let read = |setting: &'static str, file: &str| {
+            let error = |why: String| TlsFileError {
+                key: setting,
+                file: file.to_string(),
+                why,
+            };
+            std::fs::read(file).map_err(|e| error(format!("cannot read: {e}")))
+        };
+        let certificates = |setting: &'static str, file: &str| {
+            let pem = read(setting, file)?;
+            let error = |why: String| TlsFileError {
+                key: setting,
+                file: file.to_string(),
+                why,
+            };
+            let certs = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| error(format!("invalid PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(error("no PEM CERTIFICATE in the file".into()));
+            }
+            Ok(pem)
+        };
+        let cert_pem = certificates("tls_cert_file", cert)?;
+        let key_pem = read("tls_key_file", key)?;
+        PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsFileError {
+            key: "tls_key_file",
+            file: key.to_string(),
+            why: format!("no valid PEM private key: {e}"),
+        })?;
+        let client_ca_pem = client_ca
+            .map(|ca| certificates("tls_client_ca_file", ca))
+            .transpose()?;
+        Ok(Tls {
+            cert_pem,
+            key_pem,
+            client_ca_pem,
+        })
+    }
+
+    fn server_config(&self) -> ServerTlsConfig {
+        let config =
+            ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem));
+        match &self.client_ca_pem {
+            // With a client CA, tonic requires a client certificate (client auth is not
+            // optional unless asked), which is what mutual TLS means here.
+            Some(ca) => config.client_ca_root(Certificate::from_pem(ca)),
+            None => config,
+        }
+    }
 }
 
 async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
@@ -54,15 +181,28 @@ async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     }
 }
 
-/// Serves until `shutdown` completes, then drains in-flight calls for at most `grace`.
-/// With `scheduled`, the nightly job runs on this replica too.
+/// Serves until `shutdown` completes, then drains in-flight calls for at most
+/// `options.grace`; the health and metrics listeners stop with the main one.
 pub async fn serve(
     jobs: crate::jobs::Jobs,
-    scheduled: bool,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    options: ServeOptions,
 ) -> Result<(), ServerError> {
+    let ServeOptions {
+        scheduled,
+        grace,
+        tls,
+        health_listener,
+        metrics_listener,
+    } = options;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &tls {
+        builder = builder
+            .tls_config(tls.server_config())
+            .map_err(|e| ServerError::Tls(error_chain(&e)))?;
+    }
+
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::Serving).await;
 
@@ -78,11 +218,32 @@ pub async fn serve(
     // Readiness follows the database: a probe that fails turns every service
     // NOT_SERVING until the database answers again.
     let watcher = tokio::spawn(watch_database(jobs.store().clone(), reporter.clone()));
+    // Started before the listeners' tasks, so that a schedule that cannot start leaves
+    // none of them behind.
     let schedule = if scheduled {
         Some(crate::jobs::scheduler::Schedule::start(jobs.clone()).await?)
     } else {
         None
     };
+    let metrics = metrics_listener.map(|listener| {
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, "serving Prometheus metrics at /metrics");
+        tokio::spawn(crate::metrics::serve(listener, jobs.store().clone()))
+    });
+    // The health listener outlives the main server's drain, so probes see NOT_SERVING
+    // rather than a refused connection; it stops once the main server has.
+    let (health_stop_tx, health_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let health_server = health_listener.map(|listener| {
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, "serving plaintext grpc.health.v1");
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health.clone())
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = health_stop_rx.await;
+                }),
+        )
+    });
 
     let api = Api::new(jobs);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
@@ -95,8 +256,9 @@ pub async fn serve(
     };
 
     let addr = listener.local_addr().ok();
-    tracing::info!(?addr, "serving gRPC");
-    let server = tonic::transport::Server::builder()
+    tracing::info!(?addr, tls = tls.is_some(), "serving gRPC");
+    let server = builder
+        .layer(crate::rpc_layer::RpcLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -126,11 +288,37 @@ pub async fn serve(
         }
     };
     watcher.abort();
+    let _ = health_stop_tx.send(());
+    if let Some(health_server) = health_server {
+        // A long-lived Watch call would hold a graceful stop open; probes are done by now.
+        let abort = health_server.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), health_server)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Some(schedule) = schedule {
         schedule.shutdown().await;
     }
     tracing::info!("server stopped");
     result
+}
+
+/// An error and its sources on one line: tonic's TLS errors put the cause in the source.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn watch_database(store: Store, reporter: HealthReporter) {

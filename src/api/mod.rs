@@ -49,9 +49,13 @@ impl Api {
             .ok_or(ApiError::Unauthenticated(
                 "`authorization` metadata must be `Bearer <api key>`",
             ))?;
-        self.store
+        let tenant = self
+            .store
             .authenticate(key)
             .await?
-            .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))
+            .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))?;
+        // For the call's log line and span; the key itself is never logged.
+        crate::rpc_layer::record_tenant(request.extensions(), &tenant.id);
+        Ok(tenant)
     }
 }

@@ -411,6 +411,7 @@ impl Jobs {
         let heartbeat = self.heartbeat(&tenant.id, run_id);
         let mut previous: Option<NaiveDate> = None;
         let mut first_done: Option<NaiveDate> = None;
+        let mut last_save = Instant::now();
         for (index, &day) in spec.days.iter().enumerate() {
             if heartbeat.cancel.load(Ordering::SeqCst) {
                 report.days.push(skipped_day(
@@ -470,6 +471,7 @@ impl Jobs {
                     latest,
                     &heartbeat,
                     &mut report,
+                    &mut last_save,
                 )
                 .await;
             let outcome = day_report.outcome;
@@ -489,6 +491,7 @@ impl Jobs {
                     .await;
             }
             self.save(&tenant.id, run_id, &report, true).await?;
+            crate::metrics::job_run_finished(report.outcome().as_str());
             tracing::info!(tenant = %tenant.id, run = run_id, outcome = report.outcome().as_str(), rows = report.rows(), "job run ended");
         }
         Ok(created)
@@ -572,6 +575,7 @@ impl Jobs {
         latest: NaiveDate,
         heartbeat: &Heartbeat,
         report: &mut RunReport,
+        last_save: &mut Instant,
     ) -> DayReport {
         let mut day_report = DayReport {
             day,
@@ -595,10 +599,18 @@ impl Jobs {
                 .pull_source(tenant, source, day, window, latest, spec.force)
                 .await;
             day_report.sources.extend(results);
-            // Progress is visible while the day runs.
-            let mut snapshot = report.clone();
-            snapshot.days.push(day_report.clone());
-            if let Ok(cancelled) = self.save(&tenant.id, run_id, &snapshot, false).await {
+            // Progress is visible while the day runs, at most once a second: the report
+            // is written whole, and grows with the run.
+            if last_save.elapsed() >= Duration::from_secs(1) {
+                *last_save = Instant::now();
+                let mut snapshot = report.clone();
+                snapshot.days.push(day_report.clone());
+                if let Ok(cancelled) = self.save(&tenant.id, run_id, &snapshot, false).await {
+                    heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+                }
+            } else if let Ok(cancelled) =
+                self.inner.store.cancel_requested(&tenant.id, run_id).await
+            {
                 heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
             }
         }
@@ -748,6 +760,7 @@ impl Jobs {
                 .await
             {
                 Ok(Some((rows, skipped))) => {
+                    crate::metrics::rows_pulled(connector.name(), rows);
                     let mut r = report(d, connector.name(), Outcome::Succeeded, String::new());
                     r.rows = rows;
                     r.skipped_rows = skipped;

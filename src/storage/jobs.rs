@@ -267,7 +267,21 @@ impl Store {
             .filter(C::Id.eq(id))
             .exec(&self.db)
             .await?;
-        Ok(self.get_run(tenant_id, id).await?.cancel_requested)
+        self.cancel_requested(tenant_id, id).await
+    }
+
+    /// Whether a cancel was asked for the run (false for an unknown run).
+    pub async fn cancel_requested(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        use job_run::Column as C;
+        Ok(job_run::Entity::find()
+            .select_only()
+            .column(C::CancelRequested)
+            .filter(C::TenantId.eq(tenant_id))
+            .filter(C::Id.eq(id))
+            .into_tuple::<bool>()
+            .one(&self.db)
+            .await?
+            .unwrap_or(false))
     }
 
     /// Gets a run.
@@ -460,7 +474,7 @@ impl Store {
             .filter(C::Status.eq("running"))
             .exec(&self.db)
             .await?;
-        Ok(self.get_run(tenant_id, id).await?.cancel_requested)
+        self.cancel_requested(tenant_id, id).await
     }
 
     /// The first day ever claimed for the tenant.

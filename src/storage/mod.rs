@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod influencers;
 pub mod jobs;
 pub mod kpi_data;
+pub mod metrics;
 pub mod observations;
 pub mod segments;
 pub mod snapshots;

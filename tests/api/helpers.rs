@@ -195,10 +195,12 @@ impl TestApp {
         let server = tokio::spawn(async move {
             tally::server::serve(
                 jobs(&server_store, registry, settings),
-                false,
                 listener,
                 async { rx.await.unwrap_or(()) },
-                Duration::from_secs(5),
+                tally::server::ServeOptions {
+                    grace: Duration::from_secs(5),
+                    ..Default::default()
+                },
             )
             .await
             .expect("server");

@@ -10,6 +10,7 @@ mod jobs;
 mod kpis;
 mod nightly;
 mod operations;
+mod ops;
 mod paging;
 mod resources;
 mod tenancy;

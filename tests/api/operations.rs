@@ -88,10 +88,12 @@ async fn shutdown_turns_health_not_serving_and_stops() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tally::server::serve(
         crate::helpers::jobs(&store, Default::default(), Default::default()),
-        false,
         listener,
         async { rx.await.unwrap_or(()) },
-        Duration::from_secs(5),
+        tally::server::ServeOptions {
+            grace: Duration::from_secs(5),
+            ..Default::default()
+        },
     ));
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .unwrap()
