@@ -426,18 +426,28 @@ impl KpiService for Api {
         &self,
         request: Request<proto::GetKpiDefinitionRequest>,
     ) -> Result<Response<proto::KpiDefinition>, Status> {
-        self.tenant(&request).await?;
+        let tenant = self.tenant(&request).await?;
         let name = &request.get_ref().name;
         let id = name.strip_prefix("kpiDefinitions/").ok_or_else(|| {
             ApiError::invalid("name", "must be a resource name `kpiDefinitions/{id}`")
         })?;
-        let def = catalogue::find(id).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "KPI definition `{}`",
-                crate::domain::names::shorten(id)
-            ))
-        })?;
-        Ok(Response::new(definition_to_proto(def)))
+        if let Some(def) = catalogue::find(id) {
+            return Ok(Response::new(definition_to_proto(def)));
+        }
+        let custom = self
+            .store
+            .custom_kpis(&tenant.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "KPI definition `{}`",
+                    crate::domain::names::shorten(id)
+                ))
+            })?;
+        Ok(Response::new(custom_to_proto(&custom)))
     }
 
     async fn suggest_kpis(

@@ -344,6 +344,25 @@ async fn evaluations_are_stored_and_status_changes_are_pushed(app: TestApp) {
     }))
     .await
     .unwrap();
+    let def = kpis
+        .get_kpi_definition(app.req(proto::GetKpiDefinitionRequest {
+            name: "kpiDefinitions/weighted_followers".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((def.formula.as_str(), def.version), ("followers * 3", 2));
+    let stranger = app.other_tenant("stranger").await;
+    expect_code(
+        kpis.get_kpi_definition(crate::helpers::with_key(
+            proto::GetKpiDefinitionRequest {
+                name: "kpiDefinitions/weighted_followers".into(),
+            },
+            &stranger,
+        ))
+        .await,
+        Code::NotFound,
+    );
     run_days(&app, y, y).await;
     let second = tokio::time::timeout(Duration::from_secs(10), watch.message())
         .await
