@@ -11,6 +11,7 @@ mod kpis;
 mod nightly;
 mod operations;
 mod ops;
+mod otlp;
 mod paging;
 mod resources;
 mod tenancy;
