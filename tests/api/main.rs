@@ -6,6 +6,7 @@ mod errors;
 mod fakes;
 mod goal_tracking;
 mod ingest;
+mod isolation;
 mod jobs;
 mod kpis;
 mod nightly;
