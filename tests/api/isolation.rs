@@ -189,11 +189,10 @@ fn request(desc: &MessageDescriptor, name: &str, depth: usize) -> DynamicMessage
     for field in desc.fields() {
         let fname = field.name();
         match field.kind() {
-            Kind::String if field.is_list() => {
-                if fname == "goals" {
-                    m.set_field(&field, Value::List(vec![Value::String("goals/g1".into())]));
-                }
+            Kind::String if field.is_list() && fname == "goals" => {
+                m.set_field(&field, Value::List(vec![Value::String("goals/g1".into())]));
             }
+            Kind::String if field.is_list() => {}
             Kind::String => {
                 let value = match fname {
                     "name" => name.to_string(),
