@@ -459,6 +459,7 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             tls,
             health_listener,
             metrics_listener,
+            rate_limit: settings.rate_limit(),
         },
     )
     .await?;

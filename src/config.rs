@@ -70,6 +70,10 @@ pub struct Settings {
     /// A goal whose target needs more than this many times the best change its KPI has
     /// shown gets a warning on create and update.
     pub goal_warning_factor: f64,
+    /// Calls per second each API key may make on average; 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Calls each API key may make at once above that rate.
+    pub rate_limit_burst: u32,
     /// Address of the Prometheus `/metrics` HTTP listener; unset means no metrics.
     pub metrics_addr: Option<SocketAddr>,
     /// Address of a second, always-plaintext gRPC listener serving only grpc.health.v1
@@ -123,6 +127,8 @@ impl Default for Settings {
             ga4_base_url: "https://analyticsdata.googleapis.com".into(),
             shopify_base_url: String::new(),
             goal_warning_factor: 3.0,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
             metrics_addr: None,
             health_addr: None,
             tls_cert_file: None,
@@ -205,8 +211,16 @@ impl Settings {
         }
     }
 
+    /// The per-key rate limit, None when `rate_limit_per_second` is 0; the burst is at
+    /// least 1.
+    pub fn rate_limit(&self) -> Option<crate::api::limits::RateLimit> {
+        let per_second = std::num::NonZeroU32::new(self.rate_limit_per_second)?;
+        let burst = std::num::NonZeroU32::new(self.rate_limit_burst.max(1))?;
+        Some(crate::api::limits::RateLimit { per_second, burst })
+    }
+
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 29] = [
+    pub const KEYS: [&'static str; 31] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -231,6 +245,8 @@ impl Settings {
         "ga4_base_url",
         "shopify_base_url",
         "goal_warning_factor",
+        "rate_limit_per_second",
+        "rate_limit_burst",
         "metrics_addr",
         "health_addr",
         "tls_cert_file",

@@ -70,6 +70,8 @@ pub struct ServeOptions {
     pub health_listener: Option<TcpListener>,
     /// HTTP listener for Prometheus metrics at `/metrics`.
     pub metrics_listener: Option<TcpListener>,
+    /// Calls each API key may make; None is unlimited.
+    pub rate_limit: Option<crate::api::limits::RateLimit>,
 }
 
 impl Default for ServeOptions {
@@ -80,6 +82,7 @@ impl Default for ServeOptions {
             tls: None,
             health_listener: None,
             metrics_listener: None,
+            rate_limit: None,
         }
     }
 }
@@ -195,6 +198,7 @@ pub async fn serve(
         tls,
         health_listener,
         metrics_listener,
+        rate_limit,
     } = options;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &tls {
@@ -245,7 +249,7 @@ pub async fn serve(
         )
     });
 
-    let api = Api::new(jobs);
+    let api = Api::new(jobs).with_rate_limit(rate_limit);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let reporter_for_shutdown = reporter.clone();
     let signal = async move {

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// No valid API key.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The key made more calls than its rate limit; retry after the duration.
+    #[error("rate limit exceeded; retry in {} ms", .0.as_millis())]
+    RateLimited(std::time::Duration),
     /// The database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] StorageError),
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::FailedPrecondition(_) => "RESOURCE_IN_USE",
             ApiError::Aborted(_) => "ETAG_MISMATCH",
             ApiError::Unauthenticated(_) => "API_KEY_INVALID",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::Unavailable(_) => "DATABASE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -129,6 +133,10 @@ impl From<ApiError> for Status {
             ApiError::FailedPrecondition(_) => (Code::FailedPrecondition, err.to_string()),
             ApiError::Aborted(_) => (Code::Aborted, err.to_string()),
             ApiError::Unauthenticated(_) => (Code::Unauthenticated, err.to_string()),
+            ApiError::RateLimited(wait) => {
+                details.set_retry_info(Some(*wait));
+                (Code::ResourceExhausted, err.to_string())
+            }
             ApiError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 details.set_retry_info(Some(std::time::Duration::from_secs(1)));

@@ -9,6 +9,7 @@ pub mod influencer;
 pub mod ingest;
 pub mod job;
 pub mod kpi;
+pub mod limits;
 pub mod segment;
 
 use crate::domain::tenant::Tenant;
@@ -22,6 +23,7 @@ pub struct Api {
     store: Store,
     feed: crate::compute::SnapshotFeed,
     jobs: crate::jobs::Jobs,
+    limiter: Option<limits::Limiter>,
 }
 
 impl Api {
@@ -31,7 +33,14 @@ impl Api {
             store: jobs.store().clone(),
             feed: jobs.feed().clone(),
             jobs,
+            limiter: None,
         }
+    }
+
+    /// The same API with each key limited to `limit`.
+    pub fn with_rate_limit(mut self, limit: Option<limits::RateLimit>) -> Self {
+        self.limiter = limit.map(limits::Limiter::new);
+        self
     }
 
     /// The tenant of the call's `authorization: Bearer <key>`, or UNAUTHENTICATED.
@@ -54,6 +63,13 @@ impl Api {
             .authenticate(key)
             .await?
             .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))?;
+        // Limited after authentication, so the buckets are bounded by the keys that exist;
+        // keyed by the key's hash, so no secret is held here.
+        if let Some(limiter) = &self.limiter {
+            limiter
+                .check(&crate::domain::observation::sha256_hex(key))
+                .map_err(ApiError::RateLimited)?;
+        }
         // For the call's log line and span; the key itself is never logged.
         crate::rpc_layer::record_tenant(request.extensions(), &tenant.id);
         Ok(tenant)

@@ -9,6 +9,7 @@ mod ingest;
 mod isolation;
 mod jobs;
 mod kpis;
+mod limits;
 mod nightly;
 mod operations;
 mod ops;
