@@ -70,6 +70,9 @@ pub struct Settings {
     /// A goal whose target needs more than this many times the best change its KPI has
     /// shown gets a warning on create and update.
     pub goal_warning_factor: f64,
+    /// Robust z-score of a day's follower growth above which ListFollowerFlags flags it
+    /// (when engagement does not rise with it).
+    pub fake_follower_threshold: f64,
     /// Address of the Prometheus `/metrics` HTTP listener; unset means no metrics.
     pub metrics_addr: Option<SocketAddr>,
     /// Address of a second, always-plaintext gRPC listener serving only grpc.health.v1
@@ -123,6 +126,7 @@ impl Default for Settings {
             ga4_base_url: "https://analyticsdata.googleapis.com".into(),
             shopify_base_url: String::new(),
             goal_warning_factor: 3.0,
+            fake_follower_threshold: 3.5,
             metrics_addr: None,
             health_addr: None,
             tls_cert_file: None,
@@ -171,6 +175,16 @@ impl Settings {
                     format!("{} is not a positive number", self.goal_warning_factor),
                 ));
             },
+            fake_follower_threshold: if self.fake_follower_threshold.is_finite()
+                && self.fake_follower_threshold > 0.0
+            {
+                self.fake_follower_threshold
+            } else {
+                return Err(invalid(
+                    "fake_follower_threshold",
+                    format!("{} is not a positive number", self.fake_follower_threshold),
+                ));
+            },
         })
     }
 
@@ -206,7 +220,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 29] = [
+    pub const KEYS: [&'static str; 30] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -231,6 +245,7 @@ impl Settings {
         "ga4_base_url",
         "shopify_base_url",
         "goal_warning_factor",
+        "fake_follower_threshold",
         "metrics_addr",
         "health_addr",
         "tls_cert_file",
@@ -317,6 +332,21 @@ mod tests {
         .job_settings()
         .unwrap_err();
         assert!(bad.to_string().contains("job_time_zone"), "{bad}");
+        let bad = Settings::extract(
+            Some(Toml::string("fake_follower_threshold = -1.0")),
+            no_env(),
+        )
+        .unwrap()
+        .job_settings()
+        .unwrap_err();
+        assert!(bad.to_string().contains("fake_follower_threshold"), "{bad}");
+        assert_eq!(
+            Settings::default()
+                .job_settings()
+                .unwrap()
+                .fake_follower_threshold,
+            3.5
+        );
     }
 
     #[test]
