@@ -74,6 +74,9 @@ pub struct Settings {
     pub rate_limit_per_second: u32,
     /// Calls each API key may make at once above that rate.
     pub rate_limit_burst: u32,
+    /// Robust z-score of a day's follower growth above which ListFollowerFlags flags it
+    /// (when engagement does not rise with it).
+    pub fake_follower_threshold: f64,
     /// Address of the Prometheus `/metrics` HTTP listener; unset means no metrics.
     pub metrics_addr: Option<SocketAddr>,
     /// Address of a second, always-plaintext gRPC listener serving only grpc.health.v1
@@ -129,6 +132,7 @@ impl Default for Settings {
             goal_warning_factor: 3.0,
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
+            fake_follower_threshold: 3.5,
             metrics_addr: None,
             health_addr: None,
             tls_cert_file: None,
@@ -177,6 +181,16 @@ impl Settings {
                     format!("{} is not a positive number", self.goal_warning_factor),
                 ));
             },
+            fake_follower_threshold: if self.fake_follower_threshold.is_finite()
+                && self.fake_follower_threshold > 0.0
+            {
+                self.fake_follower_threshold
+            } else {
+                return Err(invalid(
+                    "fake_follower_threshold",
+                    format!("{} is not a positive number", self.fake_follower_threshold),
+                ));
+            },
         })
     }
 
@@ -220,7 +234,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 31] = [
+    pub const KEYS: [&'static str; 32] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -247,6 +261,7 @@ impl Settings {
         "goal_warning_factor",
         "rate_limit_per_second",
         "rate_limit_burst",
+        "fake_follower_threshold",
         "metrics_addr",
         "health_addr",
         "tls_cert_file",
@@ -333,6 +348,21 @@ mod tests {
         .job_settings()
         .unwrap_err();
         assert!(bad.to_string().contains("job_time_zone"), "{bad}");
+        let bad = Settings::extract(
+            Some(Toml::string("fake_follower_threshold = -1.0")),
+            no_env(),
+        )
+        .unwrap()
+        .job_settings()
+        .unwrap_err();
+        assert!(bad.to_string().contains("fake_follower_threshold"), "{bad}");
+        assert_eq!(
+            Settings::default()
+                .job_settings()
+                .unwrap()
+                .fake_follower_threshold,
+            3.5
+        );
     }
 
     #[test]

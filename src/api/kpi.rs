@@ -556,6 +556,78 @@ impl KpiService for Api {
         Ok(Response::new(proto::QuerySnapshotsResponse { values }))
     }
 
+    async fn list_follower_flags(
+        &self,
+        request: Request<proto::ListFollowerFlagsRequest>,
+    ) -> Result<Response<proto::ListFollowerFlagsResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.get_ref();
+        // Both fields are checked before answering, so one reply names every bad field.
+        let scope = Scope::parse(&req.scope).map_err(|e| ApiError::invalid("scope", e));
+        let period = range(req.first_day.as_ref(), req.last_day.as_ref());
+        let (scope, period) = match (scope, period) {
+            (Ok(scope), Ok(period)) => (scope, period),
+            (scope, period) => {
+                let mut violations = Vec::new();
+                for err in [scope.err(), period.err()].into_iter().flatten() {
+                    match err {
+                        ApiError::Invalid(v) => violations.extend(v),
+                        other => return Err(other.into()),
+                    }
+                }
+                return Err(ApiError::Invalid(violations).into());
+            }
+        };
+        let dir = self
+            .store
+            .directory(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        let exists = match &scope {
+            Scope::Tenant => true,
+            Scope::Influencer(id) => dir.influencers.contains(id),
+            Scope::Campaign(id) => dir.campaigns.contains_key(id),
+            Scope::Channel(id) => dir.channels.contains_key(id),
+        };
+        if !exists {
+            return Err(ApiError::NotFound(scope.to_string()).into());
+        }
+        // KPIs at tenant scope cover the brand's own channels; bought followers matter on
+        // every channel, so here the tenant means all of them (as the proto says).
+        let channels: Vec<String> = match &scope {
+            Scope::Tenant => dir.channels.keys().cloned().collect(),
+            other => dir.scope_channels(other),
+        };
+        let threshold = self.jobs.settings().fake_follower_threshold;
+        let series = self
+            .store
+            .follower_series(&tenant.id, &channels, &period)
+            .await
+            .map_err(ApiError::from)?;
+        let mut flags: Vec<(NaiveDate, String, proto::FollowerFlag)> = Vec::new();
+        for (channel, days) in &series {
+            for flag in crate::kpi::anomaly::flags(days, &period, threshold) {
+                flags.push((
+                    flag.day,
+                    channel.clone(),
+                    proto::FollowerFlag {
+                        channel: Collection::Channels.name(channel),
+                        day: crate::api::convert::date(flag.day),
+                        follower_growth: flag.growth,
+                        trailing_median_growth: flag.growth_score.median,
+                        growth_score: flag.growth_score.score,
+                        engagement_score: flag.engagement_score.map(|e| e.score),
+                        reason: flag.reason,
+                    },
+                ));
+            }
+        }
+        flags.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(Response::new(proto::ListFollowerFlagsResponse {
+            flags: flags.into_iter().map(|(_, _, f)| f).collect(),
+        }))
+    }
+
     async fn batch_get_latest(
         &self,
         request: Request<proto::BatchGetLatestRequest>,

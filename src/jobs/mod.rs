@@ -55,6 +55,8 @@ pub struct JobSettings {
     /// A goal whose target needs more than this many times the best change its KPI has
     /// shown gets a warning on create and update.
     pub goal_warning_factor: f64,
+    /// Robust z-score above which a day's follower growth is flagged by ListFollowerFlags.
+    pub fake_follower_threshold: f64,
 }
 
 impl Default for JobSettings {
@@ -67,6 +69,7 @@ impl Default for JobSettings {
             max_catch_up_days: 7,
             max_attempts: 5,
             goal_warning_factor: 3.0,
+            fake_follower_threshold: 3.5,
         }
     }
 }

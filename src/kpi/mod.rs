@@ -1,4 +1,5 @@
 //! KPIs: the catalogue, values and their reasons, custom formulas and the engine.
+pub mod anomaly;
 pub mod catalogue;
 pub mod custom;
 pub mod directory;
