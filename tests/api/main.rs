@@ -5,6 +5,7 @@ mod connectors;
 mod errors;
 mod fakes;
 mod goal_tracking;
+mod human;
 mod ingest;
 mod jobs;
 mod kpis;
