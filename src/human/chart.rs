@@ -115,7 +115,8 @@ pub fn svg(data: &ChartData) -> Result<String, ChartError> {
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
         draw(&root, data)?;
-        root.present().map_err(|e| ChartError::Draw(e.to_string()))?;
+        root.present()
+            .map_err(|e| ChartError::Draw(e.to_string()))?;
     }
     Ok(out)
 }
@@ -234,6 +235,8 @@ fn draw<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(&data.title, ("sans-serif", 20))
         .margin(12)
+        // Room for the last date label, centred on the right edge.
+        .margin_right(48)
         .x_label_area_size(40)
         .y_label_area_size(80)
         .build_cartesian_2d(xr, yr)

@@ -262,10 +262,12 @@ pub fn describe(status: &Status) -> String {
         status.message().replace('\n', " ")
     );
     if let Some(bad) = status.get_details_bad_request() {
+        // The server often puts the first violation in the message too; say it once.
         let violations: Vec<String> = bad
             .field_violations
             .iter()
             .map(|v| format!("{}: {}", v.field, v.description.replace('\n', " ")))
+            .filter(|v| !line.contains(v.as_str()))
             .collect();
         if !violations.is_empty() {
             line.push_str(&format!(" [{}]", violations.join("; ")));
@@ -760,7 +762,11 @@ pub async fn runs(args: RunsArgs) -> Result<(), HumanError> {
     let mut human = Vec::new();
     let mut raw = Vec::new();
     for r in page.job_runs {
-        let id = r.name.strip_prefix("jobRuns/").unwrap_or(&r.name).to_string();
+        let id = r
+            .name
+            .strip_prefix("jobRuns/")
+            .unwrap_or(&r.name)
+            .to_string();
         let status = proto::RunStatus::try_from(r.status)
             .map(|s| s.as_str_name())
             .unwrap_or("?");
@@ -931,9 +937,9 @@ pub async fn report(args: ReportArgs) -> Result<(), HumanError> {
             target: show(e.and_then(|e| e.target)),
             progress: e.and_then(|e| e.progress_percent),
             expected: e.map(|e| e.expected_progress_percent).unwrap_or(0.0),
-            reason: e.map(|e| e.reason.clone()).unwrap_or_else(|| {
-                format!("starts on {}", day_text(g.goal.start_date.as_ref()))
-            }),
+            reason: e
+                .map(|e| e.reason.clone())
+                .unwrap_or_else(|| format!("starts on {}", day_text(g.goal.start_date.as_ref()))),
         });
         let values = client
             .query(

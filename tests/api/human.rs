@@ -192,7 +192,8 @@ async fn kpi_query_table_csv_and_errors() {
 
     let mut json_args = args.to_vec();
     json_args.extend(["--format", "json"]);
-    let json: serde_json::Value = serde_json::from_str(&ok(&tally(&app, &json_args).await)).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&tally(&app, &json_args).await)).unwrap();
     assert_eq!(json[2]["value"], serde_json::Value::Null);
     assert_eq!(json[2]["undefined_reason"], "no_data");
     assert_eq!(json[3]["value"], 1234567.0);
@@ -244,7 +245,14 @@ async fn goals_worst_first() {
     let y = seed(&app).await;
     // As in goal_tracking: on track, at risk, achieved, missed, no data.
     goal(&app, "grow", "channels/anna-ig", 300.0, y + Days::new(20)).await;
-    goal(&app, "too-far", "channels/anna-ig", 600.0, y + Days::new(20)).await;
+    goal(
+        &app,
+        "too-far",
+        "channels/anna-ig",
+        600.0,
+        y + Days::new(20),
+    )
+    .await;
     goal(&app, "early", "channels/anna-ig", 150.0, y + Days::new(20)).await;
     goal(&app, "late", "channels/anna-ig", 300.0, y - Days::new(2)).await;
     goal(&app, "silent", "channels/anna-tt", 300.0, y + Days::new(20)).await;
@@ -332,7 +340,10 @@ fn chart_from_data_splits_gaps() {
     assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 2);
     assert_eq!(polylines_with_stroke(&svg, "#FF7F0E"), 1);
     for legend in ["influencers/anna", "influencers/mia", "target 20", "count"] {
-        assert!(svg.contains(&format!(">\n{legend}\n<")) || svg.contains(legend), "{legend}");
+        assert!(
+            svg.contains(&format!(">\n{legend}\n<")) || svg.contains(legend),
+            "{legend}"
+        );
     }
     assert!(svg.contains("2026-03-01"), "dates on the x axis");
 }
@@ -370,8 +381,11 @@ async fn chart_and_report_from_the_server() {
     )
     .await);
     let svg = std::fs::read_to_string(&out).unwrap();
-    // big-ig has no value on y−1: two pieces; anna-ig is complete.
-    assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 2, "{svg}");
+    // big-ig has no value on y−1: a line over y−3..y−2, then a lone dot on y; anna-ig
+    // is one line.
+    assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 1, "{svg}");
+    assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
+    assert!(svg.contains("fill=\"#1F77B4\""));
     assert_eq!(polylines_with_stroke(&svg, "#FF7F0E"), 1);
     assert!(svg.contains("channels/big-ig") && svg.contains("channels/anna-ig"));
     assert!(svg.contains("target of goals/grow: 300"), "{svg}");
@@ -410,6 +424,9 @@ async fn chart_and_report_from_the_server() {
     assert!(!html.contains("<b>x</b>"));
     assert_eq!(html.matches("<svg").count(), 2);
     assert_eq!(html.matches("</svg>").count(), 2);
-    assert_eq!(html.matches("<table>").count(), html.matches("</table>").count());
+    assert_eq!(
+        html.matches("<table>").count(),
+        html.matches("</table>").count()
+    );
     app.stop().await;
 }
