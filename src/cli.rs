@@ -78,6 +78,20 @@ pub enum Command {
         #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
         api_key: String,
     },
+    /// The KPI catalogue, and a KPI's values per day, week, month or range (from a running
+    /// server).
+    #[command(subcommand)]
+    Kpi(crate::human::KpiCommand),
+    /// Every goal with its progress, those needing attention first.
+    Goals(crate::human::GoalsArgs),
+    /// The tenant's influencers with their codes and tags.
+    Influencers(crate::human::InfluencersArgs),
+    /// Recent job runs, newest first.
+    Runs(crate::human::RunsArgs),
+    /// Draws a KPI's values on one or more scopes as an SVG or PNG line chart.
+    Chart(crate::human::ChartArgs),
+    /// Writes one self-contained HTML page: goals, top influencers, charts.
+    Report(crate::human::ReportArgs),
 }
 
 /// Administration of tenants and keys; works directly on the database.
@@ -158,6 +172,9 @@ pub enum CliError {
     /// Some rows were not stored; the summary lists them.
     #[error("{0} rows were rejected")]
     Rejected(u64),
+    /// An analysts' command failed.
+    #[error(transparent)]
+    Human(#[from] crate::human::HumanError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -276,7 +293,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     days,
                     force,
                 };
-                let run = jobs.run(&tenant, spec).await?;
+                let run = crate::human::progress::run_job(&jobs, &store, &tenant, spec).await?;
                 println!(
                     "{id}: run {} {} for {} to {}, {} rows pulled{}",
                     run.id,
@@ -372,6 +389,12 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 Err(e) => Err(CliError::Unhealthy(format!("{addr}: {}", e.message()))),
             }
         }
+        Command::Kpi(command) => Ok(crate::human::kpi(command).await?),
+        Command::Goals(args) => Ok(crate::human::goals(args).await?),
+        Command::Influencers(args) => Ok(crate::human::influencers(args).await?),
+        Command::Runs(args) => Ok(crate::human::runs(args).await?),
+        Command::Chart(args) => Ok(crate::human::chart(args).await?),
+        Command::Report(args) => Ok(crate::human::report(args).await?),
         Command::Admin(admin) => {
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 2).await?;

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod files;
 pub mod goals;
+pub mod human;
 pub mod jobs;
 pub mod kpi;
 pub mod metrics;

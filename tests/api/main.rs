@@ -6,6 +6,7 @@ mod errors;
 mod fakes;
 mod follower_flags;
 mod goal_tracking;
+mod human;
 mod ingest;
 mod isolation;
 mod jobs;

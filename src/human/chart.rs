@@ -1,0 +1,352 @@
+//! Line charts of KPI series as SVG or PNG (plotters), drawn from a plain [`ChartData`] so
+//! that they can be tested without a server. Undefined periods are gaps, never zeros.
+use chrono::NaiveDate;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Colours of the series in order (the usual colour-blind-friendly "tab10" start).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+/// Colours of the dashed guide lines (target, forecast), apart from the series colours.
+const GUIDE_COLOURS: [RGBColor; 2] = [RGBColor(0, 0, 0), RGBColor(127, 127, 127)];
+
+/// One line: a label and a value (or a gap) per period, by the period's first day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Points in date order; `None` is an undefined period.
+    pub points: Vec<(NaiveDate, Option<f64>)>,
+}
+
+/// A dashed horizontal line, such as a goal's target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guide {
+    /// Legend text.
+    pub label: String,
+    /// Its value on the y axis.
+    pub value: f64,
+}
+
+/// Everything a chart shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartData {
+    /// Caption above the plot.
+    pub title: String,
+    /// Description of the y axis: the unit.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Dashed horizontal lines.
+    pub guides: Vec<Guide>,
+}
+
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    /// No font for the text of the chart.
+    #[error(
+        "no TrueType font found for the chart's text: install fonts-dejavu-core (DejaVuSans.ttf under /usr/share/fonts) or set TALLY_FONT to a .ttf file"
+    )]
+    NoFont,
+    /// The font file is not a usable font.
+    #[error("cannot use font {0}")]
+    BadFont(PathBuf),
+    /// The output name has no known extension.
+    #[error("chart file must end in .svg or .png: {0}")]
+    Extension(PathBuf),
+    /// Plotters failed.
+    #[error("cannot draw the chart: {0}")]
+    Draw(String),
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Chart size in pixels.
+const SIZE: (u32, u32) = (960, 480);
+
+/// Writes the chart to `path`, SVG or PNG by its extension.
+pub fn write(data: &ChartData, path: &Path) -> Result<(), ChartError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("svg") => {
+            let svg = svg(data)?;
+            std::fs::write(path, svg).map_err(|source| ChartError::Write {
+                path: path.into(),
+                source,
+            })
+        }
+        Some("png") => {
+            ensure_font()?;
+            let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+            draw(&root, data)?;
+            root.present().map_err(|e| ChartError::Draw(e.to_string()))
+        }
+        _ => Err(ChartError::Extension(path.into())),
+    }
+}
+
+/// The chart as an SVG document.
+pub fn svg(data: &ChartData) -> Result<String, ChartError> {
+    // The SVG names the font family and lets the viewer draw the text, but plotters
+    // measures labels with a real font to lay the axes out.
+    ensure_font()?;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        draw(&root, data)?;
+        root.present()
+            .map_err(|e| ChartError::Draw(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// Finds a TrueType font once and registers it as plotters' `sans-serif`.
+fn ensure_font() -> Result<(), ChartError> {
+    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = FONT.get_or_init(|| {
+        let path = font_path().ok_or_else(String::new)?;
+        let bytes = std::fs::read(&path).map_err(|_| path.display().to_string())?;
+        // plotters keeps fonts for the life of the process; one leaked file is that.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| path.display().to_string())
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(path) if path.is_empty() => Err(ChartError::NoFont),
+        Err(path) => Err(ChartError::BadFont(path.into())),
+    }
+}
+
+/// `TALLY_FONT`, else DejaVuSans.ttf under /usr/share/fonts, else any .ttf there.
+fn font_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("TALLY_FONT").filter(|p| !p.is_empty()) {
+        return Some(path.into());
+    }
+    let mut fonts = Vec::new();
+    collect_fonts(Path::new("/usr/share/fonts"), &mut fonts, 0);
+    fonts.sort();
+    fonts
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "DejaVuSans.ttf"))
+        .or_else(|| fonts.first())
+        .cloned()
+}
+
+fn collect_fonts(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && depth < 4 {
+            collect_fonts(&path, out, depth + 1);
+        } else if path.extension().is_some_and(|e| e == "ttf") {
+            out.push(path);
+        }
+    }
+}
+
+/// Days since 1970-01-01: the x coordinate.
+fn x(day: NaiveDate) -> i64 {
+    (day - NaiveDate::default()).num_days()
+}
+
+/// The defined runs of a series: each run of consecutive defined points is one segment.
+pub fn segments(points: &[(NaiveDate, Option<f64>)]) -> Vec<Vec<(i64, f64)>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    for (day, value) in points {
+        match value {
+            Some(v) if v.is_finite() => current.push((x(*day), *v)),
+            _ => {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+            }
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn ranges(data: &ChartData) -> (std::ops::Range<i64>, std::ops::Range<f64>) {
+    let days: Vec<i64> = data
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|(d, _)| x(*d)))
+        .collect();
+    let (x0, x1) = match (days.iter().min(), days.iter().max()) {
+        (Some(&a), Some(&b)) if a < b => (a, b),
+        (Some(&a), _) => (a - 1, a + 1),
+        _ => (0, 1),
+    };
+    let values: Vec<f64> = data
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().filter_map(|(_, v)| *v))
+        .chain(data.guides.iter().map(|g| g.value))
+        .filter(|v| v.is_finite())
+        .collect();
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if lo == hi {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        let pad = (hi - lo) * 0.08;
+        (lo - pad, hi + pad)
+    };
+    (x0..x1, lo..hi)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &ChartData,
+) -> Result<(), ChartError> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| ChartError::Draw(e.to_string());
+    root.fill(&WHITE).map_err(err)?;
+    let (xr, yr) = ranges(data);
+    let (x0, x1) = (xr.start, xr.end);
+    let mut chart = ChartBuilder::on(root)
+        .caption(&data.title, ("sans-serif", 20))
+        .margin(12)
+        // Room for the last date label, centred on the right edge.
+        .margin_right(48)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(xr, yr)
+        .map_err(err)?;
+    let date_label = |v: &i64| {
+        NaiveDate::default()
+            .checked_add_signed(chrono::Duration::days(*v))
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    };
+    let value_label = |v: &f64| {
+        let span = chart_span(data);
+        super::format::grouped(*v, if span >= 10.0 { 0 } else { 2 })
+    };
+    chart
+        .configure_mesh()
+        .x_desc("date")
+        .y_desc(&data.y_label)
+        .x_labels(7)
+        .y_labels(8)
+        .x_label_formatter(&date_label)
+        .y_label_formatter(&value_label)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+
+    for (i, series) in data.series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let style = colour.stroke_width(2);
+        let segments = segments(&series.points);
+        let label = if segments.is_empty() {
+            format!("{} (no values)", series.label)
+        } else {
+            series.label.clone()
+        };
+        chart
+            .draw_series(
+                segments
+                    .iter()
+                    .filter(|s| s.len() > 1)
+                    .map(|s| PathElement::new(s.clone(), style)),
+            )
+            .map_err(err)?
+            .label(label)
+            // A filled box keeps the legend out of the series' polylines.
+            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], colour.filled()));
+        // A lone defined period between gaps has no line to draw; mark it with a dot.
+        chart
+            .draw_series(
+                segments
+                    .iter()
+                    .filter(|s| s.len() == 1)
+                    .map(|s| Circle::new(s[0], 3, colour.filled())),
+            )
+            .map_err(err)?;
+    }
+    for (i, guide) in data.guides.iter().enumerate() {
+        let colour = GUIDE_COLOURS[i % GUIDE_COLOURS.len()];
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, guide.value), (x1, guide.value)],
+                8,
+                6,
+                colour.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label(guide.label.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 1), (x + 16, y + 1)], colour.filled()));
+    }
+    if !data.series.is_empty() || !data.guides.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The spread of the values, to choose the decimals of the y labels.
+fn chart_span(data: &ChartData) -> f64 {
+    let (_, y) = ranges(data);
+    y.end - y.start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
+    #[test]
+    fn gaps_split_segments() {
+        let points = vec![
+            (day(1), Some(1.0)),
+            (day(2), Some(2.0)),
+            (day(3), None),
+            (day(4), Some(4.0)),
+            (day(5), None),
+            (day(6), None),
+        ];
+        let s = segments(&points);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].len(), 2);
+        assert_eq!(s[1], vec![(x(day(4)), 4.0)]);
+        assert!(segments(&[(day(1), None)]).is_empty());
+    }
+}

@@ -1,0 +1,432 @@
+//! The analysts' commands, run as the real `tally` binary against a live server: tables
+//! and CSV on hand-known values, goal ordering, charts parsed back from SVG, the report.
+use crate::helpers::{TestApp, TestDb};
+use chrono::{Datelike, Days, NaiveDate, Utc};
+use std::process::Output;
+use tally::domain::channel::{Channel, Platform};
+use tally::domain::influencer::Influencer;
+use tally::domain::observation::ChannelDayStats;
+use tally::human::chart::{self, ChartData, Guide, Series};
+use tally::proto;
+
+fn yesterday() -> NaiveDate {
+    Utc::now().date_naive() - Days::new(1)
+}
+
+fn date(day: NaiveDate) -> Option<proto::google::r#type::Date> {
+    Some(proto::google::r#type::Date {
+        year: day.year(),
+        month: day.month() as i32,
+        day: day.day() as i32,
+    })
+}
+
+/// Runs `tally ARGS` against the app's server with its key.
+async fn tally(app: &TestApp, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .env("TALLY_ADDR", format!("http://{}", app.addr))
+        .env("TALLY_API_KEY", &app.key)
+        .env("TALLY_LOG", "off")
+        .env_remove("TALLY_CURRENCY")
+        .env_remove("TALLY_CONFIG")
+        .output()
+        .await
+        .expect("run tally")
+}
+
+/// stdout of a run that must succeed.
+#[track_caller]
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "tally failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+fn stats(channel: &str, day: NaiveDate, followers: i64) -> ChannelDayStats {
+    ChannelDayStats {
+        channel_id: channel.into(),
+        day,
+        followers: Some(followers),
+        posts: Some(1),
+        mentions: None,
+        shares: None,
+        comments: None,
+        likes: None,
+        link_clicks: None,
+        views: None,
+        reach: None,
+    }
+}
+
+/// Influencers `anna` (channels `anna-ig`, `clean-ig`, `anna-tt`) and `<b>x</b>` (id
+/// `bold`); `anna-ig` gains 10 followers a day from 100 on y−9 to 190 on y, `clean-ig`
+/// loses 10 a day from 500 to 410, `anna-tt` has no data; `big-ig` (anna's too) has
+/// 12,345 followers on y−3, 12,400 on y−2, nothing on y−1 and 1,234,567 on y.
+async fn seed(app: &TestApp) -> NaiveDate {
+    let store = &app.store;
+    for (id, name) in [("anna", "Anna"), ("bold", "<b>x</b>")] {
+        let influencer = Influencer {
+            display_name: name.into(),
+            tags: vec!["fashion".into()],
+            discount_codes: vec![format!("{}10", id.to_uppercase())],
+            tracking_values: vec![],
+        };
+        store
+            .create_influencer("acme", id, &influencer, None)
+            .await
+            .unwrap();
+    }
+    for (id, platform) in [
+        ("anna-ig", Platform::Instagram),
+        ("clean-ig", Platform::Instagram),
+        ("anna-tt", Platform::TikTok),
+        ("big-ig", Platform::Instagram),
+    ] {
+        let channel = Channel {
+            display_name: id.into(),
+            platform,
+            owner: Some("anna".into()),
+            account_id: id.into(),
+            credentials_ref: String::new(),
+        };
+        store
+            .create_channel("acme", id, &channel, None)
+            .await
+            .unwrap();
+    }
+    let y = yesterday();
+    let mut rows = Vec::new();
+    for i in 0..10u64 {
+        let day = y - Days::new(9 - i);
+        rows.push(stats("anna-ig", day, 100 + 10 * i as i64));
+        rows.push(stats("clean-ig", day, 500 - 10 * i as i64));
+    }
+    rows.push(stats("big-ig", y - Days::new(3), 12_345));
+    rows.push(stats("big-ig", y - Days::new(2), 12_400));
+    rows.push(stats("big-ig", y, 1_234_567));
+    store.upsert_channel_stats("acme", &rows).await.unwrap();
+    y
+}
+
+async fn goal(app: &TestApp, id: &str, scope: &str, target: f64, deadline: NaiveDate) {
+    let y = yesterday();
+    app.goals()
+        .create_goal(app.req(proto::CreateGoalRequest {
+            goal_id: id.into(),
+            goal: Some(proto::Goal {
+                display_name: format!("Goal {id}"),
+                objective: proto::Objective::BrandAwareness as i32,
+                kpi: "followers".into(),
+                scope: scope.into(),
+                baseline: Some(proto::Baseline {
+                    rule: proto::BaselineRule::Fixed as i32,
+                    value: 100.0,
+                }),
+                target: Some(proto::Target {
+                    kind: Some(proto::target::Kind::AbsoluteValue(target)),
+                }),
+                direction: proto::Direction::Up as i32,
+                start_date: date(y - Days::new(9)),
+                deadline: date(deadline),
+                owner: "Marketing".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn kpi_query_table_csv_and_errors() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    let (from, to) = ((y - Days::new(3)).to_string(), y.to_string());
+    let args = [
+        "kpi",
+        "query",
+        "followers",
+        "--scope",
+        "channels/big-ig",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    let table = ok(&tally(&app, &args).await);
+    let d = |n: u64| (y - Days::new(n)).to_string();
+    assert_eq!(
+        table,
+        format!(
+            "FIRST_DAY   LAST_DAY        VALUE\n\
+             {a}  {a}     12,345\n\
+             {b}  {b}     12,400\n\
+             {c}  {c}    no_data\n\
+             {e}  {e}  1,234,567\n",
+            a = d(3),
+            b = d(2),
+            c = d(1),
+            e = d(0)
+        )
+    );
+
+    let mut csv_args = args.to_vec();
+    csv_args.extend(["--format", "csv"]);
+    let csv = ok(&tally(&app, &csv_args).await);
+    assert_eq!(
+        csv,
+        format!(
+            "first_day,last_day,value,undefined_reason\n\
+             {a},{a},12345.0,\n{b},{b},12400.0,\n{c},{c},,no_data\n{e},{e},1234567.0,\n",
+            a = d(3),
+            b = d(2),
+            c = d(1),
+            e = d(0)
+        )
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&tally(&app, &json_args).await)).unwrap();
+    assert_eq!(json[2]["value"], serde_json::Value::Null);
+    assert_eq!(json[2]["undefined_reason"], "no_data");
+    assert_eq!(json[3]["value"], 1234567.0);
+
+    // A scope that does not exist: one line with the code and the field, exit code 1.
+    let bad = tally(
+        &app,
+        &[
+            "kpi",
+            "query",
+            "followers",
+            "--scope",
+            "influencers/nobody",
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .expect("an error line");
+    assert!(line.contains("INVALID_ARGUMENT"), "{line}");
+    assert!(line.contains("kpi_scope.scope"), "{line}");
+
+    let list = ok(&tally(&app, &["kpi", "list"]).await);
+    assert!(list.starts_with("ID "), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("followers ") && l.contains("VANITY") && l.contains("LEVEL")),
+        "{list}"
+    );
+
+    let influencers = ok(&tally(&app, &["influencers"]).await);
+    assert!(
+        influencers.contains("anna") && influencers.contains("ANNA10"),
+        "{influencers}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn goals_worst_first() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    // As in goal_tracking: on track, at risk, achieved, missed, no data.
+    goal(&app, "grow", "channels/anna-ig", 300.0, y + Days::new(20)).await;
+    goal(
+        &app,
+        "too-far",
+        "channels/anna-ig",
+        600.0,
+        y + Days::new(20),
+    )
+    .await;
+    goal(&app, "early", "channels/anna-ig", 150.0, y + Days::new(20)).await;
+    goal(&app, "late", "channels/anna-ig", 300.0, y - Days::new(2)).await;
+    goal(&app, "silent", "channels/anna-tt", 300.0, y + Days::new(20)).await;
+
+    let csv = ok(&tally(&app, &["goals", "--format", "csv"]).await);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("status,goal,kpi,scope,current,target,progress,expected,reason")
+    );
+    let order: Vec<(String, String)> = lines
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().into(), f.next().unwrap().into())
+        })
+        .collect();
+    let expected = [
+        ("AT_RISK", "goals/too-far"),
+        ("MISSED", "goals/late"),
+        ("NO_DATA", "goals/silent"),
+        ("ON_TRACK", "goals/grow"),
+        ("ACHIEVED", "goals/early"),
+    ];
+    assert_eq!(
+        order,
+        expected
+            .iter()
+            .map(|(s, g)| (s.to_string(), g.to_string()))
+            .collect::<Vec<_>>()
+    );
+
+    let table = ok(&tally(&app, &["goals"]).await);
+    let grow = table
+        .lines()
+        .find(|l| l.contains("goals/grow"))
+        .expect("grow row");
+    // Current 190 of target 300, 45% of the way; 9/29 expected.
+    assert!(grow.contains("190") && grow.contains("300"), "{grow}");
+    assert!(grow.contains("45.0%") && grow.contains("31.0%"), "{grow}");
+    app.stop().await;
+}
+
+/// The series polylines of plotters' SVG, by stroke colour.
+fn polylines_with_stroke(svg: &str, colour: &str) -> usize {
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|p| {
+            p.split('>')
+                .next()
+                .is_some_and(|tag| tag.contains(&format!("stroke=\"{colour}\"")))
+        })
+        .count()
+}
+
+#[test]
+fn chart_from_data_splits_gaps() {
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let data = ChartData {
+        title: "followers".into(),
+        y_label: "count".into(),
+        series: vec![
+            Series {
+                label: "influencers/anna".into(),
+                points: vec![
+                    (day(1), Some(10.0)),
+                    (day(2), Some(12.0)),
+                    (day(3), None),
+                    (day(4), Some(15.0)),
+                    (day(5), Some(16.0)),
+                ],
+            },
+            Series {
+                label: "influencers/mia".into(),
+                points: (1..=5).map(|d| (day(d), Some(d as f64))).collect(),
+            },
+        ],
+        guides: vec![Guide {
+            label: "target 20".into(),
+            value: 20.0,
+        }],
+    };
+    let svg = chart::svg(&data).expect("svg");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..100]);
+    // The gap on day 3 splits anna's line in two; mia's is one line.
+    assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 2);
+    assert_eq!(polylines_with_stroke(&svg, "#FF7F0E"), 1);
+    for legend in ["influencers/anna", "influencers/mia", "target 20", "count"] {
+        assert!(
+            svg.contains(&format!(">\n{legend}\n<")) || svg.contains(legend),
+            "{legend}"
+        );
+    }
+    assert!(svg.contains("2026-03-01"), "dates on the x axis");
+}
+
+#[tokio::test]
+async fn chart_and_report_from_the_server() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    goal(&app, "grow", "channels/anna-ig", 300.0, y + Days::new(20)).await;
+    goal(&app, "silent", "channels/anna-tt", 300.0, y + Days::new(20)).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = dir.path().join("followers.svg");
+    let out_arg = out.display().to_string();
+    let from = (y - Days::new(3)).to_string();
+    let to = y.to_string();
+    ok(&tally(
+        &app,
+        &[
+            "chart",
+            "followers",
+            "--scope",
+            "channels/big-ig",
+            "--scope",
+            "channels/anna-ig",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--goal",
+            "goals/grow",
+            "--out",
+            &out_arg,
+        ],
+    )
+    .await);
+    let svg = std::fs::read_to_string(&out).unwrap();
+    // big-ig has no value on y−1: a line over y−3..y−2, then a lone dot on y; anna-ig
+    // is one line.
+    assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 1, "{svg}");
+    assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
+    assert!(svg.contains("fill=\"#1F77B4\""));
+    assert_eq!(polylines_with_stroke(&svg, "#FF7F0E"), 1);
+    assert!(svg.contains("channels/big-ig") && svg.contains("channels/anna-ig"));
+    assert!(svg.contains("target of goals/grow: 300"), "{svg}");
+    assert!(svg.contains("forecast by"), "{svg}");
+
+    let png = dir.path().join("followers.png");
+    let png_arg = png.display().to_string();
+    ok(&tally(
+        &app,
+        &[
+            "chart",
+            "followers",
+            "--scope",
+            "channels/anna-ig",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--out",
+            &png_arg,
+        ],
+    )
+    .await);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    let report = dir.path().join("report.html");
+    let report_arg = report.display().to_string();
+    ok(&tally(&app, &["report", "--out", &report_arg]).await);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    for goal in ["goals/grow", "goals/silent", "Goal grow", "Goal silent"] {
+        assert!(html.contains(goal), "{goal}");
+    }
+    assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"));
+    assert!(!html.contains("<b>x</b>"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert_eq!(html.matches("</svg>").count(), 2);
+    assert_eq!(
+        html.matches("<table>").count(),
+        html.matches("</table>").count()
+    );
+    app.stop().await;
+}
