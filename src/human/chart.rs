@@ -50,18 +50,15 @@ pub struct ChartData {
     pub series: Vec<Series>,
     /// Dashed horizontal lines.
     pub guides: Vec<Guide>,
+    /// Days whose follower growth looks bought (ListFollowerFlags), marked on the x axis.
+    pub flags: Vec<NaiveDate>,
 }
 
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
-    /// No font for the text of the chart.
-    #[error(
-        "no TrueType font found for the chart's text: install fonts-dejavu-core (DejaVuSans.ttf under /usr/share/fonts) or set TALLY_FONT to a .ttf file"
-    )]
-    NoFont,
-    /// The font file is not a usable font.
-    #[error("cannot use font {0}")]
+    /// The font named by TALLY_FONT cannot be read or used.
+    #[error("TALLY_FONT: cannot use {0} as a TrueType font")]
     BadFont(PathBuf),
     /// The output name has no known extension.
     #[error("chart file must end in .svg or .png: {0}")]
@@ -121,51 +118,24 @@ pub fn svg(data: &ChartData) -> Result<String, ChartError> {
     Ok(out)
 }
 
-/// Finds a TrueType font once and registers it as plotters' `sans-serif`.
+/// Registers the chart font once as plotters' `sans-serif`: the file named by `TALLY_FONT`,
+/// else DejaVu Sans built into the binary, so charts need nothing from the system.
 fn ensure_font() -> Result<(), ChartError> {
-    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
+    static FONT: OnceLock<Result<(), PathBuf>> = OnceLock::new();
     let result = FONT.get_or_init(|| {
-        let path = font_path().ok_or_else(String::new)?;
-        let bytes = std::fs::read(&path).map_err(|_| path.display().to_string())?;
-        // plotters keeps fonts for the life of the process; one leaked file is that.
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let bytes: &'static [u8] = match std::env::var_os("TALLY_FONT").filter(|p| !p.is_empty()) {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                let bytes = std::fs::read(&path).map_err(|_| path.clone())?;
+                // plotters keeps fonts for the life of the process; one leaked file is that.
+                Box::leak(bytes.into_boxed_slice())
+            }
+            None => dejavu::sans::regular(),
+        };
         plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| path.display().to_string())
+            .map_err(|_| PathBuf::from(std::env::var_os("TALLY_FONT").unwrap_or_default()))
     });
-    match result {
-        Ok(()) => Ok(()),
-        Err(path) if path.is_empty() => Err(ChartError::NoFont),
-        Err(path) => Err(ChartError::BadFont(path.into())),
-    }
-}
-
-/// `TALLY_FONT`, else DejaVuSans.ttf under /usr/share/fonts, else any .ttf there.
-fn font_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TALLY_FONT").filter(|p| !p.is_empty()) {
-        return Some(path.into());
-    }
-    let mut fonts = Vec::new();
-    collect_fonts(Path::new("/usr/share/fonts"), &mut fonts, 0);
-    fonts.sort();
-    fonts
-        .iter()
-        .find(|p| p.file_name().is_some_and(|n| n == "DejaVuSans.ttf"))
-        .or_else(|| fonts.first())
-        .cloned()
-}
-
-fn collect_fonts(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() && depth < 4 {
-            collect_fonts(&path, out, depth + 1);
-        } else if path.extension().is_some_and(|e| e == "ttf") {
-            out.push(path);
-        }
-    }
+    result.clone().map_err(ChartError::BadFont)
 }
 
 /// Days since 1970-01-01: the x coordinate.
@@ -306,7 +276,21 @@ fn draw<DB: DrawingBackend>(
             .label(guide.label.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 1), (x + 16, y + 1)], colour.filled()));
     }
-    if !data.series.is_empty() || !data.guides.is_empty() {
+    if !data.flags.is_empty() {
+        // A red triangle under the plot's top edge on each flagged day.
+        let top = chart.y_range().end;
+        let red = RGBColor(200, 0, 0);
+        chart
+            .draw_series(
+                data.flags
+                    .iter()
+                    .map(|d| TriangleMarker::new((x(*d), top), 7, red.filled())),
+            )
+            .map_err(err)?
+            .label("possible bought followers")
+            .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, red.filled()));
+    }
+    if !data.series.is_empty() || !data.guides.is_empty() || !data.flags.is_empty() {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)

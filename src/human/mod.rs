@@ -386,6 +386,25 @@ impl Client {
             .values)
     }
 
+    /// The scope's fake-follower flags in `[from, to]`, by day then channel.
+    async fn follower_flags(
+        &self,
+        scope: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<proto::FollowerFlag>, HumanError> {
+        Ok(self
+            .kpis()
+            .list_follower_flags(self.req(proto::ListFollowerFlagsRequest {
+                scope: scope.into(),
+                first_day: Some(date(from)),
+                last_day: Some(date(to)),
+            }))
+            .await?
+            .into_inner()
+            .flags)
+    }
+
     async fn list_goals(&self) -> Result<Vec<proto::Goal>, HumanError> {
         let mut out = Vec::new();
         let mut token = String::new();
@@ -570,7 +589,16 @@ pub async fn kpi(command: KpiCommand) -> Result<(), HumanError> {
                 .await?;
             let unit = client.unit(&q.kpi).await?;
             let currency = q.currency.currency.as_deref();
-            let headers = ["first_day", "last_day", "value", "undefined_reason"];
+            // Days whose follower growth looks bought are shown next to the values of
+            // their period, whatever the KPI: a jump in followers moves most social KPIs.
+            let flags = client.follower_flags(&q.scope, q.from, q.to).await?;
+            let headers = [
+                "first_day",
+                "last_day",
+                "value",
+                "follower_flags",
+                "undefined_reason",
+            ];
             let mut human = Vec::new();
             let mut raw = Vec::new();
             for v in &values {
@@ -578,21 +606,51 @@ pub async fn kpi(command: KpiCommand) -> Result<(), HumanError> {
                     day_text(v.first_day.as_ref()),
                     day_text(v.last_day.as_ref()),
                 );
+                let in_period: Vec<String> = flags
+                    .iter()
+                    .filter(|f| {
+                        let day = day_text(f.day.as_ref());
+                        day >= first && day <= last
+                    })
+                    .map(|f| {
+                        format!(
+                            "{} {}",
+                            f.channel.trim_start_matches("channels/"),
+                            day_text(f.day.as_ref())
+                        )
+                    })
+                    .collect();
+                let marks = if in_period.is_empty() {
+                    String::new()
+                } else {
+                    format!("⚑ bought followers? {}", in_period.join(", "))
+                };
                 human.push(vec![
                     first.clone(),
                     last.clone(),
                     format::value_or_reason(v.value, &v.undefined_reason, &unit, currency),
+                    marks.clone(),
                 ]);
                 raw.push(vec![
                     text(first),
                     text(last),
                     num(v.value),
+                    text(in_period.join(";")),
                     text(&v.undefined_reason),
                 ]);
             }
-            let headers_table = &headers[..3];
             match q.format {
-                OutputFormat::Table => print_rows(q.format, headers_table, &human, &raw, &[2]),
+                OutputFormat::Table if flags.is_empty() => {
+                    let human: Vec<Vec<String>> = human
+                        .into_iter()
+                        .map(|mut r| {
+                            r.truncate(3);
+                            r
+                        })
+                        .collect();
+                    print_rows(q.format, &headers[..3], &human, &raw, &[2])
+                }
+                OutputFormat::Table => print_rows(q.format, &headers[..4], &human, &raw, &[2]),
                 _ => print_rows(q.format, &headers, &human, &raw, &[2]),
             }
             Ok(())
@@ -895,11 +953,18 @@ pub async fn chart(args: ChartArgs) -> Result<(), HumanError> {
             guides = goal_guides(goal, &e, naive(g.deadline.as_ref()), &unit, currency);
         }
     }
+    let mut flags = Vec::new();
+    for scope in &args.scope {
+        for f in client.follower_flags(scope, args.from, args.to).await? {
+            flags.extend(naive(f.day.as_ref()));
+        }
+    }
     let data = chart::ChartData {
         title: format!("{} from {} to {}", args.kpi, args.from, args.to),
         y_label: unit_label(&unit, currency),
         series: lines,
         guides,
+        flags,
     };
     chart::write(&data, &args.out)?;
     println!("wrote {}", args.out.display());
@@ -962,11 +1027,18 @@ pub async fn report(args: ReportArgs) -> Result<(), HumanError> {
                 )
             })
             .unwrap_or_default();
+        let flags = client
+            .follower_flags(&g.goal.scope, from, to)
+            .await?
+            .iter()
+            .filter_map(|f| naive(f.day.as_ref()))
+            .collect();
         let data = chart::ChartData {
             title: format!("{} on {}", g.goal.kpi, g.scope()),
             y_label: unit_label(&unit, currency),
             series: vec![series(g.scope(), &values)],
             guides,
+            flags,
         };
         charts.push(report::ChartSection {
             heading: format!("{} ({})", g.goal.display_name, g.goal.name),

@@ -181,8 +181,8 @@ async fn kpi_query_table_csv_and_errors() {
     assert_eq!(
         csv,
         format!(
-            "first_day,last_day,value,undefined_reason\n\
-             {a},{a},12345.0,\n{b},{b},12400.0,\n{c},{c},,no_data\n{e},{e},1234567.0,\n",
+            "first_day,last_day,value,follower_flags,undefined_reason\n\
+             {a},{a},12345.0,,\n{b},{b},12400.0,,\n{c},{c},,,no_data\n{e},{e},1234567.0,,\n",
             a = d(3),
             b = d(2),
             c = d(1),
@@ -333,8 +333,18 @@ fn chart_from_data_splits_gaps() {
             label: "target 20".into(),
             value: 20.0,
         }],
+        flags: vec![day(4)],
     };
     let svg = chart::svg(&data).expect("svg");
+    // The flagged day is marked in red and named in the legend.
+    assert!(svg.contains("possible bought followers"), "flag legend");
+    assert!(svg.contains("#C80000"), "flag marker");
+    let unflagged = chart::svg(&ChartData {
+        flags: vec![],
+        ..data.clone()
+    })
+    .unwrap();
+    assert!(!unflagged.contains("#C80000"));
     assert!(svg.starts_with("<svg"), "{}", &svg[..100]);
     // The gap on day 3 splits anna's line in two; mia's is one line.
     assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 2);
@@ -427,6 +437,73 @@ async fn chart_and_report_from_the_server() {
     assert_eq!(
         html.matches("<table>").count(),
         html.matches("</table>").count()
+    );
+    app.stop().await;
+}
+
+/// A day whose follower jump looks bought is marked next to the value of its period.
+#[tokio::test]
+async fn kpi_query_marks_days_with_bought_followers() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    let channel = Channel {
+        display_name: "jump".into(),
+        platform: Platform::Instagram,
+        owner: Some("anna".into()),
+        account_id: "jump".into(),
+        credentials_ref: String::new(),
+    };
+    app.store
+        .create_channel("acme", "jump-ig", &channel, None)
+        .await
+        .unwrap();
+    // 20 days growing by 9 or 11 a day with likes rising by one a day; then +3,000 on y
+    // while likes go on as before.
+    let mut rows = Vec::new();
+    let mut followers = 1_000;
+    for i in 0..=20u64 {
+        let day = y - Days::new(20 - i);
+        followers += if i == 20 {
+            3_000
+        } else if i % 2 == 0 {
+            9
+        } else {
+            11
+        };
+        let mut row = stats("jump-ig", day, followers);
+        row.likes = Some(100 + i as i64);
+        rows.push(row);
+    }
+    app.store.upsert_channel_stats("acme", &rows).await.unwrap();
+    let (from, to) = ((y - Days::new(1)).to_string(), y.to_string());
+    let args = [
+        "kpi",
+        "query",
+        "followers",
+        "--scope",
+        "channels/jump-ig",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    let table = ok(&tally(&app, &args).await);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("FOLLOWER_FLAGS"), "{table}");
+    assert!(!lines[1].contains('⚑'), "{table}");
+    assert!(
+        lines[2].contains(&format!("⚑ bought followers? jump-ig {y}")),
+        "{table}"
+    );
+    let mut csv_args = args.to_vec();
+    csv_args.extend(["--format", "csv"]);
+    let csv = ok(&tally(&app, &csv_args).await);
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .contains(&format!("jump-ig {y}")),
+        "{csv}"
     );
     app.stop().await;
 }
