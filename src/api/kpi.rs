@@ -553,7 +553,10 @@ impl KpiService for Api {
                 values.push(value_to_proto(&c, "", version_of(&c.key.kpi), f));
             }
         }
-        Ok(Response::new(proto::QuerySnapshotsResponse { values }))
+        Ok(Response::new(proto::QuerySnapshotsResponse {
+            values,
+            currency_code: tenant.settings.currency.clone(),
+        }))
     }
 
     async fn list_follower_flags(

@@ -30,11 +30,11 @@ pub struct Conn {
     pub api_key: String,
 }
 
-/// The tenant's currency, which no RPC tells: shown after money values when given.
+/// The currency shown after money values.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Currency {
-    /// Currency code to show after money values (such as EUR); without it money shows the
-    /// unit name `money`.
+    /// Currency code to show after money values (such as EUR); by default the tenant's,
+    /// as QuerySnapshots reports it.
     #[arg(long, env = "TALLY_CURRENCY")]
     pub currency: Option<String>,
 }
@@ -386,6 +386,31 @@ impl Client {
             .values)
     }
 
+    /// The currency of money values: the one given, else the tenant's (one small
+    /// QuerySnapshots call, whose response names it).
+    async fn currency(&self, given: &Currency) -> Result<Option<String>, HumanError> {
+        if let Some(code) = &given.currency {
+            return Ok(Some(code.clone()));
+        }
+        let day = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+        let code = self
+            .kpis()
+            .query_snapshots(self.req(proto::QuerySnapshotsRequest {
+                kpi_scope: Some(proto::KpiScope {
+                    kpi: "fees".into(),
+                    scope: "tenant".into(),
+                    segment: String::new(),
+                }),
+                first_day: Some(date(day)),
+                last_day: Some(date(day)),
+                granularity: proto::Granularity::Range as i32,
+            }))
+            .await?
+            .into_inner()
+            .currency_code;
+        Ok((!code.is_empty()).then_some(code))
+    }
+
     /// The scope's fake-follower flags in `[from, to]`, by day then channel.
     async fn follower_flags(
         &self,
@@ -588,7 +613,8 @@ pub async fn kpi(command: KpiCommand) -> Result<(), HumanError> {
                 )
                 .await?;
             let unit = client.unit(&q.kpi).await?;
-            let currency = q.currency.currency.as_deref();
+            let currency = client.currency(&q.currency).await?;
+            let currency = currency.as_deref();
             // Days whose follower growth looks bought are shown next to the values of
             // their period, whatever the KPI: a jump in followers moves most social KPIs.
             let flags = client.follower_flags(&q.scope, q.from, q.to).await?;
@@ -717,7 +743,8 @@ async fn goal_progress(client: &Client) -> Result<Vec<GoalProgress>, HumanError>
 pub async fn goals(args: GoalsArgs) -> Result<(), HumanError> {
     let client = Client::connect(&args.conn).await?;
     let units = client.units().await?;
-    let currency = args.currency.currency.as_deref();
+    let currency = client.currency(&args.currency).await?;
+    let currency = currency.as_deref();
     let goals = goal_progress(&client).await?;
     let headers = [
         "status", "goal", "kpi", "scope", "current", "target", "progress", "expected", "reason",
@@ -916,7 +943,8 @@ pub async fn chart(args: ChartArgs) -> Result<(), HumanError> {
         )));
     }
     let client = Client::connect(&args.conn).await?;
-    let currency = args.currency.currency.as_deref();
+    let currency = client.currency(&args.currency).await?;
+    let currency = currency.as_deref();
     let unit = client.unit(&args.kpi).await?;
     let granularity = match args.granularity {
         ChartGranularity::Day => proto::Granularity::Day,
@@ -974,7 +1002,8 @@ pub async fn chart(args: ChartArgs) -> Result<(), HumanError> {
 /// Runs `tally report`.
 pub async fn report(args: ReportArgs) -> Result<(), HumanError> {
     let client = Client::connect(&args.conn).await?;
-    let currency = args.currency.currency.as_deref();
+    let currency = client.currency(&args.currency).await?;
+    let currency = currency.as_deref();
     let to = args
         .to
         .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));

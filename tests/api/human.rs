@@ -175,6 +175,27 @@ async fn kpi_query_table_csv_and_errors() {
         )
     );
 
+    // Money carries the tenant's currency (EUR here) without --currency.
+    let revenue = ok(&tally(
+        &app,
+        &[
+            "kpi",
+            "query",
+            "attributed_revenue",
+            "--scope",
+            "tenant",
+            "--from",
+            &to,
+            "--to",
+            &to,
+        ],
+    )
+    .await);
+    assert!(
+        revenue.lines().nth(1).unwrap().ends_with("0.00 EUR"),
+        "{revenue}"
+    );
+
     let mut csv_args = args.to_vec();
     csv_args.extend(["--format", "csv"]);
     let csv = ok(&tally(&app, &csv_args).await);
