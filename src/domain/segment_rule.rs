@@ -2331,3 +2331,183 @@ mod tests {
         assert!(seen.iter().all(|&n| n > 100), "outcomes seen: {seen:?}");
     }
 }
+
+/// Property tests: arbitrary and near-valid rule text never panics the parser,
+/// and every error points inside the text. Fixed seed, so runs reproduce;
+/// `PROPTEST_CASES` changes the number of cases.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use proptest::test_runner::{FileFailurePersistence, RngSeed};
+
+    fn config(seed: u64) -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(384),
+            rng_seed: RngSeed::Fixed(seed),
+            failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+            ..ProptestConfig::default()
+        }
+    }
+
+    const VALID: &[&str] = &[
+        r#"followers >= 10000 and not (country = "fr" or is_customer)"#,
+        r#"bio contains "école" or platform != "tiktok""#,
+        "age between 18 and 30.5 and influence_score < -0.25",
+        "is_customer = false or NOT is_customer != TRUE",
+        r#"(bio = "a \"quoted\" \\ word" and age != 0) or followers > 1"#,
+        "not not not (age = 1)",
+    ];
+
+    const TOKENS: &[&str] = &[
+        "bio", "followers", "influence_score", "age", "is_customer", "platform",
+        "country", "Bio", "and", "OR", "not", "between", "contains", "true", "FALSE",
+        "(", ")", "\"", "\\", "\\\"", "=", "!=", "<", "<=", ">", ">=", "-", ".", " ",
+        "\n", "\r\n", "\t", "\u{0}", "\u{7}", "\u{1b}", "\u{200b}", "é", "İ", "😀",
+        "\u{301}", "1", "0.5", "-0", "1.", ".5", "3and", "\"x\"", "\"%_\\\\\"",
+        "99999999999999999999999999999999999999",
+    ];
+
+    /// A huge number: past f64's range at 400 digits.
+    fn huge_number() -> String {
+        "9".repeat(400)
+    }
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => proptest::sample::select(TOKENS).prop_map(str::to_string),
+            1 => any::<char>().prop_map(String::from),
+            1 => Just(huge_number()),
+        ]
+    }
+
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Insert(Index, String),
+        Delete(Index, usize),
+        Replace(Index, usize, String),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<Index>(), token()).prop_map(|(i, t)| Edit::Insert(i, t)),
+            (any::<Index>(), 1..6usize).prop_map(|(i, n)| Edit::Delete(i, n)),
+            (any::<Index>(), 1..4usize, token()).prop_map(|(i, n, t)| Edit::Replace(i, n, t)),
+        ]
+    }
+
+    /// Applies edits at char boundaries.
+    fn mutate(text: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for e in edits {
+            let at = |i: &Index| i.index(chars.len() + 1);
+            match e {
+                Edit::Insert(i, t) => {
+                    let p = at(i);
+                    chars.splice(p..p, t.chars());
+                }
+                Edit::Delete(i, n) => {
+                    let p = at(i);
+                    let end = (p + n).min(chars.len());
+                    chars.drain(p..end);
+                }
+                Edit::Replace(i, n, t) => {
+                    let p = at(i);
+                    let end = (p + n).min(chars.len());
+                    chars.splice(p..end, t.chars());
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    fn near_valid() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(VALID),
+            proptest::collection::vec(edit(), 1..5),
+        )
+            .prop_map(|(v, edits)| mutate(v, &edits))
+    }
+
+    /// Valid rules wrapped in parentheses / "not"s, around the nesting limit,
+    /// sometimes unbalanced, plus over-long inputs.
+    fn deep_or_long() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(VALID),
+            0..(MAX_NESTING * 2),
+            0..(MAX_NESTING * 2),
+            0..(MAX_NESTING * 2),
+            0..3usize,
+        )
+            .prop_map(|(v, open, close, nots, long)| {
+                let mut text = "not ".repeat(nots);
+                text.push_str(&"(".repeat(open));
+                text.push_str(v);
+                text.push_str(&")".repeat(close));
+                if long > 0 {
+                    // Multi-byte chars straddle the byte limit.
+                    text.push_str(&" or bio contains \"é😀\"".repeat(MAX_RULE_BYTES / 20 * long));
+                }
+                text
+            })
+    }
+
+    fn input() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            proptest::collection::vec(token(), 0..24).prop_map(|t| t.join(" ")),
+            proptest::collection::vec(token(), 0..24).prop_map(|t| t.concat()),
+            near_valid(),
+            near_valid(),
+            deep_or_long(),
+        ]
+    }
+
+    /// The error's offset, line and column all name the same place inside `text`.
+    fn check_error(text: &str, e: &RuleError) -> Result<(), TestCaseError> {
+        let chars: Vec<char> = text.chars().collect();
+        prop_assert!(e.offset <= chars.len(), "offset past the end: {e}");
+        prop_assert!(e.line >= 1 && e.column >= 1, "{e}");
+        let before = &chars[..e.offset];
+        let line = before.iter().filter(|&&c| c == '\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&c| c == '\n')
+            .map_or(0, |i| i + 1);
+        prop_assert_eq!(e.line, line, "line of {}", e);
+        prop_assert_eq!(e.column, e.offset - line_start + 1, "column of {}", e);
+        let line_len = chars[line_start..]
+            .iter()
+            .take_while(|&&c| c != '\n')
+            .count();
+        prop_assert!(e.column <= line_len + 1, "column past the line: {e}");
+        prop_assert!(!e.expected.is_empty() && !e.found.is_empty(), "{e}");
+        prop_assert!(!e.expected.contains("internal error"), "{e}");
+        let message = e.to_string();
+        prop_assert!(
+            message.starts_with(&format!("line {}, column {}: ", e.line, e.column)),
+            "{message}"
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config(0x5E6_0001))]
+
+        #[test]
+        fn parse_never_panics_and_errors_point_inside(text in input()) {
+            match parse(&text) {
+                Ok(rule) => {
+                    // Accepted rules print canonically and parse back the same.
+                    let printed = rule.to_string();
+                    prop_assert_eq!(parse(&printed).ok(), Some(rule), "{:?}", printed);
+                }
+                Err(e) => check_error(&text, &e)?,
+            }
+        }
+    }
+}
