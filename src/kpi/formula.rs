@@ -1607,9 +1607,40 @@ mod props {
     ];
 
     const TOKENS: &[&str] = &[
-        "likes", "x", "y", "my_kpi", "sales_2", "Likes", "likesX", "_a", "+", "-", "*",
-        "/", "(", ")", " ", "\n", "\r\n", "\t", "\u{0}", "\u{7}", "\u{200b}", "é", "😀",
-        "\u{301}", "0", "1", "2.5", "3.", ".5", "3..2", "0.0", "1e5", "%", "^",
+        "likes",
+        "x",
+        "y",
+        "my_kpi",
+        "sales_2",
+        "Likes",
+        "likesX",
+        "_a",
+        "+",
+        "-",
+        "*",
+        "/",
+        "(",
+        ")",
+        " ",
+        "\n",
+        "\r\n",
+        "\t",
+        "\u{0}",
+        "\u{7}",
+        "\u{200b}",
+        "é",
+        "😀",
+        "\u{301}",
+        "0",
+        "1",
+        "2.5",
+        "3.",
+        ".5",
+        "3..2",
+        "0.0",
+        "1e5",
+        "%",
+        "^",
         "99999999999999999999999999999999999999",
     ];
 
@@ -1698,10 +1729,7 @@ mod props {
         prop_assert!(e.line >= 1 && e.column >= 1, "{e}");
         let before = &chars[..e.offset];
         let line = before.iter().filter(|&&c| c == '\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&c| c == '\n')
-            .map_or(0, |i| i + 1);
+        let line_start = before.iter().rposition(|&c| c == '\n').map_or(0, |i| i + 1);
         prop_assert_eq!(e.line, line, "line of {}", e);
         prop_assert_eq!(e.column, e.offset - line_start + 1, "column of {}", e);
         let line_len = chars[line_start..]
