@@ -512,23 +512,38 @@ impl Predicate {
                     TextOp::Ne => text.ne(folded.as_str()),
                 }
             }
-            Test::Compare { op, value } => match op {
-                CompareOp::Eq => column.eq(*value),
-                CompareOp::Ne => column.ne(*value),
-                CompareOp::Lt => column.lt(*value),
-                CompareOp::Le => column.lte(*value),
-                CompareOp::Gt => column.gt(*value),
-                CompareOp::Ge => column.gte(*value),
-            },
+            Test::Compare { op, value } => {
+                let column = as_double(column);
+                match op {
+                    CompareOp::Eq => column.eq(*value),
+                    CompareOp::Ne => column.ne(*value),
+                    CompareOp::Lt => column.lt(*value),
+                    CompareOp::Le => column.lte(*value),
+                    CompareOp::Gt => column.gt(*value),
+                    CompareOp::Ge => column.gte(*value),
+                }
+            }
             // When low > high this is FALSE for any non-NULL column and NULL for
             // a NULL one, which is exactly the in-memory result, so no special case.
-            Test::Between { low, high } => column.clone().gte(*low).and(column.lte(*high)),
+            Test::Between { low, high } => {
+                let column = as_double(column);
+                column.clone().gte(*low).and(column.lte(*high))
+            }
             Test::Flag { op, value } => match op {
                 Equality::Eq => column.eq(*value),
                 Equality::Ne => column.ne(*value),
             },
         }
     }
+}
+
+/// The number column as a double, so that SQL compares numbers as f64 like
+/// `evaluate` does: SQLite compares an INTEGER with a REAL exactly, so past 2^53
+/// (where f64 loses integer precision) `followers <= 9007199254740992` would be
+/// false in SQL and true in memory for 9007199254740993 followers. PostgreSQL
+/// already compares bigint with double as double.
+fn as_double(column: Expr) -> Expr {
+    column.cast_as("DOUBLE PRECISION")
 }
 
 /// A NULL of the attribute's type, so that PostgreSQL can still resolve the
@@ -1931,9 +1946,17 @@ mod tests {
             );
             assert!(sql.contains(r#"NULLIF("bio", '')"#), "{sql}");
             assert!(sql.contains(r#"NULLIF("country", '') <> 'fr'"#), "{sql}");
-            assert!(sql.contains(r#""age" >= 18 AND "age" <= 30.5"#), "{sql}");
+            assert!(
+                sql.contains(
+                    r#"CAST("age" AS DOUBLE PRECISION) >= 18 AND CAST("age" AS DOUBLE PRECISION) <= 30.5"#
+                ),
+                "{sql}"
+            );
             assert!(sql.contains(r#""is_customer" <> FALSE"#), "{sql}");
-            assert!(sql.contains(r#""followers" < 100"#), "{sql}");
+            assert!(
+                sql.contains(r#"CAST("followers" AS DOUBLE PRECISION) < 100"#),
+                "{sql}"
+            );
             assert!(sql.contains("NOT"), "{sql}");
             assert!(sql.contains(" OR "), "{sql}");
         }
@@ -1955,7 +1978,7 @@ mod tests {
             select_sql(text, &some_columns, SqliteQueryBuilder),
             select_sql(text, &some_columns, PostgresQueryBuilder),
         ] {
-            assert!(sql.contains("NULL > 3"), "{sql}");
+            assert!(sql.contains("CAST(NULL AS DOUBLE PRECISION) > 3"), "{sql}");
             assert!(sql.contains("NULLIF(NULL, '') = 'fr'"), "{sql}");
             assert!(sql.contains(r#"NULLIF("bio", '') LIKE"#), "{sql}");
         }
@@ -2329,5 +2352,279 @@ mod tests {
         }
         // The generated rules must exercise all three outcomes to mean anything.
         assert!(seen.iter().all(|&n| n > 100), "outcomes seen: {seen:?}");
+    }
+
+    /// Found by the property test in tests/api/rule_properties.rs: SQLite compared
+    /// an INTEGER column with the rule's REAL exactly, memory compares as f64, so
+    /// past 2^53 they disagreed.
+    #[tokio::test]
+    async fn sqlite_compares_huge_integers_as_f64_like_evaluate() {
+        use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        // Each pooled connection would get its own empty in-memory database.
+        options.max_connections(1).min_connections(1);
+        let db = Database::connect(options).await.expect("in-memory SQLite");
+        db.execute_unprepared("CREATE TABLE members (id INTEGER PRIMARY KEY, followers BIGINT)")
+            .await
+            .expect("create table");
+        let cases = [
+            (9_007_199_254_740_993_i64, "followers <= 9007199254740992"),
+            (9_007_199_254_740_993, "followers = 9007199254740992"),
+            (
+                9_007_199_254_740_993,
+                "followers between 0 and 9007199254740992",
+            ),
+            (i64::MAX, "followers = 9223372036854775808"),
+            (i64::MAX, "not followers < 9223372036854775808"),
+        ];
+        for (followers, text) in cases {
+            let row = Row {
+                followers: Some(followers as f64),
+                ..Row::default()
+            };
+            let r = rule(text);
+            assert_eq!(r.evaluate(&row), Some(true), "{text}");
+            db.execute_unprepared("DELETE FROM members")
+                .await
+                .expect("clear");
+            db.execute_unprepared(&format!(
+                "INSERT INTO members (id, followers) VALUES (1, {followers})"
+            ))
+            .await
+            .expect("insert");
+            let query = Query::select()
+                .expr(r.to_condition(&all_columns))
+                .from("members")
+                .to_owned();
+            let got = db
+                .query_one(&query)
+                .await
+                .expect("query")
+                .expect("a row")
+                .try_get_by_index::<Option<i64>>(0)
+                .expect("an integer or NULL");
+            assert_eq!(got, Some(1), "{text} on {followers}");
+        }
+    }
+}
+
+/// Property tests: arbitrary and near-valid rule text never panics the parser,
+/// and every error points inside the text. Fixed seed, so runs reproduce;
+/// `PROPTEST_CASES` changes the number of cases.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use proptest::test_runner::{FileFailurePersistence, RngSeed};
+
+    fn config(seed: u64) -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(384),
+            rng_seed: RngSeed::Fixed(seed),
+            failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+            ..ProptestConfig::default()
+        }
+    }
+
+    const VALID: &[&str] = &[
+        r#"followers >= 10000 and not (country = "fr" or is_customer)"#,
+        r#"bio contains "école" or platform != "tiktok""#,
+        "age between 18 and 30.5 and influence_score < -0.25",
+        "is_customer = false or NOT is_customer != TRUE",
+        r#"(bio = "a \"quoted\" \\ word" and age != 0) or followers > 1"#,
+        "not not not (age = 1)",
+    ];
+
+    const TOKENS: &[&str] = &[
+        "bio",
+        "followers",
+        "influence_score",
+        "age",
+        "is_customer",
+        "platform",
+        "country",
+        "Bio",
+        "and",
+        "OR",
+        "not",
+        "between",
+        "contains",
+        "true",
+        "FALSE",
+        "(",
+        ")",
+        "\"",
+        "\\",
+        "\\\"",
+        "=",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "-",
+        ".",
+        " ",
+        "\n",
+        "\r\n",
+        "\t",
+        "\u{0}",
+        "\u{7}",
+        "\u{1b}",
+        "\u{200b}",
+        "é",
+        "İ",
+        "😀",
+        "\u{301}",
+        "1",
+        "0.5",
+        "-0",
+        "1.",
+        ".5",
+        "3and",
+        "\"x\"",
+        "\"%_\\\\\"",
+        "99999999999999999999999999999999999999",
+    ];
+
+    /// A huge number: past f64's range at 400 digits.
+    fn huge_number() -> String {
+        "9".repeat(400)
+    }
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => proptest::sample::select(TOKENS).prop_map(str::to_string),
+            1 => any::<char>().prop_map(String::from),
+            1 => Just(huge_number()),
+        ]
+    }
+
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Insert(Index, String),
+        Delete(Index, usize),
+        Replace(Index, usize, String),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<Index>(), token()).prop_map(|(i, t)| Edit::Insert(i, t)),
+            (any::<Index>(), 1..6usize).prop_map(|(i, n)| Edit::Delete(i, n)),
+            (any::<Index>(), 1..4usize, token()).prop_map(|(i, n, t)| Edit::Replace(i, n, t)),
+        ]
+    }
+
+    /// Applies edits at char boundaries.
+    fn mutate(text: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for e in edits {
+            let at = |i: &Index| i.index(chars.len() + 1);
+            match e {
+                Edit::Insert(i, t) => {
+                    let p = at(i);
+                    chars.splice(p..p, t.chars());
+                }
+                Edit::Delete(i, n) => {
+                    let p = at(i);
+                    let end = (p + n).min(chars.len());
+                    chars.drain(p..end);
+                }
+                Edit::Replace(i, n, t) => {
+                    let p = at(i);
+                    let end = (p + n).min(chars.len());
+                    chars.splice(p..end, t.chars());
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    fn near_valid() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(VALID),
+            proptest::collection::vec(edit(), 1..5),
+        )
+            .prop_map(|(v, edits)| mutate(v, &edits))
+    }
+
+    /// Valid rules wrapped in parentheses / "not"s, around the nesting limit,
+    /// sometimes unbalanced, plus over-long inputs.
+    fn deep_or_long() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(VALID),
+            0..(MAX_NESTING * 2),
+            0..(MAX_NESTING * 2),
+            0..(MAX_NESTING * 2),
+            0..3usize,
+        )
+            .prop_map(|(v, open, close, nots, long)| {
+                let mut text = "not ".repeat(nots);
+                text.push_str(&"(".repeat(open));
+                text.push_str(v);
+                text.push_str(&")".repeat(close));
+                if long > 0 {
+                    // Multi-byte chars straddle the byte limit.
+                    text.push_str(&" or bio contains \"é😀\"".repeat(MAX_RULE_BYTES / 20 * long));
+                }
+                text
+            })
+    }
+
+    fn input() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            proptest::collection::vec(token(), 0..24).prop_map(|t| t.join(" ")),
+            proptest::collection::vec(token(), 0..24).prop_map(|t| t.concat()),
+            near_valid(),
+            near_valid(),
+            deep_or_long(),
+        ]
+    }
+
+    /// The error's offset, line and column all name the same place inside `text`.
+    fn check_error(text: &str, e: &RuleError) -> Result<(), TestCaseError> {
+        let chars: Vec<char> = text.chars().collect();
+        prop_assert!(e.offset <= chars.len(), "offset past the end: {e}");
+        prop_assert!(e.line >= 1 && e.column >= 1, "{e}");
+        let before = &chars[..e.offset];
+        let line = before.iter().filter(|&&c| c == '\n').count() + 1;
+        let line_start = before.iter().rposition(|&c| c == '\n').map_or(0, |i| i + 1);
+        prop_assert_eq!(e.line, line, "line of {}", e);
+        prop_assert_eq!(e.column, e.offset - line_start + 1, "column of {}", e);
+        let line_len = chars[line_start..]
+            .iter()
+            .take_while(|&&c| c != '\n')
+            .count();
+        prop_assert!(e.column <= line_len + 1, "column past the line: {e}");
+        prop_assert!(!e.expected.is_empty() && !e.found.is_empty(), "{e}");
+        prop_assert!(!e.expected.contains("internal error"), "{e}");
+        let message = e.to_string();
+        prop_assert!(
+            message.starts_with(&format!("line {}, column {}: ", e.line, e.column)),
+            "{message}"
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config(0x5E6_0001))]
+
+        #[test]
+        fn parse_never_panics_and_errors_point_inside(text in input()) {
+            match parse(&text) {
+                Ok(rule) => {
+                    // Accepted rules print canonically and parse back the same.
+                    let printed = rule.to_string();
+                    prop_assert_eq!(parse(&printed).ok(), Some(rule), "{:?}", printed);
+                }
+                Err(e) => check_error(&text, &e)?,
+            }
+        }
     }
 }

@@ -18,4 +18,5 @@ mod ops;
 mod otlp;
 mod paging;
 mod resources;
+mod rule_properties;
 mod tenancy;
