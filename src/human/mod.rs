@@ -282,6 +282,25 @@ struct Client {
     header: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
 }
 
+/// Every item of a List call: `fetch` gets a page token and returns a page of items with
+/// the next token (empty on the last page).
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, HumanError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), HumanError>>,
+{
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await?;
+        out.extend(items);
+        if next.is_empty() {
+            return Ok(out);
+        }
+        token = next;
+    }
+}
+
 impl Client {
     async fn connect(conn: &Conn) -> Result<Client, HumanError> {
         let connect = |source| HumanError::Connect {
@@ -316,23 +335,18 @@ impl Client {
     }
 
     async fn definitions(&self) -> Result<Vec<proto::KpiDefinition>, HumanError> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let page = self
                 .kpis()
                 .list_kpi_definitions(self.req(proto::ListKpiDefinitionsRequest {
                     page_size: 1000,
-                    page_token: token,
+                    page_token,
                 }))
                 .await?
                 .into_inner();
-            out.extend(page.kpi_definitions);
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.kpi_definitions, page.next_page_token))
+        })
+        .await
     }
 
     /// KPI id → unit, for formatting.
@@ -431,43 +445,32 @@ impl Client {
     }
 
     async fn list_goals(&self) -> Result<Vec<proto::Goal>, HumanError> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let page = self
                 .goals()
                 .list_goals(self.req(proto::ListGoalsRequest {
                     page_size: 1000,
-                    page_token: token,
+                    page_token,
                 }))
                 .await?
                 .into_inner();
-            out.extend(page.goals);
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.goals, page.next_page_token))
+        })
+        .await
     }
 
     async fn list_influencers(&self) -> Result<Vec<proto::Influencer>, HumanError> {
-        let mut client = InfluencerServiceClient::new(self.channel.clone());
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = client
+        all_pages(|page_token| async move {
+            let page = InfluencerServiceClient::new(self.channel.clone())
                 .list_influencers(self.req(proto::ListInfluencersRequest {
                     page_size: 1000,
-                    page_token: token,
+                    page_token,
                 }))
                 .await?
                 .into_inner();
-            out.extend(page.influencers);
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.influencers, page.next_page_token))
+        })
+        .await
     }
 
     /// A goal's progress; `None` when the goal has not started yet.
