@@ -3,7 +3,6 @@
 use crate::helpers::{TestApp, bad_fields, expect_code, with_key};
 use chrono::{Datelike, Days, NaiveDate};
 use tally::domain::channel::{Channel, Platform};
-use tally::domain::influencer::Influencer;
 use tally::domain::observation::ChannelDayStats;
 use tally::proto;
 use tonic::Code;
@@ -39,32 +38,17 @@ fn noisy_growth(i: u64) -> i64 {
 ///   engagement on day 40, +800 and +2,500 on day 41.
 async fn seed(app: &TestApp) {
     let store = &app.store;
-    let anna = Influencer {
-        display_name: "Anna".into(),
-        tags: vec![],
-        discount_codes: vec![],
-        tracking_values: vec![],
-    };
-    store
-        .create_influencer("acme", "anna", &anna, None)
-        .await
-        .unwrap();
-    for (id, platform) in [
-        ("anna-ig", Platform::Instagram),
-        ("anna-tt", Platform::TikTok),
-    ] {
-        let channel = Channel {
-            display_name: id.into(),
-            platform,
-            owner: Some("anna".into()),
-            account_id: id.into(),
-            credentials_ref: String::new(),
-        };
-        store
-            .create_channel("acme", id, &channel, None)
-            .await
-            .unwrap();
-    }
+    crate::helpers::influencer_with_channels(
+        store,
+        "acme",
+        "anna",
+        "Anna",
+        &[
+            ("anna-ig", Platform::Instagram),
+            ("anna-tt", Platform::TikTok),
+        ],
+    )
+    .await;
     let mut rows = Vec::new();
     let (mut ig, mut tt) = (10_000i64, 5_000i64);
     for i in 0..60u64 {

@@ -3,8 +3,7 @@
 use crate::helpers::{TestApp, expect_code};
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use std::time::Duration;
-use tally::domain::channel::{Channel, Platform};
-use tally::domain::influencer::Influencer;
+use tally::domain::channel::Platform;
 use tally::domain::observation::ChannelDayStats;
 use tally::proto;
 use tally::proto::job_service_client::JobServiceClient;
@@ -28,33 +27,18 @@ fn yesterday() -> NaiveDate {
 /// y−9 to 410 on y, and `anna-tt` has no data.
 async fn seed(app: &TestApp) -> NaiveDate {
     let store = &app.store;
-    let anna = Influencer {
-        display_name: "Anna".into(),
-        tags: vec![],
-        discount_codes: vec![],
-        tracking_values: vec![],
-    };
-    store
-        .create_influencer("acme", "anna", &anna, None)
-        .await
-        .unwrap();
-    for (id, platform) in [
-        ("anna-ig", Platform::Instagram),
-        ("clean-ig", Platform::Instagram),
-        ("anna-tt", Platform::TikTok),
-    ] {
-        let channel = Channel {
-            display_name: id.into(),
-            platform,
-            owner: Some("anna".into()),
-            account_id: id.into(),
-            credentials_ref: String::new(),
-        };
-        store
-            .create_channel("acme", id, &channel, None)
-            .await
-            .unwrap();
-    }
+    crate::helpers::influencer_with_channels(
+        store,
+        "acme",
+        "anna",
+        "Anna",
+        &[
+            ("anna-ig", Platform::Instagram),
+            ("clean-ig", Platform::Instagram),
+            ("anna-tt", Platform::TikTok),
+        ],
+    )
+    .await;
     let y = yesterday();
     let mut rows = Vec::new();
     for i in 0..10u64 {

@@ -378,3 +378,37 @@ macro_rules! on_both_database_kinds {
         }
     };
 }
+
+/// Creates influencer `id` (named `display_name`, no codes) and its `channels`, each with
+/// its id as account id.
+pub async fn influencer_with_channels(
+    store: &Store,
+    tenant: &str,
+    id: &str,
+    display_name: &str,
+    channels: &[(&str, tally::domain::channel::Platform)],
+) {
+    let influencer = tally::domain::influencer::Influencer {
+        display_name: display_name.into(),
+        tags: vec![],
+        discount_codes: vec![],
+        tracking_values: vec![],
+    };
+    store
+        .create_influencer(tenant, id, &influencer, None)
+        .await
+        .expect("create influencer");
+    for (channel_id, platform) in channels {
+        let channel = tally::domain::channel::Channel {
+            display_name: channel_id.to_string(),
+            platform: *platform,
+            owner: Some(id.into()),
+            account_id: channel_id.to_string(),
+            credentials_ref: String::new(),
+        };
+        store
+            .create_channel(tenant, channel_id, &channel, None)
+            .await
+            .expect("create channel");
+    }
+}
