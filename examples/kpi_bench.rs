@@ -39,7 +39,6 @@ use tally::domain::observation::{
 };
 use tally::domain::segment::Segment;
 use tally::domain::tenant::{Tenant, TenantSettings};
-use tally::kpi::parts::AudienceGroups;
 use tally::kpi::period::Period;
 use tally::storage::{StorageError, Store};
 
@@ -996,55 +995,32 @@ async fn profile(store: &Store, day: NaiveDate, limit: Duration) -> BoxResult<bo
     .await?
     .is_some();
     eprintln!("    ({orders} orders streamed)");
-    let channel_ids: Vec<String> = store
-        .directory(TENANT)
-        .await?
-        .channels
-        .keys()
-        .take(30)
-        .cloned()
-        .collect();
-    let mut segments = vec![(None, "none".to_string())];
-    for (id, _, rule) in SEGMENTS {
-        segments.push((
-            Some(tally::domain::segment_rule::parse(rule)?),
-            id.to_string(),
-        ));
+    let first_orders = time(
+        "linked_customer_first_orders",
+        store.linked_customer_first_orders(TENANT),
+    )
+    .await?;
+    let mut members = 0u64;
+    time(
+        "for_each_following_member(day)",
+        store.for_each_following_member(TENANT, day, |_| members += 1),
+    )
+    .await?;
+    eprintln!("    ({members} member rows streamed, {} linked customers)", first_orders.len());
+    for (name, _, text) in SEGMENTS {
+        let rule = tally::domain::segment_rule::parse(text)?;
+        time(
+            &format!("interaction_counts(day, {name})"),
+            store.interaction_counts(TENANT, &p, &rule),
+        )
+        .await?;
+        time(
+            &format!("web_groups(day, {name})"),
+            store.web_groups(TENANT, &p, Some(&rule)),
+        )
+        .await?;
     }
-    let mut audience_slow = false;
-    for (rule, name) in &segments {
-        for (label, groups) in [
-            ("by owner", AudienceGroups::Owner),
-            ("by channel", AudienceGroups::Channel),
-            ("30 channels", AudienceGroups::Channels(&channel_ids)),
-        ] {
-            let label = format!("audience_counts(day, {name}, {label})");
-            if audience_slow {
-                eprintln!("  {label:<58} skipped");
-                continue;
-            }
-            let counts = time_bounded(
-                &label,
-                limit,
-                store.audience_counts(TENANT, day, &[rule.as_ref()], groups),
-            )
-            .await?;
-            audience_slow = counts.is_none();
-        }
-        if let Some(rule) = rule {
-            time(
-                &format!("interaction_counts(day, {name})"),
-                store.interaction_counts(TENANT, &p, rule),
-            )
-            .await?;
-            time(
-                &format!("web_groups(day, {name})"),
-                store.web_groups(TENANT, &p, Some(rule)),
-            )
-            .await?;
-        }
-    }
-    if audience_slow || !orders_done {
+    if !orders_done {
         eprintln!(
             "a query was abandoned: the engine timings are skipped (the database may still be busy with it)"
         );

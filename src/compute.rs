@@ -6,7 +6,8 @@ use crate::domain::goal::Scope;
 use crate::domain::segment_rule::{self, SegmentRule};
 use crate::kpi::catalogue;
 use crate::kpi::directory::{Directory, Influencers};
-use crate::kpi::parts::{AudienceCounts, AudienceGroups, ChannelSums};
+use crate::kpi::audience::{AudiencePass, AudienceTally};
+use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
 use crate::kpi::value::{Reason, Value, difference, ratio};
@@ -51,11 +52,6 @@ struct PeriodData {
     metrics: HashMap<(String, String), f64>,
 }
 
-/// Audience counts by (segment, day, grouping), then by group.
-/// Audience counts by (day, grouping), then by group: one entry per segment choice, in
-/// the order of [`Engine::segment_choices`].
-type AudienceCache =
-    HashMap<(chrono::NaiveDate, String), HashMap<Option<String>, Vec<AudienceCounts>>>;
 
 /// The computation of one tenant's KPIs; caches loaded parts across requests.
 pub struct Engine<'a> {
@@ -66,7 +62,11 @@ pub struct Engine<'a> {
     customs: HashMap<String, crate::kpi::formula::Formula>,
     periods: HashMap<Period, PeriodData>,
     orders: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
-    audience: AudienceCache,
+    /// Per day, the audience counts of every scope, one entry per segment choice in the
+    /// order of [`Engine::segment_choices`].
+    audience: HashMap<chrono::NaiveDate, AudienceTally>,
+    /// First order day of each customer linked to a member, loaded once per engine.
+    first_orders: Option<HashMap<String, chrono::NaiveDate>>,
     interactions: HashMap<(String, Period), HashMap<(String, String), i64>>,
     segment_web: HashMap<(String, Period), WebIndex>,
     scopes: HashMap<Scope, (Vec<String>, Influencers)>,
@@ -127,6 +127,7 @@ impl<'a> Engine<'a> {
             periods: HashMap::new(),
             orders: HashMap::new(),
             audience: HashMap::new(),
+            first_orders: None,
             interactions: HashMap::new(),
             segment_web: HashMap::new(),
             scopes: HashMap::new(),
@@ -212,40 +213,39 @@ impl<'a> Engine<'a> {
         scope: &Scope,
         day: chrono::NaiveDate,
     ) -> Result<AudienceCounts> {
-        let channels = self.directory.scope_channels(scope);
-        let (grouping, key): (String, Option<String>) = match scope {
-            Scope::Tenant => ("owner".into(), None),
-            Scope::Influencer(id) => ("owner".into(), Some(id.clone())),
-            Scope::Channel(id) => ("channel".into(), Some(id.clone())),
-            Scope::Campaign(id) => (format!("campaign:{id}"), None),
-        };
         let choices = self.segment_choices();
         let Some(choice) = choices.iter().position(|c| c.as_deref() == segment) else {
             return Ok(AudienceCounts::default());
         };
-        let cache_key = (day, grouping.clone());
-        if !self.audience.contains_key(&cache_key) {
+        if !self.audience.contains_key(&day) {
+            if self.first_orders.is_none() {
+                self.first_orders = Some(
+                    self.store
+                        .linked_customer_first_orders(&self.tenant)
+                        .await?,
+                );
+            }
             let rules: Vec<Option<&SegmentRule>> = choices
                 .iter()
                 .map(|c| c.as_ref().and_then(|s| self.segments.get(s)))
                 .collect();
-            let groups = match grouping.as_str() {
-                "owner" => AudienceGroups::Owner,
-                "channel" => AudienceGroups::Channel,
-                _ => AudienceGroups::Channels(&channels),
-            };
-            let counts = if matches!(groups, AudienceGroups::Channels(c) if c.is_empty()) {
-                HashMap::new()
-            } else {
-                self.store
-                    .audience_counts(&self.tenant, day, &rules, groups)
-                    .await?
-            };
-            self.audience.insert(cache_key.clone(), counts);
+            let first_orders = self.first_orders.as_ref().expect("loaded above");
+            let mut pass = AudiencePass::new(&self.directory, day, rules, first_orders);
+            self.store
+                .for_each_following_member(&self.tenant, day, |row| pass.push(row))
+                .await?;
+            let tally = pass.finish();
+            self.audience.insert(day, tally);
         }
-        Ok(self.audience[&cache_key]
-            .get(&key)
-            .and_then(|per_choice| per_choice.get(choice))
+        let tally = &self.audience[&day];
+        let per_choice = match scope {
+            Scope::Tenant => tally.owner.get(&None),
+            Scope::Influencer(id) => tally.owner.get(&Some(id.clone())),
+            Scope::Channel(id) => tally.channel.get(id),
+            Scope::Campaign(id) => tally.campaign.get(id),
+        };
+        Ok(per_choice
+            .and_then(|counts| counts.get(choice))
             .cloned()
             .unwrap_or_default())
     }

@@ -1,5 +1,6 @@
 //! KPIs: the catalogue, values and their reasons, custom formulas and the engine.
 pub mod anomaly;
+pub mod audience;
 pub mod catalogue;
 pub mod custom;
 pub mod directory;

@@ -51,17 +51,6 @@ pub struct AudienceCounts {
     pub customers: i64,
 }
 
-/// How audience counts are grouped.
-#[derive(Clone, Debug)]
-pub enum AudienceGroups<'a> {
-    /// One group per channel.
-    Channel,
-    /// One group per owning influencer; the brand's channels under None.
-    Owner,
-    /// One group of the listed channels.
-    Channels(&'a [String]),
-}
-
 /// One order with what attribution needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrderFact {

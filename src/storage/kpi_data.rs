@@ -1,38 +1,20 @@
 //! The aggregations KPIs are computed from, as set-based SQL built with sea-query and run
 //! the same on SQLite and PostgreSQL: sums per channel, follower readings of a day, web
 //! traffic per tracking combination, first giveaway entries, audience and interaction
-//! counts with segment rules compiled to SQL, and one ordered stream over orders.
+//! counts with segment rules compiled to SQL, and ordered streams over audience members and
+//! orders.
 use super::{Result, Store};
 use crate::domain::segment_rule::{Attribute, ColumnMap, SegmentRule};
-use crate::kpi::parts::{
-    AudienceCounts, AudienceGroups, ChannelSums, OrderFact, SOCIAL_FIELDS, WebGroup,
-};
+use crate::kpi::audience::MemberRow;
+use crate::kpi::parts::{ChannelSums, OrderFact, SOCIAL_FIELDS, WebGroup};
 use crate::kpi::period::Period;
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::{
-    Asterisk, BinOper, CaseStatement, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
+    Asterisk, BinOper, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
 };
 use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
 use std::collections::HashMap;
-
-/// Columns of `audience_members` that segment attributes read.
-struct MemberColumns;
-
-impl ColumnMap for MemberColumns {
-    fn column(&self, attr: Attribute) -> Option<Expr> {
-        let col = |c: &'static str| Expr::col(("audience_members", c));
-        Some(match attr {
-            Attribute::Bio => col("bio_lc"),
-            Attribute::Followers => col("followers"),
-            Attribute::InfluenceScore => col("influence_score"),
-            Attribute::Age => col("age"),
-            Attribute::IsCustomer => col("customer_id").is_not_null(),
-            Attribute::Platform => col("platform"),
-            Attribute::Country => col("country_lc"),
-        })
-    }
-}
 
 /// Columns of `interactions`: the attributes recorded with each interaction.
 struct InteractionColumns;
@@ -261,112 +243,87 @@ impl Store {
             .collect()
     }
 
-    /// Audience members following on `day`, counted once per (platform, account) within
-    /// each group: all of them, those the segment selects (all when None), and of those the
-    /// ones linked to a customer with an order placed on or before `day`.
-    pub async fn audience_counts(
+    /// Every audience row following on `day` (first seen on or before it and, if set,
+    /// last seen on or after it), ordered by member so each member's rows come together.
+    pub async fn for_each_following_member(
         &self,
         tenant_id: &str,
         day: NaiveDate,
-        segments: &[Option<&SegmentRule>],
-        groups: AudienceGroups<'_>,
-    ) -> Result<HashMap<Option<String>, Vec<AudienceCounts>>> {
+        mut visit: impl FnMut(&MemberRow),
+    ) -> Result<()> {
         let m = "audience_members";
-        let member = concat(
-            concat(Expr::col((m, "platform")), Expr::val(":")),
-            Expr::col((m, "account_id")),
-        );
-        let has_order = Expr::exists(
-            Query::select()
-                .expr(Expr::val(1))
-                .from("orders")
-                .and_where(Expr::col(("orders", "tenant_id")).equals((m, "tenant_id")))
-                .and_where(
-                    Expr::col(("orders", "customer_key"))
-                        .eq(concat(Expr::val("c:"), Expr::col((m, "customer_id")))),
-                )
-                .and_where(Expr::col(("orders", "day")).lte(day))
-                .to_owned(),
-        );
-        let mut select = Query::select();
-        select
+        let select = Query::select()
             .from(m)
-            .expr_as(member.clone().count_distinct(), "following");
-        // One scan counts every segment choice: the members are the costly part.
-        for (i, segment) in segments.iter().enumerate() {
-            let matches = match segment {
-                Some(rule) => rule.to_condition(&MemberColumns),
-                None => Expr::val(true).eq(true),
-            };
-            let customer = matches
-                .clone()
-                .and(Expr::col((m, "customer_id")).is_not_null())
-                .and(has_order.clone());
-            select
-                .expr_as(
-                    CaseStatement::new()
-                        .case(matches, member.clone())
-                        .count_distinct(),
-                    format!("matching_{i}"),
-                )
-                .expr_as(
-                    CaseStatement::new()
-                        .case(customer, member.clone())
-                        .count_distinct(),
-                    format!("customers_{i}"),
-                );
-        }
-        select
+            .columns([
+                (m, "platform"),
+                (m, "account_id"),
+                (m, "channel_id"),
+                (m, "customer_id"),
+                (m, "bio"),
+                (m, "followers"),
+                (m, "influence_score"),
+                (m, "age"),
+                (m, "country"),
+            ])
             .and_where(Expr::col((m, "tenant_id")).eq(tenant_id))
             .and_where(Expr::col((m, "first_seen")).lte(day))
             .and_where(
                 Expr::col((m, "last_seen"))
                     .is_null()
                     .or(Expr::col((m, "last_seen")).gte(day)),
-            );
-        let group_column = match groups {
-            AudienceGroups::Channel => {
-                select
-                    .column((m, "channel_id"))
-                    .group_by_col((m, "channel_id"));
-                Some("channel_id")
-            }
-            AudienceGroups::Owner => {
-                select
-                    .inner_join(
-                        "channels",
-                        Expr::col(("channels", "tenant_id"))
-                            .equals((m, "tenant_id"))
-                            .and(Expr::col(("channels", "id")).equals((m, "channel_id"))),
-                    )
-                    .expr_as(Expr::col(("channels", "owner_influencer_id")), "owner")
-                    .group_by_col(("channels", "owner_influencer_id"));
-                Some("owner")
-            }
-            AudienceGroups::Channels(ids) => {
-                select
-                    .and_where(Expr::col((m, "channel_id")).is_in(ids.iter().map(String::as_str)));
-                None
-            }
-        };
-        let mut counts = HashMap::new();
-        for row in self.rows(&select).await? {
-            let key = match group_column {
-                Some(column) => get::<Option<String>>(&row, column)?,
-                None => None,
-            };
-            let following: i64 = get(&row, "following")?;
-            let mut per_segment = Vec::with_capacity(segments.len());
-            for i in 0..segments.len() {
-                per_segment.push(AudienceCounts {
-                    following,
-                    matching: get(&row, &format!("matching_{i}"))?,
-                    customers: get(&row, &format!("customers_{i}"))?,
-                });
-            }
-            counts.insert(key, per_segment);
+            )
+            // The primary key's order: no sort on either database.
+            .order_by((m, "tenant_id"), Order::Asc)
+            .order_by((m, "platform"), Order::Asc)
+            .order_by((m, "account_id"), Order::Asc)
+            .order_by((m, "channel_id"), Order::Asc)
+            .to_owned();
+        let builder = self.db.get_database_backend();
+        let mut stream = self.db.stream_raw(builder.build(&select)).await?;
+        let mut member = MemberRow::default();
+        while let Some(row) = stream.try_next().await? {
+            member.platform = get(&row, "platform")?;
+            member.account_id = get(&row, "account_id")?;
+            member.channel_id = get(&row, "channel_id")?;
+            member.customer_id = get(&row, "customer_id")?;
+            member.bio = get(&row, "bio")?;
+            member.followers = get(&row, "followers")?;
+            member.influence_score = get(&row, "influence_score")?;
+            member.age = get(&row, "age")?;
+            member.country = get(&row, "country")?;
+            visit(&member);
         }
-        Ok(counts)
+        Ok(())
+    }
+
+    /// For each shop customer id linked to an audience member, the day of its first order.
+    pub async fn linked_customer_first_orders(
+        &self,
+        tenant_id: &str,
+    ) -> Result<HashMap<String, NaiveDate>> {
+        let (o, m) = ("orders", "audience_members");
+        let linked = Query::select()
+            .expr(concat(Expr::val("c:"), Expr::col((m, "customer_id"))))
+            .from(m)
+            .and_where(Expr::col((m, "tenant_id")).eq(tenant_id))
+            .and_where(Expr::col((m, "customer_id")).is_not_null())
+            .to_owned();
+        let select = Query::select()
+            .from(o)
+            .column((o, "customer_key"))
+            .expr_as(Expr::col((o, "day")).min(), "first_day")
+            .and_where(Expr::col((o, "tenant_id")).eq(tenant_id))
+            .and_where(Expr::col((o, "customer_key")).in_subquery(linked))
+            .group_by_col((o, "customer_key"))
+            .to_owned();
+        let mut firsts = HashMap::new();
+        for row in self.rows(&select).await? {
+            let key: String = get(&row, "customer_key")?;
+            if let Some(id) = key.strip_prefix("c:") {
+                firsts.insert(id.to_string(), get(&row, "first_day")?);
+            }
+        }
+        Ok(firsts)
     }
 
     /// Per (channel, kind), interactions in the period the segment selects.
