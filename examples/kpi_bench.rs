@@ -1006,7 +1006,10 @@ async fn profile(store: &Store, day: NaiveDate, limit: Duration) -> BoxResult<bo
         store.for_each_following_member(TENANT, day, |_| members += 1),
     )
     .await?;
-    eprintln!("    ({members} member rows streamed, {} linked customers)", first_orders.len());
+    eprintln!(
+        "    ({members} member rows streamed, {} linked customers)",
+        first_orders.len()
+    );
     for (name, _, text) in SEGMENTS {
         let rule = tally::domain::segment_rule::parse(text)?;
         time(

@@ -4,9 +4,9 @@
 //! its own window (orders to `[start, end + order window]`, the rest to `[start, end]`).
 use crate::domain::goal::Scope;
 use crate::domain::segment_rule::{self, SegmentRule};
+use crate::kpi::audience::{AudiencePass, AudienceTally};
 use crate::kpi::catalogue;
 use crate::kpi::directory::{Directory, Influencers};
-use crate::kpi::audience::{AudiencePass, AudienceTally};
 use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
@@ -52,7 +52,6 @@ struct PeriodData {
     metrics: HashMap<(String, String), f64>,
 }
 
-
 /// The computation of one tenant's KPIs; caches loaded parts across requests.
 pub struct Engine<'a> {
     store: &'a Store,
@@ -62,6 +61,8 @@ pub struct Engine<'a> {
     customs: HashMap<String, crate::kpi::formula::Formula>,
     periods: HashMap<Period, PeriodData>,
     orders: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
+    /// Single-day order tallies of [`Engine::prefetch_orders`], kept across `clear_cache`.
+    prefetched: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
     /// Per day, the audience counts of every scope, one entry per segment choice in the
     /// order of [`Engine::segment_choices`].
     audience: HashMap<chrono::NaiveDate, AudienceTally>,
@@ -126,6 +127,7 @@ impl<'a> Engine<'a> {
             customs,
             periods: HashMap::new(),
             orders: HashMap::new(),
+            prefetched: HashMap::new(),
             audience: HashMap::new(),
             first_orders: None,
             interactions: HashMap::new(),
@@ -162,26 +164,67 @@ impl<'a> Engine<'a> {
         Ok(&self.periods[&period])
     }
 
+    /// The order windows of a period: every influencer over the period (window 0), then
+    /// each campaign whose order window overlaps it, clipped; with their labels.
+    fn order_windows(&self, period: Period) -> (Vec<Option<String>>, Vec<OrderWindow>) {
+        let mut labels = vec![None];
+        let mut windows = vec![OrderWindow {
+            period,
+            influencers: Influencers::Any,
+        }];
+        for (id, campaign) in &self.directory.campaigns {
+            if let Some(clipped) = period.clip(&self.directory.order_window(campaign)) {
+                labels.push(Some(id.clone()));
+                windows.push(OrderWindow {
+                    period: clipped,
+                    influencers: self
+                        .directory
+                        .scope_influencers(&Scope::Campaign(id.clone())),
+                });
+            }
+        }
+        (labels, windows)
+    }
+
+    /// Tallies the orders of every day of `range` in one pass, for the single-day periods
+    /// that follow: one pass instead of one per day (each day's tally is what a pass over
+    /// that day alone gives, since a customer's whole history is streamed either way).
+    pub async fn prefetch_orders(&mut self, range: Period) -> Result<()> {
+        self.prefetched.clear();
+        let mut spans = Vec::new();
+        let mut all_windows = Vec::new();
+        for day in range.iter_days() {
+            let (labels, windows) = self.order_windows(Period::day(day));
+            spans.push((day, labels, all_windows.len(), windows.len()));
+            all_windows.extend(windows);
+        }
+        let mut pass = OrderPass::new(&self.directory, all_windows);
+        self.store
+            .for_each_order(&self.tenant, &range, |o| pass.push(o))
+            .await?;
+        let mut tally = pass.finish();
+        for (day, labels, start, len) in spans {
+            let day_tally = OrderTally {
+                totals: tally.totals[start..start + len].to_vec(),
+                per_influencer: tally.per_influencer[start..start + len]
+                    .iter_mut()
+                    .map(std::mem::take)
+                    .collect(),
+            };
+            self.prefetched
+                .insert(Period::day(day), (labels, day_tally));
+        }
+        Ok(())
+    }
+
     /// Order totals of a period for every influencer (window 0) and for each campaign's
     /// clipped order window, from one pass over the orders.
     async fn orders(&mut self, period: Period) -> Result<&(Vec<Option<String>>, OrderTally)> {
+        if self.prefetched.contains_key(&period) {
+            return Ok(&self.prefetched[&period]);
+        }
         if !self.orders.contains_key(&period) {
-            let mut labels = vec![None];
-            let mut windows = vec![OrderWindow {
-                period,
-                influencers: Influencers::Any,
-            }];
-            for (id, campaign) in &self.directory.campaigns {
-                if let Some(clipped) = period.clip(&self.directory.order_window(campaign)) {
-                    labels.push(Some(id.clone()));
-                    windows.push(OrderWindow {
-                        period: clipped,
-                        influencers: self
-                            .directory
-                            .scope_influencers(&Scope::Campaign(id.clone())),
-                    });
-                }
-            }
+            let (labels, windows) = self.order_windows(period);
             let mut pass = OrderPass::new(&self.directory, windows);
             self.store
                 .for_each_order(&self.tenant, &period, |o| pass.push(o))
@@ -677,7 +720,8 @@ impl<'a> Engine<'a> {
 }
 
 impl Engine<'_> {
-    /// Drops cached parts, between days of a long run.
+    /// Drops cached parts, between days of a long run; prefetched order tallies stay until
+    /// the next [`Engine::prefetch_orders`].
     pub fn clear_cache(&mut self) {
         self.periods.clear();
         self.orders.clear();
@@ -830,6 +874,10 @@ pub async fn recompute_only(
     recompute_keys(store, feed, tenant, range, Some(kpis)).await
 }
 
+/// Days whose orders one pass tallies in a long recompute: fewer passes over the orders,
+/// while a month of per-influencer tallies stays small in memory.
+const ORDER_PREFETCH_DAYS: i64 = 31;
+
 async fn recompute_keys(
     store: &Store,
     feed: &SnapshotFeed,
@@ -852,6 +900,12 @@ async fn recompute_keys(
     };
     let started = std::time::Instant::now();
     for day in range.iter_days() {
+        if (day - range.first).num_days() % ORDER_PREFETCH_DAYS == 0 {
+            let last = range
+                .last
+                .min(day + chrono::Days::new(ORDER_PREFETCH_DAYS as u64 - 1));
+            engine.prefetch_orders(Period { first: day, last }).await?;
+        }
         let values = engine.compute(&keys, Period::day(day)).await?;
         store
             .replace_day(tenant, day, only, &values, &run_id)

@@ -334,9 +334,18 @@ mod tests {
             row("x", "bob-ig", Some(35), Some("never-ordered")),
         ];
         let bob = |t: &AudienceTally| t.owner[&Some("bob".to_string())].clone();
-        assert_eq!(bob(&tally(&rows, d(3, 4))), [counts(4, 4, 0), counts(4, 3, 0)]);
-        assert_eq!(bob(&tally(&rows, d(3, 5))), [counts(4, 4, 2), counts(4, 3, 1)]);
-        assert_eq!(bob(&tally(&rows, d(3, 6))), [counts(4, 4, 3), counts(4, 3, 2)]);
+        assert_eq!(
+            bob(&tally(&rows, d(3, 4))),
+            [counts(4, 4, 0), counts(4, 3, 0)]
+        );
+        assert_eq!(
+            bob(&tally(&rows, d(3, 5))),
+            [counts(4, 4, 2), counts(4, 3, 1)]
+        );
+        assert_eq!(
+            bob(&tally(&rows, d(3, 6))),
+            [counts(4, 4, 3), counts(4, 3, 2)]
+        );
         // w matches at tenant scope through the brand row, which has no customer.
         assert_eq!(tally(&rows, d(3, 6)).owner[&None][1], counts(1, 1, 0));
     }

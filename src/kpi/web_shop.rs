@@ -3,7 +3,7 @@
 use super::directory::{Directory, Influencers};
 use super::parts::{OrderFact, WebGroup};
 use super::period::Period;
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use std::collections::{BTreeSet, HashMap};
 
 /// Channel groups whose sessions are social visitors.
@@ -121,6 +121,9 @@ pub struct OrderTally {
 pub struct OrderPass<'a> {
     directory: &'a Directory,
     windows: Vec<OrderWindow>,
+    /// Per day, the windows containing it: a customer's orders touch only those, so one
+    /// pass can tally many single-day windows.
+    windows_by_day: HashMap<NaiveDate, Vec<usize>>,
     returning_window: Duration,
     tally: OrderTally,
     group: Vec<(OrderFact, Option<Attribution>)>,
@@ -137,9 +140,16 @@ impl<'a> OrderPass<'a> {
     /// A pass counting for each of `windows`.
     pub fn new(directory: &'a Directory, windows: Vec<OrderWindow>) -> Self {
         let n = windows.len();
+        let mut windows_by_day: HashMap<NaiveDate, Vec<usize>> = HashMap::new();
+        for (w, window) in windows.iter().enumerate() {
+            for day in window.period.iter_days() {
+                windows_by_day.entry(day).or_default().push(w);
+            }
+        }
         OrderPass {
             directory,
             windows,
+            windows_by_day,
             returning_window: Duration::days(directory.settings.returning_window_days as i64),
             tally: OrderTally {
                 totals: vec![OrderTotals::default(); n],
@@ -197,7 +207,19 @@ impl<'a> OrderPass<'a> {
                 .iter()
                 .any(|(o, _)| o.placed_at <= first.placed_at + self.returning_window)
         });
-        for (w, window) in self.windows.iter().enumerate() {
+        // Only windows containing an attributed order's day can count anything for this
+        // customer (the first code order is attributed, by its code).
+        let mut touched: Vec<usize> = group
+            .iter()
+            .filter(|(_, a)| a.is_some())
+            .filter_map(|(o, _)| self.windows_by_day.get(&o.day))
+            .flatten()
+            .copied()
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for w in touched {
+            let window = &self.windows[w];
             let totals = &mut self.tally.totals[w];
             let per = &mut self.tally.per_influencer[w];
             let mut code_influencers = BTreeSet::new();
@@ -296,6 +318,73 @@ mod tests {
             pass.push(o);
         }
         pass.finish()
+    }
+
+    #[test]
+    fn one_pass_over_many_day_windows_tallies_each_day_like_its_own_pass() {
+        // Customer 1 buys by code on days 2 and 4 (returning), customer 2 by link on day 3
+        // and by code on day 5, a guest by code on day 3; bob's set window covers days 3-5.
+        let orders = vec![
+            order("1", Some("c:1"), 2, 9, Some("anna"), ""),
+            order("2", Some("c:1"), 4, 9, Some("bob"), ""),
+            order("3", Some("c:2"), 3, 9, None, "ig"),
+            order("4", Some("c:2"), 5, 23, Some("anna"), ""),
+            order("5", None, 3, 12, Some("bob"), ""),
+        ];
+        let dir = directory();
+        let bob = Influencers::Set(["bob".to_string()].into());
+        let mut windows = Vec::new();
+        for day in 1..=6 {
+            windows.push(OrderWindow {
+                period: Period::day(d(day)),
+                influencers: Influencers::Any,
+            });
+            windows.push(OrderWindow {
+                period: Period::day(d(day)),
+                influencers: bob.clone(),
+            });
+        }
+        let mut pass = OrderPass::new(&dir, windows.clone());
+        for o in orders.clone() {
+            pass.push(o);
+        }
+        let together = pass.finish();
+        for (w, window) in windows.into_iter().enumerate() {
+            let mut alone = OrderPass::new(&dir, vec![window]);
+            for o in orders.clone() {
+                alone.push(o);
+            }
+            let alone = alone.finish();
+            assert_eq!(together.totals[w], alone.totals[0], "window {w}");
+            assert_eq!(
+                together.per_influencer[w], alone.per_influencer[0],
+                "window {w}"
+            );
+        }
+        // Spot checks by hand: day 2 anna's first code buyer returned on day 4.
+        assert_eq!(together.per_influencer[2]["anna"].first_code_buyers, 1);
+        assert_eq!(together.per_influencer[2]["anna"].returning, 1);
+        assert_eq!(
+            together.totals[4].orders, 2,
+            "day 3: the link order and the guest's"
+        );
+        assert_eq!(
+            together.totals[4].code_buyers, 0,
+            "a guest is not a customer"
+        );
+        assert_eq!(
+            together.totals[6].first_code_buyers, 0,
+            "day 4: not c:1's first"
+        );
+        assert_eq!(
+            together.totals[8].first_code_buyers, 1,
+            "day 5: c:2's first code order"
+        );
+        assert_eq!(
+            together.totals[11],
+            OrderTotals::default(),
+            "day 6: nothing"
+        );
     }
 
     #[test]
