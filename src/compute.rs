@@ -66,6 +66,8 @@ pub struct Engine<'a> {
     /// Per day, the audience counts of every scope, one entry per segment choice in the
     /// order of [`Engine::segment_choices`].
     audience: HashMap<chrono::NaiveDate, AudienceTally>,
+    /// Audience counts of [`Engine::prefetch_audience`], kept across `clear_cache`.
+    prefetched_audience: HashMap<chrono::NaiveDate, AudienceTally>,
     /// First order day of each customer linked to a member, loaded once per engine.
     first_orders: Option<HashMap<String, chrono::NaiveDate>>,
     interactions: HashMap<(String, Period), HashMap<(String, String), i64>>,
@@ -129,6 +131,7 @@ impl<'a> Engine<'a> {
             orders: HashMap::new(),
             prefetched: HashMap::new(),
             audience: HashMap::new(),
+            prefetched_audience: HashMap::new(),
             first_orders: None,
             interactions: HashMap::new(),
             segment_web: HashMap::new(),
@@ -260,27 +263,15 @@ impl<'a> Engine<'a> {
         let Some(choice) = choices.iter().position(|c| c.as_deref() == segment) else {
             return Ok(AudienceCounts::default());
         };
-        if !self.audience.contains_key(&day) {
-            if self.first_orders.is_none() {
-                self.first_orders = Some(
-                    self.store
-                        .linked_customer_first_orders(&self.tenant)
-                        .await?,
-                );
-            }
-            let rules: Vec<Option<&SegmentRule>> = choices
-                .iter()
-                .map(|c| c.as_ref().and_then(|s| self.segments.get(s)))
-                .collect();
-            let first_orders = self.first_orders.as_ref().expect("loaded above");
-            let mut pass = AudiencePass::new(&self.directory, day, rules, first_orders);
-            self.store
-                .for_each_following_member(&self.tenant, day, |row| pass.push(row))
-                .await?;
-            let tally = pass.finish();
-            self.audience.insert(day, tally);
+        if !self.prefetched_audience.contains_key(&day) && !self.audience.contains_key(&day) {
+            let counted = self.audience_pass(Period::day(day)).await?;
+            self.audience.extend(counted);
         }
-        let tally = &self.audience[&day];
+        let tally = self
+            .prefetched_audience
+            .get(&day)
+            .or_else(|| self.audience.get(&day))
+            .expect("counted above");
         let per_choice = match scope {
             Scope::Tenant => tally.owner.get(&None),
             Scope::Influencer(id) => tally.owner.get(&Some(id.clone())),
@@ -291,6 +282,40 @@ impl<'a> Engine<'a> {
             .and_then(|counts| counts.get(choice))
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// Counts the audience of every day of `range` for every scope and segment choice in
+    /// one pass over the members, for the single days that follow; kept across
+    /// `clear_cache` until the next prefetch.
+    pub async fn prefetch_audience(&mut self, range: Period) -> Result<()> {
+        self.prefetched_audience.clear();
+        let counted = self.audience_pass(range).await?;
+        self.prefetched_audience.extend(counted);
+        Ok(())
+    }
+
+    async fn audience_pass(
+        &mut self,
+        range: Period,
+    ) -> Result<Vec<(chrono::NaiveDate, AudienceTally)>> {
+        if self.first_orders.is_none() {
+            self.first_orders = Some(
+                self.store
+                    .linked_customer_first_orders(&self.tenant)
+                    .await?,
+            );
+        }
+        let choices = self.segment_choices();
+        let rules: Vec<Option<&SegmentRule>> = choices
+            .iter()
+            .map(|c| c.as_ref().and_then(|s| self.segments.get(s)))
+            .collect();
+        let first_orders = self.first_orders.as_ref().expect("loaded above");
+        let mut pass = AudiencePass::new(&self.directory, range, rules, first_orders);
+        self.store
+            .for_each_following_member(&self.tenant, &range, |row| pass.push(row))
+            .await?;
+        Ok(pass.finish())
     }
 
     /// No segment, then every segment by id: the choices one audience scan counts.
@@ -904,7 +929,11 @@ async fn recompute_keys(
             let last = range
                 .last
                 .min(day + chrono::Days::new(ORDER_PREFETCH_DAYS as u64 - 1));
-            engine.prefetch_orders(Period { first: day, last }).await?;
+            let chunk = Period { first: day, last };
+            engine.prefetch_orders(chunk).await?;
+            if only.is_none() {
+                engine.prefetch_audience(chunk).await?;
+            }
         }
         let values = engine.compute(&keys, Period::day(day)).await?;
         store

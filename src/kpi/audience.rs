@@ -1,10 +1,14 @@
-//! Audience counts of one day for every scope and segment at once, from one pass over the
-//! members following on that day (KPIS.md: segment_followers, followers_became_customers).
+//! Audience counts for every scope and segment at once, from one pass over the members
+//! following on the days of a range (KPIS.md: segment_followers, followers_became_customers).
 //! Plain data, no I/O: storage streams the rows ordered by member, so every member's rows
 //! arrive together and counting each member once per scope needs no set of all members.
+//! A member's state changes only where one of its rows starts or stops following or its
+//! customer's first order falls, so each member is counted per stretch of equal days, added
+//! to per-day difference arrays: a month costs about what one day costs.
 use crate::domain::segment_rule::{AttrValue, Attribute, AttributeSource, SegmentRule};
 use crate::kpi::directory::Directory;
 use crate::kpi::parts::AudienceCounts;
+use crate::kpi::period::Period;
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
@@ -17,6 +21,10 @@ pub struct MemberRow {
     pub account_id: String,
     /// The followed channel.
     pub channel_id: String,
+    /// First day seen following.
+    pub first_seen: NaiveDate,
+    /// Last day seen following, None while it still follows.
+    pub last_seen: Option<NaiveDate>,
     /// Linked shop customer id.
     pub customer_id: Option<String>,
     /// Bio as ingested.
@@ -64,18 +72,35 @@ enum Group {
     Campaign(usize),
 }
 
-/// What one member contributes to one group: per segment choice, whether any of its rows
-/// in the group matches, and whether any matching row is a customer with an order by then.
+/// What one member contributes to one group over a stretch of days: per segment choice,
+/// whether any of its rows in the group matches, and whether any matching row is a
+/// customer with an order by then.
 struct Contribution {
     group: Group,
     matching: Vec<bool>,
     customers: Vec<bool>,
 }
 
-/// Counts members for every channel, owner and campaign and every segment choice in one
-/// ordered pass; feed rows with [`AudiencePass::push`], then call [`AudiencePass::finish`].
+/// One buffered row of the current member, evaluated once.
+struct Evaluated {
+    channel: usize,
+    /// Range-relative days it follows on, `first..end`.
+    first: usize,
+    end: usize,
+    /// Range-relative day from which it is a customer with an order (`usize::MAX`: never).
+    customer_from: usize,
+    matching: Vec<bool>,
+}
+
+/// Per group and segment choice, per-day changes of the three counts.
+type Differences = Vec<Vec<[Vec<i64>; 3]>>;
+
+/// Counts members for every channel, owner and campaign, every segment choice and every
+/// day of a range in one ordered pass; feed rows with [`AudiencePass::push`], then call
+/// [`AudiencePass::finish`].
 pub struct AudiencePass<'a> {
-    day: NaiveDate,
+    range: Period,
+    days: usize,
     choices: Vec<Option<&'a SegmentRule>>,
     first_orders: &'a HashMap<String, NaiveDate>,
     channel_ids: Vec<String>,
@@ -84,17 +109,18 @@ pub struct AudiencePass<'a> {
     channel_groups: Vec<(usize, Vec<usize>)>,
     owners: Vec<Option<String>>,
     campaigns: Vec<String>,
-    counts: [Vec<Vec<AudienceCounts>>; 3],
+    /// Channel, owner and campaign tables.
+    differences: [Differences; 3],
     member: Option<(String, String)>,
-    contributions: Vec<Contribution>,
+    rows: Vec<Evaluated>,
 }
 
 impl<'a> AudiencePass<'a> {
-    /// A pass for `day`: `choices` are the segment rules to count (None: every member),
-    /// `first_orders` each linked customer id's first order day.
+    /// A pass over the days of `range`: `choices` are the segment rules to count (None:
+    /// every member), `first_orders` each linked customer id's first order day.
     pub fn new(
         directory: &Directory,
-        day: NaiveDate,
+        range: Period,
         choices: Vec<Option<&'a SegmentRule>>,
         first_orders: &'a HashMap<String, NaiveDate>,
     ) -> AudiencePass<'a> {
@@ -124,14 +150,19 @@ impl<'a> AudiencePass<'a> {
             channel_ids.push(channel.clone());
             channel_groups.push((o, covering));
         }
-        let empty = |n: usize| vec![vec![AudienceCounts::default(); choices.len()]; n];
-        let counts = [
-            empty(channel_ids.len()),
-            empty(owners.len()),
-            empty(campaigns.len()),
+        let days = range.days() as usize;
+        // One extra day holds the changes at the end of the range.
+        let table = |n: usize| {
+            vec![vec![[vec![0; days + 1], vec![0; days + 1], vec![0; days + 1]]; choices.len()]; n]
+        };
+        let differences = [
+            table(channel_ids.len()),
+            table(owners.len()),
+            table(campaigns.len()),
         ];
         AudiencePass {
-            day,
+            range,
+            days,
             choices,
             first_orders,
             channel_ids,
@@ -139,10 +170,17 @@ impl<'a> AudiencePass<'a> {
             channel_groups,
             owners,
             campaigns,
-            counts,
+            differences,
             member: None,
-            contributions: Vec::new(),
+            rows: Vec::new(),
         }
+    }
+
+    /// The range-relative index of a day, clamped to `0..=days`.
+    fn offset(&self, day: NaiveDate) -> usize {
+        (day - self.range.first)
+            .num_days()
+            .clamp(0, self.days as i64) as usize
     }
 
     /// Adds a row; rows must come ordered by (platform, account id).
@@ -156,82 +194,133 @@ impl<'a> AudiencePass<'a> {
             self.member = Some((row.platform.clone(), row.account_id.clone()));
         }
         // A channel unknown to the directory (deleted since) counts nowhere.
-        let Some(&c) = self.channel_index.get(&row.channel_id) else {
+        let Some(&channel) = self.channel_index.get(&row.channel_id) else {
             return;
         };
-        let customer = row
+        let first = self.offset(row.first_seen);
+        let end = match row.last_seen {
+            Some(last) if last < self.range.first => 0,
+            Some(last) => self.offset(last) + 1,
+            None => self.days,
+        }
+        .min(self.days);
+        if first >= end {
+            return;
+        }
+        let customer_from = row
             .customer_id
             .as_ref()
             .and_then(|id| self.first_orders.get(id))
-            .is_some_and(|first| *first <= self.day);
-        let matching: Vec<bool> = self
+            .map_or(usize::MAX, |day| self.offset(*day));
+        let matching = self
             .choices
             .iter()
             .map(|rule| rule.is_none_or(|r| r.matches(row)))
             .collect();
-        let (owner, campaigns) = &self.channel_groups[c];
-        let groups = [Group::Channel(c), Group::Owner(*owner)]
-            .into_iter()
-            .chain(campaigns.iter().map(|&k| Group::Campaign(k)));
-        for group in groups {
-            let entry = match self.contributions.iter().position(|e| e.group == group) {
-                Some(i) => &mut self.contributions[i],
-                None => {
-                    self.contributions.push(Contribution {
-                        group,
-                        matching: vec![false; matching.len()],
-                        customers: vec![false; matching.len()],
-                    });
-                    self.contributions.last_mut().expect("just pushed")
-                }
-            };
-            for (i, m) in matching.iter().enumerate() {
-                entry.matching[i] |= *m;
-                entry.customers[i] |= *m && customer;
-            }
-        }
+        self.rows.push(Evaluated {
+            channel,
+            first,
+            end,
+            customer_from,
+            matching,
+        });
     }
 
-    /// Counts the current member once in each group it touched.
+    /// Counts the current member once in each group it touches, for each stretch of days
+    /// over which its rows do not change.
     fn flush(&mut self) {
-        for entry in self.contributions.drain(..) {
-            let (table, i) = match entry.group {
-                Group::Channel(i) => (0, i),
-                Group::Owner(i) => (1, i),
-                Group::Campaign(i) => (2, i),
-            };
-            for (choice, counts) in self.counts[table][i].iter_mut().enumerate() {
-                counts.following += 1;
-                counts.matching += i64::from(entry.matching[choice]);
-                counts.customers += i64::from(entry.customers[choice]);
+        let rows = std::mem::take(&mut self.rows);
+        if rows.is_empty() {
+            return;
+        }
+        let mut cuts: Vec<usize> = rows
+            .iter()
+            .flat_map(|r| [r.first, r.end, r.customer_from.clamp(r.first, r.end)])
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut contributions: Vec<Contribution> = Vec::new();
+        for stretch in cuts.windows(2) {
+            let (from, to) = (stretch[0], stretch[1]);
+            contributions.clear();
+            for row in rows.iter().filter(|r| r.first <= from && from < r.end) {
+                let customer = row.customer_from <= from;
+                let (owner, campaigns) = &self.channel_groups[row.channel];
+                let groups = [Group::Channel(row.channel), Group::Owner(*owner)]
+                    .into_iter()
+                    .chain(campaigns.iter().map(|&k| Group::Campaign(k)));
+                for group in groups {
+                    let entry = match contributions.iter().position(|e| e.group == group) {
+                        Some(i) => &mut contributions[i],
+                        None => {
+                            contributions.push(Contribution {
+                                group,
+                                matching: vec![false; row.matching.len()],
+                                customers: vec![false; row.matching.len()],
+                            });
+                            contributions.last_mut().expect("just pushed")
+                        }
+                    };
+                    for (i, m) in row.matching.iter().enumerate() {
+                        entry.matching[i] |= *m;
+                        entry.customers[i] |= *m && customer;
+                    }
+                }
+            }
+            for entry in &contributions {
+                let (table, i) = match entry.group {
+                    Group::Channel(i) => (0, i),
+                    Group::Owner(i) => (1, i),
+                    Group::Campaign(i) => (2, i),
+                };
+                for (choice, diff) in self.differences[table][i].iter_mut().enumerate() {
+                    let flags = [true, entry.matching[choice], entry.customers[choice]];
+                    for (field, on) in flags.into_iter().enumerate() {
+                        if on {
+                            diff[field][from] += 1;
+                            diff[field][to] -= 1;
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// The counts of every group that has at least one following member.
-    pub fn finish(mut self) -> AudienceTally {
+    /// Per day of the range, the counts of every group with at least one following member.
+    pub fn finish(mut self) -> Vec<(NaiveDate, AudienceTally)> {
         self.flush();
-        let [channel, owner, campaign] = self.counts;
-        let keep = |c: &Vec<AudienceCounts>| c.first().is_some_and(|c| c.following > 0);
-        AudienceTally {
-            channel: self
-                .channel_ids
-                .into_iter()
-                .zip(channel)
-                .filter(|(_, c)| keep(c))
-                .collect(),
-            owner: self
-                .owners
-                .into_iter()
-                .zip(owner)
-                .filter(|(_, c)| keep(c))
-                .collect(),
-            campaign: self
-                .campaigns
-                .into_iter()
-                .zip(campaign)
-                .filter(|(_, c)| keep(c))
-                .collect(),
+        let mut days: Vec<(NaiveDate, AudienceTally)> = self
+            .range
+            .iter_days()
+            .map(|d| (d, AudienceTally::default()))
+            .collect();
+        let [channel, owner, campaign] = self.differences;
+        spread(channel, &self.channel_ids, &mut days, |t| &mut t.channel);
+        spread(owner, &self.owners, &mut days, |t| &mut t.owner);
+        spread(campaign, &self.campaigns, &mut days, |t| &mut t.campaign);
+        days
+    }
+}
+
+/// Turns one table's difference arrays into each day's counts, keeping groups that someone
+/// follows on that day.
+fn spread<K: Clone + Eq + std::hash::Hash>(
+    table: Differences,
+    keys: &[K],
+    days: &mut [(NaiveDate, AudienceTally)],
+    select: impl Fn(&mut AudienceTally) -> &mut HashMap<K, Vec<AudienceCounts>>,
+) {
+    for (key, per_choice) in keys.iter().zip(table) {
+        let mut running = vec![AudienceCounts::default(); per_choice.len()];
+        for (day, (_, tally)) in days.iter_mut().enumerate() {
+            for (counts, diff) in running.iter_mut().zip(&per_choice) {
+                counts.following += diff[0][day];
+                counts.matching += diff[1][day];
+                counts.customers += diff[2][day];
+            }
+            if running.first().is_some_and(|c| c.following > 0) {
+                select(tally).insert(key.clone(), running.clone());
+            }
         }
     }
 }
@@ -273,6 +362,7 @@ mod tests {
             platform: "instagram".into(),
             account_id: account.into(),
             channel_id: channel.into(),
+            first_seen: d(1, 1),
             customer_id: customer.map(str::to_string),
             age,
             ..MemberRow::default()
@@ -287,17 +377,28 @@ mod tests {
         }
     }
 
-    /// Runs a pass over rows already ordered by member, for "everyone" and `age >= 30`.
-    fn tally(rows: &[MemberRow], day: NaiveDate) -> AudienceTally {
+    /// Runs a pass over rows already ordered by member, for "everyone" and `age >= 30`,
+    /// over the days `first..=last`.
+    fn tally_range(rows: &[MemberRow], first: NaiveDate, last: NaiveDate) -> Vec<AudienceTally> {
         let dir = directory();
         let adults = crate::domain::segment_rule::parse("age >= 30").unwrap();
         let first_orders: HashMap<String, NaiveDate> =
             [("c1".to_string(), d(3, 5)), ("c2".to_string(), d(3, 6))].into();
-        let mut pass = AudiencePass::new(&dir, day, vec![None, Some(&adults)], &first_orders);
+        let range = Period { first, last };
+        let mut pass = AudiencePass::new(&dir, range, vec![None, Some(&adults)], &first_orders);
         for r in rows {
             pass.push(r);
         }
-        pass.finish()
+        let days = pass.finish();
+        assert_eq!(
+            days.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+            range.iter_days().collect::<Vec<_>>()
+        );
+        days.into_iter().map(|(_, t)| t).collect()
+    }
+
+    fn tally(rows: &[MemberRow], day: NaiveDate) -> AudienceTally {
+        tally_range(rows, day, day).remove(0)
     }
 
     #[test]
@@ -362,5 +463,50 @@ mod tests {
         assert!(!t.owner.contains_key(&None));
         assert_eq!(t.owner[&Some("anna".to_string())][0], counts(1, 1, 0));
         assert_eq!(t.owner.len(), 1);
+    }
+
+    #[test]
+    fn a_range_counts_each_day_like_a_pass_over_that_day_alone() {
+        let seen = |mut r: MemberRow, first: NaiveDate, last: Option<NaiveDate>| {
+            r.first_seen = first;
+            r.last_seen = last;
+            r
+        };
+        // x follows anna-ig from 3-3 to 3-6 and anna-tt from 3-5 on (aged 31 there);
+        // y, customer c1 (first order 3-5), stops following bob-ig after 3-4 and starts
+        // again on 3-6 through a second row on anna-ig; z left before the range.
+        let rows = [
+            seen(row("x", "anna-ig", Some(25), None), d(3, 3), Some(d(3, 6))),
+            seen(row("x", "anna-tt", Some(31), None), d(3, 5), None),
+            seen(row("y", "anna-ig", Some(40), Some("c1")), d(3, 6), None),
+            seen(
+                row("y", "bob-ig", Some(40), Some("c1")),
+                d(1, 1),
+                Some(d(3, 4)),
+            ),
+            seen(row("z", "brand", Some(50), None), d(1, 1), Some(d(2, 27))),
+        ];
+        let range = tally_range(&rows, d(3, 1), d(3, 8));
+        for (i, day) in (1..=8).map(|n| d(3, n)).enumerate() {
+            let following: Vec<MemberRow> = rows
+                .iter()
+                .filter(|r| r.first_seen <= day && r.last_seen.is_none_or(|l| l >= day))
+                .cloned()
+                .collect();
+            assert_eq!(range[i], tally(&following, day), "{day}");
+        }
+        // By hand: on 3-4 y follows bob (an adult, no order yet); on 3-5 x matches at
+        // anna's through anna-tt; on 3-6 y is anna's customer; on 3-7 x has left anna-ig.
+        let anna = |i: usize| range[i].owner.get(&Some("anna".to_string())).cloned();
+        assert_eq!(range[3].owner[&Some("bob".to_string())][1], counts(1, 1, 0));
+        assert_eq!(anna(2), Some(vec![counts(1, 1, 0), counts(1, 0, 0)]));
+        assert_eq!(anna(4), Some(vec![counts(1, 1, 0), counts(1, 1, 0)]));
+        assert_eq!(anna(5), Some(vec![counts(2, 2, 1), counts(2, 2, 1)]));
+        assert_eq!(
+            range[6].channel.get("anna-ig").map(|c| c[0].clone()),
+            Some(counts(1, 1, 1))
+        );
+        assert_eq!(anna(1), None);
+        assert!(range.iter().all(|t| !t.owner.contains_key(&None)));
     }
 }

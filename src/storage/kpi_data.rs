@@ -243,12 +243,13 @@ impl Store {
             .collect()
     }
 
-    /// Every audience row following on `day` (first seen on or before it and, if set,
-    /// last seen on or after it), ordered by member so each member's rows come together.
+    /// Every audience row following on some day of `range` (first seen on or before its
+    /// last day and, if set, last seen on or after its first), ordered by member so each
+    /// member's rows come together.
     pub async fn for_each_following_member(
         &self,
         tenant_id: &str,
-        day: NaiveDate,
+        range: &Period,
         mut visit: impl FnMut(&MemberRow),
     ) -> Result<()> {
         let m = "audience_members";
@@ -258,6 +259,8 @@ impl Store {
                 (m, "platform"),
                 (m, "account_id"),
                 (m, "channel_id"),
+                (m, "first_seen"),
+                (m, "last_seen"),
                 (m, "customer_id"),
                 (m, "bio"),
                 (m, "followers"),
@@ -266,11 +269,11 @@ impl Store {
                 (m, "country"),
             ])
             .and_where(Expr::col((m, "tenant_id")).eq(tenant_id))
-            .and_where(Expr::col((m, "first_seen")).lte(day))
+            .and_where(Expr::col((m, "first_seen")).lte(range.last))
             .and_where(
                 Expr::col((m, "last_seen"))
                     .is_null()
-                    .or(Expr::col((m, "last_seen")).gte(day)),
+                    .or(Expr::col((m, "last_seen")).gte(range.first)),
             )
             // The primary key's order: no sort on either database.
             .order_by((m, "tenant_id"), Order::Asc)
@@ -285,6 +288,8 @@ impl Store {
             member.platform = get(&row, "platform")?;
             member.account_id = get(&row, "account_id")?;
             member.channel_id = get(&row, "channel_id")?;
+            member.first_seen = get(&row, "first_seen")?;
+            member.last_seen = get(&row, "last_seen")?;
             member.customer_id = get(&row, "customer_id")?;
             member.bio = get(&row, "bio")?;
             member.followers = get(&row, "followers")?;
