@@ -12,6 +12,7 @@ mod m20261124_000004_custom_kpis;
 mod m20261124_000005_orders_by_customer_day;
 mod m20261124_000006_jobs;
 mod m20261124_000007_goal_evaluations;
+mod m20261124_000008_members_by_customer;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_orders_by_customer_day::Migration),
             Box::new(m20261124_000006_jobs::Migration),
             Box::new(m20261124_000007_goal_evaluations::Migration),
+            Box::new(m20261124_000008_members_by_customer::Migration),
         ]
     }
 }

@@ -200,11 +200,14 @@ impl Store {
 
     /// Refreshes the query planner's statistics where the database does not do it itself:
     /// SQLite never analyzes on its own and then guesses index choices (PostgreSQL's
-    /// autovacuum keeps its statistics). `analysis_limit` keeps it to a quick sample.
+    /// autovacuum keeps its statistics). `optimize` analyzes only tables never analyzed or
+    /// grown much since, and then reads whole indexes: a sample of the first entries
+    /// (`analysis_limit`) sees one tenant's first days only, and on data set M such
+    /// statistics made the order pass scan every order (13 s instead of 0.4 s).
     pub async fn refresh_statistics(&self) -> Result<()> {
         if self.db.get_database_backend() == DatabaseBackend::Sqlite {
             self.db
-                .execute_unprepared("PRAGMA analysis_limit=1000; PRAGMA optimize;")
+                .execute_unprepared("PRAGMA analysis_limit=0; PRAGMA optimize;")
                 .await?;
         }
         Ok(())
