@@ -421,7 +421,7 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
         .await
         .unwrap();
     let old_run = kpis
-        .compute_kpis(with_key(compute.clone(), &key))
+        .compute_kpis(with_key(compute, &key))
         .await
         .unwrap()
         .into_inner()
@@ -435,7 +435,7 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
     // Mid-run: a 300-day compute and a stream of ingest batches are in flight.
     let computing = {
         let mut kpis = kpis.clone();
-        let request = with_key(compute.clone(), &key);
+        let request = with_key(compute, &key);
         tokio::spawn(async move { kpis.compute_kpis(request).await })
     };
     let next = Arc::new(AtomicUsize::new(0));
@@ -495,13 +495,15 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
 
     // Traffic flows again: SERVING and answering, with no restart.
     proxy.restore();
+    let restored_at = Instant::now();
     eventually("health SERVING again", Duration::from_secs(60), || async {
         health(&channel).await == ServingStatus::Serving as i32
     })
     .await;
+    let serving_after = restored_at.elapsed();
     list().await.expect("answers once the database is back");
     let new_run = kpis
-        .compute_kpis(with_key(compute.clone(), &key))
+        .compute_kpis(with_key(compute, &key))
         .await
         .unwrap()
         .into_inner()
@@ -523,10 +525,12 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
     eprintln!(
         "database cut: health NOT_SERVING {:?} after the cut; a call failed UNAVAILABLE in {:?}; \
          {sent} batches sent, {} acknowledged, {stored} stored at the cut; {still_old} days old \
-         and {renewed} new at the cut; proxy carried {} connections, turned {} away; {:?} in all",
+         and {renewed} new at the cut; SERVING again {:?} after traffic flowed; proxy carried {} \
+         connections, turned {} away; {:?} in all",
         not_serving_after,
         unavailable_after,
         acknowledged.len(),
+        serving_after,
         proxy.connections.load(Ordering::SeqCst),
         proxy.refused.load(Ordering::SeqCst),
         started.elapsed()
@@ -706,7 +710,7 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
         .await
         .unwrap();
     let old_run = kpis
-        .compute_kpis(with_key(compute.clone(), &key))
+        .compute_kpis(with_key(compute, &key))
         .await
         .unwrap()
         .into_inner()
@@ -719,7 +723,7 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
         .unwrap();
 
     let computing = {
-        let request = with_key(compute.clone(), &key);
+        let request = with_key(compute, &key);
         tokio::spawn(async move { kpis.compute_kpis(request).await })
     };
     eventually(
