@@ -233,14 +233,38 @@ fn assert_old_or_new(
 // The database going away: a loopback proxy in front of PostgreSQL
 
 /// A loopback TCP proxy that can cut every connection it carries and turn new ones away
-/// (accepted and closed at once, as a database that went away does to a client).
+/// (accepted and closed at once, as a database that went away does to a client), or stall:
+/// hold every byte, as a link that stopped carrying packets does.
 struct Proxy {
     addr: SocketAddr,
     open: Arc<AtomicBool>,
     cut: Arc<tokio::sync::watch::Sender<u64>>,
+    stalled: Arc<tokio::sync::watch::Sender<bool>>,
     connections: Arc<AtomicUsize>,
     refused: Arc<AtomicUsize>,
     task: tokio::task::AbortHandle,
+}
+
+/// Copies `from` to `to`, holding what it read while the proxy is stalled.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut stalled: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stalled.wait_for(|s| !*s).await.is_err() {
+            return;
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -249,17 +273,19 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(AtomicBool::new(true));
         let cut = Arc::new(tokio::sync::watch::channel(0u64).0);
+        let stalled = Arc::new(tokio::sync::watch::channel(false).0);
         let connections = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let (o, c, n, r) = (
+        let (o, c, st, n, r) = (
             open.clone(),
             cut.clone(),
+            stalled.clone(),
             connections.clone(),
             refused.clone(),
         );
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
                 if !o.load(Ordering::SeqCst) {
@@ -268,12 +294,16 @@ impl Proxy {
                 }
                 n.fetch_add(1, Ordering::SeqCst);
                 let mut stop = c.subscribe();
+                let stalled = st.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
                     };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = pump(client_read, server_write, stalled.clone()) => {}
+                        () = pump(server_read, client_write, stalled) => {}
                         _ = stop.changed() => {}
                     }
                 });
@@ -284,6 +314,7 @@ impl Proxy {
             addr,
             open,
             cut,
+            stalled,
             connections,
             refused,
             task,
@@ -294,6 +325,11 @@ impl Proxy {
     fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
         self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    /// Holds every byte in both directions, on carried and new connections alike.
+    fn stall(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
     }
 
     /// Lets traffic through again.
@@ -344,71 +380,133 @@ async fn send_batches(
     }
 }
 
+/// A server whose database connections pass a [`Proxy`], over a fresh PostgreSQL database
+/// with tenant `acme` and Anna's Instagram and YouTube channels.
+struct Proxied {
+    _db: TestDb,
+    /// The test's own view of the database, past the proxy.
+    direct: Store,
+    key: String,
+    proxy: Proxy,
+    channel: Channel,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), tally::server::ServerError>>,
+}
+
+impl Proxied {
+    /// None when TALLY_TEST_POSTGRES_URL is unset.
+    async fn start() -> Option<Proxied> {
+        let Some(db) = TestDb::postgres().await else {
+            eprintln!("TALLY_TEST_POSTGRES_URL not set: the database proxy test skipped");
+            return None;
+        };
+        let url = db.url();
+        Store::migrate(&url).await.unwrap();
+        let direct = Store::connect(&url, 3).await.unwrap();
+        let key = create_tenant(&direct, "acme").await;
+        influencer_with_channels(
+            &direct,
+            "acme",
+            "anna",
+            "Anna",
+            &[
+                ("anna-ig", Platform::Instagram),
+                ("anna-yt", Platform::YouTube),
+            ],
+        )
+        .await;
+        let mut proxied = reqwest::Url::parse(&url).unwrap();
+        let upstream = SocketAddr::new(
+            proxied.host_str().unwrap().parse().unwrap(),
+            proxied.port().unwrap_or(5432),
+        );
+        let proxy = Proxy::start(upstream).await;
+        proxied.set_port(Some(proxy.addr.port())).unwrap();
+        let server_store = Store::connect(proxied.as_str(), 5).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(tally::server::serve(
+            crate::helpers::jobs(&server_store, Default::default(), Default::default()),
+            listener,
+            async { stopped.await.unwrap_or(()) },
+            tally::server::ServeOptions {
+                grace: Duration::from_secs(5),
+                database_check_interval: Duration::from_millis(100),
+                ..Default::default()
+            },
+        ));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(health(&channel).await, ServingStatus::Serving as i32);
+        Some(Proxied {
+            _db: db,
+            direct,
+            key,
+            proxy,
+            channel,
+            stop,
+            server,
+        })
+    }
+
+    /// A call that needs the database, bounded so that a hang fails the test.
+    async fn list(&self) -> Result<proto::ListInfluencersResponse, tonic::Status> {
+        let mut influencers = tally::proto::influencer_service_client::InfluencerServiceClient::new(
+            self.channel.clone(),
+        );
+        let call = influencers.list_influencers(with_key(
+            proto::ListInfluencersRequest::default(),
+            &self.key,
+        ));
+        tokio::time::timeout(Duration::from_secs(60), call)
+            .await
+            .expect("the call answers rather than hangs")
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn health_becomes(&self, status: ServingStatus) -> Duration {
+        let started = Instant::now();
+        eventually(
+            &format!("health {status:?}"),
+            Duration::from_secs(60),
+            || async { health(&self.channel).await == status as i32 },
+        )
+        .await;
+        started.elapsed()
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+/// Asserts that a failed call says the database is unavailable and when to retry.
+#[track_caller]
+fn assert_unavailable(status: &tonic::Status) {
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().unwrap().reason,
+        "DATABASE_UNAVAILABLE"
+    );
+    assert!(status.get_details_retry_info().is_some(), "{status:?}");
+}
+
 #[tokio::test]
 async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unavailable_then_recovers()
  {
-    let Some(db) = TestDb::postgres().await else {
-        eprintln!("TALLY_TEST_POSTGRES_URL not set: the database proxy test skipped");
+    let started = Instant::now();
+    let Some(p) = Proxied::start().await else {
         return;
     };
-    let started = Instant::now();
-    let url = db.url();
-    Store::migrate(&url).await.unwrap();
-    // The test's own view of the database, past the proxy.
-    let direct = Store::connect(&url, 3).await.unwrap();
-    let key = create_tenant(&direct, "acme").await;
-    influencer_with_channels(
-        &direct,
-        "acme",
-        "anna",
-        "Anna",
-        &[
-            ("anna-ig", Platform::Instagram),
-            ("anna-yt", Platform::YouTube),
-        ],
-    )
-    .await;
-
-    let mut proxied = reqwest::Url::parse(&url).unwrap();
-    let upstream = SocketAddr::new(
-        proxied.host_str().unwrap().parse().unwrap(),
-        proxied.port().unwrap_or(5432),
-    );
-    let proxy = Proxy::start(upstream).await;
-    proxied.set_port(Some(proxy.addr.port())).unwrap();
-    let server_store = Store::connect(proxied.as_str(), 5).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tally::server::serve(
-        crate::helpers::jobs(&server_store, Default::default(), Default::default()),
-        listener,
-        async { stopped.await.unwrap_or(()) },
-        tally::server::ServeOptions {
-            grace: Duration::from_secs(5),
-            database_check_interval: Duration::from_millis(100),
-            ..Default::default()
-        },
-    ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let influencers =
-        tally::proto::influencer_service_client::InfluencerServiceClient::new(channel.clone());
-    let list = || {
-        let mut influencers = influencers.clone();
-        let key = key.clone();
-        async move {
-            influencers
-                .list_influencers(with_key(proto::ListInfluencersRequest::default(), &key))
-                .await
-        }
-    };
+    let (direct, key, proxy) = (&p.direct, p.key.as_str(), &p.proxy);
+    let channel = &p.channel;
     let mut kpis = KpiServiceClient::new(channel.clone());
     let mut ingest = IngestServiceClient::new(channel.clone());
-    assert_eq!(health(&channel).await, ServingStatus::Serving as i32);
 
     // The old snapshots, then new numbers that the interrupted compute starts writing.
     let range = compute_range();
@@ -417,25 +515,25 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
         last_day: date(range.last),
     };
     ingest
-        .ingest_channel_stats(with_key(stats(&["anna-ig", "anna-yt"], 1), &key))
+        .ingest_channel_stats(with_key(stats(&["anna-ig", "anna-yt"], 1), key))
         .await
         .unwrap();
     let old_run = kpis
-        .compute_kpis(with_key(compute, &key))
+        .compute_kpis(with_key(compute, key))
         .await
         .unwrap()
         .into_inner()
         .run_id;
-    let old = day_sets(&direct).await;
+    let old = day_sets(direct).await;
     ingest
-        .ingest_channel_stats(with_key(stats(&["anna-ig", "anna-yt"], 2), &key))
+        .ingest_channel_stats(with_key(stats(&["anna-ig", "anna-yt"], 2), key))
         .await
         .unwrap();
 
     // Mid-run: a 300-day compute and a stream of ingest batches are in flight.
     let computing = {
         let mut kpis = kpis.clone();
-        let request = with_key(compute, &key);
+        let request = with_key(compute, key);
         tokio::spawn(async move { kpis.compute_kpis(request).await })
     };
     let next = Arc::new(AtomicUsize::new(0));
@@ -443,7 +541,7 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
     // More batches than the run can send before the cut: the stream is still going.
     let sending = tokio::spawn(send_batches(
         ingest.clone(),
-        key.clone(),
+        key.to_string(),
         next.clone(),
         1_000,
         acknowledged.clone(),
@@ -468,58 +566,43 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
 
     // The calls in flight fail with UNAVAILABLE, and so do new ones, without hanging.
     let interrupted = computing.await.unwrap();
-    let status = interrupted.expect_err("the compute was cut off mid-run");
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_unavailable(&interrupted.expect_err("the compute was cut off mid-run"));
     let ingest_failure = sending.await.unwrap();
     assert_eq!(ingest_failure, Some(Code::Unavailable));
-    eventually("health NOT_SERVING", Duration::from_secs(60), || async {
-        health(&channel).await == ServingStatus::NotServing as i32
-    })
-    .await;
+    p.health_becomes(ServingStatus::NotServing).await;
     let not_serving_after = cut_at.elapsed();
     let call_started = Instant::now();
-    let status = list().await.expect_err("no database, no answer");
+    assert_unavailable(&p.list().await.expect_err("no database, no answer"));
     let unavailable_after = call_started.elapsed();
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(
-        status.get_details_error_info().unwrap().reason,
-        "DATABASE_UNAVAILABLE"
-    );
-    assert!(status.get_details_retry_info().is_some(), "{status:?}");
 
     // Nothing half-written: each batch whole or absent, each day all old or all new.
     let acknowledged = acknowledged.lock().unwrap().clone();
     let sent = next.load(Ordering::SeqCst);
-    let stored = assert_whole_or_absent(&stored_batches(&direct).await, &acknowledged);
-    let after = day_sets(&direct).await;
+    let stored = assert_whole_or_absent(&stored_batches(direct).await, &acknowledged);
+    let after = day_sets(direct).await;
 
     // Traffic flows again: SERVING and answering, with no restart.
     proxy.restore();
-    let restored_at = Instant::now();
-    eventually("health SERVING again", Duration::from_secs(60), || async {
-        health(&channel).await == ServingStatus::Serving as i32
-    })
-    .await;
-    let serving_after = restored_at.elapsed();
-    list().await.expect("answers once the database is back");
+    let serving_after = p.health_becomes(ServingStatus::Serving).await;
+    p.list().await.expect("answers once the database is back");
     let new_run = kpis
-        .compute_kpis(with_key(compute, &key))
+        .compute_kpis(with_key(compute, key))
         .await
         .unwrap()
         .into_inner()
         .run_id;
-    let new = day_sets(&direct).await;
+    let new = day_sets(direct).await;
     assert!(new.values().all(|d| d.runs.contains(&new_run)));
     let (still_old, renewed) = assert_old_or_new(&after, &old, &new, &old_run);
     assert!(renewed > 0 && still_old > 0, "cut mid-compute");
     // Every batch sent again converges to exactly the full data.
     for b in 0..sent {
         ingest
-            .ingest_orders(with_key(orders(b), &key))
+            .ingest_orders(with_key(orders(b), key))
             .await
             .unwrap();
     }
-    let counts = stored_batches(&direct).await;
+    let counts = stored_batches(direct).await;
     assert_eq!(assert_whole_or_absent(&counts, &(0..sent).collect()), sent);
 
     eprintln!(
@@ -535,8 +618,30 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
         proxy.refused.load(Ordering::SeqCst),
         started.elapsed()
     );
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_that_stops_answering_turns_health_not_serving_and_calls_unavailable_not_hung() {
+    let Some(p) = Proxied::start().await else {
+        return;
+    };
+    p.list().await.unwrap();
+    // The link stops carrying bytes: no reset, no error, only silence.
+    p.proxy.stall(true);
+    let not_serving_after = p.health_becomes(ServingStatus::NotServing).await;
+    let call_started = Instant::now();
+    assert_unavailable(&p.list().await.expect_err("no database, no answer"));
+    let unavailable_after = call_started.elapsed();
+    p.proxy.stall(false);
+    let serving_after = p.health_becomes(ServingStatus::Serving).await;
+    p.list().await.expect("answers once the database answers");
+    eprintln!(
+        "database stalled: health NOT_SERVING {not_serving_after:?} after the stall; a call \
+         failed UNAVAILABLE in {unavailable_after:?}; SERVING again {serving_after:?} after it \
+         answered"
+    );
+    p.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------
