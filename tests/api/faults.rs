@@ -1017,6 +1017,8 @@ async fn run_week(p: &Platforms, store: &Store, tenant: &Tenant, days: &[NaiveDa
             &p.urls(),
             &HttpSettings {
                 timeout: HTTP_TIMEOUT,
+                // Fewer than the default 5, so that at 30% some pulls still fail all their
+                // attempts and the day-level retry by a later tick is exercised too.
                 max_attempts: 3,
                 base_delay: Duration::from_millis(5),
                 max_delay: Duration::from_millis(20),
