@@ -483,6 +483,7 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             health_listener,
             metrics_listener,
             rate_limit: settings.rate_limit(),
+            ..Default::default()
         },
     )
     .await?;

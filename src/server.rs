@@ -72,6 +72,8 @@ pub struct ServeOptions {
     pub metrics_listener: Option<TcpListener>,
     /// Calls each API key may make; None is unlimited.
     pub rate_limit: Option<crate::api::limits::RateLimit>,
+    /// How often the database is pinged to set health SERVING or NOT_SERVING.
+    pub database_check_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -83,6 +85,7 @@ impl Default for ServeOptions {
             health_listener: None,
             metrics_listener: None,
             rate_limit: None,
+            database_check_interval: Duration::from_secs(5),
         }
     }
 }
@@ -199,6 +202,7 @@ pub async fn serve(
         health_listener,
         metrics_listener,
         rate_limit,
+        database_check_interval,
     } = options;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &tls {
@@ -221,7 +225,11 @@ pub async fn serve(
 
     // Readiness follows the database: a probe that fails turns every service
     // NOT_SERVING until the database answers again.
-    let watcher = tokio::spawn(watch_database(jobs.store().clone(), reporter.clone()));
+    let watcher = tokio::spawn(watch_database(
+        jobs.store().clone(),
+        reporter.clone(),
+        database_check_interval,
+    ));
     // Started before the listeners' tasks, so that a schedule that cannot start leaves
     // none of them behind.
     let schedule = if scheduled {
@@ -325,9 +333,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-async fn watch_database(store: Store, reporter: HealthReporter) {
+async fn watch_database(store: Store, reporter: HealthReporter, every: Duration) {
     let mut healthy = true;
-    let mut interval = tokio::time::interval(Duration::from_secs(5));
+    let mut interval = tokio::time::interval(every);
+    // A ping that waited out the pool's acquire timeout must not be followed by a burst.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         let ok = store.ping().await.is_ok();

@@ -301,7 +301,7 @@ impl Jobs {
                 force: false,
             };
             let run_id = new_run_id();
-            match self.execute(&tenant, &run_id, &spec, false).await {
+            match self.execute(&tenant, &run_id, &spec, false, now).await {
                 Ok(true) => runs.push(run_id),
                 Ok(false) => {}
                 Err(e) => tracing::error!(tenant = %id, error = %e, "nightly run failed"),
@@ -318,7 +318,7 @@ impl Jobs {
         let tenant = tenant.clone();
         let id = run_id.clone();
         tokio::spawn(async move {
-            if let Err(e) = jobs.execute(&tenant, &id, &spec, true).await {
+            if let Err(e) = jobs.execute(&tenant, &id, &spec, true, Utc::now()).await {
                 tracing::error!(tenant = %tenant.id, run = %id, error = %e, "job run failed");
             }
         });
@@ -329,7 +329,8 @@ impl Jobs {
     pub async fn run(&self, tenant: &Tenant, spec: RunSpec) -> Result<RunRecord, JobError> {
         let run_id = new_run_id();
         self.create(tenant, &run_id, &spec).await?;
-        self.execute(tenant, &run_id, &spec, true).await?;
+        self.execute(tenant, &run_id, &spec, true, Utc::now())
+            .await?;
         Ok(self.inner.store.get_run(&tenant.id, &run_id).await?)
     }
 
@@ -399,16 +400,18 @@ impl Jobs {
 
     /// Runs the days of `spec` for `tenant` under `run_id`. When `created` is false the run
     /// row is made at the first claimed day, so a tick that finds every day taken leaves
-    /// no trace. Returns whether the run exists.
+    /// no trace. Current totals belong to the tenant's yesterday at `now`, the same clock
+    /// that chose the days. Returns whether the run exists.
     async fn execute(
         &self,
         tenant: &Tenant,
         run_id: &str,
         spec: &RunSpec,
         mut created: bool,
+        now: DateTime<Utc>,
     ) -> Result<bool, JobError> {
         let store = &self.inner.store;
-        let latest = yesterday(Utc::now(), tenant);
+        let latest = yesterday(now, tenant);
         let trailing = tenant.settings.trailing_days.max(1) as u64;
         let mut report = RunReport::default();
         let heartbeat = self.heartbeat(&tenant.id, run_id);

@@ -3,7 +3,8 @@
 //!
 //! Each fake is an axum server on 127.0.0.1 spawned on the caller's runtime. It serves the
 //! data set on it, checks the credential the way the platform does, records every request
-//! and plays scripted faults, one per request, in order:
+//! and plays scripted faults, one per request, in order (or, with
+//! [`FakeServer::fail_randomly`], a seeded random share of requests fail):
 //!
 //! ```ignore
 //! let yt = FakeYouTube::start().await;
@@ -119,6 +120,27 @@ struct Inner {
     base: String,
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
+    chaos: Mutex<Option<Chaos>>,
+    injected: Mutex<Vec<Fault>>,
+}
+
+/// Random faults: each request not given a scripted fault fails with probability `rate`,
+/// with one of `faults` chosen uniformly; seeded, so a run can be replayed.
+struct Chaos {
+    rng: rand::rngs::StdRng,
+    rate: f64,
+    faults: Vec<Fault>,
+}
+
+impl Chaos {
+    fn draw(&mut self) -> Option<Fault> {
+        use rand::Rng;
+        if self.faults.is_empty() || !self.rng.random_bool(self.rate) {
+            return None;
+        }
+        let index = self.rng.random_range(0..self.faults.len());
+        Some(self.faults[index].clone())
+    }
 }
 
 /// The part every fake shares: its address, fault queue and request log.
@@ -138,6 +160,8 @@ impl FakeServer {
             base: format!("http://{address}"),
             faults: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
+            chaos: Mutex::new(None),
+            injected: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let task = tokio::spawn(async move {
@@ -155,6 +179,28 @@ impl FakeServer {
     /// Plays `fault` on the next request not already given a fault.
     pub fn fail_next(&self, fault: Fault) {
         self.inner.faults.lock().unwrap().push_back(fault);
+    }
+
+    /// From now on, each request without a scripted fault fails with probability `rate`
+    /// (0 to 1), with one of `faults` picked at random; the same seed plays the same
+    /// faults on the same sequence of requests.
+    pub fn fail_randomly(&self, seed: u64, rate: f64, faults: Vec<Fault>) {
+        use rand::SeedableRng;
+        *self.inner.chaos.lock().unwrap() = Some(Chaos {
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            rate,
+            faults,
+        });
+    }
+
+    /// Ends [`FakeServer::fail_randomly`].
+    pub fn stop_failing_randomly(&self) {
+        *self.inner.chaos.lock().unwrap() = None;
+    }
+
+    /// The random faults played so far, in order.
+    pub fn injected(&self) -> Vec<Fault> {
+        self.inner.injected.lock().unwrap().clone()
     }
 
     /// Faults not yet played.
@@ -203,7 +249,14 @@ async fn handle(
         body: serde_json::from_slice(&body).ok(),
     };
     inner.requests.lock().unwrap().push(request.clone());
-    let fault = inner.faults.lock().unwrap().pop_front();
+    let scripted = inner.faults.lock().unwrap().pop_front();
+    let fault = scripted.or_else(|| {
+        let random = inner.chaos.lock().unwrap().as_mut().and_then(Chaos::draw);
+        if let Some(fault) = &random {
+            inner.injected.lock().unwrap().push(fault.clone());
+        }
+        random
+    });
     let wire = &inner.wire;
     let serve = || wire.serve(&request, &headers, &inner.base);
     let reply = match fault {

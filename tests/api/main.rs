@@ -4,6 +4,7 @@ mod helpers;
 mod connectors;
 mod errors;
 mod fakes;
+mod faults;
 mod follower_flags;
 mod goal_tracking;
 mod human;

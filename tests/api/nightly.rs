@@ -13,23 +13,23 @@ use tally::proto;
 use tally::storage::Store;
 
 /// Every fake, serving one tenant's channels with known numbers for `day`.
-struct Platforms {
-    youtube: FakeYouTube,
-    instagram: FakeInstagram,
-    x: FakeX,
-    tiktok: FakeTikTok,
-    ga4: FakeGa4,
-    shopify: FakeShopify,
-    secrets: tempfile::TempDir,
+pub(crate) struct Platforms {
+    pub(crate) youtube: FakeYouTube,
+    pub(crate) instagram: FakeInstagram,
+    pub(crate) x: FakeX,
+    pub(crate) tiktok: FakeTikTok,
+    pub(crate) ga4: FakeGa4,
+    pub(crate) shopify: FakeShopify,
+    pub(crate) secrets: tempfile::TempDir,
 }
 
-const IG_ACCOUNT: &str = "17841400000000001";
-const YT_CHANNEL: &str = "UCanna";
-const X_USER: &str = "2244994945";
-const GA4_PROPERTY: &str = "123456789";
+pub(crate) const IG_ACCOUNT: &str = "17841400000000001";
+pub(crate) const YT_CHANNEL: &str = "UCanna";
+pub(crate) const X_USER: &str = "2244994945";
+pub(crate) const GA4_PROPERTY: &str = "123456789";
 
 impl Platforms {
-    async fn start(day: NaiveDate) -> Platforms {
+    pub(crate) async fn start(day: NaiveDate) -> Platforms {
         let p = Platforms {
             youtube: FakeYouTube::start().await,
             instagram: FakeInstagram::start().await,
@@ -128,7 +128,7 @@ impl Platforms {
         p
     }
 
-    fn urls(&self) -> BaseUrls {
+    pub(crate) fn urls(&self) -> BaseUrls {
         BaseUrls {
             youtube: self.youtube.base_url(),
             instagram: self.instagram.base_url(),
@@ -181,7 +181,10 @@ impl Platforms {
 }
 
 /// `small_tenant` plus Anna's YouTube, X and TikTok channels.
-async fn tenant_with_every_platform(store: &Store, id: &str) -> tally::domain::tenant::Tenant {
+pub(crate) async fn tenant_with_every_platform(
+    store: &Store,
+    id: &str,
+) -> tally::domain::tenant::Tenant {
     let tenant = small_tenant(store, id).await;
     for (id, platform, account) in [
         ("anna-youtube", Platform::YouTube, YT_CHANNEL),
@@ -381,7 +384,7 @@ async fn run_job(db_url: &str, env: &[(String, String)]) -> tokio::process::Chil
         .expect("start tally run-job")
 }
 
-async fn snapshot_rows(store: &Store) -> Vec<String> {
+pub(crate) async fn snapshot_rows(store: &Store) -> Vec<String> {
     use sea_orm::{EntityTrait, QueryOrder};
     use tally::storage::entities::kpi_snapshot;
     kpi_snapshot::Entity::find()
