@@ -321,6 +321,17 @@ impl Api {
                 "kpi_definition.description",
                 "is longer than 2000 characters",
             );
+        } else if spec
+            .description
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            // Lines and tabs are text; other control characters (NUL above all, which
+            // PostgreSQL cannot store) are not.
+            v.add(
+                "kpi_definition.description",
+                "must not contain control characters other than line breaks and tabs",
+            );
         }
         let customs: HashMap<String, crate::kpi::formula::Formula> = self
             .store
