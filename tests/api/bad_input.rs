@@ -1179,7 +1179,11 @@ fn bad_values(field: &FieldDescriptor, current: &Value) -> Vec<(&'static str, Va
     let s = |v: &str| Value::String(v.to_string());
     match field.kind() {
         Kind::String => {
-            let mut values = vec![("empty", s("")), ("oversized", Value::String(oversized()))];
+            let mut values = vec![
+                ("empty", s("")),
+                ("oversized", Value::String(oversized())),
+                ("control character", s("a\u{0}b")),
+            ];
             let text = current.as_str().unwrap_or_default();
             if text.contains('/') {
                 let (collection, _) = text.split_once('/').unwrap();
