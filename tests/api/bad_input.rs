@@ -1,10 +1,11 @@
 //! Bad input everywhere: every field of every request message of every tally.v1 RPC, found
 //! in the compiled descriptor, gets a set of bad values chosen by its type and name (empty
 //! and oversized strings, negative and huge numbers, malformed resource names, bad page
-//! tokens, unknown enum values, invalid field masks, impossible dates and times). Each bad
-//! value is sent alone in an otherwise valid request and must be refused with
-//! INVALID_ARGUMENT and a BadRequest naming that field (ingest calls may instead reject the
-//! row, naming the field in the response), and nothing stored may change.
+//! tokens, unknown enum values, invalid field masks, impossible dates and times, a NUL
+//! character). Each bad value is sent alone in an otherwise valid request and must be
+//! refused with INVALID_ARGUMENT and a BadRequest naming that field (ingest calls may
+//! instead reject the row, naming the field in the response), and nothing stored may
+//! change. Booleans have no bad value and get none.
 //!
 //! Values a field legitimately accepts are listed in [`EXCEPTIONS`], each with its reason;
 //! they are sent after the check that nothing changed and must indeed be accepted, so the
