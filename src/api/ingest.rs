@@ -378,13 +378,21 @@ impl IngestService for Api {
         let req = request.into_inner();
         check_batch(req.rows.len())?;
         let tz = Self::time_zone(&tenant);
-        let ids: HashSet<String> = req.rows.iter().map(|r| r.giveaway_id.clone()).collect();
+        // Only well-formed ids are looked up: PostgreSQL refuses some text (NUL) outright.
+        let ids: HashSet<String> = req
+            .rows
+            .iter()
+            .filter(|r| crate::domain::names::check_id(&r.giveaway_id).is_ok())
+            .map(|r| r.giveaway_id.clone())
+            .collect();
         let known = self
             .store
             .giveaway_ids(&tenant.id, &ids)
             .await
             .map_err(ApiError::from)?;
         let (accepted, rejected) = partition(&req.rows, |r| {
+            crate::domain::names::check_id(&r.giveaway_id)
+                .map_err(|e| ("giveaway_id".to_string(), e))?;
             if !known.contains(&r.giveaway_id) {
                 return Err((
                     "giveaway_id".into(),

@@ -18,6 +18,18 @@ use tonic::{Request, Response, Status};
 const MAX_DAYS: i64 = 400;
 
 /// Checks a KPI/scope/segment triple against the catalogue and the tenant's resources.
+/// The id in a `kpiDefinitions/{id}` name (a built-in id or a well-formed custom id), or
+/// a violation of `field`: a malformed id is refused before any lookup.
+fn definition_id<'a>(name: &'a str, field: &str) -> Result<&'a str, ApiError> {
+    let id = name
+        .strip_prefix("kpiDefinitions/")
+        .ok_or_else(|| ApiError::invalid(field, "must be a resource name `kpiDefinitions/{id}`"))?;
+    if catalogue::find(id).is_none() {
+        crate::kpi::custom::check_id(id).map_err(|e| ApiError::invalid(field, e))?;
+    }
+    Ok(id)
+}
+
 async fn kpi_key(
     api: &Api,
     tenant: &str,
@@ -309,6 +321,17 @@ impl Api {
                 "kpi_definition.description",
                 "is longer than 2000 characters",
             );
+        } else if spec
+            .description
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            // Lines and tabs are text; other control characters (NUL above all, which
+            // PostgreSQL cannot store) are not.
+            v.add(
+                "kpi_definition.description",
+                "must not contain control characters other than line breaks and tabs",
+            );
         }
         let customs: HashMap<String, crate::kpi::formula::Formula> = self
             .store
@@ -428,9 +451,7 @@ impl KpiService for Api {
     ) -> Result<Response<proto::KpiDefinition>, Status> {
         let tenant = self.tenant(&request).await?;
         let name = &request.get_ref().name;
-        let id = name.strip_prefix("kpiDefinitions/").ok_or_else(|| {
-            ApiError::invalid("name", "must be a resource name `kpiDefinitions/{id}`")
-        })?;
+        let id = definition_id(name, "name")?;
         if let Some(def) = catalogue::find(id) {
             return Ok(Response::new(definition_to_proto(def)));
         }
@@ -711,13 +732,7 @@ impl KpiService for Api {
         let msg = req
             .kpi_definition
             .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
-        let id = msg
-            .name
-            .strip_prefix("kpiDefinitions/")
-            .ok_or_else(|| {
-                ApiError::invalid("kpi_definition.name", "must be `kpiDefinitions/{id}`")
-            })?
-            .to_string();
+        let id = definition_id(&msg.name, "kpi_definition.name")?.to_string();
         if catalogue::find(&id).is_some() {
             return Err(ApiError::FailedPrecondition(format!(
                 "kpiDefinitions/{id} is built in and cannot change"
@@ -783,10 +798,7 @@ impl KpiService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let id = req
-            .name
-            .strip_prefix("kpiDefinitions/")
-            .ok_or_else(|| ApiError::invalid("name", "must be `kpiDefinitions/{id}`"))?;
+        let id = definition_id(&req.name, "name")?;
         if catalogue::find(id).is_some() {
             return Err(ApiError::FailedPrecondition(format!(
                 "kpiDefinitions/{id} is built in and cannot be deleted"

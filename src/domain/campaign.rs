@@ -83,6 +83,14 @@ impl Campaign {
                     format!("participants[{i}].fee.minor_units"),
                     "must not be negative",
                 );
+            } else if p.fee.minor_units > super::observation::MAX_COUNT {
+                v.add(
+                    format!("participants[{i}].fee.minor_units"),
+                    format!(
+                        "must be at most {} minor units",
+                        super::observation::MAX_COUNT
+                    ),
+                );
             }
         }
         if self.giveaways.len() > 100 {

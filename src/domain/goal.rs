@@ -216,10 +216,11 @@ impl Goal {
                 "target",
                 "is required (Measurable): an absolute value or a relative change",
             ),
-            (Some(Target::Absolute(value) | Target::RelativePercent(value)), _)
-                if !value.is_finite() =>
-            {
-                v.add("target", "must be a finite number")
+            (Some(Target::Absolute(value)), _) if !value.is_finite() => {
+                v.add("target.absolute_value", "must be a finite number")
+            }
+            (Some(Target::RelativePercent(value)), _) if !value.is_finite() => {
+                v.add("target.relative_change_percent", "must be a finite number")
             }
             (Some(Target::RelativePercent(_)), _) if self.baseline == Baseline::None => v.add(
                 "baseline.rule",

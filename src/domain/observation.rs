@@ -44,10 +44,19 @@ pub fn customer_key(customer_id: &str, email: &str) -> Option<String> {
     }
 }
 
-/// Checks a count that must not be negative.
+/// Largest count or amount in minor units a row may carry: far above any real figure, and
+/// low enough that sums over years of daily rows stay far from `i64::MAX`.
+pub const MAX_COUNT: i64 = 1_000_000_000_000_000;
+
+/// Checks a count that must be neither negative nor above [`MAX_COUNT`].
 pub fn check_count(field: &str, value: i64) -> RowResult<i64> {
     if value < 0 {
         err(field, format!("is {value}; counts must not be negative"))
+    } else if value > MAX_COUNT {
+        err(
+            field,
+            format!("is {value}; counts and amounts above {MAX_COUNT} are not plausible"),
+        )
     } else {
         Ok(value)
     }
@@ -367,6 +376,17 @@ pub fn check_metric_key(key: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn counts_are_bounded_on_both_sides() {
+        assert_eq!(check_count("views", 0), Ok(0));
+        assert_eq!(check_count("views", MAX_COUNT), Ok(MAX_COUNT));
+        for bad in [-1, MAX_COUNT + 1, i64::MAX] {
+            let (field, reason) = check_count("views", bad).unwrap_err();
+            assert_eq!(field, "views");
+            assert!(reason.contains(&bad.to_string()), "{reason}");
+        }
+    }
 
     #[test]
     fn instants_fall_on_the_tenants_local_day_across_dst() {

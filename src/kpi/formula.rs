@@ -1334,6 +1334,20 @@ mod tests {
 
     // ---- Printing --------------------------------------------------------
 
+    /// Found by the `formula` fuzz target: a formula just under the limit prints longer than
+    /// the limit, so only the client's own text is sure to parse again.
+    #[test]
+    fn canonical_text_near_the_limit_may_outgrow_it() {
+        let text = format!("a{}", "+a".repeat((MAX_FORMULA_BYTES - 1) / 2));
+        assert!(text.len() <= MAX_FORMULA_BYTES);
+        let formula = parse(&text).unwrap();
+        let printed = formula.to_string();
+        assert!(printed.len() > MAX_FORMULA_BYTES);
+        let err = parse(&printed).unwrap_err();
+        assert!(err.message.contains("at most"), "{err:?}");
+        assert_eq!(parse(formula.text()), Ok(formula));
+    }
+
     #[test]
     fn display_is_canonical_and_round_trips() {
         let cases = [

@@ -1,14 +1,10 @@
 //! Isolation by construction: every RPC of every tally.v1 service, found in the compiled
 //! descriptor (so a new RPC is covered without editing this test), is called with another
 //! tenant's key on tenant A's resource names, and without a key.
-use crate::helpers::{TestApp, TestDb, with_key};
+use crate::dynamic::{call, date, methods};
+use crate::helpers::{TestApp, TestDb};
 use chrono::NaiveDate;
-use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value,
-};
-use std::str::FromStr;
-use std::time::Duration;
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value};
 use tally::domain::campaign::Campaign;
 use tally::domain::channel::{Channel, Platform};
 use tally::domain::goal::{Baseline, Direction, Goal, Target};
@@ -17,58 +13,9 @@ use tally::domain::segment::Segment;
 use tally::kpi::catalogue::Objective;
 use tally::kpi::custom::CustomKpi;
 use tonic::Code;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::http::uri::PathAndQuery;
 
 /// Text that only tenant A's resources carry: no response to anyone else may contain it.
 const SECRET: &str = "SECRETA";
-
-#[derive(Clone)]
-struct DynCodec(MessageDescriptor);
-
-struct DynEncoder;
-
-struct DynDecoder(MessageDescriptor);
-
-impl Codec for DynCodec {
-    type Encode = DynamicMessage;
-    type Decode = DynamicMessage;
-    type Encoder = DynEncoder;
-    type Decoder = DynDecoder;
-
-    fn encoder(&mut self) -> DynEncoder {
-        DynEncoder
-    }
-
-    fn decoder(&mut self) -> DynDecoder {
-        DynDecoder(self.0.clone())
-    }
-}
-
-impl Encoder for DynEncoder {
-    type Item = DynamicMessage;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: DynamicMessage,
-        dst: &mut EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        item.encode(dst)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
-
-impl Decoder for DynDecoder {
-    type Item = DynamicMessage;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, tonic::Status> {
-        DynamicMessage::decode(self.0.clone(), src)
-            .map(Some)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
 
 /// Tenant A's resources, each carrying [`SECRET`] where a response would show it.
 struct Seeded {
@@ -174,15 +121,6 @@ fn resource(method: &MethodDescriptor, seeded: &Seeded) -> String {
     }
 }
 
-fn date(d: NaiveDate, desc: &MessageDescriptor) -> DynamicMessage {
-    use chrono::Datelike;
-    let mut m = DynamicMessage::new(desc.clone());
-    m.set_field_by_name("year", Value::I32(d.year()));
-    m.set_field_by_name("month", Value::I32(d.month() as i32));
-    m.set_field_by_name("day", Value::I32(d.day() as i32));
-    m
-}
-
 /// A request that points at tenant A's resources wherever a field names one.
 fn request(desc: &MessageDescriptor, name: &str, depth: usize) -> DynamicMessage {
     let mut m = DynamicMessage::new(desc.clone());
@@ -236,60 +174,6 @@ fn request(desc: &MessageDescriptor, name: &str, depth: usize) -> DynamicMessage
         }
     }
     m
-}
-
-/// Calls a method with `key` (or none); the result code and the response as text.
-async fn call(
-    app: &TestApp,
-    method: &MethodDescriptor,
-    message: DynamicMessage,
-    key: Option<&str>,
-) -> (Code, String) {
-    let mut grpc = tonic::client::Grpc::new(app.channel.clone());
-    grpc.ready().await.unwrap();
-    let path = PathAndQuery::from_str(&format!(
-        "/{}/{}",
-        method.parent_service().full_name(),
-        method.name()
-    ))
-    .unwrap();
-    let request = match key {
-        Some(key) => with_key(message, key),
-        None => tonic::Request::new(message),
-    };
-    let codec = DynCodec(method.output());
-    if method.is_server_streaming() {
-        match grpc.server_streaming(request, path, codec).await {
-            Ok(response) => {
-                let mut stream = response.into_inner();
-                // Nothing of A's may arrive; a quiet stream is the expected outcome.
-                let first =
-                    tokio::time::timeout(Duration::from_millis(300), stream.message()).await;
-                (Code::Ok, format!("{first:?}"))
-            }
-            Err(status) => (status.code(), status.message().to_string()),
-        }
-    } else {
-        match grpc.unary(request, path, codec).await {
-            Ok(response) => (Code::Ok, format!("{:?}", response.into_inner())),
-            Err(status) => (status.code(), status.message().to_string()),
-        }
-    }
-}
-
-fn methods() -> Vec<MethodDescriptor> {
-    let pool = DescriptorPool::decode(tally::proto::FILE_DESCRIPTOR_SET).unwrap();
-    let methods: Vec<MethodDescriptor> = pool
-        .services()
-        .filter(|s| s.package_name() == "tally.v1")
-        .flat_map(|s| s.methods().collect::<Vec<_>>())
-        .collect();
-    assert!(
-        methods.len() > 40,
-        "the descriptor lists every RPC ({})",
-        methods.len()
-    );
-    methods
 }
 
 async fn another_tenant_never_sees_tenant_a(app: TestApp) {

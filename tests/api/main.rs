@@ -1,6 +1,8 @@
 //! End-to-end tests of the gRPC API: a real server on a loopback port, real databases.
+mod dynamic;
 mod helpers;
 
+mod bad_input;
 mod connectors;
 mod errors;
 mod fakes;
