@@ -221,13 +221,22 @@ impl KpiService for Floor {
 
 /// The floor's child mode: prints its address on stdout, then serves until killed.
 async fn serve_floor(file: &Path) -> BoxResult<()> {
+    use tokio_stream::StreamExt;
     let response = proto::QuerySnapshotsResponse::decode(std::fs::read(file)?.as_slice())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     tonic::transport::Server::builder()
         .add_service(KpiServiceServer::new(Floor { response }))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        // As Tally's server: Nagle off on accepted connections (see src/server.rs).
+        .serve_with_incoming(
+            tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+                if let Ok(stream) = &conn {
+                    let _ = stream.set_nodelay(true);
+                }
+                conn
+            }),
+        )
         .await?;
     Ok(())
 }
@@ -1230,7 +1239,9 @@ async fn soak(args: &Args, setup: &Setup, duration: Duration) -> BoxResult<()> {
         mb(rss_start)
     );
 
-    let samples: Arc<Mutex<Vec<(u64, Option<u64>)>>> = Arc::new(Mutex::new(Vec::new()));
+    // (seconds into the soak, VmRSS in kB)
+    type Samples = Vec<(u64, Option<u64>)>;
+    let samples: Arc<Mutex<Samples>> = Arc::new(Mutex::new(Vec::new()));
     let minutes: Arc<Mutex<Vec<Minute>>> = Arc::new(Mutex::new(Vec::new()));
     let take_minute = {
         let stats: Vec<Arc<Mutex<Stats>>> = lanes.iter().map(|l| l.stats.clone()).collect();
@@ -1290,7 +1301,7 @@ async fn soak(args: &Args, setup: &Setup, duration: Duration) -> BoxResult<()> {
                 tick.tick().await;
                 let rss = proc_status_kb(pid, "VmRSS");
                 samples.lock().expect("samples lock").push((n * 10, rss));
-                if n % 6 == 0 {
+                if n.is_multiple_of(6) {
                     let row = take_minute(n / 6);
                     minutes.lock().expect("minutes lock").push(row);
                 }
@@ -1300,7 +1311,7 @@ async fn soak(args: &Args, setup: &Setup, duration: Duration) -> BoxResult<()> {
     let results = open_loop(tally, &setup.work, &lanes, start, duration).await;
     sampler.abort();
     let elapsed = start.elapsed();
-    if duration.as_secs() % 60 != 0 {
+    if !duration.as_secs().is_multiple_of(60) {
         let row = take_minute(duration.as_secs() / 60 + 1);
         minutes.lock().expect("minutes lock").push(row);
     }
