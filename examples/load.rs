@@ -1311,8 +1311,10 @@ async fn soak(args: &Args, setup: &Setup, duration: Duration) -> BoxResult<()> {
     let results = open_loop(tally, &setup.work, &lanes, start, duration).await;
     sampler.abort();
     let elapsed = start.elapsed();
-    if !duration.as_secs().is_multiple_of(60) {
-        let row = take_minute(duration.as_secs() / 60 + 1);
+    // The last (or only partial) minute, when the sampler was stopped before its tick.
+    let expected = duration.as_secs().div_ceil(60) as usize;
+    if minutes.lock().expect("minutes lock").len() < expected {
+        let row = take_minute(expected as u64);
         minutes.lock().expect("minutes lock").push(row);
     }
     let rss_end = proc_status_kb(tally.pid, "VmRSS");
