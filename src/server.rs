@@ -39,6 +39,24 @@ const SERVICES: &[&str] = &[
     "tally.v1.JobService",
 ];
 
+/// The listener's connections with Nagle's algorithm off. `serve_with_incoming` ignores
+/// the builder's `tcp_nodelay`; with Nagle on, a reply written while the client's delayed
+/// ACK of an earlier small frame was pending waited for that ACK: about 40 ms per call on
+/// loopback (BENCHMARKS.md, Load).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn
+            && let Err(e) = stream.set_nodelay(true)
+        {
+            tracing::debug!(error = %e, "could not turn Nagle's algorithm off");
+        }
+        conn
+    })
+}
+
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -251,7 +269,7 @@ pub async fn serve(
         tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(health.clone())
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                .serve_with_incoming_shutdown(incoming(listener), async {
                     let _ = health_stop_rx.await;
                 }),
         )
@@ -285,7 +303,7 @@ pub async fn serve(
             IngestServiceServer::new(api)
                 .max_decoding_message_size(crate::api::ingest::MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        .serve_with_incoming_shutdown(incoming(listener), signal);
     tokio::pin!(server);
 
     // Once draining starts, in-flight calls get `grace` to finish.

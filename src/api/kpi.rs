@@ -11,7 +11,7 @@ use crate::kpi::value::Reason;
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
 use chrono::NaiveDate;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tonic::{Request, Response, Status};
 
 /// Longest range one ComputeKpis or QuerySnapshots call covers.
@@ -35,6 +35,18 @@ async fn kpi_key(
     tenant: &str,
     value: Option<&proto::KpiScope>,
     field: &str,
+) -> Result<KpiKey, ApiError> {
+    kpi_key_in(api, tenant, value, field, &mut HashSet::new()).await
+}
+
+/// [`kpi_key`] for one of many pairs of a call: `known` holds the scopes already found to
+/// exist, so a batch of KPIs on a few scopes reads each scope once.
+async fn kpi_key_in(
+    api: &Api,
+    tenant: &str,
+    value: Option<&proto::KpiScope>,
+    field: &str,
+    known: &mut HashSet<Scope>,
 ) -> Result<KpiKey, ApiError> {
     let ks = value.ok_or_else(|| ApiError::invalid(field, "is required"))?;
     let scope =
@@ -100,11 +112,14 @@ async fn kpi_key(
                 }
             })?,
     }
-    if !api.store.scope_exists(tenant, &scope).await? {
-        return Err(ApiError::invalid(
-            format!("{field}.scope"),
-            format!("{scope} does not exist"),
-        ));
+    if !known.contains(&scope) {
+        if !api.store.scope_exists(tenant, &scope).await? {
+            return Err(ApiError::invalid(
+                format!("{field}.scope"),
+                format!("{scope} does not exist"),
+            ));
+        }
+        known.insert(scope.clone());
     }
     if let Some(id) = &segment {
         match api.store.get_segment(tenant, id).await {
@@ -531,21 +546,24 @@ impl KpiService for Api {
             .newest_computed_day(&tenant.id)
             .await
             .map_err(ApiError::from)?;
-        let mut stored: HashMap<NaiveDate, crate::storage::snapshots::Snapshot> = HashMap::new();
-        if granularity == Granularity::Day {
-            for snapshot in self
-                .store
+        // By day, as the periods of a DAY split: walked in step with them, no map needed.
+        let stored = if granularity == Granularity::Day {
+            self.store
                 .snapshots(&tenant.id, &key, &period)
                 .await
                 .map_err(ApiError::from)?
-            {
-                stored.insert(snapshot.computed.period.first, snapshot);
-            }
-        }
+        } else {
+            Vec::new()
+        };
+        let mut stored = stored.iter().peekable();
         let mut engine: Option<Engine<'_>> = None;
         let mut values = Vec::new();
         for p in period.split(granularity) {
-            if let Some(snapshot) = stored.get(&p.first) {
+            while stored
+                .next_if(|s| s.computed.period.first < p.first)
+                .is_some()
+            {}
+            if let Some(snapshot) = stored.next_if(|s| s.computed.period.first == p.first) {
                 let f = is_final(&snapshot.computed, newest, &tenant.settings);
                 values.push(value_to_proto(
                     &snapshot.computed,
@@ -667,8 +685,16 @@ impl KpiService for Api {
             .await
             .map_err(ApiError::from)?;
         let mut values = Vec::with_capacity(req.kpi_scopes.len());
+        let mut known = HashSet::new();
         for (i, ks) in req.kpi_scopes.iter().enumerate() {
-            let key = kpi_key(self, &tenant.id, Some(ks), &format!("kpi_scopes[{i}]")).await?;
+            let key = kpi_key_in(
+                self,
+                &tenant.id,
+                Some(ks),
+                &format!("kpi_scopes[{i}]"),
+                &mut known,
+            )
+            .await?;
             match self
                 .store
                 .latest_snapshot(&tenant.id, &key)
