@@ -1003,7 +1003,12 @@ async fn profile(store: &Store, day: NaiveDate, limit: Duration) -> BoxResult<bo
     let mut members = 0u64;
     time(
         "for_each_following_member(day)",
-        store.for_each_following_member(TENANT, &p, |_| members += 1),
+        store.for_each_following_member(
+            TENANT,
+            &p,
+            &tally::domain::segment_rule::Attribute::ALL,
+            |_| members += 1,
+        ),
     )
     .await?;
     eprintln!(

@@ -310,10 +310,15 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|c| c.as_ref().and_then(|s| self.segments.get(s)))
             .collect();
+        let attributes: Vec<_> = rules
+            .iter()
+            .flatten()
+            .flat_map(|r| r.attributes())
+            .collect();
         let first_orders = self.first_orders.as_ref().expect("loaded above");
         let mut pass = AudiencePass::new(&self.directory, range, rules, first_orders);
         self.store
-            .for_each_following_member(&self.tenant, &range, |row| pass.push(row))
+            .for_each_following_member(&self.tenant, &range, &attributes, |row| pass.push(row))
             .await?;
         Ok(pass.finish())
     }

@@ -246,28 +246,39 @@ impl Store {
     /// Every audience row following on some day of `range` (first seen on or before its
     /// last day and, if set, last seen on or after its first), ordered by member so each
     /// member's rows come together.
+    /// Only the attributes in `attributes` are read (the others stay None): the segment
+    /// rules' attributes are what the pass needs, and reading every row's bio costs.
     pub async fn for_each_following_member(
         &self,
         tenant_id: &str,
         range: &Period,
+        attributes: &[Attribute],
         mut visit: impl FnMut(&MemberRow),
     ) -> Result<()> {
         let m = "audience_members";
-        let select = Query::select()
-            .from(m)
-            .columns([
-                (m, "platform"),
-                (m, "account_id"),
-                (m, "channel_id"),
-                (m, "first_seen"),
-                (m, "last_seen"),
-                (m, "customer_id"),
-                (m, "bio"),
-                (m, "followers"),
-                (m, "influence_score"),
-                (m, "age"),
-                (m, "country"),
-            ])
+        let wanted = |a: Attribute| attributes.contains(&a);
+        let optional = [
+            (Attribute::Bio, "bio"),
+            (Attribute::Followers, "followers"),
+            (Attribute::InfluenceScore, "influence_score"),
+            (Attribute::Age, "age"),
+            (Attribute::Country, "country"),
+        ];
+        let mut select = Query::select();
+        select.from(m).columns([
+            (m, "platform"),
+            (m, "account_id"),
+            (m, "channel_id"),
+            (m, "first_seen"),
+            (m, "last_seen"),
+            (m, "customer_id"),
+        ]);
+        for (attribute, column) in optional {
+            if wanted(attribute) {
+                select.column((m, column));
+            }
+        }
+        select
             .and_where(Expr::col((m, "tenant_id")).eq(tenant_id))
             .and_where(Expr::col((m, "first_seen")).lte(range.last))
             .and_where(
@@ -279,8 +290,7 @@ impl Store {
             .order_by((m, "tenant_id"), Order::Asc)
             .order_by((m, "platform"), Order::Asc)
             .order_by((m, "account_id"), Order::Asc)
-            .order_by((m, "channel_id"), Order::Asc)
-            .to_owned();
+            .order_by((m, "channel_id"), Order::Asc);
         let builder = self.db.get_database_backend();
         let mut stream = self.db.stream_raw(builder.build(&select)).await?;
         let mut member = MemberRow::default();
@@ -291,11 +301,21 @@ impl Store {
             member.first_seen = get(&row, "first_seen")?;
             member.last_seen = get(&row, "last_seen")?;
             member.customer_id = get(&row, "customer_id")?;
-            member.bio = get(&row, "bio")?;
-            member.followers = get(&row, "followers")?;
-            member.influence_score = get(&row, "influence_score")?;
-            member.age = get(&row, "age")?;
-            member.country = get(&row, "country")?;
+            if wanted(Attribute::Bio) {
+                member.bio = get(&row, "bio")?;
+            }
+            if wanted(Attribute::Followers) {
+                member.followers = get(&row, "followers")?;
+            }
+            if wanted(Attribute::InfluenceScore) {
+                member.influence_score = get(&row, "influence_score")?;
+            }
+            if wanted(Attribute::Age) {
+                member.age = get(&row, "age")?;
+            }
+            if wanted(Attribute::Country) {
+                member.country = get(&row, "country")?;
+            }
             visit(&member);
         }
         Ok(())

@@ -228,7 +228,10 @@ impl Store {
         for table in ANALYZED_TABLES {
             let count = self
                 .db
-                .query_one_raw(sqlite(format!("SELECT COUNT(*) AS n FROM \"{table}\"")))
+                // The largest rowid tracks the table's size without counting its rows.
+                .query_one_raw(sqlite(format!(
+                    "SELECT COALESCE(MAX(rowid), 0) AS n FROM \"{table}\""
+                )))
                 .await?
                 .map(|row| row.try_get::<i64>("", "n"))
                 .transpose()?
