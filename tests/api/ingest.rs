@@ -180,6 +180,20 @@ async fn bad_rows_are_rejected_with_reasons_and_change_nothing(app: TestApp) {
         ["rows"]
     );
     assert_eq!(count::<e::channel_day_stat::Entity>(&app).await, 2);
+
+    // A request over the server's message limit is refused before any handler runs.
+    let mut huge = stats(4, Some(1), 1);
+    huge.channel = "x".repeat(::tally::api::ingest::MAX_MESSAGE_BYTES + 1);
+    let status = client
+        .ingest_channel_stats(app.req(IngestChannelStatsRequest {
+            rows: vec![huge],
+            all_or_nothing: false,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("too large"), "{status:?}");
+    assert_eq!(count::<e::channel_day_stat::Entity>(&app).await, 2);
 }
 
 fn order(id: &str, customer: &str, placed_at: &str, currency: &str, codes: &[&str]) -> Order {
