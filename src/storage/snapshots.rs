@@ -101,9 +101,7 @@ impl Store {
                 compute_time: Set(now),
             })
             .collect();
-        // 12 columns a row: 2,000 rows stay under SQLite's 32,766 and PostgreSQL's 65,535
-        // bind parameters, and fewer statements write a day of M faster.
-        for chunk in models.chunks(2000) {
+        for chunk in models.chunks(400) {
             kpi_snapshot::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
                 .await?;
