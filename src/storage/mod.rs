@@ -225,6 +225,13 @@ impl Store {
             return Ok(());
         }
         let sqlite = |sql: String| Statement::from_string(DatabaseBackend::Sqlite, sql);
+        let has_stats = self
+            .db
+            .query_one_raw(sqlite(
+                "SELECT 1 AS x FROM sqlite_master WHERE name = 'sqlite_stat1'".into(),
+            ))
+            .await?
+            .is_some();
         for table in ANALYZED_TABLES {
             let count = self
                 .db
@@ -236,13 +243,6 @@ impl Store {
                 .map(|row| row.try_get::<i64>("", "n"))
                 .transpose()?
                 .unwrap_or(0);
-            let has_stats = self
-                .db
-                .query_one_raw(sqlite(
-                    "SELECT 1 AS x FROM sqlite_master WHERE name = 'sqlite_stat1'".into(),
-                ))
-                .await?
-                .is_some();
             let estimate = if has_stats {
                 self.db
                     .query_one_raw(sqlite(format!(
