@@ -483,6 +483,7 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             health_listener,
             metrics_listener,
             rate_limit: settings.rate_limit(),
+            read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
             ..Default::default()
         },
     )

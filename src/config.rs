@@ -5,6 +5,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
+/// Default of [`Settings::read_cache_ttl_ms`].
+pub const DEFAULT_READ_CACHE_TTL_MS: u64 = 500;
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,6 +77,10 @@ pub struct Settings {
     pub rate_limit_per_second: u32,
     /// Calls each API key may make at once above that rate.
     pub rate_limit_burst: u32,
+    /// Milliseconds a key's tenant and a QuerySnapshots or BatchGetLatest answer stay
+    /// cached: how long another replica's writes (or a key revoked from another process)
+    /// may take to show; this replica's own writes show at once. 0 turns the cache off.
+    pub read_cache_ttl_ms: u64,
     /// Robust z-score of a day's follower growth above which ListFollowerFlags flags it
     /// (when engagement does not rise with it).
     pub fake_follower_threshold: f64,
@@ -132,6 +139,7 @@ impl Default for Settings {
             goal_warning_factor: 3.0,
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
+            read_cache_ttl_ms: DEFAULT_READ_CACHE_TTL_MS,
             fake_follower_threshold: 3.5,
             metrics_addr: None,
             health_addr: None,
@@ -234,7 +242,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 32] = [
+    pub const KEYS: [&'static str; 33] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -261,6 +269,7 @@ impl Settings {
         "goal_warning_factor",
         "rate_limit_per_second",
         "rate_limit_burst",
+        "read_cache_ttl_ms",
         "fake_follower_threshold",
         "metrics_addr",
         "health_addr",

@@ -45,6 +45,13 @@ pub struct RpcService<S> {
 #[derive(Clone, Debug, Default)]
 pub struct TenantSlot(Arc<OnceLock<String>>);
 
+impl TenantSlot {
+    /// The call's tenant, once authenticated.
+    pub fn tenant(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
 /// Notes the call's tenant for its log line and span; a no-op outside [`RpcLayer`].
 pub fn record_tenant(extensions: &tonic::Extensions, tenant: &str) {
     if let Some(slot) = extensions.get::<TenantSlot>() {

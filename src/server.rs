@@ -92,6 +92,8 @@ pub struct ServeOptions {
     pub rate_limit: Option<crate::api::limits::RateLimit>,
     /// How often the database is pinged to set health SERVING or NOT_SERVING.
     pub database_check_interval: Duration,
+    /// How long keys' tenants and hot answers stay cached; zero turns the cache off.
+    pub read_cache_ttl: Duration,
 }
 
 impl Default for ServeOptions {
@@ -104,6 +106,7 @@ impl Default for ServeOptions {
             metrics_listener: None,
             rate_limit: None,
             database_check_interval: Duration::from_secs(5),
+            read_cache_ttl: Duration::from_millis(crate::config::DEFAULT_READ_CACHE_TTL_MS),
         }
     }
 }
@@ -221,6 +224,7 @@ pub async fn serve(
         metrics_listener,
         rate_limit,
         database_check_interval,
+        read_cache_ttl,
     } = options;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &tls {
@@ -275,7 +279,10 @@ pub async fn serve(
         )
     });
 
-    let api = Api::new(jobs).with_rate_limit(rate_limit);
+    let writes = crate::api::read_cache::WritesLayer::new(jobs.store().clone());
+    let api = Api::new(jobs)
+        .with_rate_limit(rate_limit)
+        .with_read_cache(read_cache_ttl);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let reporter_for_shutdown = reporter.clone();
     let signal = async move {
@@ -289,6 +296,7 @@ pub async fn serve(
     tracing::info!(?addr, tls = tls.is_some(), "serving gRPC");
     let server = builder
         .layer(crate::rpc_layer::RpcLayer)
+        .layer(writes)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use crate::compute::{Computed, Engine, KpiKey};
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
+use crate::domain::tenant::Tenant;
 use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
 use crate::kpi::period::{Granularity, Period};
 use crate::kpi::value::Reason;
@@ -526,76 +527,15 @@ impl KpiService for Api {
     ) -> Result<Response<proto::QuerySnapshotsResponse>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let key = kpi_key(self, &tenant.id, req.kpi_scope.as_ref(), "kpi_scope").await?;
-        let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
-        let granularity = match proto::Granularity::try_from(req.granularity) {
-            Ok(proto::Granularity::Unspecified | proto::Granularity::Day) => Granularity::Day,
-            Ok(proto::Granularity::Week) => Granularity::Week,
-            Ok(proto::Granularity::Month) => Granularity::Month,
-            Ok(proto::Granularity::Range) => Granularity::Range,
-            Err(_) => {
-                return Err(ApiError::invalid(
-                    "granularity",
-                    format!("{} is not a Granularity value", req.granularity),
-                )
-                .into());
-            }
-        };
-        let newest = self
-            .store
-            .newest_computed_day(&tenant.id)
-            .await
-            .map_err(ApiError::from)?;
-        // By day, as the periods of a DAY split: walked in step with them, no map needed.
-        let stored = if granularity == Granularity::Day {
-            self.store
-                .snapshots(&tenant.id, &key, &period)
-                .await
-                .map_err(ApiError::from)?
-        } else {
-            Vec::new()
-        };
-        let mut stored = stored.iter().peekable();
-        let mut engine: Option<Engine<'_>> = None;
-        let mut values = Vec::new();
-        for p in period.split(granularity) {
-            while stored
-                .next_if(|s| s.computed.period.first < p.first)
-                .is_some()
-            {}
-            if let Some(snapshot) = stored.next_if(|s| s.computed.period.first == p.first) {
-                let f = is_final(&snapshot.computed, newest, &tenant.settings);
-                values.push(value_to_proto(
-                    &snapshot.computed,
-                    &snapshot.run_id,
-                    snapshot.definition_version,
-                    f,
-                ));
-                continue;
-            }
-            if engine.is_none() {
-                engine = Some(
-                    Engine::new(&self.store, &tenant.id)
-                        .await
-                        .map_err(ApiError::from)?,
-                );
-            }
-            let Some(engine) = engine.as_mut() else {
-                continue;
-            };
-            let computed = engine
-                .compute(std::slice::from_ref(&key), p)
-                .await
-                .map_err(ApiError::from)?;
-            for c in computed {
-                let f = is_final(&c, newest, &tenant.settings);
-                values.push(value_to_proto(&c, "", version_of(&c.key.kpi), f));
-            }
-        }
-        Ok(Response::new(proto::QuerySnapshotsResponse {
-            values,
-            currency_code: tenant.settings.currency.clone(),
-        }))
+        let answer = self
+            .read_through(
+                |c| &c.queries,
+                &tenant,
+                req,
+                |api, tenant, req| async move { api.answer_query(&tenant, &req).await },
+            )
+            .await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_follower_flags(
@@ -676,49 +616,15 @@ impl KpiService for Api {
     ) -> Result<Response<proto::BatchGetLatestResponse>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        if req.kpi_scopes.len() > 1000 {
-            return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
-        }
-        let newest = self
-            .store
-            .newest_computed_day(&tenant.id)
-            .await
-            .map_err(ApiError::from)?;
-        let mut values = Vec::with_capacity(req.kpi_scopes.len());
-        let mut known = HashSet::new();
-        for (i, ks) in req.kpi_scopes.iter().enumerate() {
-            let key = kpi_key_in(
-                self,
-                &tenant.id,
-                Some(ks),
-                &format!("kpi_scopes[{i}]"),
-                &mut known,
+        let answer = self
+            .read_through(
+                |c| &c.latest,
+                &tenant,
+                req,
+                |api, tenant, req| async move { api.answer_latest(&tenant, &req).await },
             )
             .await?;
-            match self
-                .store
-                .latest_snapshot(&tenant.id, &key)
-                .await
-                .map_err(ApiError::from)?
-            {
-                Some(s) => {
-                    let f = is_final(&s.computed, newest, &tenant.settings);
-                    values.push(value_to_proto(
-                        &s.computed,
-                        &s.run_id,
-                        s.definition_version,
-                        f,
-                    ));
-                }
-                None => values.push(proto::KpiValue {
-                    kpi_scope: Some(ks.clone()),
-                    undefined_reason: Reason::NoData.as_str().to_string(),
-                    definition_version: version_of(&ks.kpi),
-                    ..Default::default()
-                }),
-            }
-        }
-        Ok(Response::new(proto::BatchGetLatestResponse { values }))
+        Ok(Response::new(answer))
     }
 
     async fn create_kpi_definition(
@@ -861,5 +767,136 @@ impl KpiService for Api {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(()))
+    }
+}
+
+impl Api {
+    /// The QuerySnapshots answer to `req`, from the database.
+    async fn answer_query(
+        &self,
+        tenant: &Tenant,
+        req: &proto::QuerySnapshotsRequest,
+    ) -> Result<proto::QuerySnapshotsResponse, Status> {
+        let key = kpi_key(self, &tenant.id, req.kpi_scope.as_ref(), "kpi_scope").await?;
+        let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
+        let granularity = match proto::Granularity::try_from(req.granularity) {
+            Ok(proto::Granularity::Unspecified | proto::Granularity::Day) => Granularity::Day,
+            Ok(proto::Granularity::Week) => Granularity::Week,
+            Ok(proto::Granularity::Month) => Granularity::Month,
+            Ok(proto::Granularity::Range) => Granularity::Range,
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "granularity",
+                    format!("{} is not a Granularity value", req.granularity),
+                )
+                .into());
+            }
+        };
+        let newest = self
+            .store
+            .newest_computed_day(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        // By day, as the periods of a DAY split: walked in step with them, no map needed.
+        let stored = if granularity == Granularity::Day {
+            self.store
+                .snapshots(&tenant.id, &key, &period)
+                .await
+                .map_err(ApiError::from)?
+        } else {
+            Vec::new()
+        };
+        let mut stored = stored.iter().peekable();
+        let mut engine: Option<Engine<'_>> = None;
+        let mut values = Vec::new();
+        for p in period.split(granularity) {
+            while stored
+                .next_if(|s| s.computed.period.first < p.first)
+                .is_some()
+            {}
+            if let Some(snapshot) = stored.next_if(|s| s.computed.period.first == p.first) {
+                let f = is_final(&snapshot.computed, newest, &tenant.settings);
+                values.push(value_to_proto(
+                    &snapshot.computed,
+                    &snapshot.run_id,
+                    snapshot.definition_version,
+                    f,
+                ));
+                continue;
+            }
+            if engine.is_none() {
+                engine = Some(
+                    Engine::new(&self.store, &tenant.id)
+                        .await
+                        .map_err(ApiError::from)?,
+                );
+            }
+            let Some(engine) = engine.as_mut() else {
+                continue;
+            };
+            let computed = engine
+                .compute(std::slice::from_ref(&key), p)
+                .await
+                .map_err(ApiError::from)?;
+            for c in computed {
+                let f = is_final(&c, newest, &tenant.settings);
+                values.push(value_to_proto(&c, "", version_of(&c.key.kpi), f));
+            }
+        }
+        Ok(proto::QuerySnapshotsResponse {
+            values,
+            currency_code: tenant.settings.currency.clone(),
+        })
+    }
+
+    /// The BatchGetLatest answer to `req`, from the database.
+    async fn answer_latest(
+        &self,
+        tenant: &Tenant,
+        req: &proto::BatchGetLatestRequest,
+    ) -> Result<proto::BatchGetLatestResponse, Status> {
+        if req.kpi_scopes.len() > 1000 {
+            return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
+        }
+        let newest = self
+            .store
+            .newest_computed_day(&tenant.id)
+            .await
+            .map_err(ApiError::from)?;
+        let mut values = Vec::with_capacity(req.kpi_scopes.len());
+        let mut known = HashSet::new();
+        for (i, ks) in req.kpi_scopes.iter().enumerate() {
+            let key = kpi_key_in(
+                self,
+                &tenant.id,
+                Some(ks),
+                &format!("kpi_scopes[{i}]"),
+                &mut known,
+            )
+            .await?;
+            match self
+                .store
+                .latest_snapshot(&tenant.id, &key)
+                .await
+                .map_err(ApiError::from)?
+            {
+                Some(s) => {
+                    let f = is_final(&s.computed, newest, &tenant.settings);
+                    values.push(value_to_proto(
+                        &s.computed,
+                        &s.run_id,
+                        s.definition_version,
+                        f,
+                    ));
+                }
+                None => values.push(proto::KpiValue {
+                    kpi_scope: Some(ks.clone()),
+                    undefined_reason: Reason::NoData.as_str().to_string(),
+                    definition_version: version_of(&ks.kpi),
+                    ..Default::default()
+                }),
+            }
+        }
+        Ok(proto::BatchGetLatestResponse { values })
     }
 }

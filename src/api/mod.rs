@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod job;
 pub mod kpi;
 pub mod limits;
+pub mod read_cache;
 pub mod segment;
 
 use crate::domain::tenant::Tenant;
@@ -24,6 +25,7 @@ pub struct Api {
     feed: crate::compute::SnapshotFeed,
     jobs: crate::jobs::Jobs,
     limiter: Option<limits::Limiter>,
+    cache: Option<std::sync::Arc<read_cache::ReadCache>>,
 }
 
 impl Api {
@@ -34,7 +36,15 @@ impl Api {
             feed: jobs.feed().clone(),
             jobs,
             limiter: None,
+            cache: None,
         }
+    }
+
+    /// The same API reading keys and hot answers through caches whose entries live
+    /// `ttl` (none when zero; see [`read_cache`]).
+    pub fn with_read_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.cache = read_cache::ReadCache::new(ttl);
+        self
     }
 
     /// The same API with each key limited to `limit`.
@@ -58,17 +68,32 @@ impl Api {
             .ok_or(ApiError::Unauthenticated(
                 "`authorization` metadata must be `Bearer <api key>`",
             ))?;
-        let tenant = self
-            .store
-            .authenticate(key)
-            .await?
-            .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))?;
+        let hash = crate::auth::hash_key(key);
+        let generation = self.store.generations().keys();
+        let cached = match &self.cache {
+            Some(cache) => cache.tenant(&hash, generation).await,
+            None => None,
+        };
+        let tenant = match cached {
+            Some(tenant) => tenant,
+            None => {
+                let tenant = self
+                    .store
+                    .authenticate_hash(&hash)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))?;
+                if let Some(cache) = &self.cache {
+                    cache
+                        .remember_tenant(hash.clone(), generation, &tenant)
+                        .await;
+                }
+                tenant
+            }
+        };
         // Limited after authentication, so the buckets are bounded by the keys that exist;
         // keyed by the key's hash, so no secret is held here.
         if let Some(limiter) = &self.limiter {
-            limiter
-                .check(&crate::domain::observation::sha256_hex(key))
-                .map_err(ApiError::RateLimited)?;
+            limiter.check(&hash).map_err(ApiError::RateLimited)?;
         }
         // For the call's log line and span; the key itself is never logged.
         crate::rpc_layer::record_tenant(request.extensions(), &tenant.id);

@@ -480,6 +480,8 @@ impl Jobs {
                     &mut last_save,
                 )
                 .await;
+            // Pulled observations change answers computed on the fly from them.
+            store.generations().tenant_written(&tenant.id);
             let outcome = day_report.outcome;
             report.days.push(day_report);
             store

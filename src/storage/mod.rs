@@ -8,6 +8,7 @@ pub mod channels;
 pub mod custom_kpis;
 pub mod directory;
 pub mod entities;
+pub mod generations;
 pub mod goal_evaluations;
 pub mod goals;
 pub mod idempotency;
@@ -130,6 +131,7 @@ impl<T> Page<T> {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    generations: std::sync::Arc<generations::Generations>,
 }
 
 /// Adds `mode=rwc` to SQLite URLs so the file is created on first run.
@@ -163,7 +165,15 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
                 .await?;
         }
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            generations: Default::default(),
+        })
+    }
+
+    /// This process's write generations of the store's data.
+    pub fn generations(&self) -> &generations::Generations {
+        &self.generations
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE):

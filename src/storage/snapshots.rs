@@ -107,6 +107,7 @@ impl Store {
                 .await?;
         }
         txn.commit().await?;
+        self.generations.tenant_written(tenant_id);
         Ok(())
     }
 

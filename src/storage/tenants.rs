@@ -86,14 +86,19 @@ impl Store {
         let mut key: api_key::ActiveModel = key.into();
         key.revoke_time = Set(Some(Utc::now()));
         key.update(&self.db).await?;
+        self.generations.key_revoked();
         Ok(())
     }
 
     /// The tenant of an active API key, or None for an unknown or revoked key.
     pub async fn authenticate(&self, key: &str) -> Result<Option<Tenant>> {
-        let hash = auth::hash_key(key);
+        self.authenticate_hash(&auth::hash_key(key)).await
+    }
+
+    /// [`Store::authenticate`] for a key already hashed with [`auth::hash_key`].
+    pub async fn authenticate_hash(&self, hash: &str) -> Result<Option<Tenant>> {
         let Some(found) = api_key::Entity::find()
-            .filter(api_key::Column::KeyHash.eq(hash.clone()))
+            .filter(api_key::Column::KeyHash.eq(hash))
             .filter(api_key::Column::RevokeTime.is_null())
             .one(&self.db)
             .await?
@@ -102,7 +107,7 @@ impl Store {
         };
         // The index lookup already matched; the constant-time compare keeps the final
         // decision free of early-exit timing.
-        if !auth::hashes_equal(&found.key_hash, &hash) {
+        if !auth::hashes_equal(&found.key_hash, hash) {
             return Ok(None);
         }
         Ok(Some(self.get_tenant(&found.tenant_id).await?))

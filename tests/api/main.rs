@@ -20,6 +20,7 @@ mod operations;
 mod ops;
 mod otlp;
 mod paging;
+mod read_cache;
 mod resources;
 mod rule_properties;
 mod tenancy;
