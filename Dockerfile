@@ -17,6 +17,8 @@ WORKDIR /src
 # Only what `cargo build` reads: tests/, examples/ and docs stay out of the build context
 # (see .dockerignore) so that editing them does not invalidate this stage.
 COPY Cargo.toml Cargo.lock build.rs ./
+# The bundled SQLite's build flags (see the file).
+COPY .cargo ./.cargo
 COPY migrations ./migrations
 COPY proto ./proto
 COPY src ./src
