@@ -2,7 +2,6 @@
 //! own writes at once; another replica's writes and a key revoked elsewhere show within
 //! the bound README.md gives (twice the time-to-live for answers, once for keys).
 use crate::helpers::{TestApp, TestDb, create_tenant, expect_code, with_key};
-use std::net::SocketAddr;
 use std::time::Duration;
 use tally::proto::channel_service_client::ChannelServiceClient;
 use tally::proto::google::r#type::Date;
@@ -153,10 +152,7 @@ async fn a_client_reads_its_own_writes_at_once(app: TestApp) {
 crate::on_both_databases!(a_client_reads_its_own_writes_at_once);
 
 /// A replica: its own store (so its own write generations) and server on `url`.
-async fn replica(
-    url: &str,
-    ttl: Duration,
-) -> (Transport, tokio::sync::oneshot::Sender<()>, SocketAddr) {
+async fn replica(url: &str, ttl: Duration) -> (Transport, tokio::sync::oneshot::Sender<()>) {
     let store = Store::connect(url, 3).await.expect("connect");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -178,7 +174,7 @@ async fn replica(
         .connect()
         .await
         .expect("connect to replica");
-    (transport, stop, addr)
+    (transport, stop)
 }
 
 #[tokio::test]
@@ -189,8 +185,8 @@ async fn another_replicas_writes_show_within_twice_the_time_to_live() {
     let admin = Store::connect(&url, 1).await.expect("connect");
     let key = create_tenant(&admin, "acme").await;
     let ttl = Duration::from_millis(200);
-    let (a, stop_a, _) = replica(&url, ttl).await;
-    let (b, stop_b, _) = replica(&url, ttl).await;
+    let (a, stop_a) = replica(&url, ttl).await;
+    let (b, stop_b) = replica(&url, ttl).await;
     create_channel(&b, &key).await;
     ingest(&b, &key, followers(1, 100)).await;
     let run = compute(&b, &key).await;
