@@ -52,6 +52,14 @@ struct PeriodData {
     metrics: HashMap<(String, String), f64>,
 }
 
+/// Single-day parts loaded for a range of days at once, by one grouped query per part.
+#[derive(Default)]
+struct PrefetchedDays {
+    periods: HashMap<Period, PeriodData>,
+    interactions: HashMap<(String, Period), HashMap<(String, String), i64>>,
+    segment_web: HashMap<(String, Period), WebIndex>,
+}
+
 /// The computation of one tenant's KPIs; caches loaded parts across requests.
 pub struct Engine<'a> {
     store: &'a Store,
@@ -72,6 +80,8 @@ pub struct Engine<'a> {
     first_orders: Option<HashMap<String, chrono::NaiveDate>>,
     interactions: HashMap<(String, Period), HashMap<(String, String), i64>>,
     segment_web: HashMap<(String, Period), WebIndex>,
+    /// Single-day parts of [`Engine::prefetch_days`], kept across `clear_cache`.
+    prefetched_days: PrefetchedDays,
     scopes: HashMap<Scope, (Vec<String>, Influencers)>,
 }
 
@@ -135,6 +145,7 @@ impl<'a> Engine<'a> {
             first_orders: None,
             interactions: HashMap::new(),
             segment_web: HashMap::new(),
+            prefetched_days: PrefetchedDays::default(),
             scopes: HashMap::new(),
         })
     }
@@ -145,6 +156,9 @@ impl<'a> Engine<'a> {
     }
 
     async fn period(&mut self, period: Period) -> Result<&PeriodData> {
+        if self.prefetched_days.periods.contains_key(&period) {
+            return Ok(&self.prefetched_days.periods[&period]);
+        }
         if !self.periods.contains_key(&period) {
             let before = period.first.pred_opt().unwrap_or(period.first);
             let data = PeriodData {
@@ -165,6 +179,65 @@ impl<'a> Engine<'a> {
             self.periods.insert(period, data);
         }
         Ok(&self.periods[&period])
+    }
+
+    /// Loads the parts of every single day of `range` that do not come from the order and
+    /// audience passes, one grouped query per part for the whole range instead of one per
+    /// day, for the single-day periods that follow; kept across `clear_cache` until the
+    /// next call.
+    pub async fn prefetch_days(&mut self, range: Period) -> Result<()> {
+        self.prefetched_days = PrefetchedDays::default();
+        let (store, tenant) = (self.store, self.tenant.as_str());
+        let mut sums = store.split_channel_sums(tenant, &range, true).await?;
+        let before = range.first.pred_opt().unwrap_or(range.first);
+        let followers = store
+            .followers_each_day(tenant, &Period::new(before, range.last).unwrap_or(range))
+            .await?;
+        let mut web = store.split_web_groups(tenant, &range, None, true).await?;
+        let mut giveaways = store
+            .split_giveaway_first_entries(tenant, &range, true)
+            .await?;
+        let mut metrics = store.split_metric_sums(tenant, &range, true).await?;
+        let mut segment_parts = Vec::new();
+        for (id, rule) in &self.segments {
+            let interactions = store
+                .split_interaction_counts(tenant, &range, rule, true)
+                .await?;
+            let web = store
+                .split_web_groups(tenant, &range, Some(rule), true)
+                .await?;
+            segment_parts.push((id.clone(), interactions, web));
+        }
+        for day in range.iter_days() {
+            let at = Some(day);
+            let groups = web.remove(&at);
+            let data = PeriodData {
+                sums: sums.remove(&at).unwrap_or_default(),
+                followers_last: followers.get(&day).cloned().unwrap_or_default(),
+                followers_before: day
+                    .pred_opt()
+                    .and_then(|d| followers.get(&d).cloned())
+                    .unwrap_or_default(),
+                // A day has web traffic exactly when its traffic forms some group.
+                has_web: groups.is_some(),
+                web: WebIndex::build(&groups.unwrap_or_default(), &self.directory),
+                giveaways: giveaways.remove(&at).unwrap_or_default(),
+                metrics: metrics.remove(&at).unwrap_or_default(),
+            };
+            let p = Period::day(day);
+            self.prefetched_days.periods.insert(p, data);
+            for (id, interactions, web) in &mut segment_parts {
+                self.prefetched_days.interactions.insert(
+                    (id.clone(), p),
+                    interactions.remove(&at).unwrap_or_default(),
+                );
+                self.prefetched_days.segment_web.insert(
+                    (id.clone(), p),
+                    WebIndex::build(&web.remove(&at).unwrap_or_default(), &self.directory),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The order windows of a period: every influencer over the period (window 0), then
@@ -332,6 +405,9 @@ impl<'a> Engine<'a> {
 
     async fn segment_web(&mut self, segment: &str, period: Period) -> Result<&WebIndex> {
         let key = (segment.to_string(), period);
+        if self.prefetched_days.segment_web.contains_key(&key) {
+            return Ok(&self.prefetched_days.segment_web[&key]);
+        }
         if !self.segment_web.contains_key(&key) {
             let groups = match self.segments.get(segment) {
                 Some(rule) => {
@@ -365,6 +441,9 @@ impl<'a> Engine<'a> {
         period: Period,
     ) -> Result<&HashMap<(String, String), i64>> {
         let key = (segment.to_string(), period);
+        if self.prefetched_days.interactions.contains_key(&key) {
+            return Ok(&self.prefetched_days.interactions[&key]);
+        }
         if !self.interactions.contains_key(&key) {
             let counts = match self.segments.get(segment) {
                 Some(rule) => {
@@ -938,6 +1017,7 @@ async fn recompute_keys(
             engine.prefetch_orders(chunk).await?;
             if only.is_none() {
                 engine.prefetch_audience(chunk).await?;
+                engine.prefetch_days(chunk).await?;
             }
         }
         let values = engine.compute(&keys, Period::day(day)).await?;

@@ -13,6 +13,7 @@ mod m20261124_000005_orders_by_customer_day;
 mod m20261124_000006_jobs;
 mod m20261124_000007_goal_evaluations;
 mod m20261124_000008_members_by_customer;
+mod m20261124_000009_snapshots_by_day;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_jobs::Migration),
             Box::new(m20261124_000007_goal_evaluations::Migration),
             Box::new(m20261124_000008_members_by_customer::Migration),
+            Box::new(m20261124_000009_snapshots_by_day::Migration),
         ]
     }
 }

@@ -876,7 +876,7 @@ impl Api {
             .await?;
             match self
                 .store
-                .latest_snapshot(&tenant.id, &key)
+                .latest_snapshot(&tenant.id, &key, newest)
                 .await
                 .map_err(ApiError::from)?
             {

@@ -441,13 +441,13 @@ pub mod kpi_snapshot {
         #[sea_orm(primary_key, auto_increment = false)]
         pub tenant_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        #[sea_orm(primary_key, auto_increment = false)]
         pub kpi_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub scope: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub segment_id: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub day: Date,
         pub value: Option<f64>,
         pub reason: Option<String>,
         pub numerator: Option<f64>,

@@ -67,6 +67,25 @@ fn in_period(table: &'static str, period: &Period) -> Expr {
     Expr::col((table, "day")).between(period.first, period.last)
 }
 
+/// A part of a period, or of each day of it: `None` holds the whole period's.
+pub type ByDay<T> = HashMap<Option<NaiveDate>, T>;
+
+/// Groups a select by the table's day as well, when the part is wanted per day.
+fn split_days(select: &mut SelectStatement, table: &'static str, per_day: bool) {
+    if per_day {
+        select.column((table, "day")).group_by_col((table, "day"));
+    }
+}
+
+/// The day of a row of a select passed through [`split_days`].
+fn row_day(row: &QueryResult, per_day: bool) -> Result<Option<NaiveDate>> {
+    Ok(if per_day {
+        Some(get(row, "day")?)
+    } else {
+        None
+    })
+}
+
 impl Store {
     async fn rows(&self, select: &SelectStatement) -> Result<Vec<QueryResult>> {
         let builder = self.db.get_database_backend();
@@ -81,6 +100,17 @@ impl Store {
         tenant_id: &str,
         period: &Period,
     ) -> Result<HashMap<String, ChannelSums>> {
+        let mut split = self.split_channel_sums(tenant_id, period, false).await?;
+        Ok(split.remove(&None).unwrap_or_default())
+    }
+
+    /// [`Store::channel_sums`] of the whole period, or of each of its days.
+    pub async fn split_channel_sums(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+        per_day: bool,
+    ) -> Result<ByDay<HashMap<String, ChannelSums>>> {
         let t = "channel_day_stats";
         let mut select = Query::select();
         select
@@ -90,10 +120,11 @@ impl Store {
             .and_where(Expr::col((t, "tenant_id")).eq(tenant_id))
             .and_where(in_period(t, period))
             .group_by_col((t, "channel_id"));
+        split_days(&mut select, t, per_day);
         for field in SOCIAL_FIELDS {
             select.expr_as(sum_i64(t, field), field);
         }
-        let mut sums = HashMap::new();
+        let mut sums: ByDay<HashMap<String, ChannelSums>> = HashMap::new();
         for row in self.rows(&select).await? {
             let mut entry = ChannelSums {
                 rows: get(&row, "n_rows")?,
@@ -102,7 +133,9 @@ impl Store {
             for (i, field) in SOCIAL_FIELDS.iter().enumerate() {
                 entry.sums[i] = get::<Option<i64>>(&row, field)?;
             }
-            sums.insert(get(&row, "channel_id")?, entry);
+            sums.entry(row_day(&row, per_day)?)
+                .or_default()
+                .insert(get(&row, "channel_id")?, entry);
         }
         Ok(sums)
     }
@@ -113,19 +146,33 @@ impl Store {
         tenant_id: &str,
         day: NaiveDate,
     ) -> Result<HashMap<String, i64>> {
+        let mut days = self
+            .followers_each_day(tenant_id, &Period::day(day))
+            .await?;
+        Ok(days.remove(&day).unwrap_or_default())
+    }
+
+    /// [`Store::followers_on`] for each day of the period that has readings.
+    pub async fn followers_each_day(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+    ) -> Result<HashMap<NaiveDate, HashMap<String, i64>>> {
         let t = "channel_day_stats";
         let select = Query::select()
             .from(t)
-            .columns([(t, "channel_id"), (t, "followers")])
+            .columns([(t, "day"), (t, "channel_id"), (t, "followers")])
             .and_where(Expr::col((t, "tenant_id")).eq(tenant_id))
-            .and_where(Expr::col((t, "day")).eq(day))
+            .and_where(in_period(t, period))
             .and_where(Expr::col((t, "followers")).is_not_null())
             .to_owned();
-        self.rows(&select)
-            .await?
-            .iter()
-            .map(|row| Ok((get(row, "channel_id")?, get(row, "followers")?)))
-            .collect()
+        let mut days: HashMap<NaiveDate, HashMap<String, i64>> = HashMap::new();
+        for row in self.rows(&select).await? {
+            days.entry(get(&row, "day")?)
+                .or_default()
+                .insert(get(&row, "channel_id")?, get(&row, "followers")?);
+        }
+        Ok(days)
     }
 
     /// Whether the tenant has any web traffic row in the period.
@@ -154,6 +201,21 @@ impl Store {
         period: &Period,
         segment: Option<&SegmentRule>,
     ) -> Result<Vec<WebGroup>> {
+        let mut split = self
+            .split_web_groups(tenant_id, period, segment, false)
+            .await?;
+        Ok(split.remove(&None).unwrap_or_default())
+    }
+
+    /// [`Store::web_groups`] of the whole period, or of each of its days; a day without
+    /// web traffic has no entry.
+    pub async fn split_web_groups(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+        segment: Option<&SegmentRule>,
+        per_day: bool,
+    ) -> Result<ByDay<Vec<WebGroup>>> {
         let t = "web_traffic";
         let mut select = Query::select();
         select
@@ -167,23 +229,25 @@ impl Store {
             .group_by_col((t, "source_key"))
             .group_by_col((t, "campaign_key"))
             .group_by_col((t, "channel_group"));
+        split_days(&mut select, t, per_day);
         if let Some(rule) = segment {
             select.and_where(rule.to_condition(&WebColumns));
         }
-        self.rows(&select)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(WebGroup {
-                    source_key: get(row, "source_key")?,
-                    campaign_key: get(row, "campaign_key")?,
-                    channel_group: get(row, "channel_group")?,
-                    sessions: get::<Option<i64>>(row, "sessions")?.unwrap_or(0),
-                    users: get::<Option<i64>>(row, "users")?.unwrap_or(0),
-                    new_users: get::<Option<i64>>(row, "new_users")?.unwrap_or(0),
-                })
-            })
-            .collect()
+        let mut groups: ByDay<Vec<WebGroup>> = HashMap::new();
+        for row in self.rows(&select).await? {
+            groups
+                .entry(row_day(&row, per_day)?)
+                .or_default()
+                .push(WebGroup {
+                    source_key: get(&row, "source_key")?,
+                    campaign_key: get(&row, "campaign_key")?,
+                    channel_group: get(&row, "channel_group")?,
+                    sessions: get::<Option<i64>>(&row, "sessions")?.unwrap_or(0),
+                    users: get::<Option<i64>>(&row, "users")?.unwrap_or(0),
+                    new_users: get::<Option<i64>>(&row, "new_users")?.unwrap_or(0),
+                });
+        }
+        Ok(groups)
     }
 
     /// Per giveaway, the entrants whose first entry falls in the period.
@@ -192,6 +256,19 @@ impl Store {
         tenant_id: &str,
         period: &Period,
     ) -> Result<HashMap<String, i64>> {
+        let mut split = self
+            .split_giveaway_first_entries(tenant_id, period, false)
+            .await?;
+        Ok(split.remove(&None).unwrap_or_default())
+    }
+
+    /// [`Store::giveaway_first_entries`] of the whole period, or of each of its days.
+    pub async fn split_giveaway_first_entries(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+        per_day: bool,
+    ) -> Result<ByDay<HashMap<String, i64>>> {
         let t = "giveaway_entries";
         let firsts = Query::select()
             .from(t)
@@ -201,18 +278,26 @@ impl Store {
             .group_by_col((t, "giveaway_id"))
             .group_by_col((t, "entrant_key"))
             .to_owned();
-        let select = Query::select()
+        let mut select = Query::select()
             .from_subquery(firsts, "f")
             .column(("f", "giveaway_id"))
             .expr_as(Expr::col(Asterisk).count(), "n")
             .and_where(Expr::col(("f", "first_day")).between(period.first, period.last))
             .group_by_col(("f", "giveaway_id"))
             .to_owned();
-        self.rows(&select)
-            .await?
-            .iter()
-            .map(|row| Ok((get(row, "giveaway_id")?, get(row, "n")?)))
-            .collect()
+        if per_day {
+            select
+                .expr_as(Expr::col(("f", "first_day")), "day")
+                .group_by_col(("f", "first_day"));
+        }
+        let mut counts: ByDay<HashMap<String, i64>> = HashMap::new();
+        for row in self.rows(&select).await? {
+            counts
+                .entry(row_day(&row, per_day)?)
+                .or_default()
+                .insert(get(&row, "giveaway_id")?, get(&row, "n")?);
+        }
+        Ok(counts)
     }
 
     /// Per (metric key, scope), the sum of pushed points in the period and their count.
@@ -221,8 +306,19 @@ impl Store {
         tenant_id: &str,
         period: &Period,
     ) -> Result<HashMap<(String, String), f64>> {
+        let mut split = self.split_metric_sums(tenant_id, period, false).await?;
+        Ok(split.remove(&None).unwrap_or_default())
+    }
+
+    /// [`Store::metric_sums`] of the whole period, or of each of its days.
+    pub async fn split_metric_sums(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+        per_day: bool,
+    ) -> Result<ByDay<HashMap<(String, String), f64>>> {
         let t = "metric_points";
-        let select = Query::select()
+        let mut select = Query::select()
             .from(t)
             .columns([(t, "metric_key"), (t, "scope")])
             .expr_as(Expr::col((t, "value")).sum(), "total")
@@ -231,16 +327,15 @@ impl Store {
             .group_by_col((t, "metric_key"))
             .group_by_col((t, "scope"))
             .to_owned();
-        self.rows(&select)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok((
-                    (get(row, "metric_key")?, get(row, "scope")?),
-                    get::<f64>(row, "total")?,
-                ))
-            })
-            .collect()
+        split_days(&mut select, t, per_day);
+        let mut sums: ByDay<HashMap<(String, String), f64>> = HashMap::new();
+        for row in self.rows(&select).await? {
+            sums.entry(row_day(&row, per_day)?).or_default().insert(
+                (get(&row, "metric_key")?, get(&row, "scope")?),
+                get::<f64>(&row, "total")?,
+            );
+        }
+        Ok(sums)
     }
 
     /// Every audience row following on some day of `range` (first seen on or before its
@@ -358,8 +453,22 @@ impl Store {
         period: &Period,
         segment: &SegmentRule,
     ) -> Result<HashMap<(String, String), i64>> {
+        let mut split = self
+            .split_interaction_counts(tenant_id, period, segment, false)
+            .await?;
+        Ok(split.remove(&None).unwrap_or_default())
+    }
+
+    /// [`Store::interaction_counts`] of the whole period, or of each of its days.
+    pub async fn split_interaction_counts(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+        segment: &SegmentRule,
+        per_day: bool,
+    ) -> Result<ByDay<HashMap<(String, String), i64>>> {
         let t = "interactions";
-        let select = Query::select()
+        let mut select = Query::select()
             .from(t)
             .columns([(t, "channel_id"), (t, "kind")])
             .expr_as(Expr::col(Asterisk).count(), "n")
@@ -369,11 +478,15 @@ impl Store {
             .group_by_col((t, "channel_id"))
             .group_by_col((t, "kind"))
             .to_owned();
-        self.rows(&select)
-            .await?
-            .iter()
-            .map(|row| Ok(((get(row, "channel_id")?, get(row, "kind")?), get(row, "n")?)))
-            .collect()
+        split_days(&mut select, t, per_day);
+        let mut counts: ByDay<HashMap<(String, String), i64>> = HashMap::new();
+        for row in self.rows(&select).await? {
+            counts.entry(row_day(&row, per_day)?).or_default().insert(
+                (get(&row, "channel_id")?, get(&row, "kind")?),
+                get(&row, "n")?,
+            );
+        }
+        Ok(counts)
     }
 
     /// Every order of the customers with an order in the period, and the period's orders

@@ -3,10 +3,9 @@
 use super::entities::kpi_snapshot;
 use super::{Result, Store};
 use crate::compute::{Computed, KpiKey};
-use crate::domain::goal::Scope;
 use crate::kpi::period::Period;
 use crate::kpi::value::Reason;
-use chrono::{NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// A stored daily snapshot.
@@ -19,6 +18,9 @@ pub struct Snapshot {
     /// The run that wrote it.
     pub run_id: String,
 }
+
+/// Days listed in one series lookup: well under every backend's limit of bound values.
+const DAYS_PER_LOOKUP: usize = 400;
 
 /// The day, value, reason, numerator, denominator, definition version and run of a row.
 type SeriesRow = (
@@ -43,25 +45,6 @@ fn stored_value(
     }
 }
 
-fn to_snapshot(m: kpi_snapshot::Model) -> Option<Snapshot> {
-    let value = stored_value(m.value, m.reason.as_deref())?;
-    Some(Snapshot {
-        computed: Computed {
-            key: KpiKey {
-                kpi: m.kpi_id,
-                scope: Scope::parse(&m.scope).ok()?,
-                segment: (!m.segment_id.is_empty()).then_some(m.segment_id),
-            },
-            period: Period::day(m.day),
-            value,
-            numerator: m.numerator,
-            denominator: m.denominator,
-        },
-        definition_version: m.definition_version,
-        run_id: m.run_id,
-    })
-}
-
 impl Store {
     /// Replaces every snapshot of `day` (or only those of the KPIs in `only`) with
     /// `values` in one transaction.
@@ -82,14 +65,30 @@ impl Store {
             delete = delete.filter(kpi_snapshot::Column::KpiId.is_in(only.iter().copied()));
         }
         delete.exec(&txn).await?;
-        let models: Vec<kpi_snapshot::ActiveModel> = values
+        // In key order, so the day's rows are appended to its range of the key rather than
+        // inserted all over it.
+        let mut rows: Vec<(String, String, &Computed)> = values
             .iter()
-            .map(|c| kpi_snapshot::ActiveModel {
+            .map(|c| {
+                let segment = c.key.segment.clone().unwrap_or_default();
+                (c.key.scope.to_string(), segment, c)
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| {
+            (a.2.key.kpi.as_bytes(), a.0.as_bytes(), a.1.as_bytes()).cmp(&(
+                b.2.key.kpi.as_bytes(),
+                b.0.as_bytes(),
+                b.1.as_bytes(),
+            ))
+        });
+        let models: Vec<kpi_snapshot::ActiveModel> = rows
+            .into_iter()
+            .map(|(scope, segment, c)| kpi_snapshot::ActiveModel {
                 tenant_id: Set(tenant_id.to_string()),
                 day: Set(day),
                 kpi_id: Set(c.key.kpi.clone()),
-                scope: Set(c.key.scope.to_string()),
-                segment_id: Set(c.key.segment.clone().unwrap_or_default()),
+                scope: Set(scope),
+                segment_id: Set(segment),
                 value: Set(c.value.ok()),
                 reason: Set(c.value.err().map(|r| r.as_str().to_string())),
                 numerator: Set(c.numerator),
@@ -118,11 +117,29 @@ impl Store {
         key: &KpiKey,
         period: &Period,
     ) -> Result<Vec<Snapshot>> {
+        let mut out = Vec::new();
+        let days: Vec<NaiveDate> = period.iter_days().collect();
+        for chunk in days.chunks(DAYS_PER_LOOKUP) {
+            out.extend(self.snapshots_on(tenant_id, key, chunk, None).await?);
+        }
+        Ok(out)
+    }
+
+    /// The snapshots of one series on the given days, by day (newest first when `limit` is
+    /// set, keeping that many). The key is day first, so the days are listed rather than
+    /// ranged: each is one key lookup, where a range would walk every series of each day.
+    async fn snapshots_on(
+        &self,
+        tenant_id: &str,
+        key: &KpiKey,
+        days: &[NaiveDate],
+        limit: Option<u64>,
+    ) -> Result<Vec<Snapshot>> {
         use kpi_snapshot::Column as C;
         // Only the columns that vary by day: the key is the caller's. A year of DAY values
         // is a QuerySnapshots call's 365 rows, and the four key strings, the compute time
         // and a scope parse per row were most of its cost (BENCHMARKS.md, Load).
-        let rows: Vec<SeriesRow> = kpi_snapshot::Entity::find()
+        let query = kpi_snapshot::Entity::find()
             .select_only()
             .columns([
                 C::Day,
@@ -134,14 +151,15 @@ impl Store {
                 C::RunId,
             ])
             .filter(C::TenantId.eq(tenant_id))
+            .filter(C::Day.is_in(days.iter().copied()))
             .filter(C::KpiId.eq(&key.kpi))
             .filter(C::Scope.eq(key.scope.to_string()))
-            .filter(C::SegmentId.eq(key.segment.clone().unwrap_or_default()))
-            .filter(C::Day.between(period.first, period.last))
-            .order_by_asc(C::Day)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+            .filter(C::SegmentId.eq(key.segment.clone().unwrap_or_default()));
+        let query = match limit {
+            Some(n) => query.order_by_desc(C::Day).limit(n),
+            None => query.order_by_asc(C::Day),
+        };
+        let rows: Vec<SeriesRow> = query.into_tuple().all(&self.db).await?;
         Ok(rows
             .into_iter()
             .filter_map(
@@ -162,18 +180,53 @@ impl Store {
             .collect())
     }
 
-    /// The newest stored snapshot of one KPI on one scope and segment.
-    pub async fn latest_snapshot(&self, tenant_id: &str, key: &KpiKey) -> Result<Option<Snapshot>> {
-        let row = kpi_snapshot::Entity::find()
+    /// The newest stored snapshot of one KPI on one scope and segment, looked for from
+    /// `newest` (the tenant's newest computed day) back to its oldest, a block of days at a
+    /// time: a series written every day is found by the first lookup.
+    pub async fn latest_snapshot(
+        &self,
+        tenant_id: &str,
+        key: &KpiKey,
+        newest: Option<NaiveDate>,
+    ) -> Result<Option<Snapshot>> {
+        let Some(newest) = newest else {
+            return Ok(None);
+        };
+        let Some(oldest) = self.oldest_computed_day(tenant_id).await? else {
+            return Ok(None);
+        };
+        let mut last = newest;
+        while last >= oldest {
+            let first = last
+                .checked_sub_days(Days::new(DAYS_PER_LOOKUP as u64 - 1))
+                .unwrap_or(oldest)
+                .max(oldest);
+            let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+            if let Some(found) = self
+                .snapshots_on(tenant_id, key, &days, Some(1))
+                .await?
+                .pop()
+            {
+                return Ok(Some(found));
+            }
+            match first.pred_opt() {
+                Some(d) => last = d,
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+
+    /// The oldest day with snapshots, if any.
+    pub async fn oldest_computed_day(&self, tenant_id: &str) -> Result<Option<NaiveDate>> {
+        let day: Option<Option<NaiveDate>> = kpi_snapshot::Entity::find()
+            .select_only()
+            .column_as(kpi_snapshot::Column::Day.min(), "oldest")
             .filter(kpi_snapshot::Column::TenantId.eq(tenant_id))
-            .filter(kpi_snapshot::Column::KpiId.eq(&key.kpi))
-            .filter(kpi_snapshot::Column::Scope.eq(key.scope.to_string()))
-            .filter(kpi_snapshot::Column::SegmentId.eq(key.segment.clone().unwrap_or_default()))
-            .order_by_desc(kpi_snapshot::Column::Day)
-            .limit(1)
+            .into_tuple()
             .one(&self.db)
             .await?;
-        Ok(row.and_then(to_snapshot))
+        Ok(day.flatten())
     }
 
     /// The newest day with snapshots, if any.
