@@ -12,7 +12,7 @@ use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
 use crate::kpi::value::{Reason, Value, difference, ratio};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
-use crate::storage::{Result, Store};
+use crate::storage::{Result, StorageError, Store};
 use std::collections::HashMap;
 
 /// One KPI on one scope, maybe for a segment.
@@ -1002,37 +1002,59 @@ async fn recompute_keys(
     if let Some(only) = only {
         keys.retain(|k| only.contains(&k.kpi.as_str()));
     }
-    let mut summary = RunSummary {
-        run_id: run_id.clone(),
-        days: 0,
-        snapshots: 0,
-    };
+    // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
+    keys.sort_by_cached_key(|k| (k.kpi.clone(), k.scope.to_string(), k.segment.clone()));
     let started = std::time::Instant::now();
-    for day in range.iter_days() {
-        if (day - range.first).num_days() % ORDER_PREFETCH_DAYS == 0 {
-            let last = range
-                .last
-                .min(day + chrono::Days::new(ORDER_PREFETCH_DAYS as u64 - 1));
-            let chunk = Period { first: day, last };
-            engine.prefetch_orders(chunk).await?;
-            if only.is_none() {
-                engine.prefetch_audience(chunk).await?;
-                engine.prefetch_days(chunk).await?;
+    // Day N is written while day N + 1 is computed: the database writes on its own thread
+    // (SQLite's worker, PostgreSQL's backend) while the KPI math runs on this one. Days
+    // are still written one at a time and in order; at most one waits between the two.
+    let (sender, mut receiver) =
+        tokio::sync::mpsc::channel::<(chrono::NaiveDate, Vec<Computed>)>(1);
+    let compute = async move {
+        for day in range.iter_days() {
+            if (day - range.first).num_days() % ORDER_PREFETCH_DAYS == 0 {
+                let last = range
+                    .last
+                    .min(day + chrono::Days::new(ORDER_PREFETCH_DAYS as u64 - 1));
+                let chunk = Period { first: day, last };
+                engine.prefetch_orders(chunk).await?;
+                if only.is_none() {
+                    engine.prefetch_audience(chunk).await?;
+                    engine.prefetch_days(chunk).await?;
+                }
+            }
+            let values = engine.compute(&keys, Period::day(day)).await?;
+            engine.clear_cache();
+            if sender.send((day, values)).await.is_err() {
+                // The writer stopped on an error, which it returns.
+                break;
             }
         }
-        let values = engine.compute(&keys, Period::day(day)).await?;
-        store
-            .replace_day(tenant, day, only, &values, &run_id)
-            .await?;
-        engine.clear_cache();
-        summary.days += 1;
-        summary.snapshots += values.len() as u64;
-        feed.publish(DayWritten {
-            tenant: tenant.to_string(),
+        Ok::<(), StorageError>(())
+    };
+    let write = async {
+        let mut summary = RunSummary {
             run_id: run_id.clone(),
-            values,
-        });
-    }
+            days: 0,
+            snapshots: 0,
+        };
+        while let Some((day, values)) = receiver.recv().await {
+            store
+                .replace_day(tenant, day, only, &values, &run_id)
+                .await?;
+            summary.days += 1;
+            summary.snapshots += values.len() as u64;
+            feed.publish(DayWritten {
+                tenant: tenant.to_string(),
+                run_id: run_id.clone(),
+                values,
+            });
+        }
+        Ok::<RunSummary, StorageError>(summary)
+    };
+    let (computed, written) = tokio::join!(compute, write);
+    let summary = written?;
+    computed?;
     crate::metrics::kpi_computed(started.elapsed().as_secs_f64());
     tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
     Ok(summary)

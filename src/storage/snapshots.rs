@@ -6,7 +6,9 @@ use crate::compute::{Computed, KpiKey};
 use crate::kpi::period::Period;
 use crate::kpi::value::Reason;
 use chrono::{Days, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::{Expr, Query, ValueTuple};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
 
 /// A stored daily snapshot.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +20,26 @@ pub struct Snapshot {
     /// The run that wrote it.
     pub run_id: String,
 }
+
+/// Rows per INSERT statement: 8 bound values each, under SQLite's limit of 32,766.
+const ROWS_PER_INSERT: usize = 2_000;
+
+/// The snapshot columns in the order [`Store::replace_day`] selects them: the day's
+/// constants, then each row's own values.
+const SNAPSHOT_COLUMNS: [kpi_snapshot::Column; 12] = [
+    kpi_snapshot::Column::TenantId,
+    kpi_snapshot::Column::Day,
+    kpi_snapshot::Column::RunId,
+    kpi_snapshot::Column::ComputeTime,
+    kpi_snapshot::Column::KpiId,
+    kpi_snapshot::Column::Scope,
+    kpi_snapshot::Column::SegmentId,
+    kpi_snapshot::Column::Value,
+    kpi_snapshot::Column::Reason,
+    kpi_snapshot::Column::Numerator,
+    kpi_snapshot::Column::Denominator,
+    kpi_snapshot::Column::DefinitionVersion,
+];
 
 /// Days listed in one series lookup: well under every backend's limit of bound values.
 const DAYS_PER_LOOKUP: usize = 400;
@@ -81,29 +103,46 @@ impl Store {
                 b.1.as_bytes(),
             ))
         });
-        let models: Vec<kpi_snapshot::ActiveModel> = rows
-            .into_iter()
-            .map(|(scope, segment, c)| kpi_snapshot::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                day: Set(day),
-                kpi_id: Set(c.key.kpi.clone()),
-                scope: Set(scope),
-                segment_id: Set(segment),
-                value: Set(c.value.ok()),
-                reason: Set(c.value.err().map(|r| r.as_str().to_string())),
-                numerator: Set(c.numerator),
-                denominator: Set(c.denominator),
-                definition_version: Set(crate::kpi::catalogue::find(&c.key.kpi)
-                    .map(|d| d.version as i32)
-                    .unwrap_or(1)),
-                run_id: Set(run_id.to_string()),
-                compute_time: Set(now),
-            })
-            .collect();
-        for chunk in models.chunks(400) {
-            kpi_snapshot::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
+        // Each statement binds the day's constants once and each row's own values in a
+        // VALUES list: an ActiveModel per row, and a day and a timestamp formatted for every
+        // row, cost more than the database's own work.
+        let mut versions: HashMap<&str, i32> = HashMap::new();
+        let backend = txn.get_database_backend();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let tuples = chunk.iter().map(|(scope, segment, c)| {
+                let version = *versions.entry(c.key.kpi.as_str()).or_insert_with(|| {
+                    crate::kpi::catalogue::find(&c.key.kpi)
+                        .map(|d| d.version as i32)
+                        .unwrap_or(1)
+                });
+                ValueTuple::Many(vec![
+                    c.key.kpi.as_str().into(),
+                    scope.as_str().into(),
+                    segment.as_str().into(),
+                    c.value.ok().into(),
+                    c.value.err().map(|r| r.as_str()).into(),
+                    c.numerator.into(),
+                    c.denominator.into(),
+                    version.into(),
+                ])
+            });
+            let mut select = Query::select();
+            select
+                .expr(Expr::val(tenant_id))
+                .expr(Expr::val(day))
+                .expr(Expr::val(run_id))
+                .expr(Expr::val(now))
+                .from_values(tuples, "v");
+            for n in 1..=8 {
+                select.expr(Expr::col(("v", format!("column{n}"))));
+            }
+            let insert = Query::insert()
+                .into_table(kpi_snapshot::Entity)
+                .columns(SNAPSHOT_COLUMNS)
+                .select_from(select)
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+                .to_owned();
+            txn.execute_raw(backend.build(&insert)).await?;
         }
         txn.commit().await?;
         self.generations.tenant_written(tenant_id);
