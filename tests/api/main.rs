@@ -24,3 +24,4 @@ mod read_cache;
 mod resources;
 mod rule_properties;
 mod tenancy;
+mod upgrades;
