@@ -4,11 +4,36 @@ use super::entities::kpi_snapshot;
 use super::{Result, Store};
 use crate::compute::{Computed, KpiKey};
 use crate::kpi::period::Period;
-use crate::kpi::value::Reason;
+use crate::kpi::value::{Reason, Value};
 use chrono::{Days, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Query, ValueTuple};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
+
+/// A value, its numerator and its denominator: what a snapshot holds besides its key.
+pub type Parts = (Value, Option<f64>, Option<f64>);
+
+/// The key columns of a snapshot after tenant and day, as stored; ordered as the key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// KPI id.
+    pub kpi: String,
+    /// Scope name.
+    pub scope: String,
+    /// Segment id, empty for none.
+    pub segment: String,
+}
+
+impl SeriesKey {
+    /// The stored key of a KPI key.
+    pub fn of(key: &KpiKey) -> SeriesKey {
+        SeriesKey {
+            kpi: key.kpi.clone(),
+            scope: key.scope.to_string(),
+            segment: key.segment.clone().unwrap_or_default(),
+        }
+    }
+}
 
 /// A stored daily snapshot.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +103,29 @@ impl Store {
         values: &[Computed],
         run_id: &str,
     ) -> Result<()> {
+        let mut rows: Vec<(SeriesKey, Parts)> = values
+            .iter()
+            .map(|c| (SeriesKey::of(&c.key), (c.value, c.numerator, c.denominator)))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (series, parts): (Vec<SeriesKey>, Vec<Parts>) = rows.into_iter().unzip();
+        self.replace_day_parts(tenant_id, day, only, &series, &parts, run_id)
+            .await
+    }
+
+    /// [`Store::replace_day`] with the values given apart from their keys: `parts[i]` is
+    /// the value of `series[i]`, and `series` should be sorted, so the day's rows are
+    /// appended to its range of the key rather than inserted all over it.
+    pub async fn replace_day_parts(
+        &self,
+        tenant_id: &str,
+        day: NaiveDate,
+        only: Option<&[&str]>,
+        series: &[SeriesKey],
+        parts: &[Parts],
+        run_id: &str,
+    ) -> Result<()> {
+        debug_assert_eq!(series.len(), parts.len());
         let now = Utc::now();
         let txn = self.begin_write().await?;
         let mut delete = kpi_snapshot::Entity::delete_many()
@@ -87,42 +135,27 @@ impl Store {
             delete = delete.filter(kpi_snapshot::Column::KpiId.is_in(only.iter().copied()));
         }
         delete.exec(&txn).await?;
-        // In key order, so the day's rows are appended to its range of the key rather than
-        // inserted all over it.
-        let mut rows: Vec<(String, String, &Computed)> = values
-            .iter()
-            .map(|c| {
-                let segment = c.key.segment.clone().unwrap_or_default();
-                (c.key.scope.to_string(), segment, c)
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| {
-            (a.2.key.kpi.as_bytes(), a.0.as_bytes(), a.1.as_bytes()).cmp(&(
-                b.2.key.kpi.as_bytes(),
-                b.0.as_bytes(),
-                b.1.as_bytes(),
-            ))
-        });
+        let rows: Vec<(&SeriesKey, &Parts)> = series.iter().zip(parts).collect();
         // Each statement binds the day's constants once and each row's own values in a
         // VALUES list: an ActiveModel per row, and a day and a timestamp formatted for every
         // row, cost more than the database's own work.
         let mut versions: HashMap<&str, i32> = HashMap::new();
         let backend = txn.get_database_backend();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let tuples = chunk.iter().map(|(scope, segment, c)| {
-                let version = *versions.entry(c.key.kpi.as_str()).or_insert_with(|| {
-                    crate::kpi::catalogue::find(&c.key.kpi)
+            let tuples = chunk.iter().map(|(key, (value, numerator, denominator))| {
+                let version = *versions.entry(key.kpi.as_str()).or_insert_with(|| {
+                    crate::kpi::catalogue::find(&key.kpi)
                         .map(|d| d.version as i32)
                         .unwrap_or(1)
                 });
                 ValueTuple::Many(vec![
-                    c.key.kpi.as_str().into(),
-                    scope.as_str().into(),
-                    segment.as_str().into(),
-                    c.value.ok().into(),
-                    c.value.err().map(|r| r.as_str()).into(),
-                    c.numerator.into(),
-                    c.denominator.into(),
+                    key.kpi.as_str().into(),
+                    key.scope.as_str().into(),
+                    key.segment.as_str().into(),
+                    value.ok().into(),
+                    value.err().map(|r| r.as_str()).into(),
+                    (*numerator).into(),
+                    (*denominator).into(),
                     version.into(),
                 ])
             });
