@@ -14,6 +14,7 @@ mod m20261124_000006_jobs;
 mod m20261124_000007_goal_evaluations;
 mod m20261124_000008_members_by_customer;
 mod m20261124_000009_snapshots_by_day;
+mod m20261124_000010_snapshot_days;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_goal_evaluations::Migration),
             Box::new(m20261124_000008_members_by_customer::Migration),
             Box::new(m20261124_000009_snapshots_by_day::Migration),
+            Box::new(m20261124_000010_snapshot_days::Migration),
         ]
     }
 }

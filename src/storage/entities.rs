@@ -459,6 +459,20 @@ pub mod kpi_snapshot {
     no_relations!();
 }
 
+pub mod kpi_snapshot_day {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "kpi_snapshot_days")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub compute_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
 pub mod custom_kpi {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]

@@ -1,13 +1,15 @@
 //! KPI snapshots: a day's snapshots are replaced in one transaction, so readers never see
 //! a half-written day.
-use super::entities::kpi_snapshot;
+use super::entities::{kpi_snapshot, kpi_snapshot_day};
 use super::{Result, Store};
 use crate::compute::{Computed, KpiKey};
 use crate::kpi::period::Period;
 use crate::kpi::value::{Reason, Value};
 use chrono::{Days, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, Query, ValueTuple};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict, Query, ValueTuple};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use std::collections::HashMap;
 
 /// A value, its numerator and its denominator: what a snapshot holds besides its key.
@@ -176,6 +178,29 @@ impl Store {
                 .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
                 .to_owned();
             txn.execute_raw(backend.build(&insert)).await?;
+        }
+        // The day's row of when it was written, in the same transaction.
+        if !parts.is_empty() {
+            let written = kpi_snapshot_day::ActiveModel {
+                tenant_id: Set(tenant_id.to_string()),
+                day: Set(day),
+                compute_time: Set(now),
+            };
+            kpi_snapshot_day::Entity::insert(written)
+                .on_conflict(
+                    OnConflict::columns([
+                        kpi_snapshot_day::Column::TenantId,
+                        kpi_snapshot_day::Column::Day,
+                    ])
+                    .update_column(kpi_snapshot_day::Column::ComputeTime)
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        } else if only.is_none() {
+            kpi_snapshot_day::Entity::delete_by_id((tenant_id.to_string(), day))
+                .exec(&txn)
+                .await?;
         }
         txn.commit().await?;
         self.generations.tenant_written(tenant_id);

@@ -3,11 +3,13 @@
 use crate::helpers::TestDb;
 use chrono::NaiveDate;
 use migrations::{Migrator, MigratorTrait};
+use sea_orm::{EntityTrait, Set};
 use tally::compute::{Computed, KpiKey};
 use tally::domain::goal::Scope;
 use tally::kpi::period::Period;
 use tally::kpi::value::Reason;
 use tally::storage::Store;
+use tally::storage::entities::kpi_snapshot;
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
@@ -67,9 +69,26 @@ async fn snapshots_survive_the_day_first_key(db: TestDb) {
     let conn = store.connection();
     // The schema as it was before snapshots were stored day first.
     Migrator::up(conn, Some(8)).await.unwrap();
+    let started = chrono::Utc::now();
+    // Rows as the code of then wrote them (today's also notes the day, in a table that
+    // came later).
     for d in 1..=3 {
-        store
-            .replace_day("acme", day(d), None, &values(d), &format!("run{d}"))
+        let rows = values(d).into_iter().map(|c| kpi_snapshot::ActiveModel {
+            tenant_id: Set("acme".into()),
+            day: Set(day(d)),
+            kpi_id: Set(c.key.kpi.clone()),
+            scope: Set(c.key.scope.to_string()),
+            segment_id: Set(String::new()),
+            value: Set(c.value.ok()),
+            reason: Set(c.value.err().map(|r| r.as_str().to_string())),
+            numerator: Set(c.numerator),
+            denominator: Set(c.denominator),
+            definition_version: Set(1),
+            run_id: Set(format!("run{d}")),
+            compute_time: Set(chrono::Utc::now()),
+        });
+        kpi_snapshot::Entity::insert_many(rows)
+            .exec_without_returning(conn)
             .await
             .unwrap();
     }
@@ -79,12 +98,21 @@ async fn snapshots_survive_the_day_first_key(db: TestDb) {
         .flat_map(|i| (1..=3).map(move |d| (values(d)[i].clone(), format!("run{d}"))))
         .collect();
     assert_eq!(before, expected);
+    let written = chrono::Utc::now();
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(
         Migrator::get_pending_migrations(conn).await.unwrap().len(),
         0
     );
     assert_eq!(stored(&store).await, expected, "after migrating up");
+    // Migration 10 notes when each stored day was written, for the snapshot lag.
+    let newest = store.newest_snapshot_times().await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].0, "acme");
+    assert!(
+        newest[0].1 >= started && newest[0].1 <= written,
+        "{newest:?}"
+    );
     let latest = store
         .latest_snapshot("acme", &values(1)[1].key, Some(day(3)))
         .await
@@ -99,7 +127,8 @@ async fn snapshots_survive_the_day_first_key(db: TestDb) {
     let after = stored(&store).await;
     assert_eq!(after.len(), 5, "day 2 of roas is gone: {after:?}");
     assert_eq!(after[1], (values(2)[0].clone(), "again".to_string()));
-    Migrator::down(conn, Some(1)).await.unwrap();
+    // Down through migrations 10 and 9.
+    Migrator::down(conn, Some(2)).await.unwrap();
     assert_eq!(stored(&store).await, after, "after migrating down");
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(stored(&store).await, after, "after migrating up again");
