@@ -70,6 +70,11 @@ fn in_period(table: &'static str, period: &Period) -> Expr {
 /// A part of a period, or of each day of it: `None` holds the whole period's.
 pub type ByDay<T> = HashMap<Option<NaiveDate>, T>;
 
+/// The whole period's part of a split made without days.
+fn whole<T: Default>(mut split: ByDay<T>) -> T {
+    split.remove(&None).unwrap_or_default()
+}
+
 /// Groups a select by the table's day as well, when the part is wanted per day.
 fn split_days(select: &mut SelectStatement, table: &'static str, per_day: bool) {
     if per_day {
@@ -100,8 +105,9 @@ impl Store {
         tenant_id: &str,
         period: &Period,
     ) -> Result<HashMap<String, ChannelSums>> {
-        let mut split = self.split_channel_sums(tenant_id, period, false).await?;
-        Ok(split.remove(&None).unwrap_or_default())
+        Ok(whole(
+            self.split_channel_sums(tenant_id, period, false).await?,
+        ))
     }
 
     /// [`Store::channel_sums`] of the whole period, or of each of its days.
@@ -201,10 +207,10 @@ impl Store {
         period: &Period,
         segment: Option<&SegmentRule>,
     ) -> Result<Vec<WebGroup>> {
-        let mut split = self
-            .split_web_groups(tenant_id, period, segment, false)
-            .await?;
-        Ok(split.remove(&None).unwrap_or_default())
+        Ok(whole(
+            self.split_web_groups(tenant_id, period, segment, false)
+                .await?,
+        ))
     }
 
     /// [`Store::web_groups`] of the whole period, or of each of its days; a day without
@@ -256,10 +262,10 @@ impl Store {
         tenant_id: &str,
         period: &Period,
     ) -> Result<HashMap<String, i64>> {
-        let mut split = self
-            .split_giveaway_first_entries(tenant_id, period, false)
-            .await?;
-        Ok(split.remove(&None).unwrap_or_default())
+        Ok(whole(
+            self.split_giveaway_first_entries(tenant_id, period, false)
+                .await?,
+        ))
     }
 
     /// [`Store::giveaway_first_entries`] of the whole period, or of each of its days.
@@ -306,8 +312,9 @@ impl Store {
         tenant_id: &str,
         period: &Period,
     ) -> Result<HashMap<(String, String), f64>> {
-        let mut split = self.split_metric_sums(tenant_id, period, false).await?;
-        Ok(split.remove(&None).unwrap_or_default())
+        Ok(whole(
+            self.split_metric_sums(tenant_id, period, false).await?,
+        ))
     }
 
     /// [`Store::metric_sums`] of the whole period, or of each of its days.
@@ -453,10 +460,10 @@ impl Store {
         period: &Period,
         segment: &SegmentRule,
     ) -> Result<HashMap<(String, String), i64>> {
-        let mut split = self
-            .split_interaction_counts(tenant_id, period, segment, false)
-            .await?;
-        Ok(split.remove(&None).unwrap_or_default())
+        Ok(whole(
+            self.split_interaction_counts(tenant_id, period, segment, false)
+                .await?,
+        ))
     }
 
     /// [`Store::interaction_counts`] of the whole period, or of each of its days.
