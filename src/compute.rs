@@ -1007,9 +1007,10 @@ pub async fn recompute_only(
 /// while a month of per-influencer tallies stays small in memory.
 const ORDER_PREFETCH_DAYS: i64 = 31;
 
-/// Computed days that may wait for the writer: enough to keep it busy while the next
-/// block of days loads (about 8 s on data set M, a day's write about 0.5 s).
-const QUEUED_DAYS: usize = 16;
+/// Computed days that may wait for the writer (5 MB each on data set M): the writer
+/// stays busy through half of the next block's loading (about 8 s on M, a day's write
+/// about 0.5 s) without the queue taking more memory than a block's parts.
+const QUEUED_DAYS: usize = 8;
 
 async fn recompute_keys(
     store: &Store,
