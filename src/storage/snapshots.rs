@@ -278,26 +278,27 @@ impl Store {
     }
 
     /// The newest stored snapshot of one KPI on one scope and segment, looked for from
-    /// `newest` (the tenant's newest computed day) back to its oldest, a block of days at a
-    /// time: a series written every day is found by the first lookup.
+    /// `newest` (the tenant's newest computed day) back to its oldest: that day alone
+    /// first, where a series written every day is found by one key lookup, then the month
+    /// before it, then blocks of days.
     pub async fn latest_snapshot(
         &self,
         tenant_id: &str,
         key: &KpiKey,
         newest: Option<NaiveDate>,
     ) -> Result<Option<Snapshot>> {
-        let Some(newest) = newest else {
+        let Some(mut last) = newest else {
             return Ok(None);
         };
-        let Some(oldest) = self.oldest_computed_day(tenant_id).await? else {
-            return Ok(None);
-        };
-        let mut last = newest;
-        while last >= oldest {
-            let first = last
-                .checked_sub_days(Days::new(DAYS_PER_LOOKUP as u64 - 1))
-                .unwrap_or(oldest)
-                .max(oldest);
+        let mut span = 1;
+        let mut oldest: Option<NaiveDate> = None;
+        loop {
+            let mut first = last
+                .checked_sub_days(Days::new(span - 1))
+                .unwrap_or(NaiveDate::MIN);
+            if let Some(oldest) = oldest {
+                first = first.max(oldest);
+            }
             let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
             if let Some(found) = self
                 .snapshots_on(tenant_id, key, &days, Some(1))
@@ -306,12 +307,23 @@ impl Store {
             {
                 return Ok(Some(found));
             }
+            let oldest = match oldest {
+                Some(day) => day,
+                None => match self.oldest_computed_day(tenant_id).await? {
+                    Some(day) => *oldest.insert(day),
+                    None => return Ok(None),
+                },
+            };
             match first.pred_opt() {
-                Some(d) => last = d,
-                None => break,
+                Some(day) if day >= oldest => last = day,
+                _ => return Ok(None),
             }
+            span = if span == 1 {
+                31
+            } else {
+                DAYS_PER_LOOKUP as u64
+            };
         }
-        Ok(None)
     }
 
     /// The oldest day with snapshots, if any.

@@ -132,6 +132,31 @@ async fn snapshots_survive_the_day_first_key(db: TestDb) {
     assert_eq!(stored(&store).await, after, "after migrating down");
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(stored(&store).await, after, "after migrating up again");
+    // The newest snapshot of a series the newest days lack is found further back: past
+    // the newest day and the month before it, in the block of days before those.
+    let later = NaiveDate::from_ymd_opt(2026, 4, 20).unwrap();
+    let mut ipm = values(1).swap_remove(0);
+    ipm.period = Period::day(later);
+    store
+        .replace_day("acme", later, None, std::slice::from_ref(&ipm), "later")
+        .await
+        .unwrap();
+    let newest = store.newest_computed_day("acme").await.unwrap();
+    assert_eq!(newest, Some(later));
+    let latest = |key: KpiKey| {
+        let store = &store;
+        async move {
+            let found = store.latest_snapshot("acme", &key, newest).await.unwrap();
+            found.map(|s| (s.computed, s.run_id))
+        }
+    };
+    assert_eq!(latest(ipm.key.clone()).await, Some((ipm, "later".into())));
+    assert_eq!(
+        latest(values(3)[1].key.clone()).await,
+        Some(expected[5].clone())
+    );
+    let never = key("roas", Scope::Campaign("autumn".into()));
+    assert_eq!(latest(never).await, None);
 }
 
 crate::on_both_database_kinds!(snapshots_survive_the_day_first_key);
