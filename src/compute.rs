@@ -1036,7 +1036,7 @@ async fn recompute_keys(
     // block's loading run on this one. Days are still written one at a time and in order.
     // A queued day is its values alone (5 MB a day on data set M), so the queue covers a
     // block's loading without holding much memory.
-    let (sender, mut receiver) =
+    let (sender, receiver) =
         tokio::sync::mpsc::channel::<(chrono::NaiveDate, Vec<Parts>)>(QUEUED_DAYS);
     let compute = async {
         for day in range.iter_days() {
@@ -1062,6 +1062,9 @@ async fn recompute_keys(
         Ok::<(), StorageError>(())
     };
     let write = async {
+        // Owned here, so a writer that stops on an error closes the queue, and a computing
+        // side waiting to send stops too.
+        let mut receiver = receiver;
         let mut summary = RunSummary {
             run_id: run_id.clone(),
             days: 0,
@@ -1088,9 +1091,22 @@ async fn recompute_keys(
         }
         Ok::<RunSummary, StorageError>(summary)
     };
-    let (computed, written) = tokio::join!(compute, write);
-    let summary = written?;
-    computed?;
+    tokio::pin!(compute, write);
+    let summary = tokio::select! {
+        written = &mut write => {
+            // The writer ends on an error, which ends the run at once (whatever the
+            // computing side is waiting for), or after the last day was sent.
+            let summary = written?;
+            compute.await?;
+            summary
+        }
+        computed = &mut compute => {
+            // The days computed before an error are still written.
+            let written = write.await;
+            computed?;
+            written?
+        }
+    };
     crate::metrics::kpi_computed(started.elapsed().as_secs_f64());
     tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
     Ok(summary)
