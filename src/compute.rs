@@ -12,7 +12,7 @@ use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
 use crate::kpi::value::{Reason, Value, difference, ratio};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
-use crate::storage::snapshots::{Parts, SeriesKey};
+use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
 use std::collections::HashMap;
 
@@ -1028,8 +1028,7 @@ async fn recompute_keys(
         keys.retain(|k| only.contains(&k.kpi.as_str()));
     }
     // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
-    keys.sort_by_cached_key(|k| (k.kpi.clone(), k.scope.to_string(), k.segment.clone()));
-    let series: Vec<SeriesKey> = keys.iter().map(SeriesKey::of).collect();
+    let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
     let started = std::time::Instant::now();
     // Days are written while later days are computed: the database writes on its own
     // thread (SQLite's worker, PostgreSQL's backend) while the KPI math and the next

@@ -37,6 +37,16 @@ impl SeriesKey {
     }
 }
 
+/// Splits items paired with their stored keys into both, sorted in the key's order: the
+/// order in which a day's rows are appended.
+pub fn in_key_order<T>(
+    items: impl IntoIterator<Item = (SeriesKey, T)>,
+) -> (Vec<SeriesKey>, Vec<T>) {
+    let mut items: Vec<(SeriesKey, T)> = items.into_iter().collect();
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    items.into_iter().unzip()
+}
+
 /// A stored daily snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
@@ -105,12 +115,11 @@ impl Store {
         values: &[Computed],
         run_id: &str,
     ) -> Result<()> {
-        let mut rows: Vec<(SeriesKey, Parts)> = values
-            .iter()
-            .map(|c| (SeriesKey::of(&c.key), (c.value, c.numerator, c.denominator)))
-            .collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let (series, parts): (Vec<SeriesKey>, Vec<Parts>) = rows.into_iter().unzip();
+        let (series, parts) = in_key_order(
+            values
+                .iter()
+                .map(|c| (SeriesKey::of(&c.key), (c.value, c.numerator, c.denominator))),
+        );
         self.replace_day_parts(tenant_id, day, only, &series, &parts, run_id)
             .await
     }
