@@ -243,7 +243,13 @@ async fn a_night_over_every_platform(db: TestDb) {
     let tenant = tenant_with_every_platform(&app.store, "night").await;
     let key = app.store.create_api_key("night").await.unwrap().1;
     let app = app.with_key(key);
-    let now = Utc::now();
+    // Early today, not the wall clock: the ticks below, up to two hours later, must fall in
+    // the same Amsterdam day (run after 22:00 there, the last one saw a new night due).
+    let now = Utc::now()
+        .date_naive()
+        .and_hms_opt(6, 0, 0)
+        .expect("a valid hour")
+        .and_utc();
     let y = jobs::yesterday(now, &tenant);
     let platforms = Platforms::start(y).await;
     // Shopify stumbles once (retried within the pull); X rejects the token (not retried).
