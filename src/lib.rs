@@ -23,3 +23,7 @@ pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod upload;
+
+/// Every binary, test and example linking Tally allocates through mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -134,6 +134,12 @@ pub struct Store {
     generations: std::sync::Arc<generations::Generations>,
 }
 
+/// SQLite's page cache per connection, as `cache_size` takes it (negative: KiB).
+const SQLITE_CACHE_KIB: &str = "-32768";
+
+/// How much of an SQLite file is read through a memory map rather than read(2).
+const SQLITE_MMAP_BYTES: &str = "1073741824";
+
 /// Adds `mode=rwc` to SQLite URLs so the file is created on first run.
 fn normalise_url(url: &str) -> String {
     if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
@@ -158,13 +164,21 @@ impl Store {
             // for one is fixed by the statistics of its first runs: made while a table was
             // still small, it scans sequentially forever after (seen as 2 s lookups by
             // primary key during a bulk load). Custom plans see the real parameters.
-            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
+            // Set on every connection the pool opens. WAL lets readers go on while the
+            // single writer writes, and in WAL mode NORMAL loses no committed data on a
+            // crash of the process (only on a power loss) while sparing a sync per commit.
+            // SQLite's default page cache (2 MB) sends most page reads of a KPI run through
+            // read(2); a larger cache, and reads mapped instead of copied, keep them in
+            // user space (BENCHMARKS.md, KPI engine).
+            .map_sqlx_sqlite_opts(|o| {
+                o.pragma("journal_mode", "WAL")
+                    .pragma("synchronous", "NORMAL")
+                    .pragma("busy_timeout", "5000")
+                    .pragma("cache_size", SQLITE_CACHE_KIB)
+                    .pragma("mmap_size", SQLITE_MMAP_BYTES)
+            });
         let db = Database::connect(options).await?;
-        if db.get_database_backend() == DatabaseBackend::Sqlite {
-            // WAL lets readers go on while the single writer writes.
-            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
-                .await?;
-        }
         Ok(Store {
             db,
             generations: Default::default(),
