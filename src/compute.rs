@@ -15,6 +15,10 @@ use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebI
 use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A scope's channels and influencers.
+type ScopeMembers = (Vec<String>, Influencers);
 
 /// One KPI on one scope, maybe for a segment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -83,7 +87,7 @@ pub struct Engine<'a> {
     segment_web: HashMap<(String, Period), WebIndex>,
     /// Single-day parts of [`Engine::prefetch_days`], kept across `clear_cache`.
     prefetched_days: PrefetchedDays,
-    scopes: HashMap<Scope, (Vec<String>, Influencers)>,
+    scopes: HashMap<Scope, Arc<ScopeMembers>>,
 }
 
 fn computed(key: &KpiKey, period: Period, (value, numerator, denominator): Parts) -> Computed {
@@ -434,16 +438,18 @@ impl<'a> Engine<'a> {
         Ok(&self.segment_web[&key])
     }
 
-    /// The channels and influencers of a scope, worked out once per engine.
-    fn scope(&mut self, scope: &Scope) -> (Vec<String>, Influencers) {
-        if !self.scopes.contains_key(scope) {
-            let value = (
-                self.directory.scope_channels(scope),
-                self.directory.scope_influencers(scope),
-            );
-            self.scopes.insert(scope.clone(), value);
+    /// The channels and influencers of a scope, worked out once per engine and shared:
+    /// every key of a day asks for its scope's.
+    fn scope(&mut self, scope: &Scope) -> Arc<ScopeMembers> {
+        if let Some(members) = self.scopes.get(scope) {
+            return Arc::clone(members);
         }
-        self.scopes[scope].clone()
+        let members = Arc::new((
+            self.directory.scope_channels(scope),
+            self.directory.scope_influencers(scope),
+        ));
+        self.scopes.insert(scope.clone(), Arc::clone(&members));
+        members
     }
 
     async fn interactions(
@@ -522,7 +528,8 @@ impl<'a> Engine<'a> {
         period: Period,
     ) -> Result<(Value, Option<f64>, Option<f64>)> {
         let scope = &key.scope;
-        let (channels, _) = self.scope(scope);
+        let members = self.scope(scope);
+        let channels = &members.0;
         let window = self.window(scope, period);
         let order_window = self.order_window(scope, period);
         let per_major = self.directory.minor_per_major();
@@ -547,7 +554,7 @@ impl<'a> Engine<'a> {
             let Some(w) = window else {
                 return Ok(outside());
             };
-            return Ok(plain(self.field(&channels, w, field).await?));
+            return Ok(plain(self.field(channels, w, field).await?));
         }
         match kpi {
             "followers" => {
@@ -555,7 +562,7 @@ impl<'a> Engine<'a> {
                     return Ok(outside());
                 };
                 let data = self.period(w).await?;
-                Ok(plain(social::followers(&channels, &data.followers_last)))
+                Ok(plain(social::followers(channels, &data.followers_last)))
             }
             "follower_growth" | "follower_growth_pct" => {
                 let Some(w) = window else {
@@ -564,13 +571,13 @@ impl<'a> Engine<'a> {
                 let data = self.period(w).await?;
                 if kpi == "follower_growth" {
                     Ok(plain(social::follower_growth(
-                        &channels,
+                        channels,
                         &data.followers_before,
                         &data.followers_last,
                     )))
                 } else {
                     Ok(social::follower_growth_pct(
-                        &channels,
+                        channels,
                         &data.followers_before,
                         &data.followers_last,
                     ))
@@ -580,7 +587,7 @@ impl<'a> Engine<'a> {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
-                let shares = self.field(&channels, w, Field::Shares).await?;
+                let shares = self.field(channels, w, Field::Shares).await?;
                 let days = Ok(w.days() as f64);
                 Ok(with_parts(
                     social::shares_per_day(shares, w.days()),
@@ -592,22 +599,22 @@ impl<'a> Engine<'a> {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
-                let comments = self.field(&channels, w, Field::Comments).await?;
-                let posts = self.field(&channels, w, Field::Posts).await?;
+                let comments = self.field(channels, w, Field::Comments).await?;
+                let posts = self.field(channels, w, Field::Posts).await?;
                 Ok(with_parts(ratio(comments, posts), comments, posts))
             }
             "ipm" | "engagement_rate" => {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
-                let comments = self.field(&channels, w, Field::Comments).await?;
-                let likes = self.field(&channels, w, Field::Likes).await?;
-                let followers = social::followers(&channels, &self.period(w).await?.followers_last);
+                let comments = self.field(channels, w, Field::Comments).await?;
+                let likes = self.field(channels, w, Field::Likes).await?;
+                let followers = social::followers(channels, &self.period(w).await?.followers_last);
                 let (value, n, d) = if kpi == "ipm" {
-                    let posts = self.field(&channels, w, Field::Posts).await?;
+                    let posts = self.field(channels, w, Field::Posts).await?;
                     social::ipm(comments, likes, posts, followers)
                 } else {
-                    let shares = self.field(&channels, w, Field::Shares).await?;
+                    let shares = self.field(channels, w, Field::Shares).await?;
                     social::engagement_rate(likes, comments, shares, followers)
                 };
                 Ok(with_parts(value, n, d))
@@ -822,12 +829,13 @@ impl<'a> Engine<'a> {
         scope: &Scope,
         window: Period,
     ) -> Result<std::result::Result<WebTotals, Reason>> {
-        let (_, influencers) = self.scope(scope);
+        let members = self.scope(scope);
+        let influencers = &members.1;
         let data = self.period(window).await?;
         if !data.has_web {
             return Ok(Err(Reason::NoData));
         }
-        Ok(Ok(data.web.totals(&influencers)))
+        Ok(Ok(data.web.totals(influencers)))
     }
 
     async fn target_visitors(&mut self, key: &KpiKey, window: Period) -> Result<Value> {
@@ -837,9 +845,10 @@ impl<'a> Engine<'a> {
         let Some(segment) = key.segment.as_deref() else {
             return Ok(Err(Reason::NoData));
         };
-        let (_, influencers) = self.scope(&key.scope);
+        let members = self.scope(&key.scope);
+        let influencers = &members.1;
         let index = self.segment_web(segment, window).await?;
-        Ok(Ok(index.totals(&influencers).segment_users as f64))
+        Ok(Ok(index.totals(influencers).segment_users as f64))
     }
 }
 
@@ -933,8 +942,28 @@ pub struct DayWritten {
     pub tenant: String,
     /// Run id.
     pub run_id: String,
-    /// The values of the day.
-    pub values: Vec<Computed>,
+    /// The day.
+    pub day: chrono::NaiveDate,
+    /// The run's keys, shared by every day it writes.
+    pub keys: Arc<[KpiKey]>,
+    /// The value of each key, in the order of `keys`.
+    pub parts: Vec<Parts>,
+}
+
+impl DayWritten {
+    /// The day's values of the keys `wanted` keeps, built on demand: a watcher usually
+    /// follows a few series of a day's hundred thousand.
+    pub fn values<'a>(
+        &'a self,
+        wanted: impl Fn(&KpiKey) -> bool + 'a,
+    ) -> impl Iterator<Item = Computed> + 'a {
+        let period = Period::day(self.day);
+        self.keys
+            .iter()
+            .zip(&self.parts)
+            .filter(move |(key, _)| wanted(key))
+            .map(move |(key, parts)| computed(key, period, *parts))
+    }
 }
 
 /// Publishes written days to every watcher; cheap to clone.
@@ -1007,10 +1036,10 @@ pub async fn recompute_only(
 /// while a month of per-influencer tallies stays small in memory.
 const ORDER_PREFETCH_DAYS: i64 = 31;
 
-/// Computed days that may wait for the writer (5 MB each on data set M): the writer
-/// stays busy through half of the next block's loading (about 8 s on M, a day's write
-/// about 0.5 s) without the queue taking more memory than a block's parts.
-const QUEUED_DAYS: usize = 8;
+/// Computed days that may wait for the writer (5 MB each on data set M): enough for the
+/// writer to stay busy through the next block's loading (5–8 s on M, a day's write about
+/// 0.45 s); the computing side, at 0.1 s a day, fills it well before a block's end.
+const QUEUED_DAYS: usize = 16;
 
 async fn recompute_keys(
     store: &Store,
@@ -1029,6 +1058,7 @@ async fn recompute_keys(
     }
     // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
     let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
+    let keys: Arc<[KpiKey]> = keys.into();
     let started = std::time::Instant::now();
     // Days are written while later days are computed: the database writes on its own
     // thread (SQLite's worker, PostgreSQL's backend) while the KPI math and the next
@@ -1076,15 +1106,12 @@ async fn recompute_keys(
             summary.days += 1;
             summary.snapshots += parts.len() as u64;
             if feed.watched() {
-                let period = Period::day(day);
                 feed.publish(DayWritten {
                     tenant: tenant.to_string(),
                     run_id: run_id.clone(),
-                    values: keys
-                        .iter()
-                        .zip(parts)
-                        .map(|(key, parts)| computed(key, period, parts))
-                        .collect(),
+                    day,
+                    keys: Arc::clone(&keys),
+                    parts,
                 });
             }
         }

@@ -408,12 +408,10 @@ impl KpiService for Api {
                 std::future::ready(day)
             })
             .flat_map(move |day| {
-                let newest = day.values.first().map(|c| c.period.last);
+                let newest = Some(day.day);
                 let values: Vec<Result<proto::KpiValue, Status>> = day
-                    .values
-                    .iter()
-                    .filter(|c| wanted.is_empty() || wanted.contains(&c.key))
-                    .map(|c| Ok(value_to_proto(c, &day.run_id, version_of(&c.key.kpi), is_final(c, newest, &settings))))
+                    .values(|key| wanted.is_empty() || wanted.contains(key))
+                    .map(|c| Ok(value_to_proto(&c, &day.run_id, version_of(&c.key.kpi), is_final(&c, newest, &settings))))
                     .collect();
                 futures_util::stream::iter(values)
             });

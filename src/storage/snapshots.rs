@@ -152,7 +152,7 @@ impl Store {
         // row, cost more than the database's own work.
         let mut versions: HashMap<&str, i32> = HashMap::new();
         let backend = txn.get_database_backend();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut inserts = rows.chunks(ROWS_PER_INSERT).map(|chunk| {
             let tuples = chunk.iter().map(|(key, (value, numerator, denominator))| {
                 let version = *versions.entry(key.kpi.as_str()).or_insert_with(|| {
                     crate::kpi::catalogue::find(&key.kpi)
@@ -180,13 +180,20 @@ impl Store {
             for n in 1..=8 {
                 select.expr(Expr::col(("v", format!("column{n}"))));
             }
-            let insert = Query::insert()
+            Query::insert()
                 .into_table(kpi_snapshot::Entity)
                 .columns(SNAPSHOT_COLUMNS)
                 .select_from(select)
-                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
-                .to_owned();
-            txn.execute_raw(backend.build(&insert)).await?;
+                .map(|insert| backend.build(&*insert))
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+        });
+        // The next statement is built here while the database runs the one before, rather
+        // than the two taking turns.
+        let mut next = inserts.next().transpose()?;
+        while let Some(insert) = next {
+            let (done, following) = tokio::join!(txn.execute_raw(insert), async { inserts.next() });
+            done?;
+            next = following.transpose()?;
         }
         // The day's row of when it was written, in the same transaction.
         if !parts.is_empty() {
