@@ -220,6 +220,47 @@ fn rss_kb() -> Option<u64> {
         .ok()
 }
 
+/// Current anonymous resident memory in kB (RssAnon): the process's own memory, without
+/// the pages of the SQLite file it maps (which VmRSS counts, and the kernel can drop).
+fn rss_anon_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Samples RssAnon every 20 ms on its own thread until stopped; the kernel keeps no peak
+/// of it.
+struct AnonPeak {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl AnonPeak {
+    fn start() -> AnonPeak {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = rss_anon_kb();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_anon_kb());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(rss_anon_kb())
+        });
+        AnonPeak { stop, thread }
+    }
+
+    fn finish(self) -> Option<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().ok().flatten()
+    }
+}
+
 /// Resets VmHWM to the current RSS (Linux: `5` to clear_refs), so the next reading is the
 /// peak of one phase. False when the kernel refuses.
 fn reset_peak() -> bool {
@@ -856,6 +897,7 @@ struct Run {
     days: u32,
     snapshots: u64,
     peak_kb: Option<u64>,
+    peak_anon_kb: Option<u64>,
 }
 
 /// Times `tally::compute::recompute` over `period`, printing progress every 10 days when
@@ -893,6 +935,7 @@ async fn timed_recompute(
         })
     });
     eprintln!("recomputing {label} {period} ...");
+    let anon = AnonPeak::start();
     let start = Instant::now();
     let summary = tally::compute::recompute(store, &feed, TENANT, period).await?;
     let wall = start.elapsed();
@@ -901,12 +944,14 @@ async fn timed_recompute(
         let _ = w.await;
     }
     let peak_kb = if reset { peak_rss_kb() } else { None };
+    let peak_anon_kb = anon.finish();
     eprintln!(
-        "  {label}: {:.2} s, {} days, {} snapshots, peak RSS during the run {}",
+        "  {label}: {:.2} s, {} days, {} snapshots, peak RSS during the run {} (anonymous {})",
         wall.as_secs_f64(),
         summary.days,
         summary.snapshots,
-        mb(peak_kb)
+        mb(peak_kb),
+        mb(peak_anon_kb)
     );
     Ok(Run {
         label: label.into(),
@@ -914,6 +959,7 @@ async fn timed_recompute(
         days: summary.days,
         snapshots: summary.snapshots,
         peak_kb,
+        peak_anon_kb,
     })
 }
 
@@ -1056,8 +1102,15 @@ async fn profile(store: &Store, day: NaiveDate, limit: Duration) -> BoxResult<bo
         engine.compute(&keys, p),
     )
     .await?;
+    // Emptied first, untimed: the write alone, as the first run over a day does it.
+    store.replace_day(TENANT, day, None, &[], "profile").await?;
     time(
-        "replace_day (write the day's snapshots)",
+        "replace_day into an empty day (insert only)",
+        store.replace_day(TENANT, day, None, &values, "profile"),
+    )
+    .await?;
+    time(
+        "replace_day over a written day (delete + insert)",
         store.replace_day(TENANT, day, None, &values, "profile"),
     )
     .await?;
@@ -1190,13 +1243,14 @@ async fn main() -> BoxResult<()> {
     }
     for run in &runs {
         println!(
-            "{:<32} {:>9.2} s  {:>4} days  {:>10} snapshots  {:>8.3} s/day  peak RSS {}",
+            "{:<32} {:>9.2} s  {:>4} days  {:>10} snapshots  {:>8.3} s/day  peak RSS {} (anonymous {})",
             run.label,
             run.wall.as_secs_f64(),
             run.days,
             run.snapshots,
             run.wall.as_secs_f64() / run.days.max(1) as f64,
-            mb(run.peak_kb)
+            mb(run.peak_kb),
+            mb(run.peak_anon_kb)
         );
     }
     println!(
