@@ -1,6 +1,7 @@
 -- The floor of writing one day of data set M on SQLite: 111,884 snapshot rows in the
 -- day-first layout (migration 9), inserted from a table rather than bound values, with
--- and without the per-row compute_time. BENCHMARKS.md (KPI engine) has the figures.
+-- and without the per-row compute_time, then from one JSON document. BENCHMARKS.md (KPI
+-- engine) has the figures.
 --   rm -f /tmp/floor.db && sqlite3 /tmp/floor.db < examples/sqlite_insert_floor.sql
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
@@ -16,3 +17,10 @@ BEGIN; INSERT INTO a SELECT 'bench', '2026-01-02', kpi, scope, seg, v, NULL, v, 
 BEGIN; INSERT INTO b SELECT 'bench', '2026-01-02', kpi, scope, seg, v, NULL, v, 2.0, 1, 'f3a9c2d4e5b6a7980112233445566778' FROM s2; COMMIT;
 BEGIN; INSERT INTO a SELECT 'bench', '2026-01-03', kpi, scope, seg, v, NULL, v, 2.0, 1, 'f3a9c2d4e5b6a7980112233445566778', '2026-11-24 21:50:01.123456+00:00' FROM s2; COMMIT;
 BEGIN; INSERT INTO b SELECT 'bench', '2026-01-03', kpi, scope, seg, v, NULL, v, 2.0, 1, 'f3a9c2d4e5b6a7980112233445566778' FROM s2; COMMIT;
+-- The same rows read from one JSON document (json_each), as a bulk path binding one value
+-- per statement would pass them.
+.timer off
+CREATE TABLE docs AS SELECT json_group_array(json_array(kpi, scope, seg, v, NULL, v, 2.0, 1)) AS doc FROM (SELECT * FROM s2 ORDER BY kpi, scope, seg);
+.timer on
+BEGIN; INSERT INTO a SELECT 'bench', '2026-01-05', j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, j.value->>7, 'f3a9c2d4e5b6a7980112233445566778', '2026-11-24 21:50:01.123456+00:00' FROM docs, json_each(docs.doc) AS j; COMMIT;
+BEGIN; INSERT INTO a SELECT 'bench', '2026-01-06', j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, j.value->>7, 'f3a9c2d4e5b6a7980112233445566778', '2026-11-24 21:50:01.123456+00:00' FROM docs, json_each(docs.doc) AS j; COMMIT;
