@@ -196,41 +196,32 @@ fn parse_args() -> BoxResult<Args> {
 // ---------------------------------------------------------------------------------------
 // Memory
 
-/// The process's peak resident set size in kB (VmHWM).
-fn peak_rss_kb() -> Option<u64> {
+/// A memory figure of `/proc/self/status` in kB, such as `VmHWM`.
+fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
         .split_whitespace()
-        .nth(1)?
+        .next()?
         .parse()
         .ok()
 }
 
+/// The process's peak resident set size in kB (VmHWM).
+fn peak_rss_kb() -> Option<u64> {
+    status_kb("VmHWM")
+}
+
 /// Current resident set size in kB (VmRSS).
 fn rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    status_kb("VmRSS")
 }
 
 /// Current anonymous resident memory in kB (RssAnon): the process's own memory, without
 /// the pages of the SQLite file it maps (which VmRSS counts, and the kernel can drop).
 fn rss_anon_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("RssAnon:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    status_kb("RssAnon")
 }
 
 /// Samples RssAnon every 20 ms on its own thread until stopped; the kernel keeps no peak
