@@ -23,5 +23,6 @@ mod paging;
 mod read_cache;
 mod resources;
 mod rule_properties;
+mod snapshot_rows;
 mod tenancy;
 mod upgrades;
