@@ -5,11 +5,10 @@ use super::{Result, Store};
 use crate::compute::{Computed, KpiKey};
 use crate::kpi::period::Period;
 use crate::kpi::value::{Reason, Value};
-use chrono::{DateTime, Days, NaiveDate, Utc};
-use sea_orm::sea_query::{ArrayType, Expr, OnConflict, Query, ValueTuple};
+use chrono::{Days, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, OnConflict, Query, ValueTuple};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
 
@@ -61,156 +60,6 @@ pub struct Snapshot {
 
 /// Rows per INSERT statement: 8 bound values each, under SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 2_000;
-
-/// Rows per INSERT statement on PostgreSQL, where a statement binds nine arrays whatever
-/// its rows: enough rows that binding is cheap, few enough that the next statement is
-/// built while the database runs this one.
-const ROWS_PER_ARRAY_INSERT: usize = 20_000;
-
-/// What every snapshot of a written day has in common.
-struct DayConstants<'a> {
-    tenant_id: &'a str,
-    day: NaiveDate,
-    run_id: &'a str,
-    now: DateTime<Utc>,
-}
-
-/// Definition versions of the KPIs of a day's rows, looked up once per KPI.
-#[derive(Default)]
-struct Versions<'a>(HashMap<&'a str, i32>);
-
-impl<'a> Versions<'a> {
-    /// The definition version of `kpi`; 1 for a custom KPI.
-    fn of(&mut self, kpi: &'a str) -> i32 {
-        *self.0.entry(kpi).or_insert_with(|| {
-            crate::kpi::catalogue::find(kpi)
-                .map(|d| d.version as i32)
-                .unwrap_or(1)
-        })
-    }
-}
-
-/// One INSERT of `rows`, each row's values bound in a VALUES list and the day's constants
-/// bound once: an ActiveModel per row, and a day and a timestamp formatted for every row,
-/// cost more than the database's own work.
-fn values_insert<'a>(
-    backend: DatabaseBackend,
-    day: &DayConstants<'_>,
-    rows: &[(&'a SeriesKey, &Parts)],
-    versions: &mut Versions<'a>,
-) -> Result<Statement> {
-    let tuples = rows.iter().map(|(key, (value, numerator, denominator))| {
-        ValueTuple::Many(vec![
-            key.kpi.as_str().into(),
-            key.scope.as_str().into(),
-            key.segment.as_str().into(),
-            value.ok().into(),
-            value.err().map(|r| r.as_str()).into(),
-            (*numerator).into(),
-            (*denominator).into(),
-            versions.of(&key.kpi).into(),
-        ])
-    });
-    let mut select = Query::select();
-    select
-        .expr(Expr::val(day.tenant_id))
-        .expr(Expr::val(day.day))
-        .expr(Expr::val(day.run_id))
-        .expr(Expr::val(day.now))
-        .from_values(tuples, "v");
-    for n in 1..=8 {
-        select.expr(Expr::col(("v", format!("column{n}"))));
-    }
-    let insert = Query::insert()
-        .into_table(kpi_snapshot::Entity)
-        .columns(SNAPSHOT_COLUMNS)
-        .select_from(select)
-        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
-        .to_owned();
-    Ok(backend.build(&insert))
-}
-
-/// Which of a row's optional numbers are present, as bits of one integer: bound as arrays,
-/// an absent number cannot be a NULL element.
-const HAS_VALUE: i32 = 1;
-const HAS_NUMERATOR: i32 = 2;
-const HAS_DENOMINATOR: i32 = 4;
-
-/// One INSERT of `rows` on PostgreSQL, their columns bound as arrays and unnested: 13
-/// bound values a statement instead of 8 a row. Bound one value at a time, a day of data
-/// set M's rows took longer to bind than to write (BENCHMARKS.md).
-fn array_insert<'a>(
-    day: &DayConstants<'_>,
-    rows: &[(&'a SeriesKey, &Parts)],
-    versions: &mut Versions<'a>,
-) -> Statement {
-    let n = rows.len();
-    let mut columns: [Vec<sea_orm::Value>; 9] = std::array::from_fn(|_| Vec::with_capacity(n));
-    for (key, (value, numerator, denominator)) in rows {
-        let present = [
-            (value.is_ok(), HAS_VALUE),
-            (numerator.is_some(), HAS_NUMERATOR),
-            (denominator.is_some(), HAS_DENOMINATOR),
-        ]
-        .iter()
-        .filter(|(present, _)| *present)
-        .fold(0, |bits, (_, bit)| bits | bit);
-        let row: [sea_orm::Value; 9] = [
-            key.kpi.as_str().into(),
-            key.scope.as_str().into(),
-            key.segment.as_str().into(),
-            value.unwrap_or_default().into(),
-            value.err().map_or("", |r| r.as_str()).into(),
-            numerator.unwrap_or_default().into(),
-            denominator.unwrap_or_default().into(),
-            versions.of(&key.kpi).into(),
-            present.into(),
-        ];
-        for (column, value) in columns.iter_mut().zip(row) {
-            column.push(value);
-        }
-    }
-    let [
-        kpis,
-        scopes,
-        segments,
-        values,
-        reasons,
-        numerators,
-        denominators,
-        versions,
-        present,
-    ] = columns;
-    let array = |ty, values| sea_orm::Value::Array(ty, Some(Box::new(values)));
-    let bound = vec![
-        day.tenant_id.into(),
-        day.day.into(),
-        day.run_id.into(),
-        day.now.into(),
-        array(ArrayType::String, kpis),
-        array(ArrayType::String, scopes),
-        array(ArrayType::String, segments),
-        array(ArrayType::Double, values),
-        array(ArrayType::String, reasons),
-        array(ArrayType::Double, numerators),
-        array(ArrayType::Double, denominators),
-        array(ArrayType::Int, versions),
-        array(ArrayType::Int, present),
-    ];
-    Statement::from_sql_and_values(DatabaseBackend::Postgres, ARRAY_INSERT_SQL, bound)
-}
-
-/// The INSERT of [`array_insert`]; a reason is never empty, so '' stands for none.
-const ARRAY_INSERT_SQL: &str = concat!(
-    r#"INSERT INTO "kpi_snapshots" ("tenant_id", "day", "run_id", "compute_time", "kpi_id", "#,
-    r#""scope", "segment_id", "value", "reason", "numerator", "denominator", "#,
-    r#""definition_version") "#,
-    "SELECT $1, $2, $3, $4, u.k, u.s, u.g, ",
-    "CASE WHEN u.f & 1 <> 0 THEN u.v END, NULLIF(u.r, ''), ",
-    "CASE WHEN u.f & 2 <> 0 THEN u.n END, CASE WHEN u.f & 4 <> 0 THEN u.d END, u.ver ",
-    "FROM UNNEST($5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], ",
-    "$10::float8[], $11::float8[], $12::int4[], $13::int4[]) AS u(k, s, g, v, r, n, d, ver, f)"
-);
 
 /// The snapshot columns in the order [`Store::replace_day`] selects them: the day's
 /// constants, then each row's own values.
@@ -298,21 +147,45 @@ impl Store {
         }
         delete.exec(&txn).await?;
         let rows: Vec<(&SeriesKey, &Parts)> = series.iter().zip(parts).collect();
-        let mut versions = Versions::default();
-        let day_constants = DayConstants {
-            tenant_id,
-            day,
-            run_id,
-            now,
-        };
+        // Each statement binds the day's constants once and each row's own values in a
+        // VALUES list: an ActiveModel per row, and a day and a timestamp formatted for every
+        // row, cost more than the database's own work.
+        let mut versions: HashMap<&str, i32> = HashMap::new();
         let backend = txn.get_database_backend();
-        let chunk_rows = match backend {
-            DatabaseBackend::Postgres => ROWS_PER_ARRAY_INSERT,
-            _ => ROWS_PER_INSERT,
-        };
-        let mut inserts = rows.chunks(chunk_rows).map(|chunk| match backend {
-            DatabaseBackend::Postgres => Ok(array_insert(&day_constants, chunk, &mut versions)),
-            _ => values_insert(backend, &day_constants, chunk, &mut versions),
+        let mut inserts = rows.chunks(ROWS_PER_INSERT).map(|chunk| {
+            let tuples = chunk.iter().map(|(key, (value, numerator, denominator))| {
+                let version = *versions.entry(key.kpi.as_str()).or_insert_with(|| {
+                    crate::kpi::catalogue::find(&key.kpi)
+                        .map(|d| d.version as i32)
+                        .unwrap_or(1)
+                });
+                ValueTuple::Many(vec![
+                    key.kpi.as_str().into(),
+                    key.scope.as_str().into(),
+                    key.segment.as_str().into(),
+                    value.ok().into(),
+                    value.err().map(|r| r.as_str()).into(),
+                    (*numerator).into(),
+                    (*denominator).into(),
+                    version.into(),
+                ])
+            });
+            let mut select = Query::select();
+            select
+                .expr(Expr::val(tenant_id))
+                .expr(Expr::val(day))
+                .expr(Expr::val(run_id))
+                .expr(Expr::val(now))
+                .from_values(tuples, "v");
+            for n in 1..=8 {
+                select.expr(Expr::col(("v", format!("column{n}"))));
+            }
+            Query::insert()
+                .into_table(kpi_snapshot::Entity)
+                .columns(SNAPSHOT_COLUMNS)
+                .select_from(select)
+                .map(|insert| backend.build(&*insert))
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
         });
         // The next statement is built here while the database runs the one before, rather
         // than the two taking turns.
