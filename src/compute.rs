@@ -1168,7 +1168,8 @@ async fn recompute_keys(
             Ok::<RunSummary, StorageError>(summary)
         }
     };
-    let mut writer = AbortOnDrop(tokio::spawn(write));
+    // In the caller's span, so what the writer logs is still tied to its run.
+    let mut writer = AbortOnDrop(tokio::spawn(tracing::Instrument::in_current_span(write)));
     tokio::pin!(compute);
     let summary = tokio::select! {
         written = &mut writer.0 => {

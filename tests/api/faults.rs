@@ -869,6 +869,73 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
     );
 }
 
+async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
+    let url = db.url();
+    Store::migrate(&url).await.unwrap();
+    let direct = Store::connect(&url, 3).await.unwrap();
+    create_tenant(&direct, "acme").await;
+    influencer_with_channels(
+        &direct,
+        "acme",
+        "anna",
+        "Anna",
+        &[
+            ("anna-ig", Platform::Instagram),
+            ("anna-yt", Platform::YouTube),
+        ],
+    )
+    .await;
+    let range = compute_range();
+    let feed = tally::compute::SnapshotFeed::default();
+    let old_run = tally::compute::recompute(&direct, &feed, "acme", range)
+        .await
+        .unwrap()
+        .run_id;
+    let old = day_sets(&direct).await;
+    assert_eq!(old.len(), 300);
+
+    // A second run of the same days, dropped once it has written a day: the days it had
+    // computed and queued for its writer (up to 16) must not be written after it.
+    let run = {
+        let (store, feed) = (direct.clone(), feed.clone());
+        tokio::spawn(async move { tally::compute::recompute(&store, &feed, "acme", range).await })
+    };
+    eventually(
+        "the second run's first day",
+        Duration::from_secs(120),
+        || {
+            let direct = direct.clone();
+            let old_run = old_run.clone();
+            async move { wrote_a_new_day(&direct, &old_run).await }
+        },
+    )
+    .await;
+    run.abort();
+    assert!(run.await.unwrap_err().is_cancelled());
+    let at_drop = day_sets(&direct).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = day_sets(&direct).await;
+    let renewed = |sets: &BTreeMap<NaiveDate, DaySet>| {
+        sets.values().filter(|d| !d.runs.contains(&old_run)).count()
+    };
+    let (renewed_at_drop, renewed_later) = (renewed(&at_drop), renewed(&later));
+    assert!(
+        renewed_at_drop < 300 - 16,
+        "the run ended before it was dropped"
+    );
+    // The one day whose commit was already on its way may still land.
+    assert!(
+        renewed_later <= renewed_at_drop + 1,
+        "{} days written after the run was dropped",
+        renewed_later - renewed_at_drop
+    );
+    // And no day was left half-written.
+    for (day, set) in &later {
+        assert_eq!(set.runs.len(), 1, "{day}: snapshots of several runs");
+        assert_eq!(set.rows.len(), old[day].rows.len(), "{day}: a partial set");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // A week of nightly runs with 30% of the platforms' answers failing
 
@@ -1149,5 +1216,6 @@ async fn a_week_of_nightly_runs_with_30_percent_platform_faults_ends_complete(db
 crate::on_both_database_kinds!(
     a_kill_9_during_ingest_leaves_every_batch_whole_or_absent,
     a_kill_9_during_compute_leaves_every_day_old_or_new,
+    a_dropped_run_stops_writing_at_once,
     a_week_of_nightly_runs_with_30_percent_platform_faults_ends_complete,
 );
