@@ -161,6 +161,26 @@ fn assert_whole_or_absent(
     counts.len()
 }
 
+/// Migrates the database at `url` and sets up tenant acme with influencer anna and her
+/// Instagram and YouTube channels; returns a store on it and acme's API key.
+async fn anna_of_acme(url: &str) -> (Store, String) {
+    Store::migrate(url).await.unwrap();
+    let direct = Store::connect(url, 3).await.unwrap();
+    let key = create_tenant(&direct, "acme").await;
+    influencer_with_channels(
+        &direct,
+        "acme",
+        "anna",
+        "Anna",
+        &[
+            ("anna-ig", Platform::Instagram),
+            ("anna-yt", Platform::YouTube),
+        ],
+    )
+    .await;
+    (direct, key)
+}
+
 /// One day's stored snapshots: the compute runs that wrote them and their values.
 #[derive(Debug, Default, PartialEq)]
 struct DaySet {
@@ -401,20 +421,7 @@ impl Proxied {
             return None;
         };
         let url = db.url();
-        Store::migrate(&url).await.unwrap();
-        let direct = Store::connect(&url, 3).await.unwrap();
-        let key = create_tenant(&direct, "acme").await;
-        influencer_with_channels(
-            &direct,
-            "acme",
-            "anna",
-            "Anna",
-            &[
-                ("anna-ig", Platform::Instagram),
-                ("anna-yt", Platform::YouTube),
-            ],
-        )
-        .await;
+        let (direct, key) = anna_of_acme(&url).await;
         let mut proxied = reqwest::Url::parse(&url).unwrap();
         let upstream = SocketAddr::new(
             proxied.host_str().unwrap().parse().unwrap(),
@@ -786,20 +793,7 @@ async fn a_kill_9_during_ingest_leaves_every_batch_whole_or_absent(db: TestDb) {
 async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
     let started = Instant::now();
     let url = db.url();
-    Store::migrate(&url).await.unwrap();
-    let direct = Store::connect(&url, 3).await.unwrap();
-    let key = create_tenant(&direct, "acme").await;
-    influencer_with_channels(
-        &direct,
-        "acme",
-        "anna",
-        "Anna",
-        &[
-            ("anna-ig", Platform::Instagram),
-            ("anna-yt", Platform::YouTube),
-        ],
-    )
-    .await;
+    let (direct, key) = anna_of_acme(&url).await;
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("serve.log");
     let (server, channel) = serve_child(&url, &log).await;
@@ -871,20 +865,7 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
 
 async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
     let url = db.url();
-    Store::migrate(&url).await.unwrap();
-    let direct = Store::connect(&url, 3).await.unwrap();
-    create_tenant(&direct, "acme").await;
-    influencer_with_channels(
-        &direct,
-        "acme",
-        "anna",
-        "Anna",
-        &[
-            ("anna-ig", Platform::Instagram),
-            ("anna-yt", Platform::YouTube),
-        ],
-    )
-    .await;
+    let (direct, _key) = anna_of_acme(&url).await;
     let range = compute_range();
     let feed = tally::compute::SnapshotFeed::default();
     let old_run = tally::compute::recompute(&direct, &feed, "acme", range)
