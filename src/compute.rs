@@ -1061,16 +1061,6 @@ fn block_from(range: Period, day: chrono::NaiveDate, len: i64) -> Option<Period>
 /// computing side, at 0.1 s a day, fills it well before a block's end.
 const QUEUED_DAYS: usize = 16;
 
-/// A spawned task that is aborted when dropped: a run whose caller goes away stops
-/// writing, its open transaction rolled back, instead of writing on unseen.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// The result of a joined task; a panic in it is resumed here.
 fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
     match result {
@@ -1169,10 +1159,14 @@ async fn recompute_keys(
         }
     };
     // In the caller's span, so what the writer logs is still tied to its run.
-    let mut writer = AbortOnDrop(tokio::spawn(tracing::Instrument::in_current_span(write)));
+    // Aborted when dropped: a run whose caller goes away stops writing, its open
+    // transaction rolled back, instead of writing on unseen.
+    let mut writer = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        tracing::Instrument::in_current_span(write),
+    ));
     tokio::pin!(compute);
     let summary = tokio::select! {
-        written = &mut writer.0 => {
+        written = &mut writer => {
             // The writer ends on an error, which ends the run at once (whatever the
             // computing side is waiting for), or after the last day was sent.
             let summary = joined(written)?;
@@ -1181,7 +1175,7 @@ async fn recompute_keys(
         }
         computed = &mut compute => {
             // The days computed before an error are still written.
-            let written = joined((&mut writer.0).await);
+            let written = joined((&mut writer).await);
             computed?;
             written?
         }
