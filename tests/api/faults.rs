@@ -222,6 +222,14 @@ async fn wrote_a_new_day(store: &Store, old_run: &str) -> bool {
         .is_some()
 }
 
+/// Waits, up to two minutes, until a compute other than `old_run` has written a day.
+async fn until_a_new_day(what: &str, store: &Store, old_run: &str) {
+    eventually(what, Duration::from_secs(120), move || {
+        wrote_a_new_day(store, old_run)
+    })
+    .await;
+}
+
 /// Asserts that each day holds all of its old snapshots or all of its new ones, written
 /// by one run; returns (days still old, days new).
 fn assert_old_or_new(
@@ -553,16 +561,7 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
         1_000,
         acknowledged.clone(),
     ));
-    eventually(
-        "the compute's first new day",
-        Duration::from_secs(120),
-        || {
-            let direct = direct.clone();
-            let old_run = old_run.clone();
-            async move { wrote_a_new_day(&direct, &old_run).await }
-        },
-    )
-    .await;
+    until_a_new_day("the compute's first new day", direct, &old_run).await;
     eventually("an acknowledged batch", Duration::from_secs(120), || {
         let acknowledged = acknowledged.clone();
         async move { !acknowledged.lock().unwrap().is_empty() }
@@ -825,16 +824,7 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
         let request = with_key(compute, &key);
         tokio::spawn(async move { kpis.compute_kpis(request).await })
     };
-    eventually(
-        "the compute's first new day",
-        Duration::from_secs(120),
-        || {
-            let direct = direct.clone();
-            let old_run = old_run.clone();
-            async move { wrote_a_new_day(&direct, &old_run).await }
-        },
-    )
-    .await;
+    until_a_new_day("the compute's first new day", &direct, &old_run).await;
     kill_9(server).await;
     assert!(
         computing.await.unwrap().is_err(),
@@ -881,16 +871,7 @@ async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
         let (store, feed) = (direct.clone(), feed.clone());
         tokio::spawn(async move { tally::compute::recompute(&store, &feed, "acme", range).await })
     };
-    eventually(
-        "the second run's first day",
-        Duration::from_secs(120),
-        || {
-            let direct = direct.clone();
-            let old_run = old_run.clone();
-            async move { wrote_a_new_day(&direct, &old_run).await }
-        },
-    )
-    .await;
+    until_a_new_day("the second run's first day", &direct, &old_run).await;
     run.abort();
     assert!(run.await.unwrap_err().is_cancelled());
     let at_drop = day_sets(&direct).await;
