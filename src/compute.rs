@@ -1055,10 +1055,11 @@ fn block_from(range: Period, day: chrono::NaiveDate, len: i64) -> Option<Period>
     })
 }
 
-/// Computed days that may wait for the writer (5 MB each on data set M): enough for the
-/// writer to stay busy through the next block's loading (on M, 2.7 s for a quarter's
-/// orders, 1.6–2.1 s for a month's other parts, against 0.25 s to write a day); the
-/// computing side, at 0.1 s a day, fills it well before a block's end.
+/// Computed days that may wait for the writer (5 MB each on data set M). The computing
+/// side, at 0.1 s a day, fills it well before a block's end; it covers a month's loading
+/// (1.6–2.1 s on M) but not all of a quarter's order pass, where the writer waits 2.3–2.9 s
+/// on a slower machine. 32 days did not make the year faster and cost 70 MB
+/// (BENCHMARKS.md, KPI engine).
 const QUEUED_DAYS: usize = 16;
 
 /// The result of a joined task; a panic in it is resumed here.
