@@ -1,7 +1,7 @@
 //! KpiService: the built-in catalogue.
 use super::Api;
 use super::convert::Pager;
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::compute::{Computed, Engine, KpiKey};
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
@@ -631,11 +631,12 @@ impl KpiService for Api {
     ) -> Result<Response<proto::KpiDefinition>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        crate::kpi::custom::check_id(&req.kpi_definition_id)
-            .map_err(|e| ApiError::invalid("kpi_definition_id", e))?;
-        let msg = req
-            .kpi_definition
-            .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
+        let mut problems = Problems::default();
+        problems.take(
+            crate::kpi::custom::check_id(&req.kpi_definition_id)
+                .map_err(|e| ApiError::invalid("kpi_definition_id", e)),
+        );
+        let msg = problems.required(req.kpi_definition, "kpi_definition");
         let spec = crate::kpi::custom::CustomKpi {
             display_name: msg.display_name,
             description: msg.description,
@@ -643,8 +644,11 @@ impl KpiService for Api {
             formula: msg.formula,
             version: 1,
         };
-        self.check_custom(&tenant.id, &req.kpi_definition_id, &spec)
-            .await?;
+        problems.take(
+            self.check_custom(&tenant.id, &req.kpi_definition_id, &spec)
+                .await,
+        );
+        problems.finish()?;
         let stored = self
             .store
             .create_custom_kpi(&tenant.id, &req.kpi_definition_id, &spec)
@@ -662,15 +666,10 @@ impl KpiService for Api {
         let msg = req
             .kpi_definition
             .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
-        let id = definition_id(&msg.name, "kpi_definition.name")?.to_string();
-        if catalogue::find(&id).is_some() {
-            return Err(ApiError::FailedPrecondition(format!(
-                "kpiDefinitions/{id} is built in and cannot change"
-            ))
-            .into());
-        }
-        let etag = crate::api::convert::etag(&msg.etag, "kpi_definition.etag")?;
-        let mask = crate::api::convert::Mask::read(
+        let mut problems = Problems::default();
+        let id = problems.take(definition_id(&msg.name, "kpi_definition.name"));
+        let etag = problems.take(crate::api::convert::etag(&msg.etag, "kpi_definition.etag"));
+        let mask = problems.take(crate::api::convert::Mask::read(
             req.update_mask.as_ref(),
             &["display_name", "description", "unit", "formula"],
             || {
@@ -684,7 +683,18 @@ impl KpiService for Api {
                 .filter_map(|(f, set)| set.then_some(f))
                 .collect()
             },
-        )?;
+        ));
+        // The rules of the definition need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
+        let id = id.to_string();
+        if catalogue::find(&id).is_some() {
+            return Err(ApiError::FailedPrecondition(format!(
+                "kpiDefinitions/{id} is built in and cannot change"
+            ))
+            .into());
+        }
         let current = self
             .store
             .custom_kpis(&tenant.id)

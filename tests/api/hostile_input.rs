@@ -268,7 +268,11 @@ async fn metric_values_are_bounded_and_their_sums_are_safe(app: TestApp) {
     let response = app
         .ingest()
         .ingest_metric_points(app.req(proto::IngestMetricPointsRequest {
-            rows: vec![metric(1, 1.7e308), metric(2, -1.7e308), metric(3, 1e15 + 1.0)],
+            rows: vec![
+                metric(1, 1.7e308),
+                metric(2, -1.7e308),
+                metric(3, 1e15 + 1.0),
+            ],
             all_or_nothing: false,
         }))
         .await
