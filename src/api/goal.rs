@@ -7,6 +7,7 @@ use crate::domain::Stored;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::names::Collection;
 use crate::kpi::goal_eval::{Evaluation, Status as GoalStatus};
+use crate::kpi::value::positive_zero;
 use crate::proto;
 use crate::proto::goal_service_server::GoalService;
 use tonic::{Request, Response, Status};
@@ -99,12 +100,12 @@ fn evaluation_to_proto(
         goal: Collection::Goals.name(goal_id),
         as_of: convert::date(e.as_of),
         measured_day: convert::date(e.measured_day),
-        current_value: e.current,
-        baseline: e.baseline,
-        target: e.target,
-        progress_percent: e.progress,
-        expected_progress_percent: e.expected_progress,
-        forecast: e.forecast,
+        current_value: e.current.map(positive_zero),
+        baseline: e.baseline.map(positive_zero),
+        target: e.target.map(positive_zero),
+        progress_percent: e.progress.map(positive_zero),
+        expected_progress_percent: positive_zero(e.expected_progress),
+        forecast: e.forecast.map(positive_zero),
         forecast_values: e.forecast_values as i32,
         status: status_to_proto(e.status) as i32,
         reason: e.reason.clone(),

@@ -8,7 +8,7 @@ use crate::domain::names::Collection;
 use crate::domain::tenant::Tenant;
 use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
 use crate::kpi::period::{Granularity, Period};
-use crate::kpi::value::Reason;
+use crate::kpi::value::{Reason, positive_zero};
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
 use chrono::NaiveDate;
@@ -199,14 +199,15 @@ fn value_to_proto(
         }),
         first_day: crate::api::convert::date(computed.period.first),
         last_day: crate::api::convert::date(computed.period.last),
-        value: computed.value.ok(),
+        // Snapshots stored before -0.0 was normalised at the source may still hold it.
+        value: computed.value.ok().map(positive_zero),
         undefined_reason: computed
             .value
             .err()
             .map(|r| r.as_str().to_string())
             .unwrap_or_default(),
-        numerator: computed.numerator,
-        denominator: computed.denominator,
+        numerator: computed.numerator.map(positive_zero),
+        denominator: computed.denominator.map(positive_zero),
         definition_version: version,
         run_id: run_id.to_string(),
         r#final: is_final,

@@ -353,6 +353,41 @@ async fn metric_values_are_bounded_and_their_sums_are_safe(app: TestApp) {
         progress.current_value.is_some_and(f64::is_finite),
         "{progress:?}"
     );
+
+    // A formula can still leave the range of a double (1e15^21); it says so, and does
+    // not blame a denominator that is not zero.
+    let formula = vec!["brand_searches"; 21].join(" * ");
+    app.kpis()
+        .create_kpi_definition(app.req(proto::CreateKpiDefinitionRequest {
+            kpi_definition_id: "searches_power".into(),
+            kpi_definition: Some(proto::KpiDefinition {
+                display_name: "Searches to the 21st".into(),
+                unit: "ratio".into(),
+                formula,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap();
+    let values = app
+        .kpis()
+        .query_snapshots(app.req(proto::QuerySnapshotsRequest {
+            kpi_scope: Some(proto::KpiScope {
+                kpi: "searches_power".into(),
+                scope: "tenant".into(),
+                segment: String::new(),
+            }),
+            first_day: date(2026, 3, 1),
+            last_day: date(2026, 3, 1),
+            granularity: proto::Granularity::Range as i32,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .values;
+    assert_eq!(values.len(), 1);
+    assert_eq!(values[0].value, None, "{values:?}");
+    assert_eq!(values[0].undefined_reason, "overflow");
     app.stop().await;
 }
 
