@@ -10,7 +10,7 @@ use crate::kpi::directory::{Directory, Influencers};
 use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
-use crate::kpi::value::{Reason, Value, difference, positive_zero, ratio};
+use crate::kpi::value::{Reason, Value, difference, finite, positive_zero, ratio};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
 use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
@@ -555,7 +555,8 @@ impl<'a> Engine<'a> {
                 .metrics
                 .get(&(kpi.to_string(), scope.to_string()))
                 .copied()
-                .ok_or(Reason::NoData);
+                .ok_or(Reason::NoData)
+                .and_then(finite);
             return Ok(plain(value));
         }
         if let Some(field) = Field::of_kpi(kpi) {

@@ -309,7 +309,8 @@ impl Store {
         Ok(counts)
     }
 
-    /// Per (metric key, scope), the sum of pushed points in the period and their count.
+    /// Per (metric key, scope), the sum of pushed points in the period; not finite when
+    /// it passes the range of a double.
     pub async fn metric_sums(
         &self,
         tenant_id: &str,
@@ -328,10 +329,24 @@ impl Store {
         per_day: bool,
     ) -> Result<ByDay<HashMap<(String, String), f64>>> {
         let t = "metric_points";
+        // Points are bounded at ingest (1e15), but points stored before the bound may
+        // not be, and PostgreSQL raises an error when a double sum overflows. There the
+        // sum is taken in numeric, which cannot overflow, and a total beyond a double is
+        // infinity; SQLite's double SUM gives infinity (or NULL for inf - inf) itself.
+        // The engine answers either as `overflow`, never INTERNAL.
+        let total = if self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            Expr::cust(
+                "CASE WHEN ABS(SUM(CAST(\"metric_points\".\"value\" AS NUMERIC))) <= 1e308 \
+                 THEN CAST(SUM(CAST(\"metric_points\".\"value\" AS NUMERIC)) AS DOUBLE PRECISION) \
+                 ELSE CAST('Infinity' AS DOUBLE PRECISION) END",
+            )
+        } else {
+            Expr::col((t, "value")).sum()
+        };
         let mut select = Query::select()
             .from(t)
             .columns([(t, "metric_key"), (t, "scope")])
-            .expr_as(Expr::col((t, "value")).sum(), "total")
+            .expr_as(total, "total")
             .and_where(Expr::col((t, "tenant_id")).eq(tenant_id))
             .and_where(in_period(t, period))
             .group_by_col((t, "metric_key"))
@@ -342,7 +357,7 @@ impl Store {
         for row in self.rows(&select).await? {
             sums.entry(row_day(&row, per_day)?).or_default().insert(
                 (get(&row, "metric_key")?, get(&row, "scope")?),
-                get::<f64>(&row, "total")?,
+                get::<Option<f64>>(&row, "total")?.unwrap_or(f64::NAN),
             );
         }
         Ok(sums)

@@ -391,6 +391,86 @@ async fn metric_values_are_bounded_and_their_sums_are_safe(app: TestApp) {
     app.stop().await;
 }
 
+/// Points stored before the bound (1.7e308 was accepted) make sums beyond a double: the
+/// week and range values are `overflow`, never INTERNAL, and a goal on them is evaluated.
+async fn sums_of_values_stored_before_the_bound_overflow_honestly(app: TestApp) {
+    use tally::domain::goal::Scope;
+    use tally::domain::observation::MetricPoint;
+    let points: Vec<MetricPoint> = (1..=3)
+        .map(|d| MetricPoint {
+            key: "brand_searches".into(),
+            scope: Scope::Tenant,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap(),
+            value: 1.7e308,
+        })
+        .collect();
+    app.store
+        .upsert_metric_points("acme", &points)
+        .await
+        .unwrap();
+    for granularity in [proto::Granularity::Week, proto::Granularity::Range] {
+        let values = app
+            .kpis()
+            .query_snapshots(app.req(proto::QuerySnapshotsRequest {
+                kpi_scope: Some(proto::KpiScope {
+                    kpi: "brand_searches".into(),
+                    scope: "tenant".into(),
+                    segment: String::new(),
+                }),
+                first_day: date(2026, 3, 1),
+                last_day: date(2026, 3, 7),
+                granularity: granularity as i32,
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("{granularity:?}: {e:?}"))
+            .into_inner()
+            .values;
+        assert!(
+            values.iter().any(|v| v.undefined_reason == "overflow"),
+            "{granularity:?}: {values:?}"
+        );
+        assert!(
+            values.iter().all(|v| v.value.is_none_or(f64::is_finite)),
+            "{values:?}"
+        );
+    }
+    app.goals()
+        .create_goal(app.req(proto::CreateGoalRequest {
+            goal_id: "searches".into(),
+            goal: Some(proto::Goal {
+                display_name: "Searches".into(),
+                objective: proto::Objective::BrandAwareness as i32,
+                kpi: "brand_searches".into(),
+                scope: "tenant".into(),
+                target: Some(proto::Target {
+                    kind: Some(proto::target::Kind::AbsoluteValue(1e15)),
+                }),
+                direction: proto::Direction::Up as i32,
+                start_date: date(2026, 3, 1),
+                deadline: date(2026, 3, 31),
+                owner: "Brand".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    app.kpis()
+        .compute_kpis(app.req(proto::ComputeKpisRequest {
+            first_day: date(2026, 3, 1),
+            last_day: date(2026, 3, 7),
+        }))
+        .await
+        .unwrap();
+    app.goals()
+        .get_goal_progress(app.req(proto::GetGoalProgressRequest {
+            name: "goals/searches".into(),
+        }))
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
 /// Counts at their bound (1e15) in more rows than a 64-bit integer sum holds: the week
 /// and range sums are values, never INTERNAL.
 async fn count_sums_past_the_integer_range_are_values(app: TestApp) {
@@ -524,5 +604,6 @@ crate::on_both_databases!(
     many_violations_are_capped_in_a_small_details_header,
     metric_values_are_bounded_and_their_sums_are_safe,
     count_sums_past_the_integer_range_are_values,
+    sums_of_values_stored_before_the_bound_overflow_honestly,
     zero_fees_are_positive_zero,
 );
