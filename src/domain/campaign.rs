@@ -166,6 +166,32 @@ mod tests {
     }
 
     #[test]
+    fn lists_past_their_limit_are_refused_by_length_alone() {
+        let mut c = campaign();
+        let bad = Participant {
+            influencer_id: "anna".into(),
+            fee: Money {
+                currency: "XXX".into(),
+                minor_units: -1,
+            },
+        };
+        c.participants = vec![bad; 100_000];
+        c.giveaways = vec![
+            Giveaway {
+                id: "Not An Id".into(),
+                display_name: String::new(),
+                host: None,
+            };
+            100_000
+        ];
+        let Err(DomainError::Invalid(v)) = c.validate("EUR") else {
+            panic!()
+        };
+        let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["participants", "giveaways"]);
+    }
+
+    #[test]
     fn end_before_start_is_refused_but_one_day_is_fine() {
         let mut c = campaign();
         c.end_date = c.start_date;

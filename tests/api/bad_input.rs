@@ -64,6 +64,10 @@ const fn ex(
     }
 }
 
+#[allow(
+    dead_code,
+    reason = "no value conflicts today (the last, a huge goal baseline, is now refused by its bound); kept for the next"
+)]
 const fn conflict(
     method: &'static str,
     field: &'static str,
@@ -296,31 +300,13 @@ const EXCEPTIONS: &[Exception] = &[
     ex("ListJobRuns", "trigger", "empty", "optional filter"),
     // AIP-158: a page size above the maximum is lowered to it, not refused.
     ex("*", "page_size", "huge", "lowered to the maximum (AIP-158)"),
-    // Goal values are KPI values, which may be negative (growth) or large (revenue).
+    // Goal values are KPI values, which may be negative (growth); the generator's huge
+    // value (1e300) is past the bound of every measured value (1e15) and refused.
     ex(
         "*",
         "goal.baseline.value",
         "negative",
         "KPI values may be negative",
-    ),
-    ex(
-        "*",
-        "goal.target.absolute_value",
-        "huge",
-        "KPI values may be large",
-    ),
-    conflict(
-        "*",
-        "goal.baseline.value",
-        "huge",
-        "goal.target.absolute_value",
-        "a large baseline is valid, but above the UP goal's target",
-    ),
-    ex(
-        "*",
-        "goal.target.relative_change_percent",
-        "huge",
-        "a change may be large",
     ),
     // A well-formed key that is no KPI id names a pushed metric, which may get points later
     // (queries answer no_data until then).
@@ -407,12 +393,6 @@ const EXCEPTIONS: &[Exception] = &[
         "the platform's own scale",
     ),
     ex(
-        "*",
-        "rows[0].attributes.influence_score",
-        "huge",
-        "the platform's own scale",
-    ),
-    ex(
         "IngestWebTraffic",
         "rows[0].source",
         "empty",
@@ -443,12 +423,6 @@ const EXCEPTIONS: &[Exception] = &[
         "rows[0].value",
         "negative",
         "a metric may be negative",
-    ),
-    ex(
-        "IngestMetricPoints",
-        "rows[0].value",
-        "huge",
-        "a metric may be large",
     ),
     ex(
         "*",
