@@ -75,8 +75,8 @@ pub enum Command {
         #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
         addr: String,
         /// API key of the tenant.
-        #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
-        api_key: String,
+        #[command(flatten)]
+        key: crate::auth::ClientKey,
     },
     /// The KPI catalogue, and a KPI's values per day, week, month or range (from a running
     /// server).
@@ -325,8 +325,9 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             format,
             batch_size,
             addr,
-            api_key,
+            key,
         } => {
+            let api_key = key.resolve().map_err(|e| CliError::Usage(e.to_string()))?;
             let format = format
                 .or_else(|| crate::files::Format::from_path(&file))
                 .ok_or_else(|| {
@@ -463,6 +464,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
 async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), CliError> {
     // TLS files are checked before anything binds, so a bad file fails fast by name.
     let tls = settings.tls()?;
+    let database_check_interval = settings.health_check_interval()?;
     let listener = bind(settings.listen_addr).await?;
     let health_listener = match settings.health_addr {
         Some(addr) => Some(bind(addr).await?),
@@ -482,8 +484,11 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             tls,
             health_listener,
             metrics_listener,
+            metrics_tenant_label: settings.metrics_tenant_label,
             rate_limit: settings.rate_limit(),
+            unknown_key_limit: std::num::NonZeroU32::new(settings.unknown_key_limit_per_minute),
             read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
+            database_check_interval,
             ..Default::default()
         },
     )

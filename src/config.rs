@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 /// Default of [`Settings::read_cache_ttl_ms`].
 pub const DEFAULT_READ_CACHE_TTL_MS: u64 = 500;
 
+/// Default of [`Settings::health_check_interval_ms`].
+pub const DEFAULT_HEALTH_CHECK_INTERVAL_MS: u64 = 250;
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,6 +98,14 @@ pub struct Settings {
     pub tls_key_file: Option<String>,
     /// PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS).
     pub tls_client_ca_file: Option<String>,
+    /// Milliseconds between two pings of the database that set health SERVING or
+    /// NOT_SERVING: the longest an outage goes unreported, plus the failing ping itself.
+    pub health_check_interval_ms: u64,
+    /// How `/metrics` (which has no authentication) names tenants: `id`, `hash` or `none`.
+    pub metrics_tenant_label: crate::metrics::TenantLabel,
+    /// Lookups of API keys not known to be valid (guesses, typos, revoked keys) that each
+    /// client address may cause per minute, all at once at most; 0 turns the limit off.
+    pub unknown_key_limit_per_minute: u32,
 }
 
 /// Where pulled data comes from.
@@ -146,6 +157,9 @@ impl Default for Settings {
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
+            health_check_interval_ms: DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+            metrics_tenant_label: crate::metrics::TenantLabel::Id,
+            unknown_key_limit_per_minute: 60,
         }
     }
 }
@@ -241,8 +255,21 @@ impl Settings {
         Some(crate::api::limits::RateLimit { per_second, burst })
     }
 
+    /// How often the database is pinged for health, checked: zero is refused (a ping loop
+    /// without pause would load the database it watches).
+    pub fn health_check_interval(&self) -> Result<std::time::Duration, ConfigError> {
+        if self.health_check_interval_ms == 0 {
+            return Err(ConfigError(Box::new(figment::Error::from(
+                "health_check_interval_ms: must be at least 1".to_string(),
+            ))));
+        }
+        Ok(std::time::Duration::from_millis(
+            self.health_check_interval_ms,
+        ))
+    }
+
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 33] = [
+    pub const KEYS: [&'static str; 36] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -276,6 +303,9 @@ impl Settings {
         "tls_cert_file",
         "tls_key_file",
         "tls_client_ca_file",
+        "health_check_interval_ms",
+        "metrics_tenant_label",
+        "unknown_key_limit_per_minute",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.

@@ -383,7 +383,7 @@ impl KpiService for Api {
         request: Request<proto::WatchSnapshotsRequest>,
     ) -> Result<Response<SnapshotStream>, Status> {
         use futures_util::StreamExt;
-        let tenant = self.tenant(&request).await?;
+        let (tenant, key) = self.authenticate(&request).await?;
         let req = request.get_ref();
         if req.kpi_scopes.len() > 1000 {
             return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
@@ -415,7 +415,9 @@ impl KpiService for Api {
                     .collect();
                 futures_util::stream::iter(values)
             });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(
+            self.until_revoked(key, Box::pin(stream)),
+        )))
     }
 
     async fn list_kpi_definitions(

@@ -13,6 +13,7 @@ mod human;
 mod ingest;
 mod isolation;
 mod jobs;
+mod keys;
 mod kpis;
 mod limits;
 mod nightly;
