@@ -355,9 +355,9 @@ async fn late_orders_recompute_custom_kpis_over_cohorts(app: TestApp) {
     assert_eq!(tenant.0, Some(1.0), "{tenant:?}");
 }
 
-/// Issue 20 item 17: a custom KPI on a scope where one of its inputs does not apply, and
-/// an id that names nothing of the tenant, are INVALID_ARGUMENT, not values.
-async fn names_that_do_not_apply_or_exist_are_refused(app: TestApp) {
+/// Issue 20 item 17: a custom KPI on a scope where one of its inputs does not apply is
+/// INVALID_ARGUMENT (KPIS.md: scopes), not an `outside_campaign` value.
+async fn custom_kpis_are_refused_where_an_input_does_not_apply(app: TestApp) {
     world(&app).await;
     let y = yesterday();
     create_custom(&app, "revenue_per_post", "attributed_revenue / posts")
@@ -366,12 +366,6 @@ async fn names_that_do_not_apply_or_exist_are_refused(app: TestApp) {
     create_custom(&app, "double_rpp", "revenue_per_post * 2")
         .await
         .unwrap();
-    assert_eq!(
-        push(&app, "brand_searches", "tenant", y, 4.0)
-            .await
-            .rejected_count,
-        0
-    );
     compute(&app, y, y).await;
 
     // attributed_revenue is not measured on a channel, so neither is what uses it.
@@ -398,6 +392,20 @@ async fn names_that_do_not_apply_or_exist_are_refused(app: TestApp) {
     .await
     .unwrap();
     assert_eq!(anna[0].undefined_reason, "no_data", "{anna:?}");
+}
+
+/// Issue 20 item 17: an id that is no KPI, custom KPI or pushed metric key (with points)
+/// of the tenant is INVALID_ARGUMENT with the closest known ids, not a `no_data` value.
+async fn unknown_kpi_ids_are_refused_with_the_closest_ids(app: TestApp) {
+    world(&app).await;
+    let y = yesterday();
+    assert_eq!(
+        push(&app, "brand_searches", "tenant", y, 4.0)
+            .await
+            .rejected_count,
+        0
+    );
+    compute(&app, y, y).await;
 
     // An id that is no KPI, custom KPI or pushed metric key of the tenant is refused
     // with the closest known ids.
@@ -448,5 +456,6 @@ crate::on_both_databases!(
     a_metric_key_and_a_custom_kpi_id_never_share_a_snapshot_key,
     custom_kpis_over_cohorts_stay_open_for_the_returning_window,
     late_orders_recompute_custom_kpis_over_cohorts,
-    names_that_do_not_apply_or_exist_are_refused,
+    custom_kpis_are_refused_where_an_input_does_not_apply,
+    unknown_kpi_ids_are_refused_with_the_closest_ids,
 );
