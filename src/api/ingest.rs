@@ -442,8 +442,30 @@ impl IngestService for Api {
                 );
             }
         }
+        // A metric key and a custom KPI id name the same snapshots (KPIS.md: a pushed
+        // metric key must differ from every custom KPI id of the tenant).
+        let customs: HashSet<String> = if req.rows.is_empty() {
+            HashSet::new()
+        } else {
+            self.store
+                .custom_kpis(&tenant.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        };
         let (accepted, rejected) = partition(&req.rows, |r| {
             obs::check_metric_key(&r.metric_key).map_err(|e| ("metric_key".to_string(), e))?;
+            if customs.contains(&r.metric_key) {
+                return Err((
+                    "metric_key".into(),
+                    format!(
+                        "`{}` is a custom KPI of this tenant; push the metric under another key",
+                        r.metric_key
+                    ),
+                ));
+            }
             let scope = Scope::parse(&r.scope).map_err(|e| ("scope".to_string(), e))?;
             if known.get(&r.scope) != Some(&true) {
                 return Err(("scope".into(), format!("{scope} does not exist")));

@@ -9,7 +9,7 @@
 pub mod report;
 pub mod scheduler;
 
-use crate::compute::{self, COHORT_KPIS, SnapshotFeed};
+use crate::compute::{self, SnapshotFeed};
 use crate::connectors::{Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source};
 use crate::domain::tenant::Tenant;
 use crate::goals::GoalFeed;
@@ -895,12 +895,12 @@ impl Jobs {
             return;
         };
         let started = Instant::now();
-        let step = match compute::recompute_only(
+        // The custom KPIs over them too: KPIS.md holds those to the same window.
+        let step = match compute::recompute_cohorts(
             &self.inner.store,
             &self.inner.feed,
             &tenant.id,
             range,
-            &COHORT_KPIS,
         )
         .await
         {
@@ -909,7 +909,7 @@ impl Jobs {
                 outcome: Outcome::Succeeded,
                 duration_ms: millis(started),
                 count: summary.snapshots,
-                detail: format!("returning-buyer KPIs of {range}"),
+                detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
             },
             Err(e) => StepReport {
                 name: "recompute_cohorts".into(),

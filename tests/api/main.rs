@@ -4,6 +4,7 @@ mod helpers;
 
 mod bad_input;
 mod connectors;
+mod custom_kpis;
 mod errors;
 mod fakes;
 mod faults;
