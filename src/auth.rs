@@ -42,8 +42,8 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 /// history keeps.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct ClientKey {
-    /// File holding the tenant's API key (leading and trailing whitespace ignored); also
-    /// TALLY_API_KEY_FILE. Wins over --api-key and TALLY_API_KEY.
+    /// File holding the tenant's API key (leading and trailing whitespace ignored); wins
+    /// over --api-key and TALLY_API_KEY.
     #[arg(long, env = "TALLY_API_KEY_FILE", value_name = "FILE")]
     pub api_key_file: Option<std::path::PathBuf>,
     /// The tenant's API key. Prefer the TALLY_API_KEY environment variable or

@@ -75,3 +75,30 @@ impl Api {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::StreamExt;
+
+    #[tokio::test]
+    async fn values_pass_until_the_revocation_then_the_status_and_nothing_more() {
+        let (revoke, revoked) = tokio::sync::oneshot::channel::<()>();
+        let (send, values) = tokio::sync::mpsc::unbounded_channel::<Result<u32, Status>>();
+        let mut stream = UntilRevoked {
+            inner: tokio_stream::wrappers::UnboundedReceiverStream::new(values),
+            revoked: Some(Box::pin(async move {
+                let _ = revoked.await;
+                Status::unauthenticated("API key revoked")
+            })),
+        };
+        send.send(Ok(1)).unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
+        revoke.send(()).unwrap();
+        // A value queued after the revocation is not delivered.
+        send.send(Ok(2)).unwrap();
+        let end = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(end.code(), tonic::Code::Unauthenticated);
+        assert!(stream.next().await.is_none());
+    }
+}
