@@ -266,7 +266,6 @@ async fn a_shopify_channel_cannot_name_a_host_the_tenant_picks(db: TestDb) {
             update_mask: Some(prost_types::FieldMask {
                 paths: vec!["account_id".into()],
             }),
-            ..Default::default()
         }))
         .await;
     assert_eq!(bad_fields(refused), ["channel.account_id"]);
