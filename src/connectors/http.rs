@@ -130,8 +130,13 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
     let cut_off = secret.len().min(4);
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
+    // Every spelling starts with the first byte itself or an escape.
+    let may_start = |b: u8| b == secret[0] || matches!(b, b'%' | b'+' | b'\\');
     while at < bytes.len() {
-        match spelled_at(bytes, at, secret, cut_off) {
+        let found = may_start(bytes[at])
+            .then(|| spelled_at(bytes, at, secret, cut_off))
+            .flatten();
+        match found {
             Some(end) if end > at => {
                 out.extend_from_slice(b"***");
                 at = end;
