@@ -431,12 +431,13 @@ fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError
         ConnectorMode::Demo => crate::connectors::demo::demo_registry(),
         ConnectorMode::None => Registry::new(),
     };
-    let credentials = crate::connectors::Credentials {
-        dir: settings
+    let credentials = crate::connectors::Credentials::from_environment(
+        settings
             .credentials_dir
             .as_ref()
+            .filter(|dir| !dir.is_empty())
             .map(std::path::PathBuf::from),
-    };
+    );
     Ok(crate::jobs::Jobs::new(
         store,
         crate::compute::SnapshotFeed::default(),

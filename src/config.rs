@@ -55,7 +55,8 @@ pub struct Settings {
     /// Where pulled data comes from: `live` (the platforms' APIs), `demo` (generated) or
     /// `none` (ingest only).
     pub connectors: ConnectorMode,
-    /// Directory of mounted secret files named by the channels' credential references.
+    /// Directory of mounted secret files, `<dir>/<tenant id>/<credential reference>`; with
+    /// `TALLY_CRED_<TENANT>__<reference>` variables, the only place credentials come from.
     pub credentials_dir: Option<String>,
     /// Seconds one platform HTTP request may take.
     pub http_timeout_seconds: u64,

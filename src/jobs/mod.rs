@@ -839,7 +839,10 @@ impl Jobs {
             currency: tenant.settings.currency.clone(),
             latest: is_latest,
             previous_totals,
-            credential: self.inner.credentials.resolve(&source.credentials_ref),
+            credential: self
+                .inner
+                .credentials
+                .resolve(&tenant.id, &source.credentials_ref),
             cursor: record.cursor.clone(),
         };
         let mut sink = StoreSink {

@@ -1056,9 +1056,7 @@ async fn run_week(p: &Platforms, store: &Store, tenant: &Tenant, days: &[NaiveDa
                 max_delay: Duration::from_millis(20),
             },
         ),
-        Credentials {
-            dir: Some(p.secrets.path().to_path_buf()),
-        },
+        Credentials::new(Some(p.secrets.path().to_path_buf()), []),
         JobSettings::default(),
     );
     for fake in fakes(p) {
@@ -1106,7 +1104,7 @@ async fn a_week_of_nightly_runs_with_30_percent_platform_faults_ends_complete(db
     let tenant = store.get_tenant("acme").await.unwrap();
     let last = jobs::yesterday(Utc::now(), &tenant);
     let days: Vec<NaiveDate> = (0..7).rev().map(|k| last - Days::new(k)).collect();
-    let platforms = Platforms::start(days[0]).await;
+    let platforms = Platforms::start(days[0], "acme").await;
     set_week_history(&platforms, &days);
 
     // The same week without faults, for comparison.

@@ -25,6 +25,7 @@ mod paging;
 mod read_cache;
 mod resources;
 mod rule_properties;
+mod secrets;
 mod snapshot_rows;
 mod tenancy;
 mod upgrades;
