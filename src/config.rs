@@ -192,6 +192,7 @@ impl Settings {
             schedule: self.job_schedule.clone(),
             schedule_time_zone: time_zone,
             lease: std::time::Duration::from_secs(self.job_lease_seconds),
+            heartbeat: None,
             max_catch_up_days: self.job_max_catch_up_days.max(1),
             max_attempts: self.job_max_attempts.max(1),
             goal_warning_factor: if self.goal_warning_factor.is_finite()
