@@ -77,6 +77,14 @@ pub enum Command {
         /// API key of the tenant.
         #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
         api_key: String,
+        /// Attempts per batch when the server does not answer (it stopped, restarted or
+        /// the connection broke; or RESOURCE_EXHAUSTED with a time to wait), the first
+        /// included. Batches are idempotent, so a resent one is never stored twice.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+        max_attempts: u32,
+        /// Longest total wait, in seconds, between the attempts of one batch.
+        #[arg(long, default_value_t = 120)]
+        max_retry_seconds: u64,
     },
     /// The KPI catalogue, and a KPI's values per day, week, month or range (from a running
     /// server).
@@ -326,6 +334,8 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             batch_size,
             addr,
             api_key,
+            max_attempts,
+            max_retry_seconds,
         } => {
             let format = format
                 .or_else(|| crate::files::Format::from_path(&file))
@@ -346,9 +356,21 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     addr: addr.clone(),
                     source,
                 })?;
-            let summary =
-                crate::upload::upload(channel, &api_key, kind, &file, format, batch_size as usize)
-                    .await?;
+            let retry = crate::upload::RetryPolicy {
+                max_attempts,
+                max_wait: Duration::from_secs(max_retry_seconds),
+                ..crate::upload::RetryPolicy::default()
+            };
+            let summary = crate::upload::upload(
+                channel,
+                &api_key,
+                kind,
+                &file,
+                format,
+                batch_size as usize,
+                retry,
+            )
+            .await?;
             print!("{summary}");
             if summary.rejected > 0 {
                 return Err(CliError::Rejected(summary.rejected));

@@ -568,6 +568,7 @@ async fn upload_file(
         &path,
         ::tally::files::Format::Csv,
         2,
+        ::tally::upload::RetryPolicy::default(),
     )
     .await
     .unwrap();
@@ -921,6 +922,125 @@ async fn file_and_rpc_accept_the_same_rows_and_store_the_same_values(app: TestAp
     assert_same_rows!(app, metric_point, update_time);
 }
 
+/// A loopback TCP proxy to `upstream` that closes the connection carrying the
+/// `cut_after`-th byte from the client, once; later connections pass untouched.
+async fn proxy_cutting_once(
+    upstream: std::net::SocketAddr,
+    cut_after: u64,
+) -> std::net::SocketAddr {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = Arc::new(AtomicU64::new(0));
+    let cut = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (sent, cut) = (sent.clone(), cut.clone());
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let upstream = async {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = client_read.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+                        if total >= cut_after && !cut.swap(true, Ordering::SeqCst) {
+                            // Dropping both directions closes the connection mid-call.
+                            return;
+                        }
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+                tokio::select! {
+                    () = upstream => {},
+                    _ = downstream => {},
+                }
+            });
+        }
+    });
+    addr
+}
+
+// Found by issue 20: `tally ingest` gave up with "transport error: broken pipe" when the
+// connection to the server broke mid-upload. The connection is cut once, a third of the
+// way through; the upload goes on from the batch that was not acknowledged, and what is
+// stored equals a clean upload of the same file into another tenant.
+async fn an_upload_survives_a_broken_connection_and_stores_what_a_clean_one_does(app: TestApp) {
+    let beta = app.other_tenant("beta").await;
+    let mut text = String::from(
+        "order_id,customer_id,customer_email,placed_at,currency,revenue,discount_codes\n",
+    );
+    for i in 0..600 {
+        let who = if i % 3 == 0 {
+            format!(",guest{}@example.com", i % 50)
+        } else {
+            format!("c-{},", i % 70)
+        };
+        text.push_str(&format!(
+            "o-{i},{who},2026-03-{:02}T{:02}:15:00Z,EUR,{}.{:02},{}\n",
+            1 + i % 28,
+            i % 24,
+            10 + i % 90,
+            i % 100,
+            if i % 4 == 0 { "ANNA10" } else { "" }
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.csv");
+    std::fs::write(&path, &text).unwrap();
+    let upload = |channel, key: String| {
+        let path = path.clone();
+        async move {
+            ::tally::upload::upload(
+                channel,
+                &key,
+                ::tally::files::Kind::Orders,
+                &path,
+                ::tally::files::Format::Csv,
+                50,
+                ::tally::upload::RetryPolicy {
+                    first_delay: std::time::Duration::from_millis(20),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+
+    let proxy = proxy_cutting_once(app.addr, text.len() as u64 / 3).await;
+    let through_proxy = tonic::transport::Channel::from_shared(format!("http://{proxy}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let cut = upload(through_proxy, app.key.clone())
+        .await
+        .expect("the upload goes on after the connection breaks");
+    assert!(cut.retries >= 1, "the connection was cut mid-upload: {cut}");
+    assert_eq!(
+        (cut.read, cut.accepted, cut.rejected),
+        (600, 600, 0),
+        "{cut}"
+    );
+
+    let clean = upload(app.channel.clone(), beta).await.unwrap();
+    assert_eq!((clean.accepted, clean.retries), (600, 0), "{clean}");
+    let app = app;
+    assert_same_rows!(app, order, update_time);
+    assert_same_rows!(app, order_code);
+}
+
 crate::on_both_databases!(
     channel_stats_upsert_idempotently_and_take_corrections,
     bad_rows_are_rejected_with_reasons_and_change_nothing,
@@ -928,4 +1048,5 @@ crate::on_both_databases!(
     web_audience_interactions_giveaways_and_metrics_round_trip,
     tenants_cannot_write_into_each_other,
     file_and_rpc_accept_the_same_rows_and_store_the_same_values,
+    an_upload_survives_a_broken_connection_and_stores_what_a_clean_one_does,
 );
