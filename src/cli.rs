@@ -218,6 +218,15 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Migrate => {
             Store::migrate(&settings.database_url).await?;
             tracing::info!("migrations applied");
+            // Without the secret the schema still moves on; the keys follow at the first
+            // start of `serve`, which cannot start without it.
+            match settings.customer_keys() {
+                Ok(keys) => {
+                    let store = Store::connect(&settings.database_url, 2).await?;
+                    rekey(&store, &keys).await?;
+                }
+                Err(e) => tracing::warn!("stored e-mail hashes not rekeyed: {e}"),
+            }
             Ok(())
         }
         Command::Serve => {
@@ -236,6 +245,9 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
             // The demo tenant's channels have no real credentials: its data is generated.
             settings.connectors = crate::config::ConnectorMode::Demo;
+            // Its customers are generated too: the public development secret will do,
+            // unless one is given.
+            settings.insecure_dev_customer_key = true;
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 4).await?;
             let jobs = jobs(&settings, store)?;
@@ -267,6 +279,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             let store =
                 Store::connect(&settings.database_url, settings.database_max_connections).await?;
             let jobs = jobs(&settings, store.clone())?;
+            rekey(&store, &jobs.settings().customer_keys).await?;
             let abandoned = store.fail_abandoned_runs().await?;
             if abandoned > 0 {
                 tracing::warn!(abandoned, "marked runs of stopped processes as failed");
@@ -478,7 +491,26 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         );
     }
     let jobs = jobs(&settings, store)?;
+    // Every start finishes what an earlier one, or `migrate`, left: cheap when nothing is.
+    rekey(jobs.store(), &jobs.settings().customer_keys).await?;
     serve_jobs(&settings, jobs).await
+}
+
+/// Moves stored e-mail hashes of earlier versions to the keyed form (see
+/// [`Store::rekey_customers`]).
+async fn rekey(
+    store: &Store,
+    keys: &crate::domain::observation::CustomerKeySecret,
+) -> Result<(), CliError> {
+    let done = store.rekey_customers(keys).await?;
+    if done != crate::storage::customer_keys::Rekeyed::default() {
+        tracing::info!(
+            orders = done.orders,
+            giveaway_entries = done.giveaway_entries,
+            "stored e-mail hashes rewritten to the keyed form"
+        );
+    }
+    Ok(())
 }
 
 /// Binds the listen addresses and serves `jobs`' store until SIGTERM or Ctrl-C.

@@ -268,7 +268,7 @@ async fn orders_round_trip_on_the_tenants_day(app: TestApp) {
     assert_eq!(first.currency, "EUR");
     assert_eq!(first.source_key, "instagram");
     let guest = orders.iter().find(|o| o.order_id == "1002").unwrap();
-    assert!(guest.customer_key.as_deref().unwrap().starts_with("e:"));
+    assert!(guest.customer_key.as_deref().unwrap().starts_with("k:"));
     assert!(
         !format!("{guest:?}").to_lowercase().contains("example.com"),
         "no e-mail in clear"

@@ -4,6 +4,7 @@ mod helpers;
 
 mod bad_input;
 mod connectors;
+mod customer_keys;
 mod errors;
 mod fakes;
 mod faults;
