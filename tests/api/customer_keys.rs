@@ -302,3 +302,90 @@ mod migrated {
     crate::on_both_databases!(stored_digests_move_to_the_keyed_form_and_customers_keep_one_key);
     use super::stored_digests_move_to_the_keyed_form_and_customers_keep_one_key;
 }
+
+/// Runs `tally ARGS` on `url` with `env`, with no customer key setting inherited; waits at
+/// most a minute (a server that starts instead of refusing would otherwise never end).
+async fn tally(url: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
+        .args(args)
+        .env("TALLY_DATABASE_URL", url)
+        .env("TALLY_LISTEN_ADDR", "127.0.0.1:0")
+        .env("TALLY_LOG", "warn")
+        .env("TALLY_CONNECTORS", "none")
+        .env("TALLY_SCHEDULER_ENABLED", "false")
+        .env_remove("TALLY_CUSTOMER_KEY_SECRET")
+        .env_remove("TALLY_INSECURE_DEV_CUSTOMER_KEY")
+        .env_remove("TALLY_CONFIG")
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("`tally {}` did not end", args.join(" ")))
+        .expect("run tally")
+}
+
+// Issue 20: `serve` without the secret refuses to start (naming the setting) rather than
+// store guests under a public key; `migrate` with it rewrites the stored digests.
+async fn serve_needs_the_secret_and_migrate_rewrites_stored_digests(db: TestDb) {
+    let url = db.url();
+    ::tally::storage::Store::migrate(&url).await.unwrap();
+    let store = ::tally::storage::Store::connect(&url, 2).await.unwrap();
+    crate::helpers::create_tenant(&store, "acme").await;
+    let placed_at = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    store
+        .upsert_orders(
+            "acme",
+            &[obs::Order {
+                order_id: "o1".into(),
+                customer_key: Some(format!("e:{}", sha256_hex(GUEST))),
+                placed_at,
+                day: placed_at.date_naive(),
+                revenue_minor: 1000,
+                cost_minor: 0,
+                discount_minor: 0,
+                currency: "EUR".into(),
+                codes: vec![],
+                utm_source: String::new(),
+                utm_medium: String::new(),
+                utm_campaign: String::new(),
+            }],
+        )
+        .await
+        .unwrap();
+
+    let refused = tally(&url, &["serve"], &[]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "serve started without a secret");
+    assert!(stderr.contains("customer_key_secret"), "{stderr}");
+
+    let secret = "0123456789abcdef-this-deployment";
+    let migrated = tally(&url, &["migrate"], &[("TALLY_CUSTOMER_KEY_SECRET", secret)]).await;
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let order = e::order::Entity::find()
+        .all(store.connection())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        order.customer_key,
+        Some(
+            CustomerKeySecret::new(secret.as_bytes())
+                .unwrap()
+                .email_key(GUEST)
+        )
+    );
+}
+
+mod binary {
+    crate::on_both_database_kinds!(serve_needs_the_secret_and_migrate_rewrites_stored_digests);
+    use super::serve_needs_the_secret_and_migrate_rewrites_stored_digests;
+}
