@@ -61,6 +61,8 @@ pub struct PullRequest {
     pub credential: Option<Secret>,
     /// Where an interrupted pull stopped (a connector-specific page cursor).
     pub cursor: Option<String>,
+    /// The secret that keys the hashes of customers' e-mail addresses.
+    pub customer_keys: crate::domain::observation::CustomerKeySecret,
 }
 
 /// Observations of one page of a pull.

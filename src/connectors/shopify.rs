@@ -230,7 +230,7 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
     let (utm_source, utm_medium, utm_campaign) = utm(raw["landing_site"].as_str().unwrap_or(""));
     Ok(Mapped::Order(Order {
         order_id: id.clone(),
-        customer_key: customer_key(&customer_id, email),
+        customer_key: customer_key(&customer_id, email, &request.customer_keys),
         placed_at,
         day: local_day(placed_at, request.time_zone),
         revenue_minor: amount("subtotal_price")?,

@@ -11,6 +11,7 @@ pub mod scheduler;
 
 use crate::compute::{self, SnapshotFeed};
 use crate::connectors::{Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source};
+use crate::domain::observation::CustomerKeySecret;
 use crate::domain::tenant::Tenant;
 use crate::goals::GoalFeed;
 use crate::kpi::period::Period;
@@ -60,6 +61,8 @@ pub struct JobSettings {
     pub goal_warning_factor: f64,
     /// Robust z-score above which a day's follower growth is flagged by ListFollowerFlags.
     pub fake_follower_threshold: f64,
+    /// The secret that keys the hashes of e-mail addresses (ingest and pulls alike).
+    pub customer_keys: CustomerKeySecret,
 }
 
 impl Default for JobSettings {
@@ -74,6 +77,8 @@ impl Default for JobSettings {
             max_attempts: 5,
             goal_warning_factor: 3.0,
             fake_follower_threshold: 3.5,
+            // Tests and embedded use; `tally serve` refuses to start without its own.
+            customer_keys: CustomerKeySecret::development(),
         }
     }
 }
@@ -948,6 +953,7 @@ impl Jobs {
                 .credentials
                 .resolve(&tenant.id, &source.credentials_ref),
             cursor: record.cursor.clone(),
+            customer_keys: self.inner.settings.customer_keys.clone(),
         };
         let mut sink = StoreSink {
             store,

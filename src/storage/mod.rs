@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod campaigns;
 pub mod channels;
 pub mod custom_kpis;
+pub mod customer_keys;
 pub mod directory;
 pub mod entities;
 pub mod generations;

@@ -670,6 +670,7 @@ async fn serve_child(db_url: &str, logs: &std::path::Path) -> (tokio::process::C
         .unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", db_url)
         .env("TALLY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("TALLY_SCHEDULER_ENABLED", "false")

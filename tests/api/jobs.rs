@@ -858,6 +858,7 @@ async fn the_schedule_inside_serve_runs_the_night() {
     drop(listener);
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", &url)
         .env("TALLY_LISTEN_ADDR", addr.to_string())
         .env("TALLY_JOB_SCHEDULE", "* * * * * *")

@@ -5,6 +5,7 @@ mod helpers;
 mod bad_input;
 mod connectors;
 mod custom_kpis;
+mod customer_keys;
 mod errors;
 mod fakes;
 mod faults;

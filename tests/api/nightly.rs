@@ -380,6 +380,7 @@ async fn a_night_over_every_platform(db: TestDb) {
 async fn run_job(db_url: &str, env: &[(String, String)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(["run-job", "--tenant", "acme"])
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", db_url)
         .env("TALLY_JOB_LEASE_SECONDS", "3")
         .env("TALLY_HTTP_TIMEOUT_SECONDS", "120")
