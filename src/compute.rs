@@ -10,7 +10,7 @@ use crate::kpi::directory::{Directory, Influencers};
 use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
-use crate::kpi::value::{Reason, Value, difference, ratio};
+use crate::kpi::value::{Reason, Value, difference, finite, positive_zero, ratio};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
 use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
@@ -101,9 +101,9 @@ fn computed(key: &KpiKey, period: Period, (value, numerator, denominator): Parts
     Computed {
         key: key.clone(),
         period,
-        value,
-        numerator,
-        denominator,
+        value: value.map(positive_zero),
+        numerator: numerator.map(positive_zero),
+        denominator: denominator.map(positive_zero),
     }
 }
 
@@ -555,7 +555,8 @@ impl<'a> Engine<'a> {
                 .metrics
                 .get(&(kpi.to_string(), scope.to_string()))
                 .copied()
-                .ok_or(Reason::NoData);
+                .ok_or(Reason::NoData)
+                .and_then(finite);
             return Ok(plain(value));
         }
         if let Some(field) = Field::of_kpi(kpi) {
@@ -633,9 +634,9 @@ impl<'a> Engine<'a> {
                 };
                 let totals = self.web(scope, w).await?;
                 Ok(plain(totals.map(|t| match kpi {
-                    "social_visitors" => t.social_sessions as f64,
-                    "influencer_visitors" => t.users as f64,
-                    _ => t.new_users as f64,
+                    "social_visitors" => t.social_sessions,
+                    "influencer_visitors" => t.users,
+                    _ => t.new_users,
                 })))
             }
             "giveaway_entries" => {
@@ -706,7 +707,7 @@ impl<'a> Engine<'a> {
                 let numerator = difference(profit, fees);
                 let visitors = match window {
                     None => Err(Reason::OutsideCampaign),
-                    Some(w) => self.web(scope, w).await?.map(|t| t.users as f64),
+                    Some(w) => self.web(scope, w).await?.map(|t| t.users),
                 };
                 Ok(with_parts(ratio(numerator, visitors), numerator, visitors))
             }
@@ -854,7 +855,7 @@ impl<'a> Engine<'a> {
         let members = self.scope(&key.scope);
         let influencers = &members.influencers;
         let index = self.segment_web(segment, window).await?;
-        Ok(Ok(index.totals(influencers).segment_users as f64))
+        Ok(Ok(index.totals(influencers).segment_users))
     }
 }
 

@@ -473,14 +473,12 @@ impl IngestService for Api {
             if known.get(&r.scope) != Some(&true) {
                 return Err(("scope".into(), format!("{scope} does not exist")));
             }
-            if !r.value.is_finite() {
-                return Err(("value".into(), "must be a finite number".into()));
-            }
+            let value = obs::check_value(r.value).map_err(|e| ("value".to_string(), e))?;
             Ok(obs::MetricPoint {
                 key: r.metric_key.clone(),
                 scope,
                 day: day(r.day.as_ref(), "day")?,
-                value: r.value,
+                value,
             })
         });
         finish!(self, tenant, req, accepted, rejected, upsert_metric_points)

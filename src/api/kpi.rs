@@ -1,7 +1,7 @@
 //! KpiService: the built-in catalogue.
 use super::Api;
 use super::convert::Pager;
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::compute::{Computed, Engine, KpiKey};
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
@@ -9,7 +9,7 @@ use crate::domain::tenant::Tenant;
 use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
 use crate::kpi::formula::Formula;
 use crate::kpi::period::{Granularity, Period};
-use crate::kpi::value::Reason;
+use crate::kpi::value::{Reason, positive_zero};
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
 use chrono::NaiveDate;
@@ -314,14 +314,15 @@ fn value_to_proto(
         }),
         first_day: crate::api::convert::date(computed.period.first),
         last_day: crate::api::convert::date(computed.period.last),
-        value: computed.value.ok(),
+        // Snapshots stored before -0.0 was normalised at the source may still hold it.
+        value: computed.value.ok().map(positive_zero),
         undefined_reason: computed
             .value
             .err()
             .map(|r| r.as_str().to_string())
             .unwrap_or_default(),
-        numerator: computed.numerator,
-        denominator: computed.denominator,
+        numerator: computed.numerator.map(positive_zero),
+        denominator: computed.denominator.map(positive_zero),
         definition_version: version,
         run_id: run_id.to_string(),
         r#final: is_final,
@@ -753,8 +754,24 @@ impl KpiService for Api {
     ) -> Result<Response<proto::KpiDefinition>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        crate::kpi::custom::check_id(&req.kpi_definition_id)
-            .map_err(|e| ApiError::invalid("kpi_definition_id", e))?;
+        let mut problems = Problems::default();
+        problems.take(
+            crate::kpi::custom::check_id(&req.kpi_definition_id)
+                .map_err(|e| ApiError::invalid("kpi_definition_id", e)),
+        );
+        let msg = problems.required(req.kpi_definition, "kpi_definition");
+        let spec = crate::kpi::custom::CustomKpi {
+            display_name: msg.display_name,
+            description: msg.description,
+            unit: msg.unit,
+            formula: msg.formula,
+            version: 1,
+        };
+        problems.take(
+            self.check_custom(&tenant.id, &req.kpi_definition_id, &spec)
+                .await,
+        );
+        problems.finish()?;
         // KPIS.md: a pushed metric key must differ from every custom KPI id; both name
         // the same snapshots.
         if self
@@ -772,18 +789,6 @@ impl KpiService for Api {
             )
             .into());
         }
-        let msg = req
-            .kpi_definition
-            .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
-        let spec = crate::kpi::custom::CustomKpi {
-            display_name: msg.display_name,
-            description: msg.description,
-            unit: msg.unit,
-            formula: msg.formula,
-            version: 1,
-        };
-        self.check_custom(&tenant.id, &req.kpi_definition_id, &spec)
-            .await?;
         let stored = self
             .store
             .create_custom_kpi(&tenant.id, &req.kpi_definition_id, &spec)
@@ -801,15 +806,10 @@ impl KpiService for Api {
         let msg = req
             .kpi_definition
             .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
-        let id = definition_id(&msg.name, "kpi_definition.name")?.to_string();
-        if catalogue::find(&id).is_some() {
-            return Err(ApiError::FailedPrecondition(format!(
-                "kpiDefinitions/{id} is built in and cannot change"
-            ))
-            .into());
-        }
-        let etag = crate::api::convert::etag(&msg.etag, "kpi_definition.etag")?;
-        let mask = crate::api::convert::Mask::read(
+        let mut problems = Problems::default();
+        let id = problems.take(definition_id(&msg.name, "kpi_definition.name"));
+        let etag = problems.take(crate::api::convert::etag(&msg.etag, "kpi_definition.etag"));
+        let mask = problems.take(crate::api::convert::Mask::read(
             req.update_mask.as_ref(),
             &["display_name", "description", "unit", "formula"],
             || {
@@ -823,7 +823,18 @@ impl KpiService for Api {
                 .filter_map(|(f, set)| set.then_some(f))
                 .collect()
             },
-        )?;
+        ));
+        // The rules of the definition need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
+        let id = id.to_string();
+        if catalogue::find(&id).is_some() {
+            return Err(ApiError::FailedPrecondition(format!(
+                "kpiDefinitions/{id} is built in and cannot change"
+            ))
+            .into());
+        }
         let current = self
             .store
             .custom_kpis(&tenant.id)

@@ -11,6 +11,7 @@ mod fakes;
 mod faults;
 mod follower_flags;
 mod goal_tracking;
+mod hostile_input;
 mod human;
 mod ingest;
 mod isolation;
