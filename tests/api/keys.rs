@@ -192,6 +192,7 @@ impl Served {
             .env("TALLY_METRICS_ADDR", metrics_addr.to_string())
             .env("TALLY_SCHEDULER_ENABLED", "false")
             .env("TALLY_CONNECTORS", "none")
+            .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
             .env("TALLY_LOG", "off")
             .env_remove("TALLY_CONFIG")
             .stdout(std::process::Stdio::null())
