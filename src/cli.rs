@@ -75,8 +75,8 @@ pub enum Command {
         #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
         addr: String,
         /// API key of the tenant.
-        #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
-        api_key: String,
+        #[command(flatten)]
+        key: crate::auth::ClientKey,
         /// Attempts per batch when the server does not answer (it stopped, restarted or
         /// the connection broke; or RESOURCE_EXHAUSTED with a time to wait), the first
         /// included. Batches are idempotent, so a resent one is never stored twice.
@@ -346,10 +346,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             format,
             batch_size,
             addr,
-            api_key,
+            key,
             max_attempts,
             max_retry_seconds,
         } => {
+            let api_key = key.resolve().map_err(|e| CliError::Usage(e.to_string()))?;
             let format = format
                 .or_else(|| crate::files::Format::from_path(&file))
                 .ok_or_else(|| {
@@ -465,12 +466,13 @@ fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError
         ConnectorMode::Demo => crate::connectors::demo::demo_registry(),
         ConnectorMode::None => Registry::new(),
     };
-    let credentials = crate::connectors::Credentials {
-        dir: settings
+    let credentials = crate::connectors::Credentials::from_environment(
+        settings
             .credentials_dir
             .as_ref()
+            .filter(|dir| !dir.is_empty())
             .map(std::path::PathBuf::from),
-    };
+    );
     Ok(crate::jobs::Jobs::new(
         store,
         crate::compute::SnapshotFeed::default(),
@@ -517,6 +519,7 @@ async fn rekey(
 async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), CliError> {
     // TLS files are checked before anything binds, so a bad file fails fast by name.
     let tls = settings.tls()?;
+    let database_check_interval = settings.health_check_interval()?;
     let listener = bind(settings.listen_addr).await?;
     let health_listener = match settings.health_addr {
         Some(addr) => Some(bind(addr).await?),
@@ -536,9 +539,11 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             tls,
             health_listener,
             metrics_listener,
+            metrics_tenant_label: settings.metrics_tenant_label,
             rate_limit: settings.rate_limit(),
+            unknown_key_limit: std::num::NonZeroU32::new(settings.unknown_key_limit_per_minute),
             read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
-            ..Default::default()
+            database_check_interval,
         },
     )
     .await?;

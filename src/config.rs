@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 /// Default of [`Settings::read_cache_ttl_ms`].
 pub const DEFAULT_READ_CACHE_TTL_MS: u64 = 500;
 
+/// Default of [`Settings::health_check_interval_ms`].
+pub const DEFAULT_HEALTH_CHECK_INTERVAL_MS: u64 = 250;
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,7 +56,8 @@ pub struct Settings {
     /// Where pulled data comes from: `live` (the platforms' APIs), `demo` (generated) or
     /// `none` (ingest only).
     pub connectors: ConnectorMode,
-    /// Directory of mounted secret files named by the channels' credential references.
+    /// Directory of mounted secret files, `<dir>/<tenant id>/<credential reference>`; with
+    /// `TALLY_CRED_<TENANT>__<reference>` variables, the only place credentials come from.
     pub credentials_dir: Option<String>,
     /// Seconds one platform HTTP request may take.
     pub http_timeout_seconds: u64,
@@ -96,6 +100,14 @@ pub struct Settings {
     pub tls_key_file: Option<String>,
     /// PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS).
     pub tls_client_ca_file: Option<String>,
+    /// Milliseconds between two pings of the database that set health SERVING or
+    /// NOT_SERVING: the longest an outage goes unreported, plus the failing ping itself.
+    pub health_check_interval_ms: u64,
+    /// How `/metrics` (which has no authentication) names tenants: `id`, `hash` or `none`.
+    pub metrics_tenant_label: crate::metrics::TenantLabel,
+    /// Lookups of API keys not known to be valid (guesses, typos, revoked keys) that each
+    /// client address may cause per minute, all at once at most; 0 turns the limit off.
+    pub unknown_key_limit_per_minute: u32,
     /// The per-deployment secret that keys the stored hashes of e-mail addresses (at
     /// least 16 bytes). Required by `serve` and `run-job`; never change it once data is
     /// stored, or every guest customer is split in two.
@@ -154,6 +166,9 @@ impl Default for Settings {
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
+            health_check_interval_ms: DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+            metrics_tenant_label: crate::metrics::TenantLabel::Id,
+            unknown_key_limit_per_minute: 60,
             customer_key_secret: None,
             insecure_dev_customer_key: false,
         }
@@ -217,6 +232,7 @@ impl Settings {
             schedule: self.job_schedule.clone(),
             schedule_time_zone: time_zone,
             lease: std::time::Duration::from_secs(self.job_lease_seconds),
+            heartbeat: None,
             max_catch_up_days: self.job_max_catch_up_days.max(1),
             max_attempts: self.job_max_attempts.max(1),
             goal_warning_factor: if self.goal_warning_factor.is_finite()
@@ -282,8 +298,21 @@ impl Settings {
         Some(crate::api::limits::RateLimit { per_second, burst })
     }
 
+    /// How often the database is pinged for health, checked: zero is refused (a ping loop
+    /// without pause would load the database it watches).
+    pub fn health_check_interval(&self) -> Result<std::time::Duration, ConfigError> {
+        if self.health_check_interval_ms == 0 {
+            return Err(ConfigError(Box::new(figment::Error::from(
+                "health_check_interval_ms: must be at least 1".to_string(),
+            ))));
+        }
+        Ok(std::time::Duration::from_millis(
+            self.health_check_interval_ms,
+        ))
+    }
+
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 35] = [
+    pub const KEYS: [&'static str; 38] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -317,6 +346,9 @@ impl Settings {
         "tls_cert_file",
         "tls_key_file",
         "tls_client_ca_file",
+        "health_check_interval_ms",
+        "metrics_tenant_label",
+        "unknown_key_limit_per_minute",
         "customer_key_secret",
         "insecure_dev_customer_key",
     ];

@@ -1,9 +1,11 @@
 //! CampaignService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::domain::Stored;
-use crate::domain::campaign::{Campaign, Giveaway, Money, Participant};
+use crate::domain::campaign::{
+    Campaign, Giveaway, MAX_GIVEAWAYS, MAX_PARTICIPANTS, Money, Participant,
+};
 use crate::domain::names::Collection;
 use crate::proto;
 use crate::proto::campaign_service_server::CampaignService;
@@ -54,32 +56,67 @@ fn to_proto(stored: &Stored<Campaign>) -> proto::Campaign {
     }
 }
 
-fn participants(values: &[proto::Participant]) -> Result<Vec<Participant>, ApiError> {
+/// The participants of a request, recording what is wrong with each. A list past its
+/// limit is only counted: no element of it is read.
+fn participants(values: &[proto::Participant], problems: &mut Problems) -> Vec<Participant> {
+    if values.len() > MAX_PARTICIPANTS {
+        problems.add(
+            "campaign.participants",
+            format!(
+                "has {} participants; at most {MAX_PARTICIPANTS} are allowed",
+                values.len()
+            ),
+        );
+        return Vec::new();
+    }
     values
         .iter()
         .enumerate()
         .map(|(i, p)| {
+            // A bad element stays in the list with a fallback, so that the indexes the
+            // domain rules report stay the request's; their word on it is left out.
             let field = format!("campaign.participants[{i}]");
-            let influencer_id = convert::parse_name(
-                &p.influencer,
-                &format!("{field}.influencer"),
-                Collection::Influencers,
-            )?;
-            let fee = p.fee.as_ref().ok_or_else(|| {
-                ApiError::invalid(format!("{field}.fee"), "is required (it may be 0)")
-            })?;
-            Ok(Participant {
-                influencer_id: influencer_id.to_string(),
-                fee: Money {
+            let influencer_id = problems.or(
+                convert::parse_name(
+                    &p.influencer,
+                    &format!("{field}.influencer"),
+                    Collection::Influencers,
+                ),
+                "",
+            );
+            let fee = match &p.fee {
+                Some(fee) => Money {
                     currency: fee.currency_code.clone(),
                     minor_units: fee.minor_units,
                 },
-            })
+                None => {
+                    problems.add(format!("{field}.fee"), "is required (it may be 0)");
+                    Money {
+                        currency: String::new(),
+                        minor_units: 0,
+                    }
+                }
+            };
+            Participant {
+                influencer_id: influencer_id.to_string(),
+                fee,
+            }
         })
         .collect()
 }
 
-fn giveaways(values: &[proto::Giveaway]) -> Result<Vec<Giveaway>, ApiError> {
+/// The giveaways of a request, as [`participants`].
+fn giveaways(values: &[proto::Giveaway], problems: &mut Problems) -> Vec<Giveaway> {
+    if values.len() > MAX_GIVEAWAYS {
+        problems.add(
+            "campaign.giveaways",
+            format!(
+                "has {} giveaways; at most {MAX_GIVEAWAYS} are allowed",
+                values.len()
+            ),
+        );
+        return Vec::new();
+    }
     values
         .iter()
         .enumerate()
@@ -88,13 +125,19 @@ fn giveaways(values: &[proto::Giveaway]) -> Result<Vec<Giveaway>, ApiError> {
                 None
             } else {
                 let field = format!("campaign.giveaways[{i}].host");
-                Some(convert::parse_name(&g.host, &field, Collection::Influencers)?.to_string())
+                problems
+                    .take(convert::parse_name(
+                        &g.host,
+                        &field,
+                        Collection::Influencers,
+                    ))
+                    .map(str::to_string)
             };
-            Ok(Giveaway {
+            Giveaway {
                 id: g.giveaway_id.clone(),
                 display_name: g.display_name.clone(),
                 host,
-            })
+            }
         })
         .collect()
 }
@@ -120,20 +163,32 @@ impl CampaignService for Api {
     ) -> Result<Response<proto::Campaign>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let id = convert::new_id(&req.campaign_id, "campaign_id", Collection::Campaigns)?;
-        let request_id = convert::request_id(&req.request_id)?;
-        let msg = req
-            .campaign
-            .ok_or_else(|| ApiError::invalid("campaign", "is required"))?;
+        let mut problems = Problems::default();
+        let id = problems.or(
+            convert::new_id(&req.campaign_id, "campaign_id", Collection::Campaigns),
+            String::new(),
+        );
+        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let msg = problems.required(req.campaign, "campaign");
+        let start_date = problems.take(convert::parse_date(
+            msg.start_date.as_ref(),
+            "campaign.start_date",
+        ));
+        let end_date = problems.take(convert::parse_date(
+            msg.end_date.as_ref(),
+            "campaign.end_date",
+        ));
+        // A bad date stands in as the other one, so that no order rule fires on it.
+        let fallback = start_date.or(end_date).unwrap_or_default();
         let mut spec = Campaign {
             display_name: msg.display_name.clone(),
-            start_date: convert::parse_date(msg.start_date.as_ref(), "campaign.start_date")?,
-            end_date: convert::parse_date(msg.end_date.as_ref(), "campaign.end_date")?,
-            participants: participants(&msg.participants)?,
-            giveaways: giveaways(&msg.giveaways)?,
+            start_date: start_date.unwrap_or(fallback),
+            end_date: end_date.unwrap_or(fallback),
+            participants: participants(&msg.participants, &mut problems),
+            giveaways: giveaways(&msg.giveaways, &mut problems),
         };
-        spec.validate(&tenant.settings.currency)
-            .map_err(|e| ApiError::from_domain(e, "campaign"))?;
+        problems.domain(spec.validate(&tenant.settings.currency), "campaign");
+        problems.finish()?;
         let stored = self
             .store
             .create_campaign(&tenant.id, &id, &spec, request_id)
@@ -184,9 +239,20 @@ impl CampaignService for Api {
         let msg = req
             .campaign
             .ok_or_else(|| ApiError::invalid("campaign", "is required"))?;
-        let id = convert::parse_name(&msg.name, "campaign.name", Collection::Campaigns)?;
-        let etag = convert::etag(&msg.etag, "campaign.etag")?;
-        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || set_fields(&msg))?;
+        let mut problems = Problems::default();
+        let id = problems.take(convert::parse_name(
+            &msg.name,
+            "campaign.name",
+            Collection::Campaigns,
+        ));
+        let etag = problems.take(convert::etag(&msg.etag, "campaign.etag"));
+        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
+            set_fields(&msg)
+        }));
+        // The rules of the resource need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
         let current = self
             .store
             .get_campaign(&tenant.id, id)
@@ -203,19 +269,25 @@ impl CampaignService for Api {
             spec.display_name = msg.display_name.clone();
         }
         if mask.has("start_date") {
-            spec.start_date = convert::parse_date(msg.start_date.as_ref(), "campaign.start_date")?;
+            spec.start_date = problems.or(
+                convert::parse_date(msg.start_date.as_ref(), "campaign.start_date"),
+                spec.start_date,
+            );
         }
         if mask.has("end_date") {
-            spec.end_date = convert::parse_date(msg.end_date.as_ref(), "campaign.end_date")?;
+            spec.end_date = problems.or(
+                convert::parse_date(msg.end_date.as_ref(), "campaign.end_date"),
+                spec.end_date,
+            );
         }
         if mask.has("participants") {
-            spec.participants = participants(&msg.participants)?;
+            spec.participants = participants(&msg.participants, &mut problems);
         }
         if mask.has("giveaways") {
-            spec.giveaways = giveaways(&msg.giveaways)?;
+            spec.giveaways = giveaways(&msg.giveaways, &mut problems);
         }
-        spec.validate(&tenant.settings.currency)
-            .map_err(|e| ApiError::from_domain(e, "campaign"))?;
+        problems.domain(spec.validate(&tenant.settings.currency), "campaign");
+        problems.finish()?;
         let stored = self
             .store
             .update_campaign(&tenant.id, id, current.revision, &spec)

@@ -1,7 +1,7 @@
 //! ChannelService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::channel::{Channel, Platform};
 use crate::domain::names::Collection;
@@ -91,20 +91,26 @@ impl ChannelService for Api {
     ) -> Result<Response<proto::Channel>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let id = convert::new_id(&req.channel_id, "channel_id", Collection::Channels)?;
-        let request_id = convert::request_id(&req.request_id)?;
-        let msg = req
-            .channel
-            .ok_or_else(|| ApiError::invalid("channel", "is required"))?;
+        let mut problems = Problems::default();
+        let id = problems.or(
+            convert::new_id(&req.channel_id, "channel_id", Collection::Channels),
+            String::new(),
+        );
+        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let msg = problems.required(req.channel, "channel");
         let mut spec = Channel {
             display_name: msg.display_name.clone(),
-            platform: platform_from_proto(msg.platform, "channel.platform")?,
-            owner: owner_from_proto(&msg.owner, "channel.owner")?,
+            // The fallback only lets the other fields be checked; the call is refused.
+            platform: problems.or(
+                platform_from_proto(msg.platform, "channel.platform"),
+                Platform::Blog,
+            ),
+            owner: problems.or(owner_from_proto(&msg.owner, "channel.owner"), None),
             account_id: msg.account_id.clone(),
             credentials_ref: msg.credentials_ref.clone(),
         };
-        spec.validate()
-            .map_err(|e| ApiError::from_domain(e, "channel"))?;
+        problems.domain(spec.validate(), "channel");
+        problems.finish()?;
         let stored = self
             .store
             .create_channel(&tenant.id, &id, &spec, request_id)
@@ -166,9 +172,20 @@ impl ChannelService for Api {
         let msg = req
             .channel
             .ok_or_else(|| ApiError::invalid("channel", "is required"))?;
-        let id = convert::parse_name(&msg.name, "channel.name", Collection::Channels)?;
-        let etag = convert::etag(&msg.etag, "channel.etag")?;
-        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || set_fields(&msg))?;
+        let mut problems = Problems::default();
+        let id = problems.take(convert::parse_name(
+            &msg.name,
+            "channel.name",
+            Collection::Channels,
+        ));
+        let etag = problems.take(convert::etag(&msg.etag, "channel.etag"));
+        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
+            set_fields(&msg)
+        }));
+        // The rules of the resource need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
         let current = self
             .store
             .get_channel(&tenant.id, id)
@@ -181,20 +198,21 @@ impl ChannelService for Api {
             .into());
         }
         if msg.platform != 0
-            && platform_from_proto(msg.platform, "channel.platform")? != current.spec.platform
+            && problems
+                .take(platform_from_proto(msg.platform, "channel.platform"))
+                .is_some_and(|p| p != current.spec.platform)
         {
-            return Err(ApiError::invalid(
+            problems.add(
                 "channel.platform",
                 "cannot change; create a new channel instead",
-            )
-            .into());
+            );
         }
         let mut spec = current.spec.clone();
         if mask.has("display_name") {
             spec.display_name = msg.display_name.clone();
         }
         if mask.has("owner") {
-            spec.owner = owner_from_proto(&msg.owner, "channel.owner")?;
+            spec.owner = problems.or(owner_from_proto(&msg.owner, "channel.owner"), spec.owner);
         }
         if mask.has("account_id") {
             spec.account_id = msg.account_id.clone();
@@ -202,8 +220,8 @@ impl ChannelService for Api {
         if mask.has("credentials_ref") {
             spec.credentials_ref = msg.credentials_ref.clone();
         }
-        spec.validate()
-            .map_err(|e| ApiError::from_domain(e, "channel"))?;
+        problems.domain(spec.validate(), "channel");
+        problems.finish()?;
         let stored = self
             .store
             .update_channel(&tenant.id, id, current.revision, &spec)

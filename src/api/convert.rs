@@ -175,6 +175,18 @@ impl Mask {
         if paths.len() == 1 && paths[0] == "*" {
             return Ok(Mask::All);
         }
+        // Counted before any path is read: naming each updatable field once is the most a
+        // mask needs, and a list of thousands would cost one search and violation each.
+        if paths.len() > updatable.len() {
+            return Err(ApiError::invalid(
+                "update_mask.paths",
+                format!(
+                    "has {} paths; at most {} (each updatable field once) are allowed",
+                    paths.len(),
+                    updatable.len()
+                ),
+            ));
+        }
         let mut violations = Vec::new();
         for (i, path) in paths.iter().enumerate() {
             if !updatable.contains(&path.as_str()) {

@@ -1,12 +1,13 @@
 //! GoalService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use super::kpi::{objective_from_proto, objective_to_proto};
 use crate::domain::Stored;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::names::Collection;
 use crate::kpi::goal_eval::{Evaluation, Status as GoalStatus};
+use crate::kpi::value::positive_zero;
 use crate::proto;
 use crate::proto::goal_service_server::GoalService;
 use tonic::{Request, Response, Status};
@@ -99,12 +100,12 @@ fn evaluation_to_proto(
         goal: Collection::Goals.name(goal_id),
         as_of: convert::date(e.as_of),
         measured_day: convert::date(e.measured_day),
-        current_value: e.current,
-        baseline: e.baseline,
-        target: e.target,
-        progress_percent: e.progress,
-        expected_progress_percent: e.expected_progress,
-        forecast: e.forecast,
+        current_value: e.current.map(positive_zero),
+        baseline: e.baseline.map(positive_zero),
+        target: e.target.map(positive_zero),
+        progress_percent: e.progress.map(positive_zero),
+        expected_progress_percent: positive_zero(e.expected_progress),
+        forecast: e.forecast.map(positive_zero),
         forecast_values: e.forecast_values as i32,
         status: status_to_proto(e.status) as i32,
         reason: e.reason.clone(),
@@ -144,13 +145,17 @@ impl Api {
     }
 }
 
-/// Reads each goal field of `msg` that `mask` selects into `goal`.
-fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask) -> Result<(), ApiError> {
+/// Reads each goal field of `msg` that `mask` selects into `goal`, recording every field
+/// that does not convert (the goal keeps its value there).
+fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask, problems: &mut Problems) {
     if mask.has("display_name") {
         goal.display_name = msg.display_name.clone();
     }
     if mask.has("objective") {
-        goal.objective = objective_from_proto(msg.objective, "goal.objective")?;
+        goal.objective = problems.or(
+            objective_from_proto(msg.objective, "goal.objective"),
+            goal.objective,
+        );
     }
     if mask.has("kpi") {
         goal.kpi = msg.kpi.clone();
@@ -158,37 +163,34 @@ fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask) -> Result<(), ApiError
     if mask.has("scope") {
         goal.scope = msg.scope.clone();
     }
-    if mask.has("segment") {
-        goal.segment = if msg.segment.is_empty() {
-            None
-        } else {
-            Some(
-                convert::parse_name(&msg.segment, "goal.segment", Collection::Segments)?
-                    .to_string(),
-            )
-        };
+    if mask.has("segment") && msg.segment.is_empty() {
+        goal.segment = None;
+    } else if mask.has("segment") {
+        goal.segment = problems
+            .take(convert::parse_name(
+                &msg.segment,
+                "goal.segment",
+                Collection::Segments,
+            ))
+            .map(str::to_string)
+            .or(goal.segment.take());
     }
     if mask.has("baseline") {
         let baseline = msg.baseline.unwrap_or_default();
-        goal.baseline = match proto::BaselineRule::try_from(baseline.rule) {
+        match proto::BaselineRule::try_from(baseline.rule) {
             Ok(proto::BaselineRule::Unspecified) | Ok(proto::BaselineRule::KpiBeforeStart)
                 if baseline.value != 0.0 =>
             {
-                return Err(ApiError::invalid(
-                    "goal.baseline.value",
-                    "is only allowed with the FIXED rule",
-                ));
+                problems.add("goal.baseline.value", "is only allowed with the FIXED rule");
             }
-            Ok(proto::BaselineRule::Unspecified) => Baseline::None,
-            Ok(proto::BaselineRule::Fixed) => Baseline::Fixed(baseline.value),
-            Ok(proto::BaselineRule::KpiBeforeStart) => Baseline::KpiBeforeStart,
-            Err(_) => {
-                return Err(ApiError::invalid(
-                    "goal.baseline.rule",
-                    format!("{} is not a BaselineRule value", baseline.rule),
-                ));
-            }
-        };
+            Ok(proto::BaselineRule::Unspecified) => goal.baseline = Baseline::None,
+            Ok(proto::BaselineRule::Fixed) => goal.baseline = Baseline::Fixed(baseline.value),
+            Ok(proto::BaselineRule::KpiBeforeStart) => goal.baseline = Baseline::KpiBeforeStart,
+            Err(_) => problems.add(
+                "goal.baseline.rule",
+                format!("{} is not a BaselineRule value", baseline.rule),
+            ),
+        }
     }
     if mask.has("target") {
         goal.target = msg
@@ -201,26 +203,28 @@ fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask) -> Result<(), ApiError
             });
     }
     if mask.has("direction") {
-        goal.direction = match proto::Direction::try_from(msg.direction) {
-            Ok(proto::Direction::Unspecified) => None,
-            Ok(proto::Direction::Up) => Some(Direction::Up),
-            Ok(proto::Direction::Down) => Some(Direction::Down),
-            Err(_) => {
-                return Err(ApiError::invalid(
-                    "goal.direction",
-                    format!("{} is not a Direction value", msg.direction),
-                ));
-            }
-        };
+        match proto::Direction::try_from(msg.direction) {
+            Ok(proto::Direction::Unspecified) => goal.direction = None,
+            Ok(proto::Direction::Up) => goal.direction = Some(Direction::Up),
+            Ok(proto::Direction::Down) => goal.direction = Some(Direction::Down),
+            Err(_) => problems.add(
+                "goal.direction",
+                format!("{} is not a Direction value", msg.direction),
+            ),
+        }
     }
     if mask.has("start_date") {
-        goal.start_date = Some(convert::parse_date(
-            msg.start_date.as_ref(),
-            "goal.start_date",
-        )?);
+        goal.start_date = problems
+            .take(convert::parse_date(
+                msg.start_date.as_ref(),
+                "goal.start_date",
+            ))
+            .or(goal.start_date);
     }
     if mask.has("deadline") {
-        goal.deadline = Some(convert::parse_date(msg.deadline.as_ref(), "goal.deadline")?);
+        goal.deadline = problems
+            .take(convert::parse_date(msg.deadline.as_ref(), "goal.deadline"))
+            .or(goal.deadline);
     }
     if mask.has("owner") {
         goal.owner = msg.owner.clone();
@@ -228,7 +232,6 @@ fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask) -> Result<(), ApiError
     if mask.has("trailing_days") {
         goal.trailing_days = (msg.trailing_days != 0).then_some(msg.trailing_days);
     }
-    Ok(())
 }
 
 fn set_fields(msg: &proto::Goal) -> Vec<&'static str> {
@@ -268,39 +271,13 @@ fn empty_goal() -> Goal {
     }
 }
 
-/// Reads every field, collecting conversion errors of dates so that one call reports them
-/// together with the SMART violations.
-fn read_new(msg: &proto::Goal) -> Result<Goal, ApiError> {
+/// Reads every field the message sets into a new goal, recording each that does not
+/// convert.
+fn read_new(msg: &proto::Goal, problems: &mut Problems) -> Goal {
     let mut goal = empty_goal();
-    let mask = Mask::Fields(
-        set_fields(msg)
-            .into_iter()
-            .filter(|f| !matches!(*f, "start_date" | "deadline"))
-            .map(String::from)
-            .collect(),
-    );
-    apply(&mut goal, msg, &mask)?;
-    let mut violations = Vec::new();
-    for (field, value, slot) in [
-        (
-            "goal.start_date",
-            msg.start_date.as_ref(),
-            &mut goal.start_date,
-        ),
-        ("goal.deadline", msg.deadline.as_ref(), &mut goal.deadline),
-    ] {
-        match value.map(|d| convert::parse_date(Some(d), field)) {
-            None => {}
-            Some(Ok(date)) => *slot = Some(date),
-            Some(Err(ApiError::Invalid(v))) => violations.extend(v),
-            Some(Err(other)) => return Err(other),
-        }
-    }
-    if violations.is_empty() {
-        Ok(goal)
-    } else {
-        Err(ApiError::Invalid(violations))
-    }
+    let mask = Mask::Fields(set_fields(msg).into_iter().map(String::from).collect());
+    apply(&mut goal, msg, &mask, problems);
+    goal
 }
 
 impl Api {
@@ -329,16 +306,20 @@ impl GoalService for Api {
     ) -> Result<Response<proto::Goal>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let id = convert::new_id(&req.goal_id, "goal_id", Collection::Goals)?;
-        let request_id = convert::request_id(&req.request_id)?;
-        let msg = req
-            .goal
-            .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
-        let spec = read_new(&msg)?;
+        let mut problems = Problems::default();
+        let id = problems.or(
+            convert::new_id(&req.goal_id, "goal_id", Collection::Goals),
+            String::new(),
+        );
+        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let msg = problems.required(req.goal, "goal");
+        let spec = read_new(&msg, &mut problems);
         let known = self.tenant_kpis(&tenant.id).await?;
-        let scope = spec
-            .validate_with(&|k| known.contains(k))
-            .map_err(|e| ApiError::from_domain(e, "goal"))?;
+        let scope = problems.domain(spec.validate_with(&|k| known.contains(k)), "goal");
+        problems.finish()?;
+        let Some(scope) = scope else {
+            return Err(Problems::default().refuse().into());
+        };
         let stored = self
             .store
             .create_goal(&tenant.id, &id, &spec, &scope, request_id)
@@ -389,9 +370,20 @@ impl GoalService for Api {
         let msg = req
             .goal
             .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
-        let id = convert::parse_name(&msg.name, "goal.name", Collection::Goals)?;
-        let etag = convert::etag(&msg.etag, "goal.etag")?;
-        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || set_fields(&msg))?;
+        let mut problems = Problems::default();
+        let id = problems.take(convert::parse_name(
+            &msg.name,
+            "goal.name",
+            Collection::Goals,
+        ));
+        let etag = problems.take(convert::etag(&msg.etag, "goal.etag"));
+        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
+            set_fields(&msg)
+        }));
+        // The rules of the resource need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
         let current = self
             .store
             .get_goal(&tenant.id, id)
@@ -404,11 +396,13 @@ impl GoalService for Api {
             .into());
         }
         let mut spec = current.spec.clone();
-        apply(&mut spec, &msg, &mask)?;
+        apply(&mut spec, &msg, &mask, &mut problems);
         let known = self.tenant_kpis(&tenant.id).await?;
-        let scope = spec
-            .validate_with(&|k| known.contains(k))
-            .map_err(|e| ApiError::from_domain(e, "goal"))?;
+        let scope = problems.domain(spec.validate_with(&|k| known.contains(k)), "goal");
+        problems.finish()?;
+        let Some(scope) = scope else {
+            return Err(Problems::default().refuse().into());
+        };
         let stored = self
             .store
             .update_goal(&tenant.id, id, current.revision, &spec, &scope)
@@ -515,7 +509,7 @@ impl GoalService for Api {
         request: Request<proto::WatchGoalsRequest>,
     ) -> Result<Response<GoalStream>, Status> {
         use futures_util::StreamExt;
-        let tenant = self.tenant(&request).await?;
+        let (tenant, key) = self.authenticate(&request).await?;
         let req = request.get_ref();
         if req.goals.len() > 1000 {
             return Err(ApiError::invalid("goals", "at most 1000 per call").into());
@@ -550,6 +544,8 @@ impl GoalService for Api {
             };
             std::future::ready(item)
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(
+            self.until_revoked(key, Box::pin(stream)),
+        )))
     }
 }

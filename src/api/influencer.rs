@@ -1,7 +1,7 @@
 //! InfluencerService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::influencer::{Influencer, TrackingValue};
 use crate::domain::names::Collection;
@@ -76,14 +76,16 @@ impl InfluencerService for Api {
     ) -> Result<Response<proto::Influencer>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let id = convert::new_id(&req.influencer_id, "influencer_id", Collection::Influencers)?;
-        let request_id = convert::request_id(&req.request_id)?;
-        let msg = req
-            .influencer
-            .ok_or_else(|| ApiError::invalid("influencer", "is required"))?;
+        let mut problems = Problems::default();
+        let id = problems.or(
+            convert::new_id(&req.influencer_id, "influencer_id", Collection::Influencers),
+            String::new(),
+        );
+        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let msg = problems.required(req.influencer, "influencer");
         let mut spec = from_proto(&msg);
-        spec.validate()
-            .map_err(|e| ApiError::from_domain(e, "influencer"))?;
+        problems.domain(spec.validate(), "influencer");
+        problems.finish()?;
         let stored = self
             .store
             .create_influencer(&tenant.id, &id, &spec, request_id)
@@ -134,9 +136,20 @@ impl InfluencerService for Api {
         let msg = req
             .influencer
             .ok_or_else(|| ApiError::invalid("influencer", "is required"))?;
-        let id = convert::parse_name(&msg.name, "influencer.name", Collection::Influencers)?;
-        let etag = convert::etag(&msg.etag, "influencer.etag")?;
-        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || set_fields(&msg))?;
+        let mut problems = Problems::default();
+        let id = problems.take(convert::parse_name(
+            &msg.name,
+            "influencer.name",
+            Collection::Influencers,
+        ));
+        let etag = problems.take(convert::etag(&msg.etag, "influencer.etag"));
+        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
+            set_fields(&msg)
+        }));
+        // The rules of the resource need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
         let current = self
             .store
             .get_influencer(&tenant.id, id)

@@ -445,20 +445,40 @@ impl IngestService for Api {
                 );
             }
         }
+        // A metric key and a custom KPI id name the same snapshots (KPIS.md: a pushed
+        // metric key must differ from every custom KPI id of the tenant).
+        let customs: HashSet<String> = if req.rows.is_empty() {
+            HashSet::new()
+        } else {
+            self.store
+                .custom_kpis(&tenant.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        };
         let (accepted, rejected) = partition(&req.rows, |r| {
             obs::check_metric_key(&r.metric_key).map_err(|e| ("metric_key".to_string(), e))?;
+            if customs.contains(&r.metric_key) {
+                return Err((
+                    "metric_key".into(),
+                    format!(
+                        "`{}` is a custom KPI of this tenant; push the metric under another key",
+                        r.metric_key
+                    ),
+                ));
+            }
             let scope = Scope::parse(&r.scope).map_err(|e| ("scope".to_string(), e))?;
             if known.get(&r.scope) != Some(&true) {
                 return Err(("scope".into(), format!("{scope} does not exist")));
             }
-            if !r.value.is_finite() {
-                return Err(("value".into(), "must be a finite number".into()));
-            }
+            let value = obs::check_value(r.value).map_err(|e| ("value".to_string(), e))?;
             Ok(obs::MetricPoint {
                 key: r.metric_key.clone(),
                 scope,
                 day: day(r.day.as_ref(), "day")?,
-                value: r.value,
+                value,
             })
         });
         finish!(self, tenant, req, accepted, rejected, upsert_metric_points)

@@ -1,7 +1,7 @@
 //! SegmentService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
 use crate::domain::segment::Segment;
@@ -36,17 +36,19 @@ impl SegmentService for Api {
     ) -> Result<Response<proto::Segment>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let id = convert::new_id(&req.segment_id, "segment_id", Collection::Segments)?;
-        let request_id = convert::request_id(&req.request_id)?;
-        let msg = req
-            .segment
-            .ok_or_else(|| ApiError::invalid("segment", "is required"))?;
+        let mut problems = Problems::default();
+        let id = problems.or(
+            convert::new_id(&req.segment_id, "segment_id", Collection::Segments),
+            String::new(),
+        );
+        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let msg = problems.required(req.segment, "segment");
         let spec = Segment {
             display_name: msg.display_name,
             rule: msg.rule,
         };
-        spec.validate()
-            .map_err(|e| ApiError::from_domain(e, "segment"))?;
+        problems.domain(spec.validate(), "segment");
+        problems.finish()?;
         let stored = self
             .store
             .create_segment(&tenant.id, &id, &spec, request_id)
@@ -97,9 +99,14 @@ impl SegmentService for Api {
         let msg = req
             .segment
             .ok_or_else(|| ApiError::invalid("segment", "is required"))?;
-        let id = convert::parse_name(&msg.name, "segment.name", Collection::Segments)?;
-        let etag = convert::etag(&msg.etag, "segment.etag")?;
-        let mask = Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
+        let mut problems = Problems::default();
+        let id = problems.take(convert::parse_name(
+            &msg.name,
+            "segment.name",
+            Collection::Segments,
+        ));
+        let etag = problems.take(convert::etag(&msg.etag, "segment.etag"));
+        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
             [
                 ("display_name", !msg.display_name.is_empty()),
                 ("rule", !msg.rule.is_empty()),
@@ -107,7 +114,11 @@ impl SegmentService for Api {
             .into_iter()
             .filter_map(|(f, set)| set.then_some(f))
             .collect()
-        })?;
+        }));
+        // The rules of the resource need the stored one; without a name there is none.
+        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse().into());
+        };
         let current = self
             .store
             .get_segment(&tenant.id, id)

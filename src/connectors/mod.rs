@@ -34,7 +34,7 @@ pub struct Source {
     pub platform: Platform,
     /// The platform's account id (GA4: the property id; Shopify: the shop domain).
     pub account_id: String,
-    /// Name of the credential (environment variable or secret file).
+    /// Name of the credential in the tenant's namespace (see [`Credentials`]).
     pub credentials_ref: String,
 }
 

@@ -2,6 +2,11 @@
 use super::{DomainError, Violations, check_text, names::check_id};
 use chrono::NaiveDate;
 
+/// Most participants a campaign may have.
+pub const MAX_PARTICIPANTS: usize = 1000;
+/// Most giveaways a campaign may have.
+pub const MAX_GIVEAWAYS: usize = 100;
+
 /// An amount in integer minor units of a currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Money {
@@ -57,8 +62,26 @@ impl Campaign {
                 format!("{} is before start_date {}", self.end_date, self.start_date),
             );
         }
-        if self.participants.len() > 1000 {
-            v.add("participants", "at most 1000 participants are allowed");
+        // Lengths first: a list past its limit gets no work per element.
+        if self.participants.len() > MAX_PARTICIPANTS {
+            v.add(
+                "participants",
+                format!(
+                    "has {} participants; at most {MAX_PARTICIPANTS} are allowed",
+                    self.participants.len()
+                ),
+            );
+            self.participants.clear();
+        }
+        if self.giveaways.len() > MAX_GIVEAWAYS {
+            v.add(
+                "giveaways",
+                format!(
+                    "has {} giveaways; at most {MAX_GIVEAWAYS} are allowed",
+                    self.giveaways.len()
+                ),
+            );
+            self.giveaways.clear();
         }
         let mut seen = std::collections::HashSet::new();
         for (i, p) in self.participants.iter_mut().enumerate() {
@@ -92,9 +115,6 @@ impl Campaign {
                     ),
                 );
             }
-        }
-        if self.giveaways.len() > 100 {
-            v.add("giveaways", "at most 100 giveaways are allowed");
         }
         let mut seen = std::collections::HashSet::new();
         for (i, g) in self.giveaways.iter().enumerate() {

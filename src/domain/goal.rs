@@ -1,4 +1,5 @@
 //! Goals: SMART targets on one KPI of one scope, and the rules that make a goal SMART.
+use super::observation::check_value;
 use super::{DomainError, Violations, check_text, names::Collection};
 use crate::kpi::catalogue::{self, Objective, ScopeKind, SegmentUse};
 use chrono::NaiveDate;
@@ -207,21 +208,23 @@ impl Goal {
         }
 
         if let Baseline::Fixed(value) = self.baseline
-            && !value.is_finite()
+            && let Err(reason) = check_value(value)
         {
-            v.add("baseline.value", "must be a finite number");
+            v.add("baseline.value", reason);
         }
         match (self.target, self.direction) {
             (None, _) => v.add(
                 "target",
                 "is required (Measurable): an absolute value or a relative change",
             ),
-            (Some(Target::Absolute(value)), _) if !value.is_finite() => {
-                v.add("target.absolute_value", "must be a finite number")
-            }
-            (Some(Target::RelativePercent(value)), _) if !value.is_finite() => {
-                v.add("target.relative_change_percent", "must be a finite number")
-            }
+            (Some(Target::Absolute(value)), _) if check_value(value).is_err() => v.add(
+                "target.absolute_value",
+                check_value(value).err().unwrap_or_default(),
+            ),
+            (Some(Target::RelativePercent(value)), _) if check_value(value).is_err() => v.add(
+                "target.relative_change_percent",
+                check_value(value).err().unwrap_or_default(),
+            ),
             (Some(Target::RelativePercent(_)), _) if self.baseline == Baseline::None => v.add(
                 "baseline.rule",
                 "a relative target needs a baseline rule: FIXED with a value, or KPI_BEFORE_START",

@@ -123,6 +123,24 @@ pub fn customer_key(customer_id: &str, email: &str, secret: &CustomerKeySecret) 
 /// low enough that sums over years of daily rows stay far from `i64::MAX`.
 pub const MAX_COUNT: i64 = 1_000_000_000_000_000;
 
+/// Largest magnitude of a measured value that is not a count (a pushed metric point, an
+/// influence score, a goal's baseline or target): the same 1e15 as [`MAX_COUNT`]. Finite
+/// values far beyond it (1.7e308) overflow the first sum they enter.
+pub const MAX_VALUE: f64 = 1e15;
+
+/// Checks a measured value: finite and at most [`MAX_VALUE`] in magnitude.
+pub fn check_value(value: f64) -> Result<f64, String> {
+    if !value.is_finite() {
+        Err("must be a finite number".into())
+    } else if value.abs() > MAX_VALUE {
+        Err(format!(
+            "is {value:e}; values beyond ±{MAX_VALUE:e} are not plausible"
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
 /// Checks a count that must be neither negative nor above [`MAX_COUNT`].
 pub fn check_count(field: &str, value: i64) -> RowResult<i64> {
     if value < 0 {
@@ -306,15 +324,15 @@ pub struct MemberAttributes {
 }
 
 impl MemberAttributes {
-    /// Checks ranges: counts not negative, ages plausible, scores finite.
+    /// Checks ranges: counts not negative, ages plausible, scores finite and bounded.
     pub fn check(&self) -> RowResult<()> {
         if let Some(f) = self.followers {
             check_count("attributes.followers", f)?;
         }
         if let Some(s) = self.influence_score
-            && !s.is_finite()
+            && let Err(reason) = check_value(s)
         {
-            return err("attributes.influence_score", "must be a finite number");
+            return err("attributes.influence_score", reason);
         }
         if let Some(age) = self.age
             && !(0..=150).contains(&age)
@@ -456,6 +474,16 @@ mod tests {
     fn counts_are_bounded_on_both_sides() {
         assert_eq!(check_count("views", 0), Ok(0));
         assert_eq!(check_count("views", MAX_COUNT), Ok(MAX_COUNT));
+        assert_eq!(check_value(-MAX_VALUE), Ok(-MAX_VALUE));
+        for bad in [
+            1.7e308,
+            -1.7e308,
+            MAX_VALUE * 1.0001,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert!(check_value(bad).is_err(), "{bad}");
+        }
         for bad in [-1, MAX_COUNT + 1, i64::MAX] {
             let (field, reason) = check_count("views", bad).unwrap_err();
             assert_eq!(field, "views");

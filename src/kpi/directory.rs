@@ -182,9 +182,11 @@ impl Directory {
                     .iter()
                     .filter(|(influencer, _)| influencers.contains(influencer))
                     .map(|(_, fee)| *fee as f64 * share)
-                    .sum::<f64>()
+                    .fold(0.0, |total, fee| total + fee)
             })
-            .sum()
+            // Not `sum()`: the f64 sum of nothing is -0.0, which made a scope without fees
+            // (and its cpm and cost_per_engagement) read -0.
+            .fold(0.0, |total, fees| total + fees)
     }
 
     /// The window a campaign's orders count in: `[start, end + order window]`.

@@ -221,13 +221,11 @@ impl Formula {
     ///
     /// `lookup` is called at most once per distinct name per evaluation.
     ///
-    /// Results are finite. A division whose quotient is not finite (by zero,
-    /// or by a tiny number) is `zero_denominator`. An overflow of `+`, `-` or
-    /// `*` is impossible at real KPI magnitudes (it takes values beyond 1e308)
-    /// but a formula can provoke it with huge literals; no reason describes it,
-    /// and a value must never be infinite, so it is reported as
-    /// `zero_denominator` too, the one reason for an undefined arithmetic
-    /// result. Inputs are assumed finite, as [`Value`] promises.
+    /// Results are finite. A division by zero is `zero_denominator`; any other
+    /// result beyond the range of a 64-bit float (a product of huge values, a
+    /// quotient by a tiny one) is `overflow`, which says what happened where
+    /// `zero_denominator` would not be true. Inputs are assumed finite, as
+    /// [`Value`] promises.
     pub fn evaluate(&self, lookup: &mut dyn FnMut(&str) -> Value) -> Value {
         let mut eval = Evaluator {
             lookup,
@@ -390,7 +388,7 @@ impl Op {
     }
 
     /// Applies the operator to two present values; see [`Formula::evaluate`]
-    /// for why every non-finite result is `zero_denominator`.
+    /// for the reasons of results that are not finite.
     fn apply(self, left: f64, right: f64) -> Value {
         let result = match self {
             Op::Add => left + right,
@@ -399,11 +397,7 @@ impl Op {
             Op::Div if right == 0.0 => return Err(Reason::ZeroDenominator),
             Op::Div => left / right,
         };
-        if result.is_finite() {
-            Ok(result)
-        } else {
-            Err(Reason::ZeroDenominator)
-        }
+        crate::kpi::value::finite(result)
     }
 }
 
@@ -1123,14 +1117,12 @@ mod tests {
     fn results_are_never_infinite() {
         let huge = format!("1{}", "0".repeat(300));
         let tiny = [("t", Ok(1e-300)), ("h", Ok(1e300))];
-        assert_eq!(eval("h / t", &tiny), Err(Reason::ZeroDenominator));
-        assert_eq!(
-            eval(&format!("h * {huge}"), &tiny),
-            Err(Reason::ZeroDenominator)
-        );
+        // No denominator is zero here: the results overflow, and say so.
+        assert_eq!(eval("h / t", &tiny), Err(Reason::Overflow));
+        assert_eq!(eval(&format!("h * {huge}"), &tiny), Err(Reason::Overflow));
         assert_eq!(
             eval(&format!("-h - {huge} * 1000000000"), &tiny),
-            Err(Reason::ZeroDenominator)
+            Err(Reason::Overflow)
         );
         assert_eq!(eval(&format!("h + {huge}"), &tiny), Ok(2e300));
     }

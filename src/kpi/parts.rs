@@ -19,8 +19,9 @@ pub struct ChannelSums {
     /// Rows of the channel in the period.
     pub rows: i64,
     /// Per field of [`SOCIAL_FIELDS`]: the sum of non-NULL values, None when every row had
-    /// the field NULL.
-    pub sums: [Option<i64>; 7],
+    /// the field NULL. A float: counts at their bound (1e15) in enough rows pass the i64
+    /// range, and a KPI value is an f64 in the end anyway (exact to 2^53).
+    pub sums: [Option<f64>; 7],
 }
 
 /// Web traffic of a period summed per tracking combination and channel group.
@@ -32,12 +33,12 @@ pub struct WebGroup {
     pub campaign_key: String,
     /// Default channel group as reported.
     pub channel_group: String,
-    /// Σ sessions.
-    pub sessions: i64,
+    /// Σ sessions; sums are floats for the reason given at [`ChannelSums::sums`].
+    pub sessions: f64,
     /// Σ users.
-    pub users: i64,
+    pub users: f64,
     /// Σ new users.
-    pub new_users: i64,
+    pub new_users: f64,
 }
 
 /// Audience counts of one group of channels on a day.

@@ -45,19 +45,19 @@ impl Field {
 /// every contributing row NULL: `not_reported`; no row at all: `no_data`.
 pub fn field_sum(channels: &[String], sums: &HashMap<String, ChannelSums>, field: Field) -> Value {
     let mut rows = 0;
-    let mut total: Option<i64> = None;
+    let mut total: Option<f64> = None;
     for channel in channels {
         if let Some(s) = sums.get(channel) {
             rows += s.rows;
             if let Some(v) = s.sums[field as usize] {
-                total = Some(total.unwrap_or(0) + v);
+                total = Some(total.unwrap_or(0.0) + v);
             }
         }
     }
     match (rows, total) {
         (0, _) => Err(Reason::NoData),
         (_, None) => Err(Reason::NotReported),
-        (_, Some(t)) => Ok(t as f64),
+        (_, Some(t)) => Ok(t),
     }
 }
 
@@ -73,7 +73,10 @@ pub fn composite_sum(components: &[Value]) -> Value {
     if components.iter().all(|c| *c == Err(Reason::NotReported)) {
         return Err(Reason::NotReported);
     }
-    Ok(components.iter().map(|c| c.unwrap_or(0.0)).sum())
+    // Folded from +0.0: the f64 `sum()` of zeros starts from -0.0 and stays there.
+    Ok(components
+        .iter()
+        .fold(0.0, |total, c| total + c.unwrap_or(0.0)))
 }
 
 /// `followers`: Σ over channels of C with a reading on `last`; none: `no_data`.
@@ -160,7 +163,10 @@ mod tests {
     use super::*;
 
     fn sums(rows: i64, values: [Option<i64>; 7]) -> ChannelSums {
-        ChannelSums { rows, sums: values }
+        ChannelSums {
+            rows,
+            sums: values.map(|v| v.map(|v| v as f64)),
+        }
     }
 
     fn channels(ids: &[&str]) -> Vec<String> {

@@ -11,6 +11,11 @@ pub enum Reason {
     OutsideCampaign,
     /// The platform does not report the field.
     NotReported,
+    /// The arithmetic result is beyond the range of a 64-bit float. Only a custom
+    /// formula can get there (inputs are bounded at ingest to 1e15, but a formula may
+    /// multiply them, or divide by a tiny value); KPIS.md names no reason for it, and
+    /// `zero_denominator`, used before, was untrue when no denominator was zero.
+    Overflow,
 }
 
 impl Reason {
@@ -21,6 +26,7 @@ impl Reason {
             Reason::ZeroDenominator => "zero_denominator",
             Reason::OutsideCampaign => "outside_campaign",
             Reason::NotReported => "not_reported",
+            Reason::Overflow => "overflow",
         }
     }
 
@@ -31,6 +37,7 @@ impl Reason {
             Reason::ZeroDenominator,
             Reason::OutsideCampaign,
             Reason::NotReported,
+            Reason::Overflow,
         ]
         .into_iter()
         .find(|r| r.as_str() == value)
@@ -39,6 +46,14 @@ impl Reason {
 
 /// A KPI value, or why it is absent.
 pub type Value = Result<f64, Reason>;
+
+/// `x` with a negative zero made positive, other values unchanged. -0.0 equals 0.0 but
+/// prints as `-0` and has its sign bit set, so a KPI without fees would read as a
+/// negative amount; every value leaving the engine passes here.
+pub fn positive_zero(x: f64) -> f64 {
+    // In IEEE 754 round-to-nearest, -0.0 + 0.0 is +0.0 and x + 0.0 is x otherwise.
+    x + 0.0
+}
 
 /// A ratio with KPIS.md's precedence: `outside_campaign` first, then the numerator's
 /// reason, then the denominator's, then `zero_denominator`.
@@ -51,7 +66,7 @@ pub fn ratio(numerator: Value, denominator: Value) -> Value {
     if d == 0.0 {
         Err(Reason::ZeroDenominator)
     } else {
-        Ok(n / d)
+        finite(n / d)
     }
 }
 
@@ -60,7 +75,16 @@ pub fn difference(a: Value, b: Value) -> Value {
     if a == Err(Reason::OutsideCampaign) || b == Err(Reason::OutsideCampaign) {
         return Err(Reason::OutsideCampaign);
     }
-    Ok(a? - b?)
+    finite(a? - b?)
+}
+
+/// A present result, or `overflow` when it is not finite: a value is never infinite.
+pub fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(Reason::Overflow)
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +111,19 @@ mod tests {
             ratio(Err(Reason::NotReported), Ok(0.0)),
             Err(Reason::NotReported)
         );
+        assert_eq!(ratio(Ok(1e300), Ok(1e-300)), Err(Reason::Overflow));
+        assert_eq!(difference(Ok(1.7e308), Ok(-1.7e308)), Err(Reason::Overflow));
+    }
+
+    #[test]
+    fn negative_zero_becomes_positive_and_nothing_else_changes() {
+        assert!(!positive_zero(-0.0).is_sign_negative());
+        assert!(positive_zero(-1e-300).is_sign_negative());
+        assert_eq!(positive_zero(-2.5), -2.5);
+        assert_eq!(positive_zero(7.0), 7.0);
+        // Why the engine needs it: Rust sums an empty f64 iterator to -0.0.
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        assert!(empty.is_sign_negative());
     }
 
     #[test]
@@ -96,6 +133,7 @@ mod tests {
             Reason::ZeroDenominator,
             Reason::OutsideCampaign,
             Reason::NotReported,
+            Reason::Overflow,
         ] {
             assert_eq!(Reason::parse(r.as_str()), Some(r));
         }

@@ -10,17 +10,17 @@ use std::collections::{BTreeSet, HashMap};
 const SOCIAL_GROUPS: [&str; 2] = ["Organic Social", "Paid Social"];
 
 /// Web totals of a scope.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WebTotals {
     /// `social_visitors`: sessions of social channel groups (from I, except at tenant scope).
-    pub social_sessions: i64,
+    pub social_sessions: f64,
     /// `influencer_visitors`: users of rows from I.
-    pub users: i64,
+    pub users: f64,
     /// `influencer_new_visitors`: new users of rows from I.
-    pub new_users: i64,
+    pub new_users: f64,
     /// `target_audience_visitors` when the groups were filtered by a segment: users of
     /// every row at tenant scope, of rows from I otherwise.
-    pub segment_users: i64,
+    pub segment_users: f64,
 }
 
 /// Web traffic of a period attributed once: totals per influencer the rows are from, and
@@ -39,7 +39,7 @@ impl WebIndex {
             let social = if SOCIAL_GROUPS.contains(&group.channel_group.as_str()) {
                 group.sessions
             } else {
-                0
+                0.0
             };
             index.all.social_sessions += social;
             index.all.segment_users += group.users;

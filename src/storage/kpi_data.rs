@@ -58,9 +58,12 @@ fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T> {
     Ok(row.try_get::<T>("", column)?)
 }
 
-/// `CAST(SUM(col) AS BIGINT)`: PostgreSQL sums bigints as numeric.
-fn sum_i64(table: &'static str, column: &'static str) -> Expr {
-    Expr::col((table, column)).sum().cast_as("BIGINT")
+/// `SUM(CAST(col AS DOUBLE PRECISION))`: a sum of counts that cannot fail. Counts are
+/// bounded at ingest (1e15), but enough rows of them pass the i64 range, where SQLite's
+/// integer SUM and PostgreSQL's cast back to BIGINT both raise an error. A double holds
+/// every sum exactly up to 2^53 and approximately far beyond, as the KPI value does.
+fn sum_f64(table: &'static str, column: &'static str) -> Expr {
+    Expr::expr(Expr::col((table, column)).cast_as("DOUBLE PRECISION")).sum()
 }
 
 fn in_period(table: &'static str, period: &Period) -> Expr {
@@ -128,7 +131,7 @@ impl Store {
             .group_by_col((t, "channel_id"));
         split_days(&mut select, t, per_day);
         for field in SOCIAL_FIELDS {
-            select.expr_as(sum_i64(t, field), field);
+            select.expr_as(sum_f64(t, field), field);
         }
         let mut sums: ByDay<HashMap<String, ChannelSums>> = HashMap::new();
         for row in self.rows(&select).await? {
@@ -137,7 +140,7 @@ impl Store {
                 sums: [None; 7],
             };
             for (i, field) in SOCIAL_FIELDS.iter().enumerate() {
-                entry.sums[i] = get::<Option<i64>>(&row, field)?;
+                entry.sums[i] = get::<Option<f64>>(&row, field)?;
             }
             sums.entry(row_day(&row, per_day)?)
                 .or_default()
@@ -227,9 +230,9 @@ impl Store {
         select
             .from(t)
             .columns([(t, "source_key"), (t, "campaign_key"), (t, "channel_group")])
-            .expr_as(sum_i64(t, "sessions"), "sessions")
-            .expr_as(sum_i64(t, "users"), "users")
-            .expr_as(sum_i64(t, "new_users"), "new_users")
+            .expr_as(sum_f64(t, "sessions"), "sessions")
+            .expr_as(sum_f64(t, "users"), "users")
+            .expr_as(sum_f64(t, "new_users"), "new_users")
             .and_where(Expr::col((t, "tenant_id")).eq(tenant_id))
             .and_where(in_period(t, period))
             .group_by_col((t, "source_key"))
@@ -248,9 +251,9 @@ impl Store {
                     source_key: get(&row, "source_key")?,
                     campaign_key: get(&row, "campaign_key")?,
                     channel_group: get(&row, "channel_group")?,
-                    sessions: get::<Option<i64>>(&row, "sessions")?.unwrap_or(0),
-                    users: get::<Option<i64>>(&row, "users")?.unwrap_or(0),
-                    new_users: get::<Option<i64>>(&row, "new_users")?.unwrap_or(0),
+                    sessions: get::<Option<f64>>(&row, "sessions")?.unwrap_or(0.0),
+                    users: get::<Option<f64>>(&row, "users")?.unwrap_or(0.0),
+                    new_users: get::<Option<f64>>(&row, "new_users")?.unwrap_or(0.0),
                 });
         }
         Ok(groups)
@@ -306,7 +309,8 @@ impl Store {
         Ok(counts)
     }
 
-    /// Per (metric key, scope), the sum of pushed points in the period and their count.
+    /// Per (metric key, scope), the sum of pushed points in the period; not finite when
+    /// it passes the range of a double.
     pub async fn metric_sums(
         &self,
         tenant_id: &str,
@@ -325,10 +329,24 @@ impl Store {
         per_day: bool,
     ) -> Result<ByDay<HashMap<(String, String), f64>>> {
         let t = "metric_points";
+        // Points are bounded at ingest (1e15), but points stored before the bound may
+        // not be, and PostgreSQL raises an error when a double sum overflows. There the
+        // sum is taken in numeric, which cannot overflow, and a total beyond a double is
+        // infinity; SQLite's double SUM gives infinity (or NULL for inf - inf) itself.
+        // The engine answers either as `overflow`, never INTERNAL.
+        let total = if self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            Expr::cust(
+                "CASE WHEN ABS(SUM(CAST(\"metric_points\".\"value\" AS NUMERIC))) <= 1e308 \
+                 THEN CAST(SUM(CAST(\"metric_points\".\"value\" AS NUMERIC)) AS DOUBLE PRECISION) \
+                 ELSE CAST('Infinity' AS DOUBLE PRECISION) END",
+            )
+        } else {
+            Expr::col((t, "value")).sum()
+        };
         let mut select = Query::select()
             .from(t)
             .columns([(t, "metric_key"), (t, "scope")])
-            .expr_as(Expr::col((t, "value")).sum(), "total")
+            .expr_as(total, "total")
             .and_where(Expr::col((t, "tenant_id")).eq(tenant_id))
             .and_where(in_period(t, period))
             .group_by_col((t, "metric_key"))
@@ -339,7 +357,7 @@ impl Store {
         for row in self.rows(&select).await? {
             sums.entry(row_day(&row, per_day)?).or_default().insert(
                 (get(&row, "metric_key")?, get(&row, "scope")?),
-                get::<f64>(&row, "total")?,
+                get::<Option<f64>>(&row, "total")?.unwrap_or(f64::NAN),
             );
         }
         Ok(sums)
