@@ -187,6 +187,7 @@ impl Served {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"));
         command
             .arg("serve")
+            .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
             .env("TALLY_DATABASE_URL", url)
             .env("TALLY_LISTEN_ADDR", addr.to_string())
             .env("TALLY_METRICS_ADDR", metrics_addr.to_string())
