@@ -5,16 +5,17 @@
 //! that stops half-way is finished by the next.
 use super::entities::{giveaway_entry, order};
 use super::{Result, Store};
-use crate::domain::observation::{CustomerKeySecret, DIGEST_PREFIX};
+use crate::domain::observation::CustomerKeySecret;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// Distinct keys rewritten per transaction: well under SQLite's bound-parameter limit.
 const BATCH: u64 = 400;
 
-/// The first text after every `e:` key (`;` follows `:`), so that a range on the indexed
-/// column finds exactly the keys of earlier versions.
-const DIGEST_END: &str = "e;";
+/// The keys of earlier versions, as a LIKE pattern. Not a range such as `>= 'e:' AND <
+/// 'e;'`: PostgreSQL compares text in the database's collation, and under a linguistic
+/// one (ICU en-US) punctuation hardly counts, so that range held none of them.
+const DIGEST_PATTERN: &str = "e:%";
 
 /// Rows a rekey rewrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,16 +41,17 @@ impl Store {
     async fn rekey_orders(&self, tenant: &str, secret: &CustomerKeySecret) -> Result<u64> {
         use order::Column as C;
         let mut rewritten = 0;
-        let mut after = DIGEST_PREFIX.to_string();
+        let mut after = String::new();
         loop {
-            // (tenant_id, customer_key, day) is indexed: a range, not a scan.
+            // Ordered by the index on (tenant_id, customer_key, day); paging by the last key
+            // seen uses the collation's order, whatever it is, so no key is skipped.
             let keys: Vec<Option<String>> = order::Entity::find()
                 .select_only()
                 .column(C::CustomerKey)
                 .distinct()
                 .filter(C::TenantId.eq(tenant))
                 .filter(C::CustomerKey.gt(after.as_str()))
-                .filter(C::CustomerKey.lt(DIGEST_END))
+                .filter(C::CustomerKey.like(DIGEST_PATTERN))
                 .order_by_asc(C::CustomerKey)
                 .limit(BATCH)
                 .into_tuple()
@@ -81,7 +83,7 @@ impl Store {
     async fn rekey_entrants(&self, tenant: &str, secret: &CustomerKeySecret) -> Result<u64> {
         use giveaway_entry::Column as C;
         let mut rewritten = 0;
-        let mut after = DIGEST_PREFIX.to_string();
+        let mut after = String::new();
         loop {
             let keys: Vec<String> = giveaway_entry::Entity::find()
                 .select_only()
@@ -89,7 +91,7 @@ impl Store {
                 .distinct()
                 .filter(C::TenantId.eq(tenant))
                 .filter(C::EntrantKey.gt(after.as_str()))
-                .filter(C::EntrantKey.lt(DIGEST_END))
+                .filter(C::EntrantKey.like(DIGEST_PATTERN))
                 .order_by_asc(C::EntrantKey)
                 .limit(BATCH)
                 .into_tuple()

@@ -389,3 +389,83 @@ mod binary {
     crate::on_both_database_kinds!(serve_needs_the_secret_and_migrate_rewrites_stored_digests);
     use super::serve_needs_the_secret_and_migrate_rewrites_stored_digests;
 }
+
+// Found while fixing issue 20: PostgreSQL compares text in the database's collation, and
+// under ICU en-US `'e:<digest>' < 'e;'` is false, so a range over the keys of earlier
+// versions found none of them there. The rewrite must find them whatever the collation.
+#[tokio::test]
+async fn stored_digests_are_found_under_a_linguistic_collation() {
+    let Some(base) = std::env::var("TALLY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("TALLY_TEST_POSTGRES_URL not set: PostgreSQL collation test skipped");
+        return;
+    };
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
+    let name = format!(
+        "tally_icu_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    admin
+        .execute_unprepared(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' \
+             LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        ))
+        .await
+        .expect("create a database with an ICU collation");
+    admin.close().await.ok();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{prefix}/{name}");
+    ::tally::storage::Store::migrate(&url).await.unwrap();
+    let store = ::tally::storage::Store::connect(&url, 2).await.unwrap();
+    crate::helpers::create_tenant(&store, "acme").await;
+    let placed_at = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let order = |id: &str, key: String| obs::Order {
+        order_id: id.into(),
+        customer_key: Some(key),
+        placed_at,
+        day: placed_at.date_naive(),
+        revenue_minor: 1000,
+        cost_minor: 0,
+        discount_minor: 0,
+        currency: "EUR".into(),
+        codes: vec![],
+        utm_source: String::new(),
+        utm_medium: String::new(),
+        utm_campaign: String::new(),
+    };
+    store
+        .upsert_orders(
+            "acme",
+            &[
+                order("o1", format!("e:{}", sha256_hex(GUEST))),
+                order("o2", "c:e:registered".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    let secret = CustomerKeySecret::development();
+    assert_eq!(
+        store.rekey_customers(&secret).await.unwrap(),
+        Rekeyed {
+            orders: 1,
+            giveaway_entries: 0
+        }
+    );
+    let mut keys: Vec<String> = e::order::Entity::find()
+        .all(store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|o| o.customer_key)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["c:e:registered".to_string(), secret.email_key(GUEST)]
+    );
+}

@@ -187,12 +187,12 @@ impl Served {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"));
         command
             .arg("serve")
+            .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
             .env("TALLY_DATABASE_URL", url)
             .env("TALLY_LISTEN_ADDR", addr.to_string())
             .env("TALLY_METRICS_ADDR", metrics_addr.to_string())
             .env("TALLY_SCHEDULER_ENABLED", "false")
             .env("TALLY_CONNECTORS", "none")
-            .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
             .env("TALLY_LOG", "off")
             .env_remove("TALLY_CONFIG")
             .stdout(std::process::Stdio::null())
