@@ -688,6 +688,7 @@ async fn generate(store: &Store, size: Size, world: &World) -> BoxResult<Counts>
     let mut r = rng(5);
     let mut buf = Vec::with_capacity(CHUNK);
     let customers = size.orders / 3;
+    let secret = tally::domain::observation::CustomerKeySecret::development();
     for i in 0..size.orders {
         let placed_at = world.instant(&mut r);
         let kind = r.random_range(0..100);
@@ -696,8 +697,9 @@ async fn generate(store: &Store, size: Size, world: &World) -> BoxResult<Counts>
             1..6 => customer_key(
                 "",
                 &format!("Guest{}@Example.com", r.random_range(0..customers / 10 + 1)),
+                &secret,
             ),
-            _ => customer_key(&format!("cust-{}", skewed(&mut r, customers)), ""),
+            _ => customer_key(&format!("cust-{}", skewed(&mut r, customers)), "", &secret),
         };
         let revenue = r.random_range(500..20_500);
         let mut codes = Vec::new();
@@ -828,13 +830,14 @@ async fn generate(store: &Store, size: Size, world: &World) -> BoxResult<Counts>
     let mut t = Timer::new("giveaway entries");
     let mut r = rng(8);
     let mut buf = Vec::with_capacity(CHUNK);
+    let secret = tally::domain::observation::CustomerKeySecret::development();
     for _ in 0..size.giveaway_entries {
         let (id, window) = &giveaway_windows[r.random_range(0..giveaway_windows.len())];
         let entrant = r.random_range(0..size.giveaway_entries * 4 / 5);
         let entrant = if entrant % 3 == 0 {
-            entrant_key(&format!("entrant{entrant}@example.com"))
+            entrant_key(&format!("entrant{entrant}@example.com"), &secret)
         } else {
-            entrant_key(&format!("fan{entrant}"))
+            entrant_key(&format!("fan{entrant}"), &secret)
         };
         let entered_at = world.instant_in(&mut r, *window);
         buf.push(GiveawayEntry {

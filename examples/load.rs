@@ -869,6 +869,7 @@ async fn setup(args: &Args, tally: &Path, db: &str, logs: &Path) -> BoxResult<Se
     let server = ChildGuard(
         Command::new(tally)
             .arg("serve")
+            .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
             .env("TALLY_DATABASE_URL", db)
             .env("TALLY_LISTEN_ADDR", addr.to_string())
             .env("TALLY_LOG_FORMAT", "json")

@@ -75,8 +75,16 @@ pub enum Command {
         #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
         addr: String,
         /// API key of the tenant.
-        #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
-        api_key: String,
+        #[command(flatten)]
+        key: crate::auth::ClientKey,
+        /// Attempts per batch when the server does not answer (it stopped, restarted or
+        /// the connection broke; or RESOURCE_EXHAUSTED with a time to wait), the first
+        /// included. Batches are idempotent, so a resent one is never stored twice.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+        max_attempts: u32,
+        /// Longest total wait, in seconds, between the attempts of one batch.
+        #[arg(long, default_value_t = 120)]
+        max_retry_seconds: u64,
     },
     /// The KPI catalogue, and a KPI's values per day, week, month or range (from a running
     /// server).
@@ -210,6 +218,15 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Migrate => {
             Store::migrate(&settings.database_url).await?;
             tracing::info!("migrations applied");
+            // Without the secret the schema still moves on; the keys follow at the first
+            // start of `serve`, which cannot start without it.
+            match settings.customer_keys() {
+                Ok(keys) => {
+                    let store = Store::connect(&settings.database_url, 2).await?;
+                    rekey(&store, &keys).await?;
+                }
+                Err(e) => tracing::warn!("stored e-mail hashes not rekeyed: {e}"),
+            }
             Ok(())
         }
         Command::Serve => {
@@ -228,6 +245,9 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
             // The demo tenant's channels have no real credentials: its data is generated.
             settings.connectors = crate::config::ConnectorMode::Demo;
+            // Its customers are generated too: the public development secret will do,
+            // unless one is given.
+            settings.insecure_dev_customer_key = true;
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 4).await?;
             let jobs = jobs(&settings, store)?;
@@ -259,6 +279,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             let store =
                 Store::connect(&settings.database_url, settings.database_max_connections).await?;
             let jobs = jobs(&settings, store.clone())?;
+            rekey(&store, &jobs.settings().customer_keys).await?;
             let abandoned = store.fail_abandoned_runs().await?;
             if abandoned > 0 {
                 tracing::warn!(abandoned, "marked runs of stopped processes as failed");
@@ -325,8 +346,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             format,
             batch_size,
             addr,
-            api_key,
+            key,
+            max_attempts,
+            max_retry_seconds,
         } => {
+            let api_key = key.resolve().map_err(|e| CliError::Usage(e.to_string()))?;
             let format = format
                 .or_else(|| crate::files::Format::from_path(&file))
                 .ok_or_else(|| {
@@ -346,9 +370,21 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     addr: addr.clone(),
                     source,
                 })?;
-            let summary =
-                crate::upload::upload(channel, &api_key, kind, &file, format, batch_size as usize)
-                    .await?;
+            let retry = crate::upload::RetryPolicy {
+                max_attempts,
+                max_wait: Duration::from_secs(max_retry_seconds),
+                ..crate::upload::RetryPolicy::default()
+            };
+            let summary = crate::upload::upload(
+                channel,
+                &api_key,
+                kind,
+                &file,
+                format,
+                batch_size as usize,
+                retry,
+            )
+            .await?;
             print!("{summary}");
             if summary.rejected > 0 {
                 return Err(CliError::Rejected(summary.rejected));
@@ -430,12 +466,13 @@ fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError
         ConnectorMode::Demo => crate::connectors::demo::demo_registry(),
         ConnectorMode::None => Registry::new(),
     };
-    let credentials = crate::connectors::Credentials {
-        dir: settings
+    let credentials = crate::connectors::Credentials::from_environment(
+        settings
             .credentials_dir
             .as_ref()
+            .filter(|dir| !dir.is_empty())
             .map(std::path::PathBuf::from),
-    };
+    );
     Ok(crate::jobs::Jobs::new(
         store,
         crate::compute::SnapshotFeed::default(),
@@ -456,13 +493,33 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         );
     }
     let jobs = jobs(&settings, store)?;
+    // Every start finishes what an earlier one, or `migrate`, left: cheap when nothing is.
+    rekey(jobs.store(), &jobs.settings().customer_keys).await?;
     serve_jobs(&settings, jobs).await
+}
+
+/// Moves stored e-mail hashes of earlier versions to the keyed form (see
+/// [`Store::rekey_customers`]).
+async fn rekey(
+    store: &Store,
+    keys: &crate::domain::observation::CustomerKeySecret,
+) -> Result<(), CliError> {
+    let done = store.rekey_customers(keys).await?;
+    if done != crate::storage::customer_keys::Rekeyed::default() {
+        tracing::info!(
+            orders = done.orders,
+            giveaway_entries = done.giveaway_entries,
+            "stored e-mail hashes rewritten to the keyed form"
+        );
+    }
+    Ok(())
 }
 
 /// Binds the listen addresses and serves `jobs`' store until SIGTERM or Ctrl-C.
 async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), CliError> {
     // TLS files are checked before anything binds, so a bad file fails fast by name.
     let tls = settings.tls()?;
+    let database_check_interval = settings.health_check_interval()?;
     let listener = bind(settings.listen_addr).await?;
     let health_listener = match settings.health_addr {
         Some(addr) => Some(bind(addr).await?),
@@ -482,9 +539,11 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             tls,
             health_listener,
             metrics_listener,
+            metrics_tenant_label: settings.metrics_tenant_label,
             rate_limit: settings.rate_limit(),
+            unknown_key_limit: std::num::NonZeroU32::new(settings.unknown_key_limit_per_minute),
             read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
-            ..Default::default()
+            database_check_interval,
         },
     )
     .await?;

@@ -14,7 +14,7 @@ use crate::kpi::value::{Reason, Value, difference, finite, positive_zero, ratio}
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
 use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A scope's members, worked out once per engine.
@@ -870,6 +870,12 @@ impl Engine<'_> {
         self.segment_web.clear();
     }
 
+    /// The KPIs whose values can change while their day is inside the returning-buyer
+    /// window: the cohort KPIs and every custom KPI that uses one, however indirectly.
+    pub fn cohort_kpis(&self) -> Vec<String> {
+        cohort_kpis(&self.customs)
+    }
+
     /// Ids of the tenant's segments.
     pub fn segment_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.segments.keys().cloned().collect();
@@ -880,7 +886,7 @@ impl Engine<'_> {
     /// Every key snapshotted daily: each catalogue KPI on each scope it applies to (audience
     /// KPIs once per segment, followers_became_customers also without one), each custom KPI
     /// where all its inputs apply (without a segment), and each pushed metric on the scope
-    /// it was pushed for.
+    /// it was pushed for; each key once.
     pub fn daily_keys(&self, metric_keys: &[(String, String)]) -> Vec<KpiKey> {
         let dir = &self.directory;
         let mut scopes = vec![Scope::Tenant];
@@ -930,6 +936,13 @@ impl Engine<'_> {
             }
         }
         for (metric, scope) in metric_keys {
+            // A key stored under a KPI or custom KPI id (refused at the API since, but
+            // stored before or by two calls racing) names that KPI, which `value`
+            // computes in its place: a second key of that name would be a second row of
+            // one snapshot, failing every run of the tenant.
+            if catalogue::find(metric).is_some() || self.customs.contains_key(metric) {
+                continue;
+            }
             if let Ok(scope) = Scope::parse(scope) {
                 keys.push(KpiKey {
                     kpi: metric.clone(),
@@ -938,6 +951,9 @@ impl Engine<'_> {
                 });
             }
         }
+        // One snapshot per key, whatever else the lists above hold twice.
+        let mut seen = HashSet::with_capacity(keys.len());
+        keys.retain(|k| seen.insert(k.clone()));
         keys
     }
 }
@@ -953,6 +969,9 @@ pub struct DayWritten {
     pub day: chrono::NaiveDate,
     /// The run's keys, shared by every day it writes.
     pub keys: Arc<[KpiKey]>,
+    /// The KPIs held to the returning-buyer window as the run started (see
+    /// [`cohort_kpis`]), for whether a value is final.
+    pub cohort_kpis: Arc<HashSet<String>>,
     /// The value of each key, in the order of `keys`.
     pub parts: Vec<Parts>,
 }
@@ -1016,6 +1035,14 @@ pub struct RunSummary {
 /// that day is inside the returning-buyer window (KPIS.md: recomputation).
 pub const COHORT_KPIS: [&str; 2] = ["returning_buyers_after_code", "returning_buyer_rate"];
 
+/// The cohort KPIs and the custom KPIs (of `customs`) that use one, directly or through
+/// other custom KPIs: KPIS.md holds both to the returning-buyer window.
+pub fn cohort_kpis(customs: &HashMap<String, crate::kpi::formula::Formula>) -> Vec<String> {
+    let mut ids: Vec<String> = COHORT_KPIS.iter().map(|k| k.to_string()).collect();
+    ids.extend(crate::kpi::custom::using(customs, &COHORT_KPIS));
+    ids
+}
+
 /// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
 /// each day replaced in one transaction.
 pub async fn recompute(
@@ -1024,7 +1051,7 @@ pub async fn recompute(
     tenant: &str,
     range: Period,
 ) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, None).await
+    recompute_keys(store, feed, tenant, range, Only::All).await
 }
 
 /// Recomputes only the snapshots of `kpis` for each day of `range`, each day's snapshots
@@ -1036,7 +1063,29 @@ pub async fn recompute_only(
     range: Period,
     kpis: &[&str],
 ) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Some(kpis)).await
+    recompute_keys(store, feed, tenant, range, Only::Kpis(kpis)).await
+}
+
+/// Recomputes the snapshots of the cohort KPIs and of every custom KPI that uses one
+/// (see [`cohort_kpis`]) for each day of `range`, each day's replaced in one transaction.
+pub async fn recompute_cohorts(
+    store: &Store,
+    feed: &SnapshotFeed,
+    tenant: &str,
+    range: Period,
+) -> Result<RunSummary> {
+    recompute_keys(store, feed, tenant, range, Only::Cohorts).await
+}
+
+/// Which snapshots of a day a recompute replaces.
+#[derive(Clone, Copy)]
+enum Only<'a> {
+    /// All of them.
+    All,
+    /// Those of these KPIs.
+    Kpis(&'a [&'a str]),
+    /// Those of [`cohort_kpis`], as the tenant's custom KPIs stand when the run starts.
+    Cohorts,
 }
 
 /// Days whose orders one pass tallies in a long recompute. A pass streams the whole
@@ -1080,11 +1129,20 @@ async fn recompute_keys(
     feed: &SnapshotFeed,
     tenant: &str,
     range: Period,
-    only: Option<&[&str]>,
+    only: Only<'_>,
 ) -> Result<RunSummary> {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     store.refresh_statistics().await?;
     let mut engine = Engine::new(store, tenant).await?;
+    let selected: Option<Vec<String>> = match only {
+        Only::All => None,
+        Only::Kpis(kpis) => Some(kpis.iter().map(|k| k.to_string()).collect()),
+        Only::Cohorts => Some(engine.cohort_kpis()),
+    };
+    let selected: Option<Vec<&str>> = selected
+        .as_ref()
+        .map(|o| o.iter().map(String::as_str).collect());
+    let only = selected.as_deref();
     let metric_keys = store.metric_keys(tenant).await?;
     let mut keys = engine.daily_keys(&metric_keys);
     if let Some(only) = only {
@@ -1093,6 +1151,7 @@ async fn recompute_keys(
     // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
     let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
     let keys: Arc<[KpiKey]> = keys.into();
+    let cohort_kpis: Arc<HashSet<String>> = Arc::new(engine.cohort_kpis().into_iter().collect());
     let started = std::time::Instant::now();
     // Days are written while later days are computed: the database writes on its own
     // thread (SQLite's worker, PostgreSQL's backend) and the writer builds its statements
@@ -1129,6 +1188,7 @@ async fn recompute_keys(
     let write = {
         let (store, feed) = (store.clone(), feed.clone());
         let (tenant, keys) = (tenant.to_string(), Arc::clone(&keys));
+        let cohort_kpis = Arc::clone(&cohort_kpis);
         let only: Option<Vec<String>> = only.map(|o| o.iter().map(|k| k.to_string()).collect());
         let run_id = run_id.clone();
         async move {
@@ -1153,6 +1213,7 @@ async fn recompute_keys(
                         run_id: run_id.clone(),
                         day,
                         keys: Arc::clone(&keys),
+                        cohort_kpis: Arc::clone(&cohort_kpis),
                         parts,
                     });
                 }

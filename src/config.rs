@@ -1,5 +1,6 @@
 //! Settings of every subcommand, read the same way by all: defaults, then an optional TOML
 //! file named by `TALLY_CONFIG`, then `TALLY_*` environment variables.
+use crate::domain::observation::CustomerKeySecret;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -7,6 +8,9 @@ use std::net::SocketAddr;
 
 /// Default of [`Settings::read_cache_ttl_ms`].
 pub const DEFAULT_READ_CACHE_TTL_MS: u64 = 500;
+
+/// Default of [`Settings::health_check_interval_ms`].
+pub const DEFAULT_HEALTH_CHECK_INTERVAL_MS: u64 = 250;
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +56,8 @@ pub struct Settings {
     /// Where pulled data comes from: `live` (the platforms' APIs), `demo` (generated) or
     /// `none` (ingest only).
     pub connectors: ConnectorMode,
-    /// Directory of mounted secret files named by the channels' credential references.
+    /// Directory of mounted secret files, `<dir>/<tenant id>/<credential reference>`; with
+    /// `TALLY_CRED_<TENANT>__<reference>` variables, the only place credentials come from.
     pub credentials_dir: Option<String>,
     /// Seconds one platform HTTP request may take.
     pub http_timeout_seconds: u64,
@@ -95,6 +100,21 @@ pub struct Settings {
     pub tls_key_file: Option<String>,
     /// PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS).
     pub tls_client_ca_file: Option<String>,
+    /// Milliseconds between two pings of the database that set health SERVING or
+    /// NOT_SERVING: the longest an outage goes unreported, plus the failing ping itself.
+    pub health_check_interval_ms: u64,
+    /// How `/metrics` (which has no authentication) names tenants: `id`, `hash` or `none`.
+    pub metrics_tenant_label: crate::metrics::TenantLabel,
+    /// Lookups of API keys not known to be valid (guesses, typos, revoked keys) that each
+    /// client address may cause per minute, all at once at most; 0 turns the limit off.
+    pub unknown_key_limit_per_minute: u32,
+    /// The per-deployment secret that keys the stored hashes of e-mail addresses (at
+    /// least 16 bytes). Required by `serve` and `run-job`; never change it once data is
+    /// stored, or every guest customer is split in two.
+    pub customer_key_secret: Option<String>,
+    /// Use the public development secret when `customer_key_secret` is unset: for local
+    /// trials only, since anyone can then match a known address (`demo` does this itself).
+    pub insecure_dev_customer_key: bool,
 }
 
 /// Where pulled data comes from.
@@ -146,6 +166,11 @@ impl Default for Settings {
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
+            health_check_interval_ms: DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+            metrics_tenant_label: crate::metrics::TenantLabel::Id,
+            unknown_key_limit_per_minute: 60,
+            customer_key_secret: None,
+            insecure_dev_customer_key: false,
         }
     }
 }
@@ -156,8 +181,38 @@ impl Default for Settings {
 pub struct ConfigError(#[from] Box<figment::Error>);
 
 impl Settings {
+    /// The secret that keys e-mail hashes: `customer_key_secret`, else the public
+    /// development secret when `insecure_dev_customer_key` is set (with a warning), else an
+    /// error naming both keys. An empty value (as an unset chart value renders) is unset.
+    pub fn customer_keys(&self) -> Result<CustomerKeySecret, ConfigError> {
+        let invalid = |why: String| ConfigError(Box::new(figment::Error::from(why)));
+        match self
+            .customer_key_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            Some(secret) => CustomerKeySecret::new(secret.as_bytes())
+                .map_err(|why| invalid(format!("customer_key_secret: {why}"))),
+            None if self.insecure_dev_customer_key => {
+                tracing::warn!(
+                    "insecure_dev_customer_key: e-mail hashes are keyed with the public \
+                     development secret; set customer_key_secret for real data"
+                );
+                Ok(CustomerKeySecret::development())
+            }
+            None => Err(invalid(
+                "customer_key_secret: not set. Stored e-mail addresses are keyed with this \
+                 per-deployment secret (TALLY_CUSTOMER_KEY_SECRET, at least 16 bytes, such \
+                 as `openssl rand -hex 32`; keep it, changing it splits every guest \
+                 customer); for a local trial set TALLY_INSECURE_DEV_CUSTOMER_KEY=true"
+                    .into(),
+            )),
+        }
+    }
+
     /// The job runner's settings, checked: an unknown time zone or a cron expression that
-    /// does not parse names its key.
+    /// does not parse names its key, and a missing customer key secret is refused (see
+    /// [`Settings::customer_keys`]).
     pub fn job_settings(&self) -> Result<crate::jobs::JobSettings, ConfigError> {
         let invalid = |key: &str, why: String| {
             ConfigError(Box::new(figment::Error::from(format!("{key}: {why}"))))
@@ -177,6 +232,7 @@ impl Settings {
             schedule: self.job_schedule.clone(),
             schedule_time_zone: time_zone,
             lease: std::time::Duration::from_secs(self.job_lease_seconds),
+            heartbeat: None,
             max_catch_up_days: self.job_max_catch_up_days.max(1),
             max_attempts: self.job_max_attempts.max(1),
             goal_warning_factor: if self.goal_warning_factor.is_finite()
@@ -199,6 +255,7 @@ impl Settings {
                     format!("{} is not a positive number", self.fake_follower_threshold),
                 ));
             },
+            customer_keys: self.customer_keys()?,
         })
     }
 
@@ -241,8 +298,21 @@ impl Settings {
         Some(crate::api::limits::RateLimit { per_second, burst })
     }
 
+    /// How often the database is pinged for health, checked: zero is refused (a ping loop
+    /// without pause would load the database it watches).
+    pub fn health_check_interval(&self) -> Result<std::time::Duration, ConfigError> {
+        if self.health_check_interval_ms == 0 {
+            return Err(ConfigError(Box::new(figment::Error::from(
+                "health_check_interval_ms: must be at least 1".to_string(),
+            ))));
+        }
+        Ok(std::time::Duration::from_millis(
+            self.health_check_interval_ms,
+        ))
+    }
+
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 33] = [
+    pub const KEYS: [&'static str; 38] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -276,6 +346,11 @@ impl Settings {
         "tls_cert_file",
         "tls_key_file",
         "tls_client_ca_file",
+        "health_check_interval_ms",
+        "metrics_tenant_label",
+        "unknown_key_limit_per_minute",
+        "customer_key_secret",
+        "insecure_dev_customer_key",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.
@@ -350,7 +425,9 @@ mod tests {
                 .len()
         );
         let bad = Settings::extract(
-            Some(Toml::string("job_time_zone = \"Mars/Base\"")),
+            Some(Toml::string(
+                "job_time_zone = \"Mars/Base\"\ninsecure_dev_customer_key = true",
+            )),
             no_env(),
         )
         .unwrap()
@@ -358,7 +435,9 @@ mod tests {
         .unwrap_err();
         assert!(bad.to_string().contains("job_time_zone"), "{bad}");
         let bad = Settings::extract(
-            Some(Toml::string("fake_follower_threshold = -1.0")),
+            Some(Toml::string(
+                "fake_follower_threshold = -1.0\ninsecure_dev_customer_key = true",
+            )),
             no_env(),
         )
         .unwrap()
@@ -366,12 +445,44 @@ mod tests {
         .unwrap_err();
         assert!(bad.to_string().contains("fake_follower_threshold"), "{bad}");
         assert_eq!(
-            Settings::default()
-                .job_settings()
-                .unwrap()
-                .fake_follower_threshold,
+            Settings {
+                insecure_dev_customer_key: true,
+                ..Settings::default()
+            }
+            .job_settings()
+            .unwrap()
+            .fake_follower_threshold,
             3.5
         );
+    }
+
+    // Issue 20: e-mail hashes are keyed per deployment; without a secret the job runner
+    // (and so `serve` and `run-job`) refuses to start rather than use a public one.
+    #[test]
+    fn the_customer_key_secret_is_required_unless_development_is_explicit() {
+        let settings = |toml: &str| Settings::extract(Some(Toml::string(toml)), no_env()).unwrap();
+        let error = settings("").job_settings().unwrap_err().to_string();
+        assert!(error.contains("customer_key_secret"), "{error}");
+        let error = settings("customer_key_secret = \"\"")
+            .customer_keys()
+            .unwrap_err();
+        assert!(error.to_string().contains("not set"), "{error}");
+        let error = settings("customer_key_secret = \"short\"")
+            .customer_keys()
+            .unwrap_err();
+        assert!(error.to_string().contains("16 bytes"), "{error}");
+        let email = "jan@example.com";
+        let own = settings("customer_key_secret = \"0123456789abcdef0123\"")
+            .customer_keys()
+            .unwrap();
+        let development = settings("insecure_dev_customer_key = true")
+            .customer_keys()
+            .unwrap();
+        assert_eq!(
+            development.email_key(email),
+            CustomerKeySecret::development().email_key(email)
+        );
+        assert_ne!(own.email_key(email), development.email_key(email));
     }
 
     #[test]

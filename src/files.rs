@@ -64,11 +64,16 @@ pub type Records<P> = Box<dyn Iterator<Item = (u64, Result<P, String>)>>;
 pub fn records<T: FileRow, R: BufRead + 'static>(reader: R, format: Format) -> Records<T::Proto> {
     match format {
         Format::Csv => {
+            // Trimming waits until a record's line is known: it would drop the line breaks
+            // at the edges of quoted fields that the line count needs.
             let mut csv = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_reader(reader);
+                .trim(csv::Trim::None)
+                .from_reader(LineFeeds::new(reader));
             let mut record = csv::StringRecord::new();
-            let headers = csv.headers().cloned();
+            let headers = csv.headers().cloned().map(|mut h| {
+                h.trim();
+                h
+            });
             let mut header_reported = false;
             Box::new(std::iter::from_fn(move || {
                 let headers = match &headers {
@@ -83,10 +88,19 @@ pub fn records<T: FileRow, R: BufRead + 'static>(reader: R, format: Format) -> R
                 match csv.read_record(&mut record) {
                     Ok(false) => None,
                     Ok(true) => {
-                        let line = record.position().map(|p| p.line()).unwrap_or_default();
+                        // The record's own start position lies before any line break the
+                        // reader skipped to reach it (blank lines, the LF of a CRLF), so
+                        // the line is counted back from the end: every record ends with
+                        // the LF that LineFeeds guarantees, after the breaks it holds.
+                        let breaks: u64 = record
+                            .iter()
+                            .map(|field| field.bytes().filter(|&b| b == b'\n').count() as u64)
+                            .sum();
+                        let line = csv.position().line().saturating_sub(1 + breaks).max(1);
+                        record.trim();
                         let row = record
                             .deserialize::<T>(Some(headers))
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| describe(&e, headers))
                             .and_then(FileRow::into_proto);
                         Some((line, row))
                     }
@@ -117,6 +131,93 @@ pub fn records<T: FileRow, R: BufRead + 'static>(reader: R, format: Format) -> R
                 }
             }))
         }
+    }
+}
+
+/// A CSV reading error, naming the column when the value of one is wrong.
+fn describe(error: &csv::Error, headers: &csv::StringRecord) -> String {
+    if let csv::ErrorKind::Deserialize { err, .. } = error.kind()
+        && let Some(column) = err.field().and_then(|i| headers.get(i as usize))
+    {
+        return format!("{column}: {}", err.kind());
+    }
+    error.to_string()
+}
+
+/// A CSV text with every CRLF turned into LF and an LF added after a last line without
+/// one, so that each record the csv reader returns has consumed its own line break.
+struct LineFeeds<R> {
+    inner: R,
+    /// A CR read but not yet written: dropped if an LF follows.
+    cr: bool,
+    /// A byte to write before reading more.
+    held: Option<u8>,
+    /// The last byte written.
+    last: Option<u8>,
+    /// Whether the end of the input was handled.
+    ended: bool,
+}
+
+impl<R: BufRead> LineFeeds<R> {
+    fn new(inner: R) -> Self {
+        LineFeeds {
+            inner,
+            cr: false,
+            held: None,
+            last: None,
+            ended: false,
+        }
+    }
+}
+
+impl<R: BufRead> std::io::Read for LineFeeds<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < out.len() {
+            if let Some(b) = self.held.take() {
+                out[n] = b;
+                n += 1;
+                self.last = Some(b);
+                continue;
+            }
+            let input = self.inner.fill_buf()?;
+            if input.is_empty() {
+                if std::mem::take(&mut self.cr) {
+                    self.held = Some(b'\r');
+                } else if !std::mem::replace(&mut self.ended, true)
+                    && self.last.is_some_and(|b| b != b'\n')
+                {
+                    self.held = Some(b'\n');
+                } else {
+                    break;
+                }
+                continue;
+            }
+            let mut used = 0;
+            for &b in input {
+                if n == out.len() {
+                    break;
+                }
+                if std::mem::take(&mut self.cr) && b != b'\n' {
+                    out[n] = b'\r';
+                    n += 1;
+                    self.last = Some(b'\r');
+                    if n == out.len() {
+                        break;
+                    }
+                }
+                used += 1;
+                if b == b'\r' {
+                    self.cr = true;
+                } else {
+                    out[n] = b;
+                    n += 1;
+                    self.last = Some(b);
+                }
+            }
+            self.inner.consume(used);
+        }
+        Ok(n)
     }
 }
 
@@ -320,33 +421,11 @@ impl FileRow for WebTrafficFileRow {
     }
 }
 
-/// Attribute columns shared by members and interactions.
-#[derive(Debug, Deserialize)]
-pub struct AttributeColumns {
-    #[serde(default)]
-    bio: String,
-    followers: Option<i64>,
-    influence_score: Option<f64>,
-    age: Option<i32>,
-    #[serde(default)]
-    country: String,
-}
-
-impl AttributeColumns {
-    fn into_proto(self, is_customer: Option<bool>) -> proto::MemberAttributes {
-        proto::MemberAttributes {
-            bio: self.bio,
-            followers: self.followers,
-            influence_score: self.influence_score,
-            age: self.age,
-            country: self.country,
-            is_customer,
-        }
-    }
-}
-
 /// An audience member row: `channel,account_id,customer_id,first_seen,last_seen,bio,
 /// followers,influence_score,age,country`.
+// The attribute columns are listed here and in InteractionRow rather than in a shared
+// `#[serde(flatten)]` struct: csv hands a flattened struct every value as text, and an
+// empty followers, influence_score or age then failed instead of reading as missing.
 #[derive(Debug, Deserialize)]
 pub struct AudienceMemberRow {
     channel: String,
@@ -356,8 +435,13 @@ pub struct AudienceMemberRow {
     first_seen: String,
     #[serde(default)]
     last_seen: String,
-    #[serde(flatten)]
-    attributes: AttributeColumns,
+    #[serde(default)]
+    bio: String,
+    followers: Option<i64>,
+    influence_score: Option<f64>,
+    age: Option<i32>,
+    #[serde(default)]
+    country: String,
 }
 
 impl FileRow for AudienceMemberRow {
@@ -369,7 +453,14 @@ impl FileRow for AudienceMemberRow {
             customer_id: self.customer_id,
             first_seen: date(&self.first_seen).map_err(|e| format!("first_seen: {e}"))?,
             last_seen: date(&self.last_seen).map_err(|e| format!("last_seen: {e}"))?,
-            attributes: Some(self.attributes.into_proto(None)),
+            attributes: Some(proto::MemberAttributes {
+                bio: self.bio,
+                followers: self.followers,
+                influence_score: self.influence_score,
+                age: self.age,
+                country: self.country,
+                is_customer: None,
+            }),
         })
     }
 }
@@ -384,9 +475,14 @@ pub struct InteractionRow {
     kind: String,
     account_id: String,
     occurred_at: String,
+    #[serde(default)]
+    bio: String,
+    followers: Option<i64>,
+    influence_score: Option<f64>,
+    age: Option<i32>,
+    #[serde(default)]
+    country: String,
     is_customer: Option<bool>,
-    #[serde(flatten)]
-    attributes: AttributeColumns,
 }
 
 impl FileRow for InteractionRow {
@@ -410,7 +506,14 @@ impl FileRow for InteractionRow {
             kind: kind as i32,
             account_id: self.account_id,
             occurred_at: time(&self.occurred_at).map_err(|e| format!("occurred_at: {e}"))?,
-            attributes: Some(self.attributes.into_proto(self.is_customer)),
+            attributes: Some(proto::MemberAttributes {
+                bio: self.bio,
+                followers: self.followers,
+                influence_score: self.influence_score,
+                age: self.age,
+                country: self.country,
+                is_customer: self.is_customer,
+            }),
         })
     }
 }
@@ -498,6 +601,122 @@ mod tests {
         assert_eq!(rows[1].0, 3);
         assert!(rows[1].1.as_ref().unwrap_err().contains("placed_at"));
         assert!(rows[2].1.as_ref().unwrap_err().contains("revenue"));
+    }
+
+    // Found by issue 20: `#[serde(flatten)]` read every attribute column as text, so an
+    // empty followers, influence_score or age was refused instead of read as "not given".
+    #[test]
+    fn empty_attribute_columns_are_missing_values() {
+        let members = "channel,account_id,customer_id,first_seen,last_seen,bio,followers,influence_score,age,country\n\
+                       anna-ig,u1,,2026-03-01,,,,,,\n\
+                       anna-ig,u2,c-2,2026-03-01,2026-03-02,Hi,1500,0.75,31,FR\n";
+        let rows: Vec<_> =
+            records::<AudienceMemberRow, _>(std::io::Cursor::new(members), Format::Csv).collect();
+        let empty = rows[0]
+            .1
+            .as_ref()
+            .expect("a row of empty attributes is read");
+        let attributes = empty.attributes.as_ref().unwrap();
+        assert_eq!(
+            (
+                attributes.followers,
+                attributes.influence_score,
+                attributes.age
+            ),
+            (None, None, None)
+        );
+        let full = rows[1].1.as_ref().unwrap().attributes.as_ref().unwrap();
+        assert_eq!(
+            (full.followers, full.influence_score, full.age),
+            (Some(1500), Some(0.75), Some(31))
+        );
+        let interactions = "channel,interaction_id,kind,account_id,occurred_at,bio,followers,influence_score,age,country,is_customer\n\
+                            anna-ig,i1,like,u1,2026-03-01T10:00:00Z,,,,,,\n\
+                            anna-ig,i2,like,u1,2026-03-01T10:00:00Z,,12,,,,true\n";
+        let rows: Vec<_> =
+            records::<InteractionRow, _>(std::io::Cursor::new(interactions), Format::Csv).collect();
+        let empty = rows[0]
+            .1
+            .as_ref()
+            .expect("a row of empty attributes is read");
+        let attributes = empty.attributes.as_ref().unwrap();
+        assert_eq!(
+            (
+                attributes.followers,
+                attributes.influence_score,
+                attributes.age
+            ),
+            (None, None, None)
+        );
+        assert_eq!(attributes.is_customer, None);
+        let some = rows[1].1.as_ref().unwrap().attributes.as_ref().unwrap();
+        assert_eq!((some.followers, some.is_customer), (Some(12), Some(true)));
+        let bad = "channel,account_id,first_seen,followers\nanna-ig,u1,2026-03-01,many\n";
+        let rows: Vec<_> =
+            records::<AudienceMemberRow, _>(std::io::Cursor::new(bad), Format::Csv).collect();
+        assert!(
+            rows[0].1.as_ref().unwrap_err().contains("followers"),
+            "{rows:?}"
+        );
+    }
+
+    #[test]
+    fn line_feeds_replace_crlf_whatever_the_buffer_size() {
+        use std::io::Read;
+        for text in ["a\r\nb\r\n", "a\rb\r", "a\r\r\nb", "", "\r"] {
+            let mut whole = String::new();
+            LineFeeds::new(std::io::BufReader::with_capacity(1, text.as_bytes()))
+                .read_to_string(&mut whole)
+                .unwrap();
+            let mut bytes = Vec::new();
+            let mut reader = LineFeeds::new(std::io::BufReader::new(text.as_bytes()));
+            let mut one = [0u8; 1];
+            while reader.read(&mut one).unwrap() == 1 {
+                bytes.push(one[0]);
+            }
+            let expected = match text {
+                "a\r\nb\r\n" => "a\nb\n",
+                "a\rb\r" => "a\rb\r\n",
+                "a\r\r\nb" => "a\r\nb\n",
+                "" => "",
+                _ => "\r\n",
+            };
+            assert_eq!(whole, expected, "{text:?}");
+            assert_eq!(String::from_utf8(bytes).unwrap(), expected, "{text:?}");
+        }
+    }
+
+    // Found by issue 20: with CRLF line endings every reported line was one too low.
+    #[test]
+    fn crlf_files_report_the_same_lines_as_lf_files() {
+        let lf = "order_id,placed_at,currency,revenue\n\
+                  1,2026-03-01T10:00:00Z,EUR,1.00\n\
+                  2,yesterday,EUR,1.00\n\
+                  3,2026-03-01T10:00:00Z,EUR,x\n";
+        let crlf = lf.replace('\n', "\r\n");
+        let lines = |text: String| {
+            records::<OrderRow, _>(std::io::Cursor::new(text), Format::Csv)
+                .map(|(line, row)| (line, row.is_ok()))
+                .collect::<Vec<_>>()
+        };
+        let expected = vec![(2, true), (3, false), (4, false)];
+        assert_eq!(lines(lf.to_string()), expected, "LF");
+        assert_eq!(lines(crlf), expected, "CRLF");
+        // Blank lines and a quoted field over two lines, in both line endings.
+        let spread = "order_id,placed_at,currency,revenue,utm_campaign\n\
+                      \n\
+                      1,2026-03-01T10:00:00Z,EUR,1.00,\"two\nlines\"\n\
+                      \n\
+                      2,yesterday,EUR,1.00,x";
+        let expected = vec![(3, true), (6, false)];
+        assert_eq!(lines(spread.to_string()), expected, "LF");
+        assert_eq!(lines(spread.replace('\n', "\r\n")), expected, "CRLF");
+        let ndjson = "{\"metric_key\":\"a\",\"scope\":\"tenant\",\"day\":\"2026-03-01\",\"value\":1}\r\n\
+                      {\"metric_key\":\"a\"}\r\n";
+        let rows: Vec<_> =
+            records::<MetricPointRow, _>(std::io::Cursor::new(ndjson), Format::Ndjson).collect();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2]);
+        assert!(rows[0].1.is_ok(), "{rows:?}");
     }
 
     #[test]

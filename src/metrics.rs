@@ -6,7 +6,9 @@
 //! - `tally_job_runs_total{status}`, `tally_rows_pulled_total{source}`;
 //! - `tally_kpi_compute_seconds` (histogram): one KPI recomputation over a range of days;
 //! - `tally_snapshot_lag_seconds{tenant}` (gauge): now minus the compute time of the
-//!   tenant's newest snapshot, refreshed every 30 s while metrics are served.
+//!   tenant's newest snapshot, refreshed every 30 s while metrics are served. `/metrics` has
+//!   no authentication, so [`TenantLabel`] decides what the label shows: the tenant id, a
+//!   stable hash of it, or nothing (one series, the largest lag of all tenants).
 //!
 //! The recording functions are cheap no-ops until [`handle`] installs the recorder, which
 //! happens only when a server gets a metrics listener. The `metrics` facade has one global
@@ -20,6 +22,40 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// How tenants are named in the series of the unauthenticated `/metrics` page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantLabel {
+    /// The tenant id, as stored.
+    #[default]
+    Id,
+    /// `t` and the first 16 hex digits of a SHA-256 of the id: stable across replicas and
+    /// restarts, so dashboards and alerts keep working, while the page lists no ids.
+    Hash,
+    /// No tenant label: one series with the largest value over all tenants.
+    None,
+}
+
+impl TenantLabel {
+    /// The label value of `tenant`; None when series carry no tenant.
+    pub fn of(self, tenant: &str) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        match self {
+            TenantLabel::Id => Some(tenant.to_string()),
+            TenantLabel::Hash => {
+                // A fixed prefix keeps these digests apart from any other SHA-256 of an id.
+                let digest = Sha256::new()
+                    .chain_update(b"tally metrics tenant label\0")
+                    .chain_update(tenant.as_bytes())
+                    .finalize();
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                Some(format!("t{hex}"))
+            }
+            TenantLabel::None => None,
+        }
+    }
+}
 
 /// Upper bounds of the RPC latency buckets, in seconds.
 const RPC_BUCKETS: &[f64] = &[
@@ -57,9 +93,14 @@ pub fn kpi_computed(seconds: f64) {
     metrics::histogram!("tally_kpi_compute_seconds").record(seconds);
 }
 
-/// Sets the age of a tenant's newest snapshot.
-pub fn snapshot_lag(tenant: &str, seconds: f64) {
-    metrics::gauge!("tally_snapshot_lag_seconds", "tenant" => tenant.to_string()).set(seconds);
+/// Sets the age of a tenant's newest snapshot, under the tenant's label value (see
+/// [`TenantLabel::of`]), or of the oldest newest snapshot of all tenants for None.
+pub fn snapshot_lag(tenant: Option<String>, seconds: f64) {
+    match tenant {
+        Some(tenant) => metrics::gauge!("tally_snapshot_lag_seconds", "tenant" => tenant),
+        None => metrics::gauge!("tally_snapshot_lag_seconds"),
+    }
+    .set(seconds);
 }
 
 /// The process's Prometheus recorder, installed on first use.
@@ -118,8 +159,9 @@ fn describe() {
 }
 
 /// Serves `GET /metrics` on `listener` (HTTP/1.1) and refreshes the snapshot lag from
-/// `store`, until the task is aborted; aborting also closes open scrape connections.
-pub async fn serve(listener: TcpListener, store: Store) {
+/// `store` with tenants named by `label`, until the task is aborted; aborting also closes
+/// open scrape connections.
+pub async fn serve(listener: TcpListener, store: Store, label: TenantLabel) {
     let handle = handle();
     let mut connections = tokio::task::JoinSet::new();
     let mut upkeep = tokio::time::interval(UPKEEP);
@@ -141,7 +183,7 @@ pub async fn serve(listener: TcpListener, store: Store) {
                 handle.run_upkeep();
                 while connections.try_join_next().is_some() {}
             }
-            _ = lag.tick() => refresh_lag(&store).await,
+            _ = lag.tick() => refresh_lag(&store, label).await,
         }
     }
 }
@@ -189,16 +231,39 @@ fn respond<B>(
     response
 }
 
-async fn refresh_lag(store: &Store) {
+async fn refresh_lag(store: &Store, label: TenantLabel) {
     match store.newest_snapshot_times().await {
         Ok(newest) => {
             let now = chrono::Utc::now();
+            let mut largest = None::<f64>;
             for (tenant, time) in newest {
                 let age = (now - time).num_milliseconds().max(0) as f64 / 1000.0;
-                snapshot_lag(&tenant, age);
+                match label.of(&tenant) {
+                    Some(value) => snapshot_lag(Some(value), age),
+                    None => largest = Some(largest.map_or(age, |l| l.max(age))),
+                }
+            }
+            if let Some(age) = largest {
+                snapshot_lag(None, age);
             }
         }
         // The database watcher reports outages; the gauge keeps its last values meanwhile.
         Err(e) => tracing::debug!(error = %e, "snapshot lag not refreshed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashed_label_is_stable_and_hides_the_id() {
+        let label = TenantLabel::Hash.of("acme").unwrap();
+        assert_eq!(label, TenantLabel::Hash.of("acme").unwrap());
+        assert_ne!(label, TenantLabel::Hash.of("acme2").unwrap());
+        assert!(!label.contains("acme"), "{label}");
+        assert_eq!(label.len(), 17);
+        assert_eq!(TenantLabel::Id.of("acme").as_deref(), Some("acme"));
+        assert_eq!(TenantLabel::None.of("acme"), None);
     }
 }

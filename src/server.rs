@@ -88,8 +88,13 @@ pub struct ServeOptions {
     pub health_listener: Option<TcpListener>,
     /// HTTP listener for Prometheus metrics at `/metrics`.
     pub metrics_listener: Option<TcpListener>,
+    /// How `/metrics` names tenants.
+    pub metrics_tenant_label: crate::metrics::TenantLabel,
     /// Calls each API key may make; None is unlimited.
     pub rate_limit: Option<crate::api::limits::RateLimit>,
+    /// Lookups of keys not known to be valid each client address may cause per minute;
+    /// None is unlimited.
+    pub unknown_key_limit: Option<std::num::NonZeroU32>,
     /// How often the database is pinged to set health SERVING or NOT_SERVING.
     pub database_check_interval: Duration,
     /// How long keys' tenants and hot answers stay cached; zero turns the cache off.
@@ -104,8 +109,12 @@ impl Default for ServeOptions {
             tls: None,
             health_listener: None,
             metrics_listener: None,
+            metrics_tenant_label: crate::metrics::TenantLabel::default(),
             rate_limit: None,
-            database_check_interval: Duration::from_secs(5),
+            unknown_key_limit: None,
+            database_check_interval: Duration::from_millis(
+                crate::config::DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+            ),
             read_cache_ttl: Duration::from_millis(crate::config::DEFAULT_READ_CACHE_TTL_MS),
         }
     }
@@ -222,7 +231,9 @@ pub async fn serve(
         tls,
         health_listener,
         metrics_listener,
+        metrics_tenant_label,
         rate_limit,
+        unknown_key_limit,
         database_check_interval,
         read_cache_ttl,
     } = options;
@@ -262,7 +273,11 @@ pub async fn serve(
     let metrics = metrics_listener.map(|listener| {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, "serving Prometheus metrics at /metrics");
-        tokio::spawn(crate::metrics::serve(listener, jobs.store().clone()))
+        tokio::spawn(crate::metrics::serve(
+            listener,
+            jobs.store().clone(),
+            metrics_tenant_label,
+        ))
     });
     // The health listener outlives the main server's drain, so probes see NOT_SERVING
     // rather than a refused connection; it stops once the main server has.
@@ -282,6 +297,7 @@ pub async fn serve(
     let writes = crate::api::read_cache::WritesLayer::new(jobs.store().clone());
     let api = Api::new(jobs)
         .with_rate_limit(rate_limit)
+        .with_unknown_key_limit(unknown_key_limit)
         .with_read_cache(read_cache_ttl);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let reporter_for_shutdown = reporter.clone();

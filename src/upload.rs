@@ -1,6 +1,13 @@
 //! `tally ingest`: streams an observation file to a running server over gRPC in batches,
-//! with a bounded number of batches in memory, retries of idempotent batches when the
-//! server is unavailable, progress, and a summary with the line of every rejected row.
+//! with a bounded number of batches in memory, progress, and a summary with the line of
+//! every rejected row.
+//!
+//! Batches go one at a time, and the next only once the server has answered the last, so
+//! when the server goes away the upload resumes from the first batch it did not
+//! acknowledge. Resending that batch is safe: every observation has a natural key and is
+//! upserted (KPIS.md, "Ingest is idempotent"), so a batch stored before its answer was
+//! lost is stored again unchanged. Only failures where the server gave no verdict on the
+//! rows are retried (see [`retry_after`]); a refusal such as INVALID_ARGUMENT never is.
 use crate::files::{self, FileRow, Format, Kind};
 use crate::proto;
 use crate::proto::ingest_service_client::IngestServiceClient;
@@ -12,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
 
 /// Rejections listed in the summary; the rest are counted.
 const LISTED_REJECTIONS: usize = 20;
@@ -27,9 +35,41 @@ pub enum UploadError {
         /// Why.
         source: std::io::Error,
     },
-    /// The server refused a batch as a whole or stayed unavailable.
-    #[error("server: {0}")]
-    Server(#[from] Status),
+    /// The server refused a batch as a whole or stayed unavailable; the rows before
+    /// `line` were stored.
+    #[error(
+        "server: {status}; rows from line {line} on were not stored (sending the file again is safe)"
+    )]
+    Server {
+        /// The answer that ended the upload.
+        status: Status,
+        /// The first line of the batch that was not stored.
+        line: u64,
+    },
+}
+
+/// How a batch the server did not answer is sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per batch, the first included; 1 turns retries off.
+    pub max_attempts: u32,
+    /// Longest time one batch may spend waiting between attempts.
+    pub max_wait: Duration,
+    /// Wait before the first retry; it doubles with every attempt.
+    pub first_delay: Duration,
+    /// Longest wait between two attempts.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            max_wait: Duration::from_secs(120),
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(15),
+        }
+    }
 }
 
 /// What an upload did.
@@ -43,6 +83,8 @@ pub struct Summary {
     pub rejected: u64,
     /// The first rejections: (line, reason).
     pub rejections: Vec<(u64, String)>,
+    /// Attempts that were sent again after the server did not answer.
+    pub retries: u64,
     /// Time taken.
     pub elapsed: Duration,
 }
@@ -68,6 +110,13 @@ impl std::fmt::Display for Summary {
             self.accepted,
             self.rejected
         )?;
+        if self.retries > 0 {
+            writeln!(
+                f,
+                "  {} batch attempts were sent again after the server did not answer",
+                self.retries
+            )?;
+        }
         for (line, reason) in &self.rejections {
             writeln!(f, "  line {line}: {reason}")?;
         }
@@ -166,7 +215,8 @@ struct Batch<P> {
     unreadable: Vec<(u64, String)>,
 }
 
-/// Uploads `path` as `kind` rows in batches of `batch_size` to the server of `channel`.
+/// Uploads `path` as `kind` rows in batches of `batch_size` to the server of `channel`,
+/// sending a batch again as `retry` says when the server does not answer.
 pub async fn upload(
     channel: Channel,
     api_key: &str,
@@ -174,26 +224,30 @@ pub async fn upload(
     path: &Path,
     format: Format,
     batch_size: usize,
+    retry: RetryPolicy,
 ) -> Result<Summary, UploadError> {
+    let batch_size = batch_size.max(1);
     match kind {
-        Kind::Orders => run::<files::OrderRow>(channel, api_key, path, format, batch_size).await,
+        Kind::Orders => {
+            run::<files::OrderRow>(channel, api_key, path, format, batch_size, retry).await
+        }
         Kind::ChannelStats => {
-            run::<files::ChannelStatsRow>(channel, api_key, path, format, batch_size).await
+            run::<files::ChannelStatsRow>(channel, api_key, path, format, batch_size, retry).await
         }
         Kind::WebTraffic => {
-            run::<files::WebTrafficFileRow>(channel, api_key, path, format, batch_size).await
+            run::<files::WebTrafficFileRow>(channel, api_key, path, format, batch_size, retry).await
         }
         Kind::AudienceMembers => {
-            run::<files::AudienceMemberRow>(channel, api_key, path, format, batch_size).await
+            run::<files::AudienceMemberRow>(channel, api_key, path, format, batch_size, retry).await
         }
         Kind::Interactions => {
-            run::<files::InteractionRow>(channel, api_key, path, format, batch_size).await
+            run::<files::InteractionRow>(channel, api_key, path, format, batch_size, retry).await
         }
         Kind::GiveawayEntries => {
-            run::<files::GiveawayEntryRow>(channel, api_key, path, format, batch_size).await
+            run::<files::GiveawayEntryRow>(channel, api_key, path, format, batch_size, retry).await
         }
         Kind::MetricPoints => {
-            run::<files::MetricPointRow>(channel, api_key, path, format, batch_size).await
+            run::<files::MetricPointRow>(channel, api_key, path, format, batch_size, retry).await
         }
     }
 }
@@ -204,6 +258,7 @@ async fn run<T>(
     path: &Path,
     format: Format,
     batch_size: usize,
+    retry: RetryPolicy,
 ) -> Result<Summary, UploadError>
 where
     T: FileRow + 'static,
@@ -269,12 +324,41 @@ where
     let mut summary = Summary::default();
     let mut batches = 0u64;
     while let Some(batch) = rx.recv().await {
+        batches += 1;
         summary.read += (batch.rows.len() + batch.unreadable.len()) as u64;
         for (line, reason) in batch.unreadable {
             summary.reject(line, reason);
         }
-        if !batch.rows.is_empty() {
-            let response = send_with_retry(&mut client, api_key, batch.rows).await?;
+        if let (Some(&first), Some(&last)) = (batch.lines.first(), batch.lines.last()) {
+            let sent = send_with_retry(
+                &mut client,
+                api_key,
+                batch.rows,
+                &retry,
+                |status, attempt, delay| {
+                    summary.retries += 1;
+                    // Said on stderr even without a terminal: whoever runs the upload
+                    // should see that the server went away and what is being done.
+                    progress.suspend(|| {
+                        eprintln!(
+                            "batch {batches} (lines {first} to {last}) not acknowledged: {}; \
+                             sending it again in {} ms (attempt {} of {})",
+                            describe(status),
+                            delay.as_millis(),
+                            attempt + 1,
+                            retry.max_attempts
+                        )
+                    });
+                },
+            )
+            .await;
+            let response = sent.map_err(|status| {
+                progress.finish_and_clear();
+                UploadError::Server {
+                    status,
+                    line: first,
+                }
+            })?;
             summary.accepted += response.accepted_count as u64;
             for rejected in response.rejected {
                 let line = batch
@@ -290,7 +374,6 @@ where
                 summary.reject(line, format!("{field}: {}", rejected.reason));
             }
         }
-        batches += 1;
         progress.set_position(read.load(Ordering::Relaxed));
         progress.set_message(format!(
             "{} rows, {} rejected",
@@ -306,32 +389,115 @@ where
     Ok(summary)
 }
 
-/// Sends a batch, retrying while the server is unavailable; batches are idempotent
-/// upserts, so a retry after a lost answer stores nothing twice.
+/// How long to wait before sending a failed batch again, or None when it must not be.
+///
+/// Retried: UNAVAILABLE (the server is stopping, restarting or unreachable), a call that
+/// ended without an answer because the connection broke (tonic reports those as UNKNOWN,
+/// CANCELLED or INTERNAL with the transport error as source; a status the server sent has
+/// none), and RESOURCE_EXHAUSTED that carries RetryInfo (the rate limit; without it, such
+/// as a message too large, waiting changes nothing). Everything else is the server's
+/// verdict on the batch and is final.
+pub fn retry_after(status: &Status) -> Option<Option<Duration>> {
+    match status.code() {
+        Code::Unavailable => Some(None),
+        Code::Unknown | Code::Cancelled | Code::Internal
+            if std::error::Error::source(status).is_some() =>
+        {
+            Some(None)
+        }
+        Code::ResourceExhausted => status
+            .get_details_retry_info()
+            .and_then(|info| info.retry_delay)
+            .map(Some),
+        _ => None,
+    }
+}
+
+/// A failed attempt on one line: the code and the message, with the transport's cause.
+fn describe(status: &Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        // tonic's and hyper's errors repeat their kind ("transport error") at each level.
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Sends a batch, and again with exponential backoff while [`retry_after`] allows and the
+/// policy's attempts and wait last; `notify` hears of each retry before its wait.
 async fn send_with_retry<P: Ingest>(
     client: &mut IngestServiceClient<Channel>,
     api_key: &str,
     rows: Vec<P>,
+    policy: &RetryPolicy,
+    mut notify: impl FnMut(&Status, u32, Duration),
 ) -> Result<proto::IngestResponse, Status> {
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 0;
-    loop {
-        let mut request = Request::new(rows.clone());
-        let header = format!("Bearer {api_key}").parse().map_err(|_| {
+    use backon::{ExponentialBuilder, Retryable};
+    let header: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {api_key}").parse().map_err(|_| {
             Status::invalid_argument("the API key contains characters a header cannot carry")
         })?;
-        request.metadata_mut().insert("authorization", header);
-        match P::send(client, request).await {
-            Err(status) if status.code() == Code::Unavailable && attempt < 5 => {
-                attempt += 1;
-                tracing::warn!(
-                    attempt,
-                    "server unavailable; retrying the batch in {delay:?}"
-                );
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            other => return other,
-        }
+    let max_delay = policy.max_delay.max(policy.first_delay);
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(policy.first_delay)
+        .with_max_delay(max_delay)
+        .with_jitter()
+        .with_max_times(policy.max_attempts.max(1) as usize - 1)
+        .with_total_delay(Some(policy.max_wait));
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    (|| {
+        attempts.fetch_add(1, Ordering::Relaxed);
+        let mut client = client.clone();
+        let mut request = Request::new(rows.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", header.clone());
+        async move { P::send(&mut client, request).await }
+    })
+    .retry(backoff)
+    .when(|status| retry_after(status).is_some())
+    .adjust(|status, next| {
+        // The server's own wait (RetryInfo) wins over the backoff; either is capped.
+        let next = next?;
+        Some(match retry_after(status) {
+            Some(Some(wait)) => wait.min(max_delay),
+            _ => next.min(max_delay),
+        })
+    })
+    .notify(|status, delay| notify(status, attempts.load(Ordering::Relaxed), delay))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_without_a_verdict_are_retried() {
+        assert_eq!(retry_after(&Status::unavailable("stopping")), Some(None));
+        assert_eq!(retry_after(&Status::invalid_argument("rows")), None);
+        assert_eq!(retry_after(&Status::unknown("sent by the server")), None);
+        assert_eq!(retry_after(&Status::internal("sent by the server")), None);
+        let broken = Status::from_error(Box::new(std::io::Error::from(
+            std::io::ErrorKind::BrokenPipe,
+        )));
+        assert_eq!(broken.code(), Code::Unknown);
+        assert_eq!(retry_after(&broken), Some(None));
+        assert_eq!(retry_after(&Status::resource_exhausted("too large")), None);
+        let limited = Status::with_error_details(
+            Code::ResourceExhausted,
+            "rate limit",
+            tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_millis(1500))),
+        );
+        assert_eq!(
+            retry_after(&limited),
+            Some(Some(Duration::from_millis(1500)))
+        );
     }
 }

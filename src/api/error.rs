@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The etag did not match.
     #[error("{0}")]
     Aborted(String),
+    /// A concurrent call wrote the same record first; logged, and the call may be retried.
+    #[error("a concurrent call wrote the same data first; retry the call")]
+    Conflict(#[source] StorageError),
     /// No valid API key.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -75,6 +78,7 @@ impl ApiError {
             StorageError::InvalidReference(field, description) => {
                 ApiError::invalid(prefixed(prefix, &field), description)
             }
+            e @ StorageError::Conflict(_) => ApiError::Conflict(e),
             e @ StorageError::Unavailable(_) => ApiError::Unavailable(e),
             e @ StorageError::Database(_) => ApiError::Internal(e),
         }
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => "RESOURCE_EXISTS",
             ApiError::FailedPrecondition(_) => "RESOURCE_IN_USE",
             ApiError::Aborted(_) => "ETAG_MISMATCH",
+            ApiError::Conflict(_) => "CONCURRENT_WRITE",
             ApiError::Unauthenticated(_) => "API_KEY_INVALID",
             ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::Unavailable(_) => "DATABASE_UNAVAILABLE",
@@ -283,6 +288,12 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists(_) => (Code::AlreadyExists, err.to_string()),
             ApiError::FailedPrecondition(_) => (Code::FailedPrecondition, err.to_string()),
             ApiError::Aborted(_) => (Code::Aborted, err.to_string()),
+            ApiError::Conflict(cause) => {
+                // The cause names the constraint and table: for the logs, not the caller.
+                tracing::warn!(error = ?cause, "concurrent write conflict");
+                details.set_retry_info(Some(std::time::Duration::from_millis(100)));
+                (Code::Aborted, err.to_string())
+            }
             ApiError::Unauthenticated(_) => (Code::Unauthenticated, err.to_string()),
             ApiError::RateLimited(wait) => {
                 details.set_retry_info(Some(*wait));

@@ -509,7 +509,7 @@ impl GoalService for Api {
         request: Request<proto::WatchGoalsRequest>,
     ) -> Result<Response<GoalStream>, Status> {
         use futures_util::StreamExt;
-        let tenant = self.tenant(&request).await?;
+        let (tenant, key) = self.authenticate(&request).await?;
         let req = request.get_ref();
         if req.goals.len() > 1000 {
             return Err(ApiError::invalid("goals", "at most 1000 per call").into());
@@ -544,6 +544,8 @@ impl GoalService for Api {
             };
             std::future::ready(item)
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(
+            self.until_revoked(key, Box::pin(stream)),
+        )))
     }
 }

@@ -225,6 +225,7 @@ impl IngestService for Api {
         check_batch(req.rows.len())?;
         let tz = Self::time_zone(&tenant);
         let currency = tenant.settings.currency.clone();
+        let customer_keys = &self.jobs.settings().customer_keys;
         let (accepted, rejected) = partition(&req.rows, |r| {
             let order_id = check_label("order_id", &r.order_id, 128, true)?;
             let placed_at = instant(r.placed_at.as_ref(), "placed_at")?;
@@ -258,6 +259,7 @@ impl IngestService for Api {
                 customer_key: obs::customer_key(
                     &check_label("customer_id", r.customer_id.trim(), 128, false)?,
                     &check_label("customer_email", &r.customer_email, 320, false)?,
+                    customer_keys,
                 ),
                 day: local_day(placed_at, tz),
                 placed_at,
@@ -390,6 +392,7 @@ impl IngestService for Api {
             .giveaway_ids(&tenant.id, &ids)
             .await
             .map_err(ApiError::from)?;
+        let customer_keys = &self.jobs.settings().customer_keys;
         let (accepted, rejected) = partition(&req.rows, |r| {
             crate::domain::names::check_id(&r.giveaway_id)
                 .map_err(|e| ("giveaway_id".to_string(), e))?;
@@ -406,7 +409,7 @@ impl IngestService for Api {
             let entered_at = instant(r.entered_at.as_ref(), "entered_at")?;
             Ok(obs::GiveawayEntry {
                 giveaway_id: r.giveaway_id.clone(),
-                entrant_key: obs::entrant_key(&entrant),
+                entrant_key: obs::entrant_key(&entrant, customer_keys),
                 day: local_day(entered_at, tz),
                 entered_at,
             })
@@ -442,8 +445,30 @@ impl IngestService for Api {
                 );
             }
         }
+        // A metric key and a custom KPI id name the same snapshots (KPIS.md: a pushed
+        // metric key must differ from every custom KPI id of the tenant).
+        let customs: HashSet<String> = if req.rows.is_empty() {
+            HashSet::new()
+        } else {
+            self.store
+                .custom_kpis(&tenant.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        };
         let (accepted, rejected) = partition(&req.rows, |r| {
             obs::check_metric_key(&r.metric_key).map_err(|e| ("metric_key".to_string(), e))?;
+            if customs.contains(&r.metric_key) {
+                return Err((
+                    "metric_key".into(),
+                    format!(
+                        "`{}` is a custom KPI of this tenant; push the metric under another key",
+                        r.metric_key
+                    ),
+                ));
+            }
             let scope = Scope::parse(&r.scope).map_err(|e| ("scope".to_string(), e))?;
             if known.get(&r.scope) != Some(&true) {
                 return Err(("scope".into(), format!("{scope} does not exist")));

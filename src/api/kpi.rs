@@ -7,6 +7,7 @@ use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
 use crate::domain::tenant::Tenant;
 use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
+use crate::kpi::formula::Formula;
 use crate::kpi::period::{Granularity, Period};
 use crate::kpi::value::{Reason, positive_zero};
 use crate::proto;
@@ -31,23 +32,123 @@ fn definition_id<'a>(name: &'a str, field: &str) -> Result<&'a str, ApiError> {
     Ok(id)
 }
 
-async fn kpi_key(
-    api: &Api,
-    tenant: &str,
-    value: Option<&proto::KpiScope>,
-    field: &str,
-) -> Result<KpiKey, ApiError> {
-    kpi_key_in(api, tenant, value, field, &mut HashSet::new()).await
+/// What one call has looked up of the tenant's names, so that a batch of KPIs on a few
+/// scopes reads each scope, the custom KPIs and each metric key once.
+#[derive(Default)]
+struct Names {
+    /// Scopes found to exist.
+    scopes: HashSet<Scope>,
+    /// The ids of the tenant's custom KPIs and the formulas that parse, once loaded.
+    customs: Option<(HashSet<String>, HashMap<String, Formula>)>,
+    /// Pushed metric keys looked up, and whether they have points.
+    metrics: HashMap<String, bool>,
 }
 
-/// [`kpi_key`] for one of many pairs of a call: `known` holds the scopes already found to
-/// exist, so a batch of KPIs on a few scopes reads each scope once.
+impl Names {
+    async fn customs(
+        &mut self,
+        api: &Api,
+        tenant: &str,
+    ) -> Result<&(HashSet<String>, HashMap<String, Formula>), ApiError> {
+        if self.customs.is_none() {
+            let stored = api.store.custom_kpis(tenant).await?;
+            let ids = stored.iter().map(|c| c.id.clone()).collect();
+            self.customs = Some((ids, crate::kpi::custom::formulas(&stored)));
+        }
+        Ok(self.customs.as_ref().expect("loaded above"))
+    }
+
+    async fn metric_exists(
+        &mut self,
+        api: &Api,
+        tenant: &str,
+        key: &str,
+    ) -> Result<bool, ApiError> {
+        if let Some(known) = self.metrics.get(key) {
+            return Ok(*known);
+        }
+        let exists = api.store.metric_key_exists(tenant, key).await?;
+        self.metrics.insert(key.to_string(), exists);
+        Ok(exists)
+    }
+
+    /// Whether values of `kpi` stay open for the returning-buyer window: a cohort KPI, or
+    /// a custom KPI that uses one (KPIS.md: recomputation).
+    async fn is_cohort(&mut self, api: &Api, tenant: &str, kpi: &str) -> Result<bool, ApiError> {
+        if catalogue::find(kpi).is_some() {
+            return Ok(crate::compute::COHORT_KPIS.contains(&kpi));
+        }
+        let (_, formulas) = self.customs(api, tenant).await?;
+        Ok(formulas.get(kpi).is_some_and(|f| {
+            crate::kpi::custom::uses_any(f, &crate::compute::COHORT_KPIS, formulas, 0)
+        }))
+    }
+}
+
+/// Up to three of `known` closest to `name` by edit distance, closest first: what a
+/// mistyped id probably meant.
+fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    // Ids are at most 128 characters; a longer name is no typo of one, and the distance
+    // costs the product of the lengths.
+    if name.len() > 128 {
+        return Vec::new();
+    }
+    let name = name.to_lowercase();
+    let within = (name.chars().count() / 3).max(2);
+    let mut near: Vec<(usize, &str)> = known
+        .into_iter()
+        .map(|id| (strsim::levenshtein(&name, id), id))
+        .filter(|(d, _)| *d <= within)
+        .collect();
+    near.sort();
+    near.dedup();
+    near.into_iter().take(3).map(|(_, id)| id).collect()
+}
+
+/// The violation of an id that names nothing of the tenant, with the ids it may mean.
+async fn unknown_kpi(
+    api: &Api,
+    tenant: &str,
+    name: &str,
+    field: &str,
+    names: &mut Names,
+) -> Result<ApiError, ApiError> {
+    let metrics = api.store.metric_key_set(tenant).await?;
+    let (customs, _) = names.customs(api, tenant).await?;
+    let known = catalogue::catalogue()
+        .iter()
+        .map(|d| d.id)
+        .chain(customs.iter().map(String::as_str))
+        .chain(metrics.iter().map(String::as_str));
+    let near = closest(name, known);
+    let hint = if near.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; did you mean {}?",
+            near.iter()
+                .map(|id| format!("`{id}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Ok(ApiError::invalid(
+        field,
+        format!(
+            "`{}` is not a KPI id, a custom KPI or a pushed metric key with data{hint} (see ListKpiDefinitions)",
+            crate::domain::names::shorten(name)
+        ),
+    ))
+}
+
+/// Checks a KPI/scope/segment triple of a call against the catalogue and the tenant's
+/// names and resources; `known` holds what the call has looked up so far.
 async fn kpi_key_in(
     api: &Api,
     tenant: &str,
     value: Option<&proto::KpiScope>,
     field: &str,
-    known: &mut HashSet<Scope>,
+    known: &mut Names,
 ) -> Result<KpiKey, ApiError> {
     let ks = value.ok_or_else(|| ApiError::invalid(field, "is required"))?;
     let scope =
@@ -92,35 +193,51 @@ async fn kpi_key_in(
                 _ => {}
             }
         }
-        None => crate::domain::observation::check_metric_key(&ks.kpi)
-            .map_err(|_| {
-                ApiError::invalid(
-                    format!("{field}.kpi"),
-                    format!(
-                        "`{}` is neither a KPI id nor a pushed metric key",
-                        crate::domain::names::shorten(&ks.kpi)
-                    ),
-                )
-            })
-            .and_then(|()| {
+        None => {
+            let (ids, formulas) = known.customs(api, tenant).await?;
+            if ids.contains(&ks.kpi) {
+                // KPIS.md (scopes): a custom KPI applies where all its inputs do.
+                if let Some(input) = formulas.get(&ks.kpi).and_then(|f| {
+                    crate::kpi::custom::input_not_applying(f, scope.kind(), formulas, 0)
+                }) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.scope"),
+                        format!(
+                            "custom KPI `{}` is not measured at {} scope: its input `{}` is not",
+                            ks.kpi,
+                            scope.kind().as_str(),
+                            crate::domain::names::shorten(&input)
+                        ),
+                    ));
+                }
+            } else {
+                // A pushed metric key is one with points: there is no other declaration
+                // of it (as for goals and formulas), and anything else is a mistake that
+                // would otherwise read as `no_data` for ever.
+                let pushed = crate::domain::observation::check_metric_key(&ks.kpi).is_ok()
+                    && known.metric_exists(api, tenant, &ks.kpi).await?;
+                if !pushed {
+                    return Err(
+                        unknown_kpi(api, tenant, &ks.kpi, &format!("{field}.kpi"), known).await?,
+                    );
+                }
                 if segment.is_some() {
-                    Err(ApiError::invalid(
+                    return Err(ApiError::invalid(
                         format!("{field}.segment"),
                         "pushed metrics take no segment",
-                    ))
-                } else {
-                    Ok(())
+                    ));
                 }
-            })?,
+            }
+        }
     }
-    if !known.contains(&scope) {
+    if !known.scopes.contains(&scope) {
         if !api.store.scope_exists(tenant, &scope).await? {
             return Err(ApiError::invalid(
                 format!("{field}.scope"),
                 format!("{scope} does not exist"),
             ));
         }
-        known.insert(scope.clone());
+        known.scopes.insert(scope.clone());
     }
     if let Some(id) = &segment {
         match api.store.get_segment(tenant, id).await {
@@ -162,21 +279,19 @@ fn range(
     Ok(period)
 }
 
-/// Whether a value for `period` can no longer change as of the newest computed day.
+/// Whether a value for `period` can no longer change as of the newest computed day;
+/// `cohort` when its KPI is a cohort KPI or a custom KPI that uses one.
 fn is_final(
     computed: &Computed,
     newest: Option<NaiveDate>,
     settings: &crate::domain::tenant::TenantSettings,
+    cohort: bool,
 ) -> bool {
     if computed.value == Err(Reason::OutsideCampaign) {
         return true;
     }
     let Some(newest) = newest else { return false };
     let lag = (newest - computed.period.last).num_days();
-    let cohort = matches!(
-        computed.key.kpi.as_str(),
-        "returning_buyers_after_code" | "returning_buyer_rate"
-    );
     lag >= settings.trailing_days as i64 && (!cohort || lag > settings.returning_window_days as i64)
 }
 
@@ -384,14 +499,16 @@ impl KpiService for Api {
         request: Request<proto::WatchSnapshotsRequest>,
     ) -> Result<Response<SnapshotStream>, Status> {
         use futures_util::StreamExt;
-        let tenant = self.tenant(&request).await?;
+        let (tenant, key) = self.authenticate(&request).await?;
         let req = request.get_ref();
         if req.kpi_scopes.len() > 1000 {
             return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
         }
         let mut wanted = std::collections::HashSet::new();
+        let mut known = Names::default();
         for (i, ks) in req.kpi_scopes.iter().enumerate() {
-            wanted.insert(kpi_key(self, &tenant.id, Some(ks), &format!("kpi_scopes[{i}]")).await?);
+            let field = format!("kpi_scopes[{i}]");
+            wanted.insert(kpi_key_in(self, &tenant.id, Some(ks), &field, &mut known).await?);
         }
         let settings = tenant.settings.clone();
         let tenant_id = tenant.id.clone();
@@ -412,11 +529,16 @@ impl KpiService for Api {
                 let newest = Some(day.day);
                 let values: Vec<Result<proto::KpiValue, Status>> = day
                     .values(|key| wanted.is_empty() || wanted.contains(key))
-                    .map(|c| Ok(value_to_proto(&c, &day.run_id, version_of(&c.key.kpi), is_final(&c, newest, &settings))))
+                    .map(|c| {
+                        let cohort = day.cohort_kpis.contains(&c.key.kpi);
+                        Ok(value_to_proto(&c, &day.run_id, version_of(&c.key.kpi), is_final(&c, newest, &settings, cohort)))
+                    })
                     .collect();
                 futures_util::stream::iter(values)
             });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(
+            self.until_revoked(key, Box::pin(stream)),
+        )))
     }
 
     async fn list_kpi_definitions(
@@ -650,6 +772,23 @@ impl KpiService for Api {
                 .await,
         );
         problems.finish()?;
+        // KPIS.md: a pushed metric key must differ from every custom KPI id; both name
+        // the same snapshots.
+        if self
+            .store
+            .metric_key_exists(&tenant.id, &req.kpi_definition_id)
+            .await
+            .map_err(ApiError::from)?
+        {
+            return Err(ApiError::invalid(
+                "kpi_definition_id",
+                format!(
+                    "`{}` is a pushed metric key of this tenant; give the custom KPI another id",
+                    req.kpi_definition_id
+                ),
+            )
+            .into());
+        }
         let stored = self
             .store
             .create_custom_kpi(&tenant.id, &req.kpi_definition_id, &spec)
@@ -786,7 +925,16 @@ impl Api {
         tenant: &Tenant,
         req: &proto::QuerySnapshotsRequest,
     ) -> Result<proto::QuerySnapshotsResponse, Status> {
-        let key = kpi_key(self, &tenant.id, req.kpi_scope.as_ref(), "kpi_scope").await?;
+        let mut names = Names::default();
+        let key = kpi_key_in(
+            self,
+            &tenant.id,
+            req.kpi_scope.as_ref(),
+            "kpi_scope",
+            &mut names,
+        )
+        .await?;
+        let cohort = names.is_cohort(self, &tenant.id, &key.kpi).await?;
         let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
         let granularity = match proto::Granularity::try_from(req.granularity) {
             Ok(proto::Granularity::Unspecified | proto::Granularity::Day) => Granularity::Day,
@@ -824,7 +972,7 @@ impl Api {
                 .is_some()
             {}
             if let Some(snapshot) = stored.next_if(|s| s.computed.period.first == p.first) {
-                let f = is_final(&snapshot.computed, newest, &tenant.settings);
+                let f = is_final(&snapshot.computed, newest, &tenant.settings, cohort);
                 values.push(value_to_proto(
                     &snapshot.computed,
                     &snapshot.run_id,
@@ -848,7 +996,7 @@ impl Api {
                 .await
                 .map_err(ApiError::from)?;
             for c in computed {
-                let f = is_final(&c, newest, &tenant.settings);
+                let f = is_final(&c, newest, &tenant.settings, cohort);
                 values.push(value_to_proto(&c, "", version_of(&c.key.kpi), f));
             }
         }
@@ -873,7 +1021,7 @@ impl Api {
             .await
             .map_err(ApiError::from)?;
         let mut values = Vec::with_capacity(req.kpi_scopes.len());
-        let mut known = HashSet::new();
+        let mut known = Names::default();
         for (i, ks) in req.kpi_scopes.iter().enumerate() {
             let key = kpi_key_in(
                 self,
@@ -883,6 +1031,7 @@ impl Api {
                 &mut known,
             )
             .await?;
+            let cohort = known.is_cohort(self, &tenant.id, &key.kpi).await?;
             match self
                 .store
                 .latest_snapshot(&tenant.id, &key, newest)
@@ -890,7 +1039,7 @@ impl Api {
                 .map_err(ApiError::from)?
             {
                 Some(s) => {
-                    let f = is_final(&s.computed, newest, &tenant.settings);
+                    let f = is_final(&s.computed, newest, &tenant.settings, cohort);
                     values.push(value_to_proto(
                         &s.computed,
                         &s.run_id,

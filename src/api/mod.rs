@@ -11,6 +11,7 @@ pub mod job;
 pub mod kpi;
 pub mod limits;
 pub mod read_cache;
+pub mod revocation;
 pub mod segment;
 
 use crate::domain::tenant::Tenant;
@@ -25,7 +26,10 @@ pub struct Api {
     feed: crate::compute::SnapshotFeed,
     jobs: crate::jobs::Jobs,
     limiter: Option<limits::Limiter>,
+    guesses: Option<limits::GuessLimiter>,
     cache: Option<std::sync::Arc<read_cache::ReadCache>>,
+    /// How often an open stream's key is checked again (see [`revocation`]).
+    key_check: std::time::Duration,
 }
 
 impl Api {
@@ -36,7 +40,9 @@ impl Api {
             feed: jobs.feed().clone(),
             jobs,
             limiter: None,
+            guesses: None,
             cache: None,
+            key_check: revocation::UNCACHED_KEY_CHECK,
         }
     }
 
@@ -44,6 +50,17 @@ impl Api {
     /// `ttl` (none when zero; see [`read_cache`]).
     pub fn with_read_cache(mut self, ttl: std::time::Duration) -> Self {
         self.cache = read_cache::ReadCache::new(ttl);
+        // A check sooner than the cache's time-to-live would only read the cache again.
+        if !ttl.is_zero() {
+            self.key_check = ttl;
+        }
+        self
+    }
+
+    /// The same API with each client address limited to `per_minute` lookups of keys not
+    /// known to be valid (see [`limits::GuessLimiter`]); None is unlimited.
+    pub fn with_unknown_key_limit(mut self, per_minute: Option<std::num::NonZeroU32>) -> Self {
+        self.guesses = per_minute.map(limits::GuessLimiter::new);
         self
     }
 
@@ -55,6 +72,12 @@ impl Api {
 
     /// The tenant of the call's `authorization: Bearer <key>`, or UNAUTHENTICATED.
     pub async fn tenant<T>(&self, request: &Request<T>) -> Result<Tenant, ApiError> {
+        Ok(self.authenticate(request).await?.0)
+    }
+
+    /// [`Api::tenant`] and the hash of the call's key, for streams that must end when the
+    /// key is revoked.
+    async fn authenticate<T>(&self, request: &Request<T>) -> Result<(Tenant, String), ApiError> {
         let header = request
             .metadata()
             .get("authorization")
@@ -69,27 +92,11 @@ impl Api {
                 "`authorization` metadata must be `Bearer <api key>`",
             ))?;
         let hash = crate::auth::hash_key(key);
-        let generation = self.store.generations().keys();
-        let cached = match &self.cache {
-            Some(cache) => cache.tenant(&hash, generation).await,
-            None => None,
-        };
-        let tenant = match cached {
-            Some(tenant) => tenant,
-            None => {
-                let tenant = self
-                    .store
-                    .authenticate_hash(&hash)
-                    .await?
-                    .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))?;
-                if let Some(cache) = &self.cache {
-                    cache
-                        .remember_tenant(hash.clone(), generation, &tenant)
-                        .await;
-                }
-                tenant
-            }
-        };
+        let peer = request.remote_addr().map(|addr| addr.ip());
+        let tenant = self
+            .tenant_of_hash(&hash, peer)
+            .await?
+            .ok_or(ApiError::Unauthenticated("unknown or revoked API key"))?;
         // Limited after authentication, so the buckets are bounded by the keys that exist;
         // keyed by the key's hash, so no secret is held here.
         if let Some(limiter) = &self.limiter {
@@ -97,6 +104,37 @@ impl Api {
         }
         // For the call's log line and span; the key itself is never logged.
         crate::rpc_layer::record_tenant(request.extensions(), &tenant.id);
-        Ok(tenant)
+        Ok((tenant, hash))
+    }
+
+    /// The tenant of the key hashed as `hash`, None for an unknown or revoked key; read
+    /// through the cache, and limited per client address `peer` when that is known.
+    async fn tenant_of_hash(
+        &self,
+        hash: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Option<Tenant>, ApiError> {
+        let generation = self.store.generations().keys();
+        if let Some(cache) = &self.cache
+            && let Some(tenant) = cache.tenant(hash, generation).await
+        {
+            return Ok(Some(tenant));
+        }
+        if let (Some(guesses), Some(peer)) = (&self.guesses, peer) {
+            guesses
+                .before_lookup(peer, hash)
+                .await
+                .map_err(ApiError::RateLimited)?;
+        }
+        let found = self.store.authenticate_hash(hash).await?;
+        if let Some(guesses) = &self.guesses {
+            guesses.after_lookup(hash, found.is_some()).await;
+        }
+        if let (Some(cache), Some(tenant)) = (&self.cache, &found) {
+            cache
+                .remember_tenant(hash.to_string(), generation, tenant)
+                .await;
+        }
+        Ok(found)
     }
 }

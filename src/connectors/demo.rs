@@ -226,7 +226,7 @@ impl DemoSource {
             let discount = if code.is_some() { revenue / 10 } else { 0 };
             page.orders.push(Order {
                 order_id: format!("{}-{day}-{number}", request.source.channel_id),
-                customer_key: customer_key(&customer_id, ""),
+                customer_key: customer_key(&customer_id, "", &request.customer_keys),
                 placed_at,
                 day: local_day(placed_at, request.time_zone),
                 revenue_minor: revenue - discount,
@@ -358,6 +358,7 @@ mod tests {
             previous_totals: None,
             credential: None,
             cursor: None,
+            customer_keys: crate::domain::observation::CustomerKeySecret::development(),
         }
     }
 

@@ -1,9 +1,13 @@
 //! The HTTP client every connector shares: timeouts, retries with backoff, rate limits,
 //! the mapping of HTTP failures to [`ConnectorError`], and small readers of wire values.
 //!
-//! Secrets travel only in headers or query parameters; every message this module builds
-//! names the URL without its query string, and platform messages are scrubbed of the
-//! secret before they reach an error or a log line.
+//! Secrets travel only in headers or query parameters (YouTube's key and Instagram's token,
+//! where those platforms take them). Every message this module builds names only the
+//! URL's path, never its host or query string, and says what kind of failure happened
+//! (timed out, could not connect) without the network detail: a pull's error is stored
+//! and shown to the tenant, and must not tell what listens where. Platform messages are
+//! scrubbed of the secret in every spelling a URL, a form or JSON can give it (see
+//! [`scrub`]) before they reach an error or a log line.
 use super::{ConnectorError, HttpSettings, PullRequest, Secret};
 use crate::domain::observation::{ChannelDayStats, check_count};
 use backon::{ExponentialBuilder, Retryable};
@@ -92,20 +96,150 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// The URL as it may be shown: no query string, no user info.
+    /// The URL as it may be logged for the operator: no query string, no user info.
     fn shown_url(&self) -> String {
         shown_url(&self.url)
     }
 
-    /// Replaces the secret in a text that came from elsewhere (a platform may echo it).
+    /// The method and path as they may be shown to the tenant: no host, no query string.
+    fn shown_path(&self) -> String {
+        format!("{} {}", self.method, self.url.path())
+    }
+
+    /// Removes the secret from a text that came from elsewhere (a platform may echo it).
     fn scrub(&self, text: String) -> String {
         match self.secret.map(Secret::expose) {
-            Some(secret) if !secret.is_empty() && text.contains(secret) => {
-                text.replace(secret, "***")
-            }
-            _ => text,
+            Some(secret) => scrub(&text, secret),
+            None => text,
         }
     }
+}
+
+/// `text` with every spelling of `secret` replaced by `***`: as is, percent-encoded (either
+/// case of hex digits, every byte or only some, once or twice), form-encoded (a space as
+/// `+`), JSON-escaped (`\/`, `\uXXXX`), or any mix of these, as a platform that echoes
+/// the request URL or body may write it. A spelling of the secret's first bytes cut off by
+/// the end of the text (a truncated message) goes too.
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    let (bytes, secret) = (text.as_bytes(), secret.as_bytes());
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    // A cut-off spelling must hold this much of the secret, so that a message ending in
+    // the secret's first letter is left alone.
+    let cut_off = secret.len().min(4);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    // Every spelling starts with the first byte itself or an escape.
+    let may_start = |b: u8| b == secret[0] || matches!(b, b'%' | b'+' | b'\\');
+    while at < bytes.len() {
+        let found = may_start(bytes[at])
+            .then(|| spelled_at(bytes, at, secret, cut_off))
+            .flatten();
+        match found {
+            Some(end) if end > at => {
+                out.extend_from_slice(b"***");
+                at = end;
+            }
+            _ => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    // Only whole ASCII spellings were replaced, so what remains is as valid as the input.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The end of the longest spelling of `secret` that starts at `start` of `text`; a spelling
+/// of at least `cut_off` leading bytes that runs into the end of the text counts too.
+fn spelled_at(text: &[u8], start: usize, secret: &[u8], cut_off: usize) -> Option<usize> {
+    // (position in text, bytes of the secret spelled): one byte may be spelled several
+    // ways whose prefixes overlap (`%` itself or `%25`), so every way is followed.
+    let mut pending = vec![(start, 0usize)];
+    let mut seen = std::collections::HashSet::new();
+    let mut end = None;
+    while let Some((t, k)) = pending.pop() {
+        if k == secret.len() || (t == text.len() && k >= cut_off) {
+            end = end.max(Some(t));
+            continue;
+        }
+        if t == text.len() || !seen.insert((t, k)) {
+            continue;
+        }
+        for (dt, dk) in spellings(&text[t..], &secret[k..]) {
+            pending.push((t + dt, k + dk));
+        }
+    }
+    end
+}
+
+/// The ways `text` may begin with a spelling of the first byte(s) of `secret`, each as
+/// (bytes of text, bytes of secret).
+fn spellings(text: &[u8], secret: &[u8]) -> Vec<(usize, usize)> {
+    let hex = |at: usize| -> Option<u8> {
+        let pair = text.get(at..at + 2)?;
+        u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()
+    };
+    let next = secret[0];
+    let mut ways = Vec::new();
+    if text[0] == next || (text[0] == b'+' && next == b' ') {
+        ways.push((1, 1));
+    }
+    if text[0] == b'%' {
+        if hex(1) == Some(next) {
+            ways.push((3, 1));
+        }
+        // Encoded twice: the `%` of `%2B` became `%25`.
+        if text
+            .get(1..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"25"))
+            && hex(3) == Some(next)
+        {
+            ways.push((5, 1));
+        }
+    }
+    if text[0] == b'\\' {
+        let simple = match text.get(1) {
+            Some(b'/') => Some(b'/'),
+            Some(b'"') => Some(b'"'),
+            Some(b'\\') => Some(b'\\'),
+            Some(b'n') => Some(b'\n'),
+            Some(b'r') => Some(b'\r'),
+            Some(b't') => Some(b'\t'),
+            _ => None,
+        };
+        if simple == Some(next) {
+            ways.push((2, 1));
+        }
+        if let Some((len, ch)) = json_unicode(text) {
+            let mut buffer = [0u8; 4];
+            let spelled = ch.encode_utf8(&mut buffer).as_bytes();
+            if secret.starts_with(spelled) {
+                ways.push((len, spelled.len()));
+            }
+        }
+    }
+    ways
+}
+
+/// A JSON `\uXXXX` escape (or a surrogate pair of two) at the start of `text`: its length
+/// and character.
+fn json_unicode(text: &[u8]) -> Option<(usize, char)> {
+    let unit = |at: usize| -> Option<u32> {
+        let four = text.get(at..at + 6)?;
+        if &four[..2] != b"\\u" {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(&four[2..]).ok()?, 16).ok()
+    };
+    let high = unit(0)?;
+    if (0xD800..0xDC00).contains(&high) {
+        let low = unit(6).filter(|low| (0xDC00..0xE000).contains(low))?;
+        let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+        return char::from_u32(code).map(|c| (12, c));
+    }
+    char::from_u32(high).map(|c| (6, c))
 }
 
 /// A usable answer.
@@ -150,12 +284,29 @@ impl Http {
             // secret to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("the HTTP client could not be built: {}", describe(&e)));
+            .map_err(|e| {
+                tracing::error!(platform, cause = %causes(&e), "the HTTP client could not be built");
+                "the HTTP client could not be built".to_string()
+            });
         Http {
             platform,
             client,
             settings: settings.clone(),
             classify,
+        }
+    }
+
+    /// Logs the network detail of a failed attempt for the operator, at debug: the URL
+    /// without its query string and the error's causes, scrubbed.
+    fn log_detail(&self, call: &Call<'_>, error: &reqwest::Error) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                platform = self.platform,
+                url = %call.shown_url(),
+                cause = %call.scrub(causes(error)),
+                "{}",
+                describe(error)
+            );
         }
     }
 
@@ -216,7 +367,7 @@ impl Http {
     }
 
     async fn attempt(&self, client: &reqwest::Client, call: &Call<'_>) -> Result<Reply, Failure> {
-        let shown = call.shown_url();
+        let shown = call.shown_path();
         let mut builder = client
             .request(call.method.clone(), call.url.clone())
             .query(&call.query);
@@ -227,7 +378,8 @@ impl Http {
             builder = builder.json(body);
         }
         let response = builder.send().await.map_err(|e| {
-            let message = format!("{} {shown}: {}", call.method, describe(&e));
+            self.log_detail(call, &e);
+            let message = format!("{shown}: {}", describe(&e));
             if e.is_builder() {
                 Failure::Fatal(ConnectorError::Config(call.scrub(message)))
             } else {
@@ -239,18 +391,20 @@ impl Http {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|e| Failure::Retry {
-            message: call.scrub(format!(
-                "{} {shown}: reading the body failed: {}",
-                call.method,
-                describe(&e)
-            )),
-            wait: None,
+        let bytes = response.bytes().await.map_err(|e| {
+            self.log_detail(call, &e);
+            Failure::Retry {
+                message: call.scrub(format!(
+                    "{shown}: reading the answer failed: {}",
+                    describe(&e)
+                )),
+                wait: None,
+            }
         })?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         let verdict = (self.classify)(status, body.as_ref())
             .unwrap_or_else(|| default_verdict(status, body.as_ref(), &bytes));
-        let context = |m: String| call.scrub(format!("{} {shown}: {m}", call.method));
+        let context = |m: String| call.scrub(format!("{shown}: {m}"));
         match verdict {
             Verdict::Ok => match body {
                 Some(body) => Ok(Reply { headers, body }),
@@ -355,30 +509,33 @@ pub(crate) fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<Duratio
     None
 }
 
-/// A reqwest error without its URL (which may carry a query-string secret).
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
+/// The kind of a reqwest error, without its URL or its network detail: the message is
+/// stored and shown to the tenant, and "connection refused" or a DNS or TLS error would
+/// tell what listens where. [`Http::log_detail`] keeps the detail for the operator.
+fn describe(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
-        "could not connect"
+        "could not connect to the platform"
     } else if error.is_body() || error.is_decode() {
-        "the body could not be read"
+        "the connection broke during the answer"
     } else if error.is_builder() {
         "the request could not be built"
     } else {
         "the request failed"
-    };
-    let mut cause = String::new();
+    }
+}
+
+/// The causes of a reqwest error, innermost last, without the error's own text (which
+/// names the URL, query string included).
+fn causes(error: &reqwest::Error) -> String {
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
-        cause = inner.to_string();
+        causes.push(inner.to_string());
         source = inner.source();
     }
-    if cause.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {cause}")
-    }
+    causes.join(": ")
 }
 
 /// `url` without query string, fragment or user info, for messages and logs.
@@ -392,12 +549,18 @@ pub(crate) fn shown_url(url: &Url) -> String {
 }
 
 /// `base` with `segments` appended, each percent-encoded, so an account id cannot change
-/// the path or add a query.
+/// the path or add a query; `.` and `..`, which the URL would resolve rather than encode,
+/// are refused.
 pub(crate) fn endpoint(
     platform: &'static str,
     base: &str,
     segments: &[&str],
 ) -> Result<Url, ConnectorError> {
+    if let Some(dots) = segments.iter().find(|s| matches!(**s, "." | "..")) {
+        return Err(ConnectorError::Config(format!(
+            "`{dots}` is not an id {platform} knows"
+        )));
+    }
     let mut url = Url::parse(base.trim()).map_err(|e| {
         ConnectorError::Config(format!("{platform} base URL `{base}` is not a URL: {e}"))
     })?;
@@ -417,7 +580,7 @@ pub(crate) fn credential(request: &PullRequest) -> Result<&Secret, ConnectorErro
         .as_ref()
         .ok_or_else(|| ConnectorError::Auth {
             reference: request.source.credentials_ref.clone(),
-            message: "no credential is set under this reference".into(),
+            message: "no credential is set under this reference for this tenant".into(),
         })
 }
 
@@ -550,6 +713,68 @@ mod tests {
             endpoint("test", "not a url", &[]),
             Err(ConnectorError::Config(_))
         ));
+        for dots in [".", ".."] {
+            assert!(matches!(
+                endpoint(
+                    "test",
+                    "http://127.0.0.1:9/base/",
+                    &["v1", dots, "insights"]
+                ),
+                Err(ConnectorError::Config(_))
+            ));
+        }
+    }
+
+    /// Every spelling a URL, a form or JSON gives a secret.
+    fn spellings_of(secret: &str) -> Vec<String> {
+        // As reqwest writes a query parameter: form-encoded, a space as `+`.
+        let mut url = Url::parse("https://example.com/").unwrap();
+        url.query_pairs_mut().append_pair("key", secret);
+        let form = url.query().unwrap_or_default()["key=".len()..].to_string();
+        let every_byte: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        vec![
+            secret.to_string(),
+            form.clone(),
+            // Lower-case hex digits, the letters of the secret as they were.
+            form.split('%')
+                .enumerate()
+                .map(|(i, part)| match (i, part.get(..2)) {
+                    (0, _) | (_, None) => part.to_string(),
+                    (_, Some(hex)) => format!("%{}{}", hex.to_lowercase(), &part[2..]),
+                })
+                .collect(),
+            every_byte.clone(),
+            every_byte.to_lowercase(),
+            form.replace('%', "%25"),
+            serde_json::to_string(secret)
+                .unwrap()
+                .trim_matches('"')
+                .to_string(),
+            secret.replace('/', "\\/"),
+            secret
+                .encode_utf16()
+                .map(|u| format!("\\u{u:04x}"))
+                .collect(),
+        ]
+    }
+
+    #[test]
+    fn connectors_scrub_every_spelling_of_a_secret() {
+        for secret in ["k+y/Ab=c==", "a b&c%d+e", "tok\"en\\é😀/x"] {
+            for spelled in spellings_of(secret) {
+                let text = format!("GET /v1?part=x&key={spelled}&alt=json failed");
+                let scrubbed = scrub(&text, secret);
+                assert_eq!(
+                    scrubbed, "GET /v1?part=x&key=***&alt=json failed",
+                    "{spelled}"
+                );
+            }
+        }
+        // A spelling cut off by a truncated message goes too, a lone first letter stays.
+        assert_eq!(scrub("echo: key=k%2By%2FA", "k+y/Ab=c=="), "echo: key=***");
+        assert_eq!(scrub("a key", "k+y/Ab=c=="), "a key");
+        assert_eq!(scrub("nothing here", ""), "nothing here");
+        assert_eq!(scrub("ünïcode stays", "k+y"), "ünïcode stays");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub struct Source {
     pub platform: Platform,
     /// The platform's account id (GA4: the property id; Shopify: the shop domain).
     pub account_id: String,
-    /// Name of the credential (environment variable or secret file).
+    /// Name of the credential in the tenant's namespace (see [`Credentials`]).
     pub credentials_ref: String,
 }
 
@@ -61,6 +61,8 @@ pub struct PullRequest {
     pub credential: Option<Secret>,
     /// Where an interrupted pull stopped (a connector-specific page cursor).
     pub cursor: Option<String>,
+    /// The secret that keys the hashes of customers' e-mail addresses.
+    pub customer_keys: crate::domain::observation::CustomerKeySecret,
 }
 
 /// Observations of one page of a pull.

@@ -56,8 +56,9 @@ impl Connector for X {
         let body = self.http.send(call).await?.body;
         let metrics = &body["data"]["public_metrics"];
         if !body["data"].is_object() {
-            // An unknown user is HTTP 200 with only `errors`.
+            // An unknown user is HTTP 200 with only `errors`, which could echo the request.
             let why = super::http::platform_message(Some(&body), b"");
+            let why = super::http::scrub(&why, token.expose());
             return Err(ConnectorError::Config(format!(
                 "no X user with id `{account}`: {why}"
             )));

@@ -80,18 +80,126 @@ impl Channel {
         let mut v = Violations::default();
         v.check("display_name", check_text(&self.display_name, 200));
         self.account_id = self.account_id.trim().to_string();
-        v.check("account_id", check_text(&self.account_id, 200));
-        let valid_ref = self.credentials_ref.len() <= 128
-            && self
-                .credentials_ref
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if !valid_ref {
-            v.add(
+        match check_text(&self.account_id, 200) {
+            Err(why) => v.add("account_id", why),
+            Ok(()) if self.platform == Platform::Shopify => {
+                // The shop domain becomes the host Tally sends the shop's token to.
+                self.account_id = self.account_id.to_ascii_lowercase();
+                v.check("account_id", check_shop_domain(&self.account_id));
+            }
+            Ok(()) => {}
+        }
+        if !self.credentials_ref.is_empty() {
+            v.check(
                 "credentials_ref",
-                "must be the name of a credential (at most 128 of a-z, A-Z, 0-9, _, - and .), never the secret itself",
+                check_credentials_ref(&self.credentials_ref),
             );
         }
         v.finish()
+    }
+}
+
+/// Checks a credential reference: the name of a secret in the tenant's namespace (a file
+/// name and part of a variable name), so no separators, dots or spaces.
+pub fn check_credentials_ref(reference: &str) -> Result<(), String> {
+    let valid = (1..=128).contains(&reference.len())
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err("must be the name of a credential (1 to 128 of a-z, A-Z, 0-9, _ and -), never the secret itself".into())
+    }
+}
+
+/// Checks a Shopify account id: the shop's own `<shop>.myshopify.com` domain, lower case,
+/// where the Admin API lives; any other host could be the tenant's pick.
+pub fn check_shop_domain(domain: &str) -> Result<(), String> {
+    let shop = domain.strip_suffix(".myshopify.com").unwrap_or("");
+    let valid = (1..=63).contains(&shop.len())
+        && shop
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !shop.starts_with('-')
+        && !shop.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a shop domain: use the shop's myshopify.com domain, such as acme.myshopify.com",
+            super::names::shorten(domain)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop(account_id: &str, credentials_ref: &str) -> Channel {
+        Channel {
+            display_name: "Shop".into(),
+            platform: Platform::Shopify,
+            owner: None,
+            account_id: account_id.into(),
+            credentials_ref: credentials_ref.into(),
+        }
+    }
+
+    fn fields(mut channel: Channel) -> Vec<String> {
+        match channel.validate() {
+            Ok(()) => vec![],
+            Err(DomainError::Invalid(violations)) => {
+                violations.into_iter().map(|v| v.field).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn shopify_channels_name_a_myshopify_domain() {
+        let mut ok = shop(" Acme.MyShopify.com ", "SHOP_TOKEN");
+        ok.validate().unwrap();
+        assert_eq!(ok.account_id, "acme.myshopify.com");
+        for bad in [
+            "localhost",
+            "127.0.0.1",
+            "evil.example",
+            "acme.myshopify.com.evil.example",
+            "acme.myshopify.com:8443",
+            "acme.myshopify.com/admin",
+            "user@acme.myshopify.com",
+            ".myshopify.com",
+            "-acme.myshopify.com",
+            "a.b.myshopify.com",
+            "myshopify.com",
+        ] {
+            assert_eq!(fields(shop(bad, "")), ["account_id"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn credential_references_are_names_only() {
+        for good in ["", "SHOP_TOKEN", "shop-token-2", "A"] {
+            assert_eq!(
+                fields(shop("a.myshopify.com", good)),
+                Vec::<String>::new(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "../x",
+            "a/b",
+            "a.b",
+            "a b",
+            "token: s3cr3t",
+            &"x".repeat(129),
+        ] {
+            assert_eq!(
+                fields(shop("a.myshopify.com", bad)),
+                ["credentials_ref"],
+                "{bad}"
+            );
+        }
     }
 }

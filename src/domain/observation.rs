@@ -30,15 +30,90 @@ pub fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// The customer key of an order: `c:<id>` for a shop customer id, `e:<hash>` of the
-/// trimmed, lowercased e-mail of a guest, None when neither is known. The prefixes keep a
-/// guest apart from any registered id (KPIS.md: customers).
-pub fn customer_key(customer_id: &str, email: &str) -> Option<String> {
-    let email = email.trim().to_lowercase();
+/// The per-deployment secret that keys the stored hashes of e-mail addresses, so that
+/// a known address cannot be matched against stored rows by whoever reads the database.
+///
+/// The key is HMAC-SHA256 over the address's SHA-256 digest rather than over the address:
+/// rows stored before the secret existed (`e:<sha256>`) move to the keyed form in place,
+/// without the addresses (see `Store::rekey_customers`), and a customer keeps one key
+/// across old and new rows. Changing the secret afterwards splits every guest in two.
+#[derive(Clone)]
+pub struct CustomerKeySecret(std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for CustomerKeySecret {
+    // Never prints the secret, should settings end up in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomerKeySecret(..)")
+    }
+}
+
+/// Prefix of a keyed e-mail hash: `k:<hex HMAC-SHA256(secret, sha256_hex(e-mail))>`.
+pub const KEYED_PREFIX: &str = "k:";
+
+/// Prefix of an unkeyed e-mail hash of earlier versions: `e:<hex SHA-256(e-mail)>`.
+pub const DIGEST_PREFIX: &str = "e:";
+
+impl CustomerKeySecret {
+    /// Fewest bytes a secret may have.
+    pub const MIN_LEN: usize = 16;
+
+    /// A secret from its bytes; Err when shorter than [`Self::MIN_LEN`].
+    pub fn new(secret: &[u8]) -> Result<Self, String> {
+        if secret.len() < Self::MIN_LEN {
+            return Err(format!(
+                "must be at least {} bytes (such as the output of `openssl rand -hex 32`)",
+                Self::MIN_LEN
+            ));
+        }
+        Ok(CustomerKeySecret(secret.into()))
+    }
+
+    /// The fixed secret of demos, tests and explicit development setups. It is public,
+    /// so it protects nothing: production sets its own.
+    pub fn development() -> Self {
+        CustomerKeySecret(
+            b"tally development customer key; not a secret"
+                .as_slice()
+                .into(),
+        )
+    }
+
+    /// The stored key of an e-mail address: trimmed and lowercased, then keyed.
+    pub fn email_key(&self, email: &str) -> String {
+        self.key_digest(&sha256_hex(&email.trim().to_lowercase()))
+    }
+
+    /// The keyed form of an e-mail's hex SHA-256 digest.
+    fn key_digest(&self, digest_hex: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(digest_hex.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{KEYED_PREFIX}{hex}")
+    }
+
+    /// The keyed form of a stored key of earlier versions (`e:` and 64 lowercase hex
+    /// digits); None for any other text, which stays as it is.
+    pub fn rekey(&self, stored: &str) -> Option<String> {
+        let digest = stored.strip_prefix(DIGEST_PREFIX)?;
+        let is_digest = digest.len() == 64
+            && digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        is_digest.then(|| self.key_digest(digest))
+    }
+}
+
+/// The customer key of an order: `c:<id>` for a shop customer id, the keyed hash (`k:`)
+/// of the trimmed, lowercased e-mail of a guest, None when neither is known. The prefixes
+/// keep a guest apart from any registered id (KPIS.md: customers).
+pub fn customer_key(customer_id: &str, email: &str, secret: &CustomerKeySecret) -> Option<String> {
     if !customer_id.is_empty() {
         Some(format!("c:{customer_id}"))
-    } else if !email.is_empty() {
-        Some(format!("e:{}", sha256_hex(&email)))
+    } else if !email.trim().is_empty() {
+        Some(secret.email_key(email))
     } else {
         None
     }
@@ -341,7 +416,7 @@ pub struct Interaction {
 pub struct GiveawayEntry {
     /// Giveaway id.
     pub giveaway_id: String,
-    /// Entrant: an account id, or `e:<hash>` of an e-mail address.
+    /// Entrant: an account id, or the keyed hash (`k:`) of an e-mail address.
     pub entrant_key: String,
     /// When.
     pub entered_at: DateTime<Utc>,
@@ -349,11 +424,11 @@ pub struct GiveawayEntry {
     pub day: NaiveDate,
 }
 
-/// The stored identity of an entrant: e-mail addresses only as a hash.
-pub fn entrant_key(entrant: &str) -> String {
+/// The stored identity of an entrant: e-mail addresses only as a keyed hash.
+pub fn entrant_key(entrant: &str, secret: &CustomerKeySecret) -> String {
     let entrant = entrant.trim();
     if entrant.contains('@') {
-        format!("e:{}", sha256_hex(&entrant.to_lowercase()))
+        secret.email_key(entrant)
     } else {
         entrant.to_string()
     }
@@ -446,16 +521,40 @@ mod tests {
 
     #[test]
     fn guests_are_keyed_by_a_hash_and_never_collide_with_ids() {
-        let guest = customer_key("", "  Jan@Example.COM ").unwrap();
-        assert_eq!(guest, customer_key("", "jan@example.com").unwrap());
-        assert!(guest.starts_with("e:") && !guest.contains("example"));
+        let secret = CustomerKeySecret::development();
+        let guest = customer_key("", "  Jan@Example.COM ", &secret).unwrap();
+        assert_eq!(guest, customer_key("", "jan@example.com", &secret).unwrap());
+        assert!(guest.starts_with("k:") && !guest.contains("example"));
         assert_eq!(
-            customer_key("42", "jan@example.com").as_deref(),
+            customer_key("42", "jan@example.com", &secret).as_deref(),
             Some("c:42")
         );
-        assert_eq!(customer_key("", " "), None);
-        assert!(!entrant_key("Jan@Example.com").contains('@'));
-        assert_eq!(entrant_key("insta_user"), "insta_user");
+        assert_eq!(customer_key("", " ", &secret), None);
+        assert!(!entrant_key("Jan@Example.com", &secret).contains('@'));
+        assert_eq!(entrant_key("Jan@Example.com", &secret), guest);
+        assert_eq!(entrant_key("insta_user", &secret), "insta_user");
+    }
+
+    // Found by issue 20: e-mail hashes were plain SHA-256, so anyone holding the database
+    // could test a known address against them.
+    #[test]
+    fn e_mail_keys_depend_on_the_secret_and_are_not_the_plain_digest() {
+        let email = "jan@example.com";
+        let a = CustomerKeySecret::new(b"deployment-a-secret-0123456789").unwrap();
+        let b = CustomerKeySecret::new(b"deployment-b-secret-0123456789").unwrap();
+        let (key_a, key_b) = (a.email_key(email), b.email_key(email));
+        assert_ne!(key_a, key_b, "two deployments, two keys");
+        let digest = sha256_hex(email);
+        assert!(!key_a.contains(&digest) && !key_b.contains(&digest));
+        assert_eq!(key_a.len(), 2 + 64);
+        // A stored key of earlier versions becomes exactly the key a new row gets.
+        assert_eq!(a.rekey(&format!("e:{digest}")), Some(key_a.clone()));
+        assert_eq!(a.rekey(&key_a), None, "keyed keys stay");
+        assert_eq!(a.rekey("c:42"), None);
+        assert_eq!(a.rekey("e:not-a-digest"), None);
+        assert_eq!(a.rekey(&format!("e:{}", digest.to_uppercase())), None);
+        assert!(CustomerKeySecret::new(b"short").is_err());
+        assert!(!format!("{a:?}").contains("deployment"));
     }
 
     #[test]

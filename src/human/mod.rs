@@ -26,8 +26,8 @@ pub struct Conn {
     #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
     pub addr: String,
     /// API key of the tenant.
-    #[arg(long, env = "TALLY_API_KEY", hide_env_values = true)]
-    pub api_key: String,
+    #[command(flatten)]
+    pub key: crate::auth::ClientKey,
 }
 
 /// The currency shown after money values.
@@ -307,12 +307,16 @@ impl Client {
             addr: conn.addr.clone(),
             source,
         };
+        let key = conn
+            .key
+            .resolve()
+            .map_err(|e| HumanError::Usage(e.to_string()))?;
         let channel = tonic::transport::Endpoint::from_shared(conn.addr.clone())
             .map_err(connect)?
             .connect()
             .await
             .map_err(connect)?;
-        let header = format!("Bearer {}", conn.api_key).parse().map_err(|_| {
+        let header = format!("Bearer {key}").parse().map_err(|_| {
             HumanError::Usage("the API key contains characters a header cannot carry".into())
         })?;
         Ok(Client { channel, header })

@@ -9,8 +9,9 @@
 pub mod report;
 pub mod scheduler;
 
-use crate::compute::{self, COHORT_KPIS, SnapshotFeed};
+use crate::compute::{self, SnapshotFeed};
 use crate::connectors::{Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source};
+use crate::domain::observation::CustomerKeySecret;
 use crate::domain::tenant::Tenant;
 use crate::goals::GoalFeed;
 use crate::kpi::period::Period;
@@ -21,6 +22,7 @@ use report::{DayReport, Outcome, RunReport, SourceReport, StepReport};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// The one scheduled job.
 pub const NIGHTLY: &str = "nightly";
@@ -48,6 +50,8 @@ pub struct JobSettings {
     pub schedule_time_zone: chrono_tz::Tz,
     /// How long a claim lasts without renewal.
     pub lease: Duration,
+    /// How often a running job renews its leases; None: a third of the lease.
+    pub heartbeat: Option<Duration>,
     /// Most missed days a run catches up on.
     pub max_catch_up_days: u32,
     /// Automatic attempts per day before it waits for a forced run.
@@ -57,6 +61,8 @@ pub struct JobSettings {
     pub goal_warning_factor: f64,
     /// Robust z-score above which a day's follower growth is flagged by ListFollowerFlags.
     pub fake_follower_threshold: f64,
+    /// The secret that keys the hashes of e-mail addresses (ingest and pulls alike).
+    pub customer_keys: CustomerKeySecret,
 }
 
 impl Default for JobSettings {
@@ -66,10 +72,13 @@ impl Default for JobSettings {
             schedule: "0 15 * * * *".into(),
             schedule_time_zone: chrono_tz::UTC,
             lease: Duration::from_secs(120),
+            heartbeat: None,
             max_catch_up_days: 7,
             max_attempts: 5,
             goal_warning_factor: 3.0,
             fake_follower_threshold: 3.5,
+            // Tests and embedded use; `tally serve` refuses to start without its own.
+            customer_keys: CustomerKeySecret::development(),
         }
     }
 }
@@ -176,12 +185,49 @@ impl PageSink for StoreSink<'_> {
     }
 }
 
+/// A day this run holds. A lost claim is told on the claim itself, not on the run: a
+/// renewal that lands after its day was finished must not fail the days after it.
+struct DayClaim {
+    day: NaiveDate,
+    lost: watch::Sender<bool>,
+}
+
+impl DayClaim {
+    fn new(day: NaiveDate) -> Arc<DayClaim> {
+        Arc::new(DayClaim {
+            day,
+            lost: watch::Sender::new(false),
+        })
+    }
+
+    fn lose(&self) {
+        self.lost.send_replace(true);
+    }
+
+    fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Resolves once the claim is lost.
+    async fn lost(&self) {
+        let mut lost = self.lost.subscribe();
+        // The sender lives as long as `self`, so this ends only with a loss.
+        let _ = lost.wait_for(|lost| *lost).await;
+    }
+}
+
 /// Renews the leases of a run and of the day it works on until dropped.
 struct Heartbeat {
-    day: Arc<Mutex<Option<NaiveDate>>>,
-    lost: Arc<AtomicBool>,
+    claim: Arc<Mutex<Option<Arc<DayClaim>>>>,
     cancel: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    /// Makes `claim` the day whose lease is renewed, or none.
+    fn hold(&self, claim: Option<Arc<DayClaim>>) {
+        *self.claim.lock().unwrap_or_else(|e| e.into_inner()) = claim;
+    }
 }
 
 impl Drop for Heartbeat {
@@ -361,13 +407,14 @@ impl Jobs {
     }
 
     fn heartbeat(&self, tenant: &str, run_id: &str) -> Heartbeat {
-        let day = Arc::new(Mutex::new(None::<NaiveDate>));
-        let lost = Arc::new(AtomicBool::new(false));
+        let claim = Arc::new(Mutex::new(None::<Arc<DayClaim>>));
         let cancel = Arc::new(AtomicBool::new(false));
         let jobs = self.clone();
         let (tenant, run_id) = (tenant.to_string(), run_id.to_string());
-        let (d, l, c) = (day.clone(), lost.clone(), cancel.clone());
-        let every = self.inner.settings.lease / 3;
+        let (held, c) = (claim.clone(), cancel.clone());
+        let settings = &self.inner.settings;
+        let every = settings.heartbeat.unwrap_or(settings.lease / 3);
+        let current = move || held.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
@@ -377,22 +424,25 @@ impl Jobs {
                     Ok(cancelled) => c.store(cancelled, Ordering::SeqCst),
                     Err(e) => tracing::warn!(error = %e, "could not renew the run's lease"),
                 }
-                let current = *d.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(day) = current {
-                    match store
-                        .extend_day(&tenant, day, jobs.owner(), &run_id, until)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => l.store(true, Ordering::SeqCst),
-                        Err(e) => tracing::warn!(error = %e, "could not renew the day's lease"),
+                let Some(claim) = current() else { continue };
+                match store
+                    .extend_day(&tenant, claim.day, jobs.owner(), &run_id, until)
+                    .await
+                {
+                    Ok(true) => {}
+                    // The run lets go of a day before finishing it, so a claim it still
+                    // holds is one this renewal could not find: another run took it.
+                    Ok(false) if current().is_some_and(|c| Arc::ptr_eq(&c, &claim)) => {
+                        tracing::warn!(tenant = %tenant, run = %run_id, day = %claim.day, "lost the day's claim to another run");
+                        claim.lose();
                     }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not renew the day's lease"),
                 }
             }
         });
         Heartbeat {
-            day,
-            lost,
+            claim,
             cancel,
             task,
         }
@@ -416,7 +466,9 @@ impl Jobs {
         let mut report = RunReport::default();
         let heartbeat = self.heartbeat(&tenant.id, run_id);
         let mut previous: Option<NaiveDate> = None;
-        let mut first_done: Option<NaiveDate> = None;
+        // The days this run computed and still held when it recorded them: a day lost to
+        // another replica is that replica's to write, cohort KPIs included.
+        let mut computed: Option<Period> = None;
         let mut last_save = Instant::now();
         for (index, &day) in spec.days.iter().enumerate() {
             if heartbeat.cancel.load(Ordering::SeqCst) {
@@ -459,7 +511,8 @@ impl Jobs {
                 self.create(tenant, run_id, spec).await?;
                 created = true;
             }
-            *heartbeat.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day);
+            let claim = DayClaim::new(day);
+            heartbeat.hold(Some(claim.clone()));
             // Re-pull and recompute the trailing window of late data, but not days this
             // run has just done.
             let mut window_first = day - Days::new(trailing - 1);
@@ -467,7 +520,7 @@ impl Jobs {
                 window_first = window_first.max(prev + Days::new(1));
             }
             let window = Period::new(window_first, day).unwrap_or(Period::day(day));
-            let day_report = self
+            let mut day_report = self
                 .run_day(
                     tenant,
                     run_id,
@@ -476,25 +529,50 @@ impl Jobs {
                     window,
                     latest,
                     &heartbeat,
+                    &claim,
                     &mut report,
                     &mut last_save,
                 )
                 .await;
             // Pulled observations change answers computed on the fly from them.
             store.generations().tenant_written(&tenant.id);
-            let outcome = day_report.outcome;
-            report.days.push(day_report);
-            store
-                .finish_day(&tenant.id, day, self.owner(), run_id, outcome.as_str())
+            // Let go before finishing, so that the heartbeat never renews a finished day.
+            heartbeat.hold(None);
+            let kept = store
+                .finish_day(
+                    &tenant.id,
+                    day,
+                    self.owner(),
+                    run_id,
+                    day_report.outcome.as_str(),
+                )
                 .await?;
-            *heartbeat.day.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            if !kept && day_report.outcome != Outcome::Failed {
+                day_report = failed_day(
+                    day_report,
+                    "finish",
+                    Instant::now(),
+                    "lost the day's claim to another run before it was recorded".into(),
+                );
+            }
+            let wrote = kept
+                && day_report
+                    .steps
+                    .iter()
+                    .any(|s| s.name == "compute" && s.outcome == Outcome::Succeeded);
+            if wrote {
+                computed = Some(computed.map_or(Period::day(day), |p| Period {
+                    first: p.first,
+                    last: day,
+                }));
+            }
+            report.days.push(day_report);
             let cancelled = self.save(&tenant.id, run_id, &report, false).await?;
             heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
-            first_done.get_or_insert(day);
             previous = Some(day);
         }
         if created {
-            if let (Some(first), Some(last)) = (first_done, previous) {
+            if let Some(Period { first, last }) = computed {
                 self.recompute_cohorts(tenant, first, last, &mut report)
                     .await;
             }
@@ -582,6 +660,7 @@ impl Jobs {
         window: Period,
         latest: NaiveDate,
         heartbeat: &Heartbeat,
+        claim: &DayClaim,
         report: &mut RunReport,
         last_save: &mut Instant,
     ) -> DayReport {
@@ -649,24 +728,54 @@ impl Jobs {
                 failed.len()
             );
         }
-        if heartbeat.lost.load(Ordering::SeqCst) {
+        // Checked here and not only by the heartbeat, whose last renewal may be up to a
+        // third of the lease old: the day's writes start under a claim renewed just now.
+        let started = Instant::now();
+        match self
+            .inner
+            .store
+            .extend_day(&tenant.id, day, self.owner(), run_id, self.lease_until())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => claim.lose(),
+            Err(e) => return failed_day(day_report, "compute", started, e.to_string()),
+        }
+        if claim.is_lost() {
             return failed_day(
                 day_report,
                 "compute",
-                Instant::now(),
+                started,
                 "lost the day's claim to another replica; not computed here".into(),
             );
         }
-        let started = Instant::now();
-        match compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, window).await {
-            Ok(summary) => day_report.steps.push(StepReport {
+        let recompute = compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, window);
+        // A claim lost while computing stops the day's writes: dropping the recompute
+        // aborts its writer (only a commit already on its way may land).
+        let computed = tokio::select! {
+            biased;
+            () = claim.lost() => None,
+            computed = recompute => Some(computed),
+        };
+        match computed {
+            Some(Ok(summary)) => day_report.steps.push(StepReport {
                 name: "compute".into(),
                 outcome: Outcome::Succeeded,
                 duration_ms: millis(started),
                 count: summary.snapshots,
                 detail: format!("recomputed {window}"),
             }),
-            Err(e) => return failed_day(day_report, "compute", started, e.to_string()),
+            Some(Err(e)) => return failed_day(day_report, "compute", started, e.to_string()),
+            None => {
+                return failed_day(
+                    day_report,
+                    "compute",
+                    started,
+                    "lost the day's claim to another replica while computing; its writes \
+                     stopped"
+                        .into(),
+                );
+            }
         }
         // Goals are evaluated as of each day of a nightly run; a backfill evaluates them
         // once, as of its last day, since evaluations as of past days are not what anyone
@@ -839,8 +948,12 @@ impl Jobs {
             currency: tenant.settings.currency.clone(),
             latest: is_latest,
             previous_totals,
-            credential: self.inner.credentials.resolve(&source.credentials_ref),
+            credential: self
+                .inner
+                .credentials
+                .resolve(&tenant.id, &source.credentials_ref),
             cursor: record.cursor.clone(),
+            customer_keys: self.inner.settings.customer_keys.clone(),
         };
         let mut sink = StoreSink {
             store,
@@ -895,12 +1008,12 @@ impl Jobs {
             return;
         };
         let started = Instant::now();
-        let step = match compute::recompute_only(
+        // The custom KPIs over them too: KPIS.md holds those to the same window.
+        let step = match compute::recompute_cohorts(
             &self.inner.store,
             &self.inner.feed,
             &tenant.id,
             range,
-            &COHORT_KPIS,
         )
         .await
         {
@@ -909,7 +1022,7 @@ impl Jobs {
                 outcome: Outcome::Succeeded,
                 duration_ms: millis(started),
                 count: summary.snapshots,
-                detail: format!("returning-buyer KPIs of {range}"),
+                detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
             },
             Err(e) => StepReport {
                 name: "recompute_cohorts".into(),

@@ -56,18 +56,75 @@ pub fn applies_to(
     customs: &HashMap<String, Formula>,
     depth: usize,
 ) -> bool {
+    input_not_applying(formula, scope, customs, depth).is_none()
+}
+
+/// The first built-in KPI a custom KPI uses (directly or through other custom KPIs) that
+/// is not measured at a scope, if any: what makes the custom KPI not apply there.
+pub fn input_not_applying(
+    formula: &Formula,
+    scope: ScopeKind,
+    customs: &HashMap<String, Formula>,
+    depth: usize,
+) -> Option<String> {
+    // Cycles are refused on write; a chain this deep is one all the same.
     if depth > 32 {
-        return false;
+        return Some(formula.text().to_string());
     }
     formula
         .names()
-        .iter()
-        .all(|(name, _)| match catalogue::find(name) {
-            Some(def) => def.applies_to(scope),
+        .into_iter()
+        .find_map(|(name, _)| match catalogue::find(&name) {
+            Some(def) => (!def.applies_to(scope)).then_some(name),
             None => customs
-                .get(name)
-                .is_none_or(|f| applies_to(f, scope, customs, depth + 1)),
+                .get(&name)
+                .and_then(|f| input_not_applying(f, scope, customs, depth + 1)),
         })
+}
+
+/// Whether a formula uses one of `targets`, directly or through the custom KPIs it names.
+pub fn uses_any(
+    formula: &Formula,
+    targets: &[&str],
+    customs: &HashMap<String, Formula>,
+    depth: usize,
+) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    formula.names().iter().any(|(name, _)| {
+        targets.contains(&name.as_str())
+            || customs
+                .get(name)
+                .is_some_and(|f| uses_any(f, targets, customs, depth + 1))
+    })
+}
+
+/// The ids of the custom KPIs that use one of `targets`, directly or through other custom
+/// KPIs, sorted.
+pub fn using(customs: &HashMap<String, Formula>, targets: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = customs
+        .iter()
+        .filter(|(_, f)| uses_any(f, targets, customs, 0))
+        .map(|(id, _)| id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The formulas of stored custom KPIs by id; one that no longer parses is left out (they
+/// were validated when written).
+pub fn formulas<'a>(
+    stored: impl IntoIterator<Item = &'a crate::domain::Stored<CustomKpi>>,
+) -> HashMap<String, Formula> {
+    stored
+        .into_iter()
+        .filter_map(|c| {
+            formula::parse(&c.spec.formula)
+                .ok()
+                .map(|f| (c.id.clone(), f))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,5 +164,30 @@ mod tests {
         let money = formula::parse("attributed_revenue / posts").unwrap();
         assert!(!applies_to(&money, ScopeKind::Channel, &customs, 0));
         assert!(applies_to(&money, ScopeKind::Influencer, &customs, 0));
+    }
+
+    #[test]
+    fn dependencies_are_followed_through_other_custom_kpis() {
+        let mut customs = HashMap::new();
+        for (id, text) in [
+            ("loyalty", "returning_buyer_rate / 100"),
+            ("loyalty_x2", "loyalty * 2"),
+            ("per_post", "attributed_revenue / posts"),
+            ("social", "likes + brand_searches"),
+        ] {
+            customs.insert(id.to_string(), formula::parse(text).unwrap());
+        }
+        let cohort = ["returning_buyers_after_code", "returning_buyer_rate"];
+        assert_eq!(using(&customs, &cohort), ["loyalty", "loyalty_x2"]);
+        let twice = formula::parse("loyalty_x2 + per_post").unwrap();
+        assert!(uses_any(&twice, &cohort, &customs, 0));
+        assert_eq!(
+            input_not_applying(&twice, ScopeKind::Channel, &customs, 0).as_deref(),
+            Some("returning_buyer_rate")
+        );
+        assert_eq!(
+            input_not_applying(&customs["social"], ScopeKind::Channel, &customs, 0),
+            None
+        );
     }
 }

@@ -51,6 +51,20 @@ impl Store {
         Ok(keys.into_iter().collect())
     }
 
+    /// Whether the pushed metric key has at least one point, on any scope: one key lookup.
+    pub async fn metric_key_exists(&self, tenant_id: &str, key: &str) -> Result<bool> {
+        let found: Option<String> = metric_point::Entity::find()
+            .select_only()
+            .column(metric_point::Column::MetricKey)
+            .filter(metric_point::Column::TenantId.eq(tenant_id))
+            .filter(metric_point::Column::MetricKey.eq(key))
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// Creates a custom KPI.
     pub async fn create_custom_kpi(
         &self,

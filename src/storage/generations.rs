@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Generations {
     tenants: Mutex<HashMap<String, u64>>,
     keys: AtomicU64,
+    /// Wakes the open streams, so that those of a key revoked here end at once.
+    revocations: tokio::sync::Notify,
 }
 
 impl Generations {
@@ -46,6 +48,13 @@ impl Generations {
     /// Notes that a key stopped being valid.
     pub fn key_revoked(&self) {
         self.keys.fetch_add(1, Ordering::AcqRel);
+        self.revocations.notify_waiters();
+    }
+
+    /// Completes at the next [`Generations::key_revoked`] after this call, even one made
+    /// before the future is first polled.
+    pub fn next_revocation(&self) -> tokio::sync::futures::Notified<'_> {
+        self.revocations.notified()
     }
 }
 

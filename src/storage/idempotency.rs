@@ -34,7 +34,7 @@ pub(crate) async fn claim(
     .insert(txn)
     .await
     .map_err(|e| match StorageError::from(e) {
-        StorageError::AlreadyExists(_) => StorageError::EtagMismatch(format!(
+        StorageError::Conflict(_) => StorageError::EtagMismatch(format!(
             "request_id `{request_id}` is used by a concurrent call; retry"
         )),
         other => other,

@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod campaigns;
 pub mod channels;
 pub mod custom_kpis;
+pub mod customer_keys;
 pub mod directory;
 pub mod entities;
 pub mod generations;
@@ -62,6 +63,10 @@ pub enum StorageError {
     /// An input refers to something that does not exist: (field, description).
     #[error("{1}")]
     InvalidReference(String, String),
+    /// A concurrent write stored a row with the same key first. The database's message
+    /// (which names the constraint and table) stays in the source, for the logs.
+    #[error("a concurrent write stored the same record first; retry")]
+    Conflict(#[source] DbErr),
     /// The database cannot be reached.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] DbErr),
@@ -85,9 +90,9 @@ impl From<DbErr> for StorageError {
                 StorageError::Unavailable(err)
             }
             _ => match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(msg)) => {
-                    StorageError::AlreadyExists(format!("a unique value is already taken ({msg})"))
-                }
+                // Taken values a caller can name are checked before writing and reported
+                // as AlreadyExists; a violation that still reaches the database lost a race.
+                Some(SqlErr::UniqueConstraintViolation(_)) => StorageError::Conflict(err),
                 Some(SqlErr::ForeignKeyConstraintViolation(_)) => StorageError::FailedPrecondition(
                     "the change would orphan stored data that refers to this resource (such as observations); remove that first".into(),
                 ),

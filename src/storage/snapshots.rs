@@ -139,6 +139,26 @@ impl Store {
         debug_assert_eq!(series.len(), parts.len());
         let now = Utc::now();
         let txn = self.begin_write().await?;
+        // The day's row of when it was written comes first: upserting it locks the tenant's
+        // day until the commit, so replacements of one day take turns. Without the lock,
+        // two at once on PostgreSQL each deleted only the rows committed before they began
+        // and then inserted over each other's (a unique violation); SQLite's writers take
+        // turns anyway (the transaction holds the write lock from BEGIN).
+        kpi_snapshot_day::Entity::insert(kpi_snapshot_day::ActiveModel {
+            tenant_id: Set(tenant_id.to_string()),
+            day: Set(day),
+            compute_time: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                kpi_snapshot_day::Column::TenantId,
+                kpi_snapshot_day::Column::Day,
+            ])
+            .update_column(kpi_snapshot_day::Column::ComputeTime)
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
         let mut delete = kpi_snapshot::Entity::delete_many()
             .filter(kpi_snapshot::Column::TenantId.eq(tenant_id))
             .filter(kpi_snapshot::Column::Day.eq(day));
@@ -195,28 +215,25 @@ impl Store {
             done?;
             next = following.transpose()?;
         }
-        // The day's row of when it was written, in the same transaction.
-        if !parts.is_empty() {
-            let written = kpi_snapshot_day::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                day: Set(day),
-                compute_time: Set(now),
+        // A day left without snapshots has no row of when it was written.
+        if parts.is_empty() {
+            let left = match only {
+                None => false,
+                Some(_) => kpi_snapshot::Entity::find()
+                    .select_only()
+                    .column(kpi_snapshot::Column::KpiId)
+                    .filter(kpi_snapshot::Column::TenantId.eq(tenant_id))
+                    .filter(kpi_snapshot::Column::Day.eq(day))
+                    .into_tuple::<String>()
+                    .one(&txn)
+                    .await?
+                    .is_some(),
             };
-            kpi_snapshot_day::Entity::insert(written)
-                .on_conflict(
-                    OnConflict::columns([
-                        kpi_snapshot_day::Column::TenantId,
-                        kpi_snapshot_day::Column::Day,
-                    ])
-                    .update_column(kpi_snapshot_day::Column::ComputeTime)
-                    .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
-        } else if only.is_none() {
-            kpi_snapshot_day::Entity::delete_by_id((tenant_id.to_string(), day))
-                .exec(&txn)
-                .await?;
+            if !left {
+                kpi_snapshot_day::Entity::delete_by_id((tenant_id.to_string(), day))
+                    .exec(&txn)
+                    .await?;
+            }
         }
         txn.commit().await?;
         self.generations.tenant_written(tenant_id);

@@ -308,15 +308,6 @@ const EXCEPTIONS: &[Exception] = &[
         "negative",
         "KPI values may be negative",
     ),
-    // A well-formed key that is no KPI id names a pushed metric, which may get points later
-    // (queries answer no_data until then).
-    ex("*", "kpi_scope.kpi", "unknown kpi", "a pushed metric key"),
-    ex(
-        "*",
-        "kpi_scopes[0].kpi",
-        "unknown kpi",
-        "a pushed metric key",
-    ),
     // Ingest: ids from the shop or platform are opaque to Tally, and labels are optional.
     ex(
         "IngestOrders",

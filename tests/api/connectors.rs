@@ -100,6 +100,7 @@ fn request(platform: Platform, account: &str, token: &str) -> PullRequest {
         previous_totals: None,
         credential: Some(Secret::new(token)),
         cursor: None,
+        customer_keys: tally::domain::observation::CustomerKeySecret::development(),
     }
 }
 
@@ -942,7 +943,11 @@ async fn shopify_maps_orders_exactly() {
             },
             Order {
                 order_id: "450789470".into(),
-                customer_key: customer_key("", "guest@example.com"),
+                customer_key: customer_key(
+                    "",
+                    "guest@example.com",
+                    &tally::domain::observation::CustomerKeySecret::development(),
+                ),
                 placed_at: placed("2026-11-23T22:30:00Z"),
                 day: day(),
                 revenue_minor: 700,

@@ -338,8 +338,56 @@ async fn goals_that_are_not_smart_say_why(app: TestApp) {
     assert!(list.goals.is_empty(), "nothing stored");
 }
 
+/// Issue 20, item 13: a unique violation that reaches the database (a concurrent write
+/// won the race) reached callers as ALREADY_EXISTS with the database's own message, which
+/// names the table and its key. It must say what happened, that a retry may work, and
+/// nothing of the schema.
+async fn a_unique_violation_names_no_constraint_and_says_retry(app: TestApp) {
+    use sea_orm::{EntityTrait, Set};
+    use tally::storage::entities::kpi_snapshot_day;
+    use tonic_types::StatusExt;
+    let row = || kpi_snapshot_day::ActiveModel {
+        tenant_id: Set("acme".into()),
+        day: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        compute_time: Set(chrono::Utc::now()),
+    };
+    let db = app.store.connection();
+    kpi_snapshot_day::Entity::insert(row())
+        .exec_without_returning(db)
+        .await
+        .unwrap();
+    let err = kpi_snapshot_day::Entity::insert(row())
+        .exec_without_returning(db)
+        .await
+        .unwrap_err();
+    let raw = err.to_string();
+    let status = tonic::Status::from(tally::api::error::ApiError::from(
+        tally::storage::StorageError::from(err),
+    ));
+    let message = status.message().to_lowercase();
+    for internal in [
+        "kpi_snapshot_days",
+        "pkey",
+        "constraint",
+        "unique",
+        "tenant_id",
+    ] {
+        assert!(
+            !message.contains(internal),
+            "{internal:?} in {:?} (from {raw:?})",
+            status.message()
+        );
+    }
+    assert_eq!(status.code(), tonic::Code::Aborted, "{}", status.message());
+    assert!(message.contains("retry"), "{}", status.message());
+    let details = status.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "CONCURRENT_WRITE");
+    assert!(details.retry_info().is_some());
+}
+
 crate::on_both_databases!(
     bad_influencers_name_their_fields,
     bad_channels_and_campaigns_name_their_fields,
     goals_that_are_not_smart_say_why,
+    a_unique_violation_names_no_constraint_and_says_retry,
 );

@@ -445,9 +445,10 @@ impl Proxied {
             crate::helpers::jobs(&server_store, Default::default(), Default::default()),
             listener,
             async { stopped.await.unwrap_or(()) },
+            // The health check runs at its default interval (TALLY_HEALTH_CHECK_INTERVAL_MS),
+            // so the delays printed below are what a deployment sees.
             tally::server::ServeOptions {
                 grace: Duration::from_secs(5),
-                database_check_interval: Duration::from_millis(100),
                 ..Default::default()
             },
         ));
@@ -612,11 +613,12 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
     assert_eq!(assert_whole_or_absent(&counts, &(0..sent).collect()), sent);
 
     eprintln!(
-        "database cut: health NOT_SERVING {:?} after the cut; a call failed UNAVAILABLE in {:?}; \
+        "database cut: health NOT_SERVING {:?} after the cut (health checked every {:?}); a call failed UNAVAILABLE in {:?}; \
          {sent} batches sent, {} acknowledged, {stored} stored at the cut; {still_old} days old \
          and {renewed} new at the cut; SERVING again {:?} after traffic flowed; proxy carried {} \
          connections, turned {} away; {:?} in all",
         not_serving_after,
+        tally::server::ServeOptions::default().database_check_interval,
         unavailable_after,
         acknowledged.len(),
         serving_after,
@@ -643,9 +645,10 @@ async fn a_database_that_stops_answering_turns_health_not_serving_and_calls_unav
     let serving_after = p.health_becomes(ServingStatus::Serving).await;
     p.list().await.expect("answers once the database answers");
     eprintln!(
-        "database stalled: health NOT_SERVING {not_serving_after:?} after the stall; a call \
-         failed UNAVAILABLE in {unavailable_after:?}; SERVING again {serving_after:?} after it \
-         answered"
+        "database stalled: health NOT_SERVING {not_serving_after:?} after the stall (health \
+         checked every {:?}); a call failed UNAVAILABLE in {unavailable_after:?}; SERVING again \
+         {serving_after:?} after it answered",
+        tally::server::ServeOptions::default().database_check_interval,
     );
     p.stop().await;
 }
@@ -667,6 +670,7 @@ async fn serve_child(db_url: &str, logs: &std::path::Path) -> (tokio::process::C
         .unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", db_url)
         .env("TALLY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("TALLY_SCHEDULER_ENABLED", "false")
@@ -1053,9 +1057,7 @@ async fn run_week(p: &Platforms, store: &Store, tenant: &Tenant, days: &[NaiveDa
                 max_delay: Duration::from_millis(20),
             },
         ),
-        Credentials {
-            dir: Some(p.secrets.path().to_path_buf()),
-        },
+        Credentials::new(Some(p.secrets.path().to_path_buf()), []),
         JobSettings::default(),
     );
     for fake in fakes(p) {
@@ -1103,7 +1105,7 @@ async fn a_week_of_nightly_runs_with_30_percent_platform_faults_ends_complete(db
     let tenant = store.get_tenant("acme").await.unwrap();
     let last = jobs::yesterday(Utc::now(), &tenant);
     let days: Vec<NaiveDate> = (0..7).rev().map(|k| last - Days::new(k)).collect();
-    let platforms = Platforms::start(days[0]).await;
+    let platforms = Platforms::start(days[0], "acme").await;
     set_week_history(&platforms, &days);
 
     // The same week without faults, for comparison.

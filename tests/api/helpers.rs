@@ -179,6 +179,18 @@ impl TestApp {
         registry: tally::connectors::Registry,
         settings: JobSettings,
     ) -> TestApp {
+        let credentials = tally::connectors::Credentials::default();
+        TestApp::spawn_with_credentials(db, registry, settings, credentials).await
+    }
+
+    /// Starts a server over `db` with tenant `acme`, pulling through `registry` with
+    /// `credentials`.
+    pub async fn spawn_with_credentials(
+        db: TestDb,
+        registry: tally::connectors::Registry,
+        settings: JobSettings,
+        credentials: tally::connectors::Credentials,
+    ) -> TestApp {
         if let Ok(filter) = std::env::var("TALLY_TEST_LOG") {
             tally::telemetry::init(tally::config::LogFormat::Pretty, &filter);
         }
@@ -194,7 +206,13 @@ impl TestApp {
         let server_store = store.clone();
         let server = tokio::spawn(async move {
             tally::server::serve(
-                jobs(&server_store, registry, settings),
+                Jobs::new(
+                    server_store.clone(),
+                    tally::compute::SnapshotFeed::default(),
+                    registry,
+                    credentials,
+                    settings,
+                ),
                 listener,
                 async { rx.await.unwrap_or(()) },
                 tally::server::ServeOptions {

@@ -475,12 +475,375 @@ async fn a_cancelled_backfill_stops_and_leaves_its_days_to_the_next_run(db: Test
     app.stop().await;
 }
 
+/// A day's snapshots as (run, row) strings in key order: what a write of the day left.
+async fn day_rows(store: &Store, tenant: &str, day: NaiveDate) -> Vec<(String, String)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use tally::storage::entities::kpi_snapshot::{Column as C, Entity};
+    Entity::find()
+        .filter(C::TenantId.eq(tenant))
+        .filter(C::Day.eq(day))
+        .order_by_asc(C::KpiId)
+        .order_by_asc(C::Scope)
+        .order_by_asc(C::SegmentId)
+        .all(store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let row = format!(
+                "{} {} {} {:?} {:?}",
+                s.kpi_id, s.scope, s.segment_id, s.value, s.reason
+            );
+            (s.run_id, row)
+        })
+        .collect()
+}
+
+/// Issue 20, item 12: the heartbeat's renewal of a day that had just been finished was
+/// read as a lost claim, and the run-wide flag it set failed every later day. A lease of
+/// 60 ms renews every 20 ms, so renewals meet the ends of days many times in three months.
+async fn a_backfill_with_a_short_lease_and_no_other_replica_succeeds_on_every_day(db: TestDb) {
+    let store = store_of(&db).await;
+    let tenant = small_tenant(&store, "acme").await;
+    let runner = helpers::jobs(
+        &store,
+        tally::connectors::Registry::new(),
+        JobSettings {
+            lease: Duration::from_millis(60),
+            ..JobSettings::default()
+        },
+    );
+    let (first, last) = (
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+    );
+    let days: Vec<NaiveDate> = Period::new(first, last).unwrap().iter_days().collect();
+    let run = runner
+        .run(
+            &tenant,
+            RunSpec {
+                job: jobs::BACKFILL.into(),
+                days: days.clone(),
+                force: true,
+            },
+        )
+        .await
+        .unwrap();
+    let report = tally::jobs::report::RunReport::from_json(&run.report);
+    let failed: Vec<String> = report
+        .days
+        .iter()
+        .filter(|d| d.outcome != tally::jobs::report::Outcome::Succeeded)
+        .map(|d| format!("{}: {}", d.day, d.detail))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} days did not succeed: {failed:?}",
+        failed.len(),
+        days.len()
+    );
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(report.days.len(), days.len());
+    let claims = store.days("acme", first, last).await.unwrap();
+    assert_eq!(claims.len(), days.len());
+    for claim in &claims {
+        assert_eq!(
+            (claim.status.as_str(), claim.attempts, claim.run_id.as_str()),
+            ("succeeded", 1, run.id.as_str()),
+            "{}",
+            claim.day
+        );
+    }
+    assert_eq!(snapshot_days(&store, "acme", first, last).await, days);
+}
+
+/// A connector that holds its first pull until let go, telling when it has started.
+struct Gate {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    held: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl tally::connectors::Connector for Gate {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+
+    fn has_history(&self) -> bool {
+        true
+    }
+
+    async fn pull(
+        &self,
+        _request: &tally::connectors::PullRequest,
+        _sink: &mut dyn tally::connectors::PageSink,
+    ) -> Result<(), tally::connectors::ConnectorError> {
+        if !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
+        Ok(())
+    }
+}
+
+/// A replica that stalls past its lease loses the day to another replica, which computes
+/// it; the stalled one, resuming, must not write the day again (exactly once), and its
+/// report says why. Its heartbeat is set far apart, so its lease runs out while it waits.
+async fn a_replica_that_lost_its_day_to_another_does_not_write_it(db: TestDb) {
+    let store = store_of(&db).await;
+    let tenant = small_tenant(&store, "acme").await;
+    let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let gate = std::sync::Arc::new(Gate {
+        entered: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+        held: Default::default(),
+    });
+    let stalled = helpers::jobs(
+        &store,
+        tally::connectors::Registry::new()
+            .with(tally::domain::channel::Platform::Instagram, gate.clone()),
+        JobSettings {
+            lease: Duration::from_millis(300),
+            heartbeat: Some(Duration::from_secs(3600)),
+            ..JobSettings::default()
+        },
+    );
+    let spec = RunSpec {
+        job: jobs::BACKFILL.into(),
+        days: vec![day],
+        force: true,
+    };
+    let first = {
+        let (stalled, tenant, spec) = (stalled.clone(), tenant.clone(), spec.clone());
+        tokio::spawn(async move { stalled.run(&tenant, spec).await })
+    };
+    gate.entered.notified().await;
+    // Its lease runs out while its pull hangs.
+    for _ in 0..200 {
+        let claim = &store.days("acme", day, day).await.unwrap()[0];
+        if claim.lease_until < Utc::now() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let other = Store::connect(&db.url(), 5).await.unwrap();
+    let taker = helpers::jobs(
+        &other,
+        tally::connectors::Registry::new(),
+        JobSettings::default(),
+    );
+    let second = taker.run(&tenant, spec).await.unwrap();
+    assert_eq!(second.status, "succeeded", "{:?}", second.error);
+    let written = day_rows(&store, "acme", day).await;
+    assert!(!written.is_empty());
+
+    gate.release.notify_one();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status, "failed", "{}", first.report);
+    let report = tally::jobs::report::RunReport::from_json(&first.report);
+    assert_eq!(report.days.len(), 1);
+    let lost = &report.days[0];
+    assert!(
+        lost.detail.contains("lost the day's claim"),
+        "{}",
+        lost.detail
+    );
+    assert!(
+        !lost
+            .steps
+            .iter()
+            .any(|s| s.name == "compute" && s.outcome == tally::jobs::report::Outcome::Succeeded),
+        "{:?}",
+        lost.steps
+    );
+    // The day holds what the second replica wrote, and only that.
+    assert_eq!(day_rows(&store, "acme", day).await, written);
+    let claim = &store.days("acme", day, day).await.unwrap()[0];
+    assert_eq!(
+        (
+            claim.status.as_str(),
+            claim.run_id.as_str(),
+            claim.owner.as_str(),
+            claim.attempts
+        ),
+        ("succeeded", second.id.as_str(), taker.owner(), 2)
+    );
+}
+
+/// Every snapshot of `tenant` from `first` to `last` without its run and compute time, by
+/// day and key: what a compute of those days leaves, whoever ran it.
+async fn snapshot_values(
+    store: &Store,
+    tenant: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<String> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use tally::storage::entities::kpi_snapshot::{Column as C, Entity};
+    Entity::find()
+        .filter(C::TenantId.eq(tenant))
+        .filter(C::Day.between(first, last))
+        .order_by_asc(C::Day)
+        .order_by_asc(C::KpiId)
+        .order_by_asc(C::Scope)
+        .order_by_asc(C::SegmentId)
+        .all(store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            format!(
+                "{} {} {} {} {:?} {:?} {:?} {:?}",
+                s.day,
+                s.kpi_id,
+                s.scope,
+                s.segment_id,
+                s.value,
+                s.reason,
+                s.numerator,
+                s.denominator
+            )
+        })
+        .collect()
+}
+
+/// Waits for a run to end, failing (not hanging) after five minutes.
+async fn wait_long(app: &TestApp, name: &str) -> proto::JobRun {
+    let mut jobs = client(app);
+    for _ in 0..3_000 {
+        let run = jobs
+            .get_job_run(app.req(proto::GetJobRunRequest { name: name.into() }))
+            .await
+            .unwrap()
+            .into_inner();
+        if run.status != proto::RunStatus::Running as i32 {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {name} did not end within five minutes");
+}
+
+/// Issue 20, item 13: recomputes of the same days at once (three ComputeKpis and a
+/// backfill) each replaced a day by deleting the rows committed before it began and
+/// inserting its own, so on PostgreSQL they inserted over each other and failed with
+/// ALREADY_EXISTS naming the snapshot table's key. Each must succeed and leave exactly
+/// what one compute alone leaves.
+async fn concurrent_recomputes_of_the_same_days_all_succeed_and_agree(db: TestDb) {
+    use tally::proto::ingest_service_client::IngestServiceClient;
+    use tally::proto::kpi_service_client::KpiServiceClient;
+    let app = TestApp::spawn(db).await;
+    small_tenant(&app.store, "shop").await;
+    let key = app.store.create_api_key("shop").await.unwrap().1;
+    let app = app.with_key(key);
+    let d0 = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let days = |n: u64| Period::new(d0, d0 + Days::new(n - 1)).unwrap();
+    let mut ingest = IngestServiceClient::new(app.channel.clone());
+    let stats = days(90)
+        .iter_days()
+        .enumerate()
+        .map(|(i, day)| {
+            let i = i as i64;
+            proto::ChannelDayStats {
+                channel: "channels/anna-instagram".into(),
+                day: date(day),
+                followers: Some(1_000 + 3 * i),
+                posts: Some(i % 3),
+                likes: Some(50 + i % 17),
+                comments: Some(i % 5),
+                views: Some(900 + i),
+                reach: Some(400 + i % 11),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ingest
+        .ingest_channel_stats(app.req(proto::IngestChannelStatsRequest {
+            rows: stats,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+    // Customers who come back, so the cohort KPIs the backfill recomputes have values.
+    let orders = (0..300)
+        .map(|i: i64| proto::Order {
+            order_id: format!("o{i}"),
+            customer_id: format!("c{}", i % 40),
+            placed_at: Some(prost_types::Timestamp {
+                seconds: d0.and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp() + i * 7 * 3_600,
+                nanos: 0,
+            }),
+            currency_code: "EUR".into(),
+            revenue_minor: 4_000 + i,
+            discount_codes: if i % 3 == 0 {
+                vec!["ANNA10".into()]
+            } else {
+                vec![]
+            },
+            ..Default::default()
+        })
+        .collect();
+    ingest
+        .ingest_orders(app.req(proto::IngestOrdersRequest {
+            rows: orders,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+
+    let compute = |range: Period| {
+        let mut kpis = KpiServiceClient::new(app.channel.clone());
+        let request = app.req(proto::ComputeKpisRequest {
+            first_day: date(range.first),
+            last_day: date(range.last),
+        });
+        async move { kpis.compute_kpis(request).await }
+    };
+    // Ranges that start on the same day, so their writers meet on the same days.
+    let started = client(&app)
+        .run_job(app.req(proto::RunJobRequest {
+            name: "jobs/nightly".into(),
+            first_day: date(d0),
+            last_day: date(d0 + Days::new(29)),
+            force: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let (a, b, c) = tokio::join!(compute(days(90)), compute(days(60)), compute(days(30)));
+    for (range, result) in [(90, a), (60, b), (30, c)] {
+        let response = result.unwrap_or_else(|status| {
+            panic!(
+                "ComputeKpis of {range} days failed: {:?} {}",
+                status.code(),
+                status.message()
+            )
+        });
+        assert_eq!(response.into_inner().days, range);
+    }
+    let run = wait_long(&app, &started.name).await;
+    assert_eq!(run.status, proto::RunStatus::Succeeded as i32, "{run:?}");
+
+    let last = d0 + Days::new(89);
+    let together = snapshot_values(&app.store, "shop", d0, last).await;
+    compute(days(90)).await.unwrap();
+    let alone = snapshot_values(&app.store, "shop", d0, last).await;
+    assert!(!alone.is_empty());
+    assert_eq!(together.len(), alone.len());
+    assert_eq!(together, alone);
+    app.stop().await;
+}
+
 crate::on_both_database_kinds!(
     catch_up_after_three_missed_days,
     an_expired_lease_is_taken_over_and_a_live_one_is_not,
     two_replicas_share_the_night_and_run_each_day_once,
     job_service_backfills_reports_and_refuses_bad_ranges,
     a_cancelled_backfill_stops_and_leaves_its_days_to_the_next_run,
+    a_backfill_with_a_short_lease_and_no_other_replica_succeeds_on_every_day,
+    a_replica_that_lost_its_day_to_another_does_not_write_it,
+    concurrent_recomputes_of_the_same_days_all_succeed_and_agree,
 );
 
 /// `tally serve` runs the schedule: a tenant created while the server runs gets its night
@@ -495,6 +858,7 @@ async fn the_schedule_inside_serve_runs_the_night() {
     drop(listener);
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", &url)
         .env("TALLY_LISTEN_ADDR", addr.to_string())
         .env("TALLY_JOB_SCHEDULE", "* * * * * *")

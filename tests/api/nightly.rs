@@ -29,7 +29,9 @@ pub(crate) const X_USER: &str = "2244994945";
 pub(crate) const GA4_PROPERTY: &str = "123456789";
 
 impl Platforms {
-    pub(crate) async fn start(day: NaiveDate) -> Platforms {
+    /// The fakes, with `tenant`'s credentials in a directory laid out as the server reads
+    /// it (`<dir>/<tenant>/<reference>`).
+    pub(crate) async fn start(day: NaiveDate, tenant: &str) -> Platforms {
         let p = Platforms {
             youtube: FakeYouTube::start().await,
             instagram: FakeInstagram::start().await,
@@ -123,7 +125,9 @@ impl Platforms {
             ("BRAND_SITE_TOKEN", FakeGa4::TOKEN),
             ("BRAND_SHOP_TOKEN", FakeShopify::TOKEN),
         ] {
-            std::fs::write(p.secrets.path().join(reference), format!("{token}\n")).unwrap();
+            let dir = p.secrets.path().join(tenant);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(reference), format!("{token}\n")).unwrap();
         }
         p
     }
@@ -152,9 +156,7 @@ impl Platforms {
                     max_delay: Duration::from_secs(1),
                 },
             ),
-            Credentials {
-                dir: Some(self.secrets.path().to_path_buf()),
-            },
+            Credentials::new(Some(self.secrets.path().to_path_buf()), []),
             JobSettings::default(),
         )
     }
@@ -251,7 +253,7 @@ async fn a_night_over_every_platform(db: TestDb) {
         .expect("a valid hour")
         .and_utc();
     let y = jobs::yesterday(now, &tenant);
-    let platforms = Platforms::start(y).await;
+    let platforms = Platforms::start(y, "night").await;
     // Shopify stumbles once (retried within the pull); X rejects the token (not retried).
     platforms.shopify.fail_next(Fault::Status(503));
     platforms.x.fail_next(Fault::Unauthorized);
@@ -378,6 +380,7 @@ async fn a_night_over_every_platform(db: TestDb) {
 async fn run_job(db_url: &str, env: &[(String, String)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(["run-job", "--tenant", "acme"])
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", db_url)
         .env("TALLY_JOB_LEASE_SECONDS", "3")
         .env("TALLY_HTTP_TIMEOUT_SECONDS", "120")
@@ -435,7 +438,7 @@ async fn a_run_killed_between_pull_and_compute_recovers_on_restart(db: TestDb) {
     let reference_store = prepared(&reference).await;
     let tenant = store.get_tenant("acme").await.unwrap();
     let y = jobs::yesterday(Utc::now(), &tenant);
-    let platforms = Platforms::start(y).await;
+    let platforms = Platforms::start(y, "acme").await;
 
     // The uninterrupted night, for comparison.
     let out = run_job(&reference.url(), &platforms.env())

@@ -150,6 +150,7 @@ async fn tally(url: &str, args: &[&str]) -> (std::process::ExitStatus, String, S
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(args)
         .env("TALLY_DATABASE_URL", url)
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_LOG", "warn")
         .output()
         .await
@@ -215,6 +216,7 @@ async fn admin_commands_print_the_key_alone_and_serve_stops_on_sigterm() {
     drop(listener);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", &url)
         .env("TALLY_LISTEN_ADDR", addr.to_string())
         .env("TALLY_LOG_FORMAT", "json")

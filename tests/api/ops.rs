@@ -495,6 +495,7 @@ async fn the_binary_logs_one_json_line_per_rpc_and_serves_metrics() {
     let (addr, health_addr, metrics_addr) = (free_port(), free_port(), free_port());
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", &url)
         .env("TALLY_LISTEN_ADDR", addr.to_string())
         .env("TALLY_HEALTH_ADDR", health_addr.to_string())

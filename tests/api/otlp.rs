@@ -42,6 +42,7 @@ async fn spans_are_exported_to_the_collector() {
     drop(listener);
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
         .env("TALLY_DATABASE_URL", db.url())
         .env("TALLY_LISTEN_ADDR", addr.to_string())
         .env("TALLY_SCHEDULER_ENABLED", "false")

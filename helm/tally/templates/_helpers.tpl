@@ -121,6 +121,9 @@ lets the kubelet SIGKILL calls that are still draining.
 {{- if and (eq $v.database.type "postgres") (not $v.database.postgres.existingSecret) }}
 {{- fail "database.type=postgres needs database.postgres.existingSecret: the name of a Secret holding the PostgreSQL URL under database.postgres.urlKey (the chart never takes the URL as a value)." }}
 {{- end }}
+{{- if not (or $v.customerKeys.existingSecret $v.customerKeys.insecureDevelopmentKey) }}
+{{- fail "customerKeys.existingSecret is required: the name of a Secret holding, under customerKeys.key, the deployment's secret that keys stored e-mail hashes (at least 16 bytes, e.g. `openssl rand -hex 32`; keep it for good). For a trial only, set customerKeys.insecureDevelopmentKey: true." }}
+{{- end }}
 {{- if and $v.tls.enabled (not $v.tls.existingSecret) }}
 {{- fail "tls.enabled needs tls.existingSecret: a Secret with the certificate and key (e.g. a kubernetes.io/tls Secret)." }}
 {{- end }}
@@ -195,6 +198,23 @@ stay out of values, the ConfigMap and the release record.
 {{- else }}
 - name: TALLY_DATABASE_URL
   value: sqlite:///data/tally.db
+{{- end }}
+{{- end }}
+
+{{/*
+TALLY_CUSTOMER_KEY_SECRET from its existing Secret (never a value, never in the ConfigMap),
+or the explicit development fallback.
+*/}}
+{{- define "tally.customerKeyEnv" -}}
+{{- if .Values.customerKeys.existingSecret }}
+- name: TALLY_CUSTOMER_KEY_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.customerKeys.existingSecret }}
+      key: {{ .Values.customerKeys.key }}
+{{- else }}
+- name: TALLY_INSECURE_DEV_CUSTOMER_KEY
+  value: "true"
 {{- end }}
 {{- end }}
 
