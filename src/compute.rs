@@ -1054,18 +1054,6 @@ pub async fn recompute(
     recompute_keys(store, feed, tenant, range, Only::All).await
 }
 
-/// Recomputes only the snapshots of `kpis` for each day of `range`, each day's snapshots
-/// of those KPIs replaced in one transaction.
-pub async fn recompute_only(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-    kpis: &[&str],
-) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::Kpis(kpis)).await
-}
-
 /// Recomputes the snapshots of the cohort KPIs and of every custom KPI that uses one
 /// (see [`cohort_kpis`]) for each day of `range`, each day's replaced in one transaction.
 pub async fn recompute_cohorts(
@@ -1079,11 +1067,9 @@ pub async fn recompute_cohorts(
 
 /// Which snapshots of a day a recompute replaces.
 #[derive(Clone, Copy)]
-enum Only<'a> {
+enum Only {
     /// All of them.
     All,
-    /// Those of these KPIs.
-    Kpis(&'a [&'a str]),
     /// Those of [`cohort_kpis`], as the tenant's custom KPIs stand when the run starts.
     Cohorts,
 }
@@ -1129,14 +1115,13 @@ async fn recompute_keys(
     feed: &SnapshotFeed,
     tenant: &str,
     range: Period,
-    only: Only<'_>,
+    only: Only,
 ) -> Result<RunSummary> {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     store.refresh_statistics().await?;
     let mut engine = Engine::new(store, tenant).await?;
     let selected: Option<Vec<String>> = match only {
         Only::All => None,
-        Only::Kpis(kpis) => Some(kpis.iter().map(|k| k.to_string()).collect()),
         Only::Cohorts => Some(engine.cohort_kpis()),
     };
     let selected: Option<Vec<&str>> = selected

@@ -19,7 +19,6 @@ use tonic::{Request, Response, Status};
 /// Longest range one ComputeKpis or QuerySnapshots call covers.
 const MAX_DAYS: i64 = 400;
 
-/// Checks a KPI/scope/segment triple against the catalogue and the tenant's resources.
 /// The id in a `kpiDefinitions/{id}` name (a built-in id or a well-formed custom id), or
 /// a violation of `field`: a malformed id is refused before any lookup.
 fn definition_id<'a>(name: &'a str, field: &str) -> Result<&'a str, ApiError> {
