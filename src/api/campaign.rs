@@ -1,6 +1,6 @@
 //! CampaignService.
 use super::Api;
-use super::convert::{self, Mask, Pager};
+use super::convert::{self, Pager};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::campaign::{
@@ -240,17 +240,16 @@ impl CampaignService for Api {
             .campaign
             .ok_or_else(|| ApiError::invalid("campaign", "is required"))?;
         let mut problems = Problems::default();
-        let id = problems.take(convert::parse_name(
-            &msg.name,
-            "campaign.name",
+        let target = convert::update_target(
+            &mut problems,
+            "campaign",
             Collection::Campaigns,
-        ));
-        let etag = problems.take(convert::etag(&msg.etag, "campaign.etag"));
-        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
-            set_fields(&msg)
-        }));
-        // The rules of the resource need the stored one; without a name there is none.
-        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            UPDATABLE,
+            || set_fields(&msg),
+        );
+        let Some((id, etag, mask)) = target else {
             return Err(problems.refuse().into());
         };
         let current = self

@@ -1,5 +1,5 @@
 //! Conversions and checks shared by every service: dates, times, pages, masks, etags.
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
 use crate::proto::google::r#type::Date;
 use crate::storage::{Page, PageRequest};
 use base64::Engine;
@@ -229,6 +229,24 @@ pub fn new_id(
             .map(|()| given.to_string())
             .map_err(|e| ApiError::invalid(field, e))
     }
+}
+
+/// Checks the name, etag and field mask of an Update of `resource` (the request field
+/// holding it) together, recording every problem in `problems`. None when any is bad: the
+/// resource's own rules need the stored one, and without a name there is none.
+pub fn update_target<'a>(
+    problems: &mut Problems,
+    resource: &str,
+    collection: crate::domain::names::Collection,
+    (name, etag_text): (&'a str, &str),
+    mask: Option<&prost_types::FieldMask>,
+    updatable: &[&str],
+    set_fields: impl FnOnce() -> Vec<&'static str>,
+) -> Option<(&'a str, Option<i64>, Mask)> {
+    let id = problems.take(parse_name(name, &format!("{resource}.name"), collection));
+    let etag = problems.take(etag(etag_text, &format!("{resource}.etag")));
+    let mask = problems.take(Mask::read(mask, updatable, set_fields));
+    Some((id?, etag?, mask?))
 }
 
 /// The id in a resource name, or a violation of `field`.

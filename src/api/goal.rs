@@ -371,17 +371,16 @@ impl GoalService for Api {
             .goal
             .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
         let mut problems = Problems::default();
-        let id = problems.take(convert::parse_name(
-            &msg.name,
-            "goal.name",
+        let target = convert::update_target(
+            &mut problems,
+            "goal",
             Collection::Goals,
-        ));
-        let etag = problems.take(convert::etag(&msg.etag, "goal.etag"));
-        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
-            set_fields(&msg)
-        }));
-        // The rules of the resource need the stored one; without a name there is none.
-        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            UPDATABLE,
+            || set_fields(&msg),
+        );
+        let Some((id, etag, mask)) = target else {
             return Err(problems.refuse().into());
         };
         let current = self

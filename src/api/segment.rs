@@ -1,6 +1,6 @@
 //! SegmentService.
 use super::Api;
-use super::convert::{self, Mask, Pager};
+use super::convert::{self, Pager};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
@@ -100,23 +100,24 @@ impl SegmentService for Api {
             .segment
             .ok_or_else(|| ApiError::invalid("segment", "is required"))?;
         let mut problems = Problems::default();
-        let id = problems.take(convert::parse_name(
-            &msg.name,
-            "segment.name",
+        let target = convert::update_target(
+            &mut problems,
+            "segment",
             Collection::Segments,
-        ));
-        let etag = problems.take(convert::etag(&msg.etag, "segment.etag"));
-        let mask = problems.take(Mask::read(req.update_mask.as_ref(), UPDATABLE, || {
-            [
-                ("display_name", !msg.display_name.is_empty()),
-                ("rule", !msg.rule.is_empty()),
-            ]
-            .into_iter()
-            .filter_map(|(f, set)| set.then_some(f))
-            .collect()
-        }));
-        // The rules of the resource need the stored one; without a name there is none.
-        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            UPDATABLE,
+            || {
+                [
+                    ("display_name", !msg.display_name.is_empty()),
+                    ("rule", !msg.rule.is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(f, set)| set.then_some(f))
+                .collect()
+            },
+        );
+        let Some((id, etag, mask)) = target else {
             return Err(problems.refuse().into());
         };
         let current = self

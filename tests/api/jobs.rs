@@ -201,9 +201,10 @@ fn client(app: &TestApp) -> JobServiceClient<tonic::transport::Channel> {
     JobServiceClient::new(app.channel.clone())
 }
 
-async fn wait(app: &TestApp, name: &str) -> proto::JobRun {
+/// Waits for a run to end, failing (not hanging) after `limit` seconds.
+async fn wait_within(app: &TestApp, name: &str, limit: u64) -> proto::JobRun {
     let mut jobs = client(app);
-    for _ in 0..600 {
+    for _ in 0..limit * 10 {
         let run = jobs
             .get_job_run(app.req(proto::GetJobRunRequest { name: name.into() }))
             .await
@@ -214,7 +215,11 @@ async fn wait(app: &TestApp, name: &str) -> proto::JobRun {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("run {name} did not end within a minute");
+    panic!("run {name} did not end within {limit} s");
+}
+
+async fn wait(app: &TestApp, name: &str) -> proto::JobRun {
+    wait_within(app, name, 60).await
 }
 
 fn date(day: NaiveDate) -> Option<tally::proto::google::r#type::Date> {
@@ -708,23 +713,6 @@ async fn snapshot_values(
         .collect()
 }
 
-/// Waits for a run to end, failing (not hanging) after five minutes.
-async fn wait_long(app: &TestApp, name: &str) -> proto::JobRun {
-    let mut jobs = client(app);
-    for _ in 0..3_000 {
-        let run = jobs
-            .get_job_run(app.req(proto::GetJobRunRequest { name: name.into() }))
-            .await
-            .unwrap()
-            .into_inner();
-        if run.status != proto::RunStatus::Running as i32 {
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("run {name} did not end within five minutes");
-}
-
 /// Issue 20, item 13: recomputes of the same days at once (three ComputeKpis and a
 /// backfill) each replaced a day by deleting the rows committed before it began and
 /// inserting its own, so on PostgreSQL they inserted over each other and failed with
@@ -822,7 +810,7 @@ async fn concurrent_recomputes_of_the_same_days_all_succeed_and_agree(db: TestDb
         });
         assert_eq!(response.into_inner().days, range);
     }
-    let run = wait_long(&app, &started.name).await;
+    let run = wait_within(&app, &started.name, 300).await;
     assert_eq!(run.status, proto::RunStatus::Succeeded as i32, "{run:?}");
 
     let last = d0 + Days::new(89);
