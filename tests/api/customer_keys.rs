@@ -404,8 +404,12 @@ async fn stored_digests_are_found_under_a_linguistic_collation() {
     };
     use sea_orm::ConnectionTrait;
     let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
+    // Named after the base database like every test database, so that whoever drops
+    // those (.ci/run's clean-up) drops this one too.
+    let (prefix, base_name) = base.rsplit_once('/').unwrap();
+    let base_name = base_name.split('?').next().unwrap_or("tally");
     let name = format!(
-        "tally_icu_{}",
+        "{base_name}_icu{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     admin
@@ -416,7 +420,6 @@ async fn stored_digests_are_found_under_a_linguistic_collation() {
         .await
         .expect("create a database with an ICU collation");
     admin.close().await.ok();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
     let url = format!("{prefix}/{name}");
     ::tally::storage::Store::migrate(&url).await.unwrap();
     let store = ::tally::storage::Store::connect(&url, 2).await.unwrap();
