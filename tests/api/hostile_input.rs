@@ -262,6 +262,31 @@ fn metric(day: i32, value: f64) -> proto::MetricPoint {
     }
 }
 
+/// Goal `searches`: brand searches up to 1e15, the bound of a measured value, in March 2026.
+async fn create_searches_goal(app: &TestApp) {
+    app.goals()
+        .create_goal(app.req(proto::CreateGoalRequest {
+            goal_id: "searches".into(),
+            goal: Some(proto::Goal {
+                display_name: "Searches".into(),
+                objective: proto::Objective::BrandAwareness as i32,
+                kpi: "brand_searches".into(),
+                scope: "tenant".into(),
+                target: Some(proto::Target {
+                    kind: Some(proto::target::Kind::AbsoluteValue(1e15)),
+                }),
+                direction: proto::Direction::Up as i32,
+                start_date: date(2026, 3, 1),
+                deadline: date(2026, 3, 31),
+                owner: "Brand".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+}
+
 /// 1.7e308 is finite but no plausible metric: refused at ingest, naming the field. Values
 /// at the bound (1e15) are accepted and sum over a week, a range and in a goal.
 async fn metric_values_are_bounded_and_their_sums_are_safe(app: TestApp) {
@@ -313,27 +338,7 @@ async fn metric_values_are_bounded_and_their_sums_are_safe(app: TestApp) {
         let total: f64 = values.iter().filter_map(|v| v.value).sum();
         assert_eq!(total, 14e15, "{granularity:?}: {values:?}");
     }
-    app.goals()
-        .create_goal(app.req(proto::CreateGoalRequest {
-            goal_id: "searches".into(),
-            goal: Some(proto::Goal {
-                display_name: "Searches".into(),
-                objective: proto::Objective::BrandAwareness as i32,
-                kpi: "brand_searches".into(),
-                scope: "tenant".into(),
-                target: Some(proto::Target {
-                    kind: Some(proto::target::Kind::AbsoluteValue(1e15)),
-                }),
-                direction: proto::Direction::Up as i32,
-                start_date: date(2026, 3, 1),
-                deadline: date(2026, 3, 31),
-                owner: "Brand".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    create_searches_goal(&app).await;
     app.kpis()
         .compute_kpis(app.req(proto::ComputeKpisRequest {
             first_day: date(2026, 3, 1),
@@ -434,27 +439,7 @@ async fn sums_of_values_stored_before_the_bound_overflow_honestly(app: TestApp) 
             "{values:?}"
         );
     }
-    app.goals()
-        .create_goal(app.req(proto::CreateGoalRequest {
-            goal_id: "searches".into(),
-            goal: Some(proto::Goal {
-                display_name: "Searches".into(),
-                objective: proto::Objective::BrandAwareness as i32,
-                kpi: "brand_searches".into(),
-                scope: "tenant".into(),
-                target: Some(proto::Target {
-                    kind: Some(proto::target::Kind::AbsoluteValue(1e15)),
-                }),
-                direction: proto::Direction::Up as i32,
-                start_date: date(2026, 3, 1),
-                deadline: date(2026, 3, 31),
-                owner: "Brand".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    create_searches_goal(&app).await;
     app.kpis()
         .compute_kpis(app.req(proto::ComputeKpisRequest {
             first_day: date(2026, 3, 1),
