@@ -442,21 +442,29 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
 /// Where `demo` keeps its database by default.
 const DEMO_DB: &str = "tally-demo.db";
 
+/// The platforms' addresses and API versions the settings describe, checked.
+fn live_urls(settings: &Settings) -> Result<crate::connectors::BaseUrls, CliError> {
+    let urls = crate::connectors::BaseUrls {
+        youtube: settings.youtube_base_url.clone(),
+        instagram: settings.instagram_base_url.clone(),
+        x: settings.x_base_url.clone(),
+        tiktok: settings.tiktok_base_url.clone(),
+        ga4: settings.ga4_base_url.clone(),
+        shopify: (!settings.shopify_base_url.is_empty()).then(|| settings.shopify_base_url.clone()),
+        instagram_version: settings.instagram_api_version.clone(),
+        shopify_version: settings.shopify_api_version.clone(),
+    };
+    crate::connectors::live::check_versions(&urls).map_err(CliError::Usage)?;
+    Ok(urls)
+}
+
 /// The job runner the settings describe.
 fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError> {
     use crate::config::ConnectorMode;
     use crate::connectors::{HttpSettings, Registry};
     let registry = match settings.connectors {
         ConnectorMode::Live => crate::connectors::live_registry(
-            &crate::connectors::BaseUrls {
-                youtube: settings.youtube_base_url.clone(),
-                instagram: settings.instagram_base_url.clone(),
-                x: settings.x_base_url.clone(),
-                tiktok: settings.tiktok_base_url.clone(),
-                ga4: settings.ga4_base_url.clone(),
-                shopify: (!settings.shopify_base_url.is_empty())
-                    .then(|| settings.shopify_base_url.clone()),
-            },
+            &live_urls(settings)?,
             &HttpSettings {
                 timeout: Duration::from_secs(settings.http_timeout_seconds.max(1)),
                 max_attempts: settings.http_max_attempts.max(1),

@@ -75,6 +75,12 @@ pub struct Settings {
     pub ga4_base_url: String,
     /// Base URL of the Shopify Admin API; empty means `https://{shop domain}`.
     pub shopify_base_url: String,
+    /// Graph API version the Instagram connector calls, such as `v24.0` (Meta keeps a
+    /// version for about two years; see README.md for the retirement dates).
+    pub instagram_api_version: String,
+    /// Shopify Admin API version, such as `2026-10` (Shopify keeps a version for twelve
+    /// months, then silently serves the oldest supported one).
+    pub shopify_api_version: String,
     /// A goal whose target needs more than this many times the best change its KPI has
     /// shown gets a warning on create and update.
     pub goal_warning_factor: f64,
@@ -156,6 +162,8 @@ impl Default for Settings {
             tiktok_base_url: "https://open.tiktokapis.com".into(),
             ga4_base_url: "https://analyticsdata.googleapis.com".into(),
             shopify_base_url: String::new(),
+            instagram_api_version: crate::connectors::live::INSTAGRAM_API_VERSION.into(),
+            shopify_api_version: crate::connectors::live::SHOPIFY_API_VERSION.into(),
             goal_warning_factor: 3.0,
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
@@ -312,7 +320,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 38] = [
+    pub const KEYS: [&'static str; 40] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -336,6 +344,8 @@ impl Settings {
         "tiktok_base_url",
         "ga4_base_url",
         "shopify_base_url",
+        "instagram_api_version",
+        "shopify_api_version",
         "goal_warning_factor",
         "rate_limit_per_second",
         "rate_limit_burst",

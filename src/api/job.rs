@@ -59,6 +59,15 @@ fn day_to_proto(day: &DayReport) -> proto::DayResult {
                 duration_ms: s.duration_ms as i64,
                 detail: s.detail.clone(),
                 skipped_rows: s.skipped_rows.clone(),
+                missing_metrics: s
+                    .missing
+                    .iter()
+                    .map(|m| proto::MissingMetric {
+                        metric: m.metric.clone(),
+                        reason: m.reason.clone(),
+                    })
+                    .collect(),
+                day_zone: s.day_zone.clone(),
             })
             .collect(),
     }

@@ -9,11 +9,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const PLATFORM: &str = "instagram";
-const VERSION: &str = "v21.0";
-
 /// Pulls an Instagram professional account's statistics.
 pub struct Instagram {
     base: String,
+    version: String,
     http: Http,
 }
 
@@ -23,8 +22,15 @@ impl Instagram {
     pub fn new(base_url: &str, settings: &HttpSettings) -> Instagram {
         Instagram {
             base: base_url.to_string(),
+            version: super::live::INSTAGRAM_API_VERSION.to_string(),
             http: Http::new(PLATFORM, settings, classify),
         }
+    }
+
+    /// Calls Graph API `version` (such as `v24.0`) instead of the default.
+    pub fn with_version(mut self, version: &str) -> Instagram {
+        self.version = version.to_string();
+        self
     }
 
     async fn get(
@@ -34,7 +40,7 @@ impl Instagram {
         segments: &[&str],
         query: &[(&'static str, String)],
     ) -> Result<Value, ConnectorError> {
-        let mut path = vec![VERSION];
+        let mut path = vec![self.version.as_str()];
         path.extend_from_slice(segments);
         let url = endpoint(PLATFORM, &self.base, &path)?;
         let mut call = Call::get(url, &request.source.credentials_ref);

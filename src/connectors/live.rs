@@ -9,7 +9,16 @@ use super::{HttpSettings, Registry};
 use crate::domain::channel::Platform;
 use std::sync::Arc;
 
-/// Where each platform's API lives; tests point these at loopback fakes.
+/// Graph API version called by default: released 8 October 2025; Meta keeps a version
+/// for at least two years, so it is served until about October 2027.
+pub const INSTAGRAM_API_VERSION: &str = "v24.0";
+
+/// Shopify Admin API version called by default: released 1 October 2026 and supported
+/// until 1 October 2027, after which Shopify serves the oldest supported version instead.
+pub const SHOPIFY_API_VERSION: &str = "2026-10";
+
+/// Where each platform's API lives (tests point these at loopback fakes) and which
+/// version of it is called where the platform versions its API by date or number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaseUrls {
     /// YouTube Data API.
@@ -24,6 +33,10 @@ pub struct BaseUrls {
     pub ga4: String,
     /// Shopify Admin API; None calls each shop at its own domain (the account id).
     pub shopify: Option<String>,
+    /// Graph API version, `vNN.N`.
+    pub instagram_version: String,
+    /// Shopify Admin API version, `YYYY-MM`.
+    pub shopify_version: String,
 }
 
 impl Default for BaseUrls {
@@ -35,8 +48,48 @@ impl Default for BaseUrls {
             tiktok: "https://open.tiktokapis.com".into(),
             ga4: "https://analyticsdata.googleapis.com".into(),
             shopify: None,
+            instagram_version: INSTAGRAM_API_VERSION.into(),
+            shopify_version: SHOPIFY_API_VERSION.into(),
         }
     }
+}
+
+/// Checks a Graph API version (`v24.0`) and a Shopify one (`2026-10`), naming the setting
+/// at fault; a wrong version would otherwise surface only as every night's 404.
+pub fn check_versions(urls: &BaseUrls) -> Result<(), String> {
+    let graph = urls
+        .instagram_version
+        .strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.len() <= 3
+                && minor.len() <= 2
+                && (major.bytes().chain(minor.bytes())).all(|b| b.is_ascii_digit())
+        });
+    if !graph {
+        return Err(format!(
+            "instagram_api_version: `{}` is not a Graph API version such as `v24.0`",
+            urls.instagram_version
+        ));
+    }
+    let shopify = urls
+        .shopify_version
+        .split_once('-')
+        .is_some_and(|(year, month)| {
+            year.len() == 4
+                && year.bytes().all(|b| b.is_ascii_digit())
+                && matches!(month, "01" | "04" | "07" | "10")
+        });
+    if !shopify {
+        return Err(format!(
+            "shopify_api_version: `{}` is not a Shopify version such as `2026-10` (a year \
+             and a quarter's first month: 01, 04, 07 or 10)",
+            urls.shopify_version
+        ));
+    }
+    Ok(())
 }
 
 /// The HTTP connectors of every platform Tally can pull, at `urls`.
@@ -48,13 +101,41 @@ pub fn live_registry(urls: &BaseUrls, http: &HttpSettings) -> Registry {
         )
         .with(
             Platform::Instagram,
-            Arc::new(Instagram::new(&urls.instagram, http)),
+            Arc::new(Instagram::new(&urls.instagram, http).with_version(&urls.instagram_version)),
         )
         .with(Platform::X, Arc::new(X::new(&urls.x, http)))
         .with(Platform::TikTok, Arc::new(TikTok::new(&urls.tiktok, http)))
         .with(Platform::Website, Arc::new(Ga4::new(&urls.ga4, http)))
         .with(
             Platform::Shopify,
-            Arc::new(Shopify::new(urls.shopify.as_deref(), http)),
+            Arc::new(
+                Shopify::new(urls.shopify.as_deref(), http).with_version(&urls.shopify_version),
+            ),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connectors_api_versions_are_checked_with_the_setting_named() {
+        assert_eq!(check_versions(&BaseUrls::default()), Ok(()));
+        let with = |instagram: &str, shopify: &str| {
+            check_versions(&BaseUrls {
+                instagram_version: instagram.into(),
+                shopify_version: shopify.into(),
+                ..BaseUrls::default()
+            })
+        };
+        assert_eq!(with("v25.0", "2027-01"), Ok(()));
+        for bad in ["24.0", "v24", "v.0", "vx.0", "v24.0/../x"] {
+            let error = with(bad, "2026-10").unwrap_err();
+            assert!(error.starts_with("instagram_api_version:"), "{error}");
+        }
+        for bad in ["2026-11", "26-10", "2026-10/..", "latest", ""] {
+            let error = with("v24.0", bad).unwrap_err();
+            assert!(error.starts_with("shopify_api_version:"), "{error}");
+        }
+    }
 }

@@ -83,6 +83,35 @@ pub struct Page {
     /// Rows the platform sent that Tally cannot take, each with its id and the reason
     /// (an order in another currency); reported on the run, never stored.
     pub skipped: Vec<String>,
+    /// Metrics the platform did not give for the day, each with the reason; the rest of
+    /// the day's data is kept (the fields are left unset: `not_reported`).
+    pub missing: Vec<MissingMetric>,
+    /// The IANA zone of the platform's day when it is not the tenant's (Instagram's
+    /// insights end at Pacific midnight; a GA4 property has its own zone).
+    pub day_zone: Option<String>,
+    /// Orders the shop reports as cancelled: removed by order id, whatever day they are on.
+    pub deleted_orders: Vec<String>,
+    /// The responses the page was mapped from, kept so that [`Connector::derive`] can map
+    /// them again without the platform. Hold no secret and no e-mail address.
+    pub raw: Vec<RawResponse>,
+}
+
+/// A metric the platform did not give for a day, and why (reported on the run).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MissingMetric {
+    /// The platform's name of the metric, such as `website_clicks`.
+    pub metric: String,
+    /// Why: the platform's refusal, or `not in the response`.
+    pub reason: String,
+}
+
+/// One platform response a page was mapped from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RawResponse {
+    /// What was asked, in the connector's words (`insights:reach`, `orders:created`).
+    pub label: String,
+    /// The response body.
+    pub body: serde_json::Value,
 }
 
 impl Page {
@@ -182,6 +211,16 @@ pub trait Connector: Send + Sync {
         request: &PullRequest,
         sink: &mut dyn PageSink,
     ) -> Result<(), ConnectorError>;
+    /// Maps the responses of one page that an earlier pull of `request.day` kept, exactly
+    /// as `pull` maps them today, without calling the platform: a corrected mapping then
+    /// reaches days the platform no longer serves.
+    fn derive(&self, request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+        let _ = (request, raw);
+        Err(ConnectorError::Config(format!(
+            "{} keeps no responses to derive a day from",
+            self.name()
+        )))
+    }
 }
 
 /// Settings shared by the HTTP connectors.

@@ -16,6 +16,7 @@ const FIELDS: &str = "id,created_at,currency,subtotal_price,total_discounts,disc
 /// Pulls a Shopify shop's orders.
 pub struct Shopify {
     base: Option<String>,
+    version: String,
     page_size: u32,
     http: Http,
 }
@@ -26,9 +27,16 @@ impl Shopify {
     pub fn new(base_url: Option<&str>, settings: &HttpSettings) -> Shopify {
         Shopify {
             base: base_url.map(str::to_string),
+            version: super::live::SHOPIFY_API_VERSION.to_string(),
             page_size: 250,
             http: Http::new(PLATFORM, settings, classify),
         }
+    }
+
+    /// Calls Admin API `version` (such as `2026-10`) instead of the default.
+    pub fn with_version(mut self, version: &str) -> Shopify {
+        self.version = version.to_string();
+        self
     }
 
     /// Asks for `orders` orders a page (the API allows 1 to 250).
@@ -262,7 +270,11 @@ impl Connector for Shopify {
     ) -> Result<(), ConnectorError> {
         let token = credential(request)?;
         let base = self.base(&request.source.account_id)?;
-        let url = endpoint(PLATFORM, &base, &["admin", "api", "2025-01", "orders.json"])?;
+        let url = endpoint(
+            PLATFORM,
+            &base,
+            &["admin", "api", &self.version, "orders.json"],
+        )?;
         let start = start_of_day(request.day, request.time_zone);
         let next_day = request
             .day

@@ -129,8 +129,16 @@ struct StoreSink<'a> {
     tenant: &'a str,
     channel_id: &'a str,
     day: NaiveDate,
+    pulled: Pulled,
+}
+
+/// What one source's pull of a day stored and what it could not.
+#[derive(Debug, Default)]
+struct Pulled {
     rows: u64,
     skipped: Vec<String>,
+    missing: Vec<crate::connectors::MissingMetric>,
+    day_zone: Option<String>,
 }
 
 #[async_trait::async_trait]
@@ -175,11 +183,20 @@ impl PageSink for StoreSink<'_> {
         )
         .await
         .map_err(err)?;
-        self.rows += rows;
+        let pulled = &mut self.pulled;
+        pulled.rows += rows;
         for reason in page.skipped {
-            if self.skipped.len() < 20 {
-                self.skipped.push(reason);
+            if pulled.skipped.len() < 20 {
+                pulled.skipped.push(reason);
             }
+        }
+        for missing in page.missing {
+            if !pulled.missing.contains(&missing) {
+                pulled.missing.push(missing);
+            }
+        }
+        if page.day_zone.is_some() {
+            pulled.day_zone = page.day_zone;
         }
         Ok(())
     }
@@ -835,6 +852,8 @@ impl Jobs {
             duration_ms: 0,
             detail,
             skipped_rows: vec![],
+            missing: vec![],
+            day_zone: String::new(),
         };
         let Some(connector) = self.inner.connectors.get(source.platform) else {
             return vec![report(
@@ -876,11 +895,13 @@ impl Jobs {
                 )
                 .await
             {
-                Ok(Some((rows, skipped))) => {
-                    crate::metrics::rows_pulled(connector.name(), rows);
+                Ok(Some(pulled)) => {
+                    crate::metrics::rows_pulled(connector.name(), pulled.rows);
                     let mut r = report(d, connector.name(), Outcome::Succeeded, String::new());
-                    r.rows = rows;
-                    r.skipped_rows = skipped;
+                    r.rows = pulled.rows;
+                    r.skipped_rows = pulled.skipped;
+                    r.missing = pulled.missing;
+                    r.day_zone = pulled.day_zone.unwrap_or_default();
                     r.duration_ms = millis(started);
                     results.push(r);
                 }
@@ -912,7 +933,7 @@ impl Jobs {
         d: NaiveDate,
         is_latest: bool,
         force: bool,
-    ) -> Result<Option<(u64, Vec<String>)>, String> {
+    ) -> Result<Option<Pulled>, String> {
         let store = &self.inner.store;
         let text = |e: StorageError| e.to_string();
         let existing = store
@@ -960,18 +981,17 @@ impl Jobs {
             tenant: &tenant.id,
             channel_id: &source.channel_id,
             day: d,
-            rows: 0,
-            skipped: vec![],
+            pulled: Pulled::default(),
         };
         let outcome = connector.pull(&request, &mut sink).await;
-        let (rows, skipped) = (sink.rows, sink.skipped);
+        let pulled = sink.pulled;
         match outcome {
             Ok(()) => {
                 store
                     .finish_pull(&tenant.id, &source.channel_id, d, pull_status::DONE, None)
                     .await
                     .map_err(text)?;
-                Ok(Some((rows, skipped)))
+                Ok(Some(pulled))
             }
             Err(e) => {
                 let message = e.to_string();

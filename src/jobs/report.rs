@@ -66,6 +66,12 @@ pub struct SourceReport {
     pub detail: String,
     /// Rows the platform sent that were not stored, with the reason (at most 20).
     pub skipped_rows: Vec<String>,
+    /// Metrics the platform did not give, with the reason; the rest was stored.
+    #[serde(default)]
+    pub missing: Vec<crate::connectors::MissingMetric>,
+    /// The IANA zone of the platform's day when it is not the tenant's; empty otherwise.
+    #[serde(default)]
+    pub day_zone: String,
 }
 
 /// One day of a run.

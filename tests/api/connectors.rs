@@ -603,9 +603,9 @@ async fn instagram_maps_account_and_insights() {
         .to_string();
     let sent = fake.requests();
     assert_eq!(sent.len(), 3);
-    assert_eq!(sent[0].path, "/v21.0/178414");
+    assert_eq!(sent[0].path, "/v24.0/178414");
     assert_eq!(sent[0].param("fields"), Some("followers_count,media_count"));
-    assert_eq!(sent[1].path, "/v21.0/178414/insights");
+    assert_eq!(sent[1].path, "/v24.0/178414/insights");
     assert_eq!(sent[1].param("metric"), Some("reach"));
     assert_eq!(sent[2].param("metric_type"), Some("total_value"));
     for insights in &sent[1..] {
@@ -963,7 +963,7 @@ async fn shopify_maps_orders_exactly() {
     );
     assert_eq!(sink.cursors(), vec![None]);
     let sent = &fake.requests()[0];
-    assert_eq!(sent.path, "/admin/api/2025-01/orders.json");
+    assert_eq!(sent.path, "/admin/api/2026-10/orders.json");
     assert!(sent.auth_header);
     assert_eq!(sent.param("status"), Some("any"));
     assert_eq!(

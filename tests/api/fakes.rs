@@ -511,7 +511,7 @@ pub struct IgAccount {
     pub website_clicks: Option<u64>,
 }
 
-/// Fake of the Graph API's `/v21.0/{id}` and `/v21.0/{id}/insights`.
+/// Fake of the Graph API's `/v24.0/{id}` and `/v24.0/{id}/insights`.
 pub struct FakeInstagram {
     server: FakeServer,
     wire: Arc<InstagramWire>,
@@ -557,8 +557,8 @@ impl Wire for InstagramWire {
         }
         let segments: Vec<&str> = request.path.trim_start_matches('/').split('/').collect();
         let (id, edge) = match segments.as_slice() {
-            ["v21.0", id] => (*id, None),
-            ["v21.0", id, edge] => (*id, Some(*edge)),
+            ["v24.0", id] => (*id, None),
+            ["v24.0", id, edge] => (*id, Some(*edge)),
             _ => return graph_error(400, 2500, None, "OAuthException", "Unknown path components"),
         };
         let accounts = self.accounts.lock().unwrap();
@@ -642,8 +642,8 @@ impl Wire for InstagramWire {
                     json!({
                         "data": data,
                         "paging": {
-                            "previous": format!("https://graph.facebook.com/v21.0/{id}/insights?since={since}"),
-                            "next": format!("https://graph.facebook.com/v21.0/{id}/insights?since={until}"),
+                            "previous": format!("https://graph.facebook.com/v24.0/{id}/insights?since={since}"),
+                            "next": format!("https://graph.facebook.com/v24.0/{id}/insights?since={until}"),
                         },
                     }),
                 )
@@ -1137,7 +1137,7 @@ impl ShopifyOrder {
     }
 }
 
-/// Fake of `GET /admin/api/2025-01/orders.json`, paging by `Link` headers and page_info.
+/// Fake of `GET /admin/api/2026-10/orders.json`, paging by `Link` headers and page_info.
 pub struct FakeShopify {
     server: FakeServer,
     wire: Arc<ShopifyWire>,
@@ -1189,7 +1189,7 @@ impl Wire for ShopifyWire {
         if token != Some(FakeShopify::TOKEN) {
             return self.error(ErrorKind::Unauthorized);
         }
-        if request.path != "/admin/api/2025-01/orders.json" {
+        if request.path != "/admin/api/2026-10/orders.json" {
             return shopify_error(404, json!("Not Found"));
         }
         let limit: usize = match request.param("limit").map(str::parse) {
@@ -1260,7 +1260,7 @@ impl Wire for ShopifyWire {
             })
             .collect();
         let link = |at: usize, rel: &str| {
-            let mut url = format!("{base}/admin/api/2025-01/orders.json?limit={limit}");
+            let mut url = format!("{base}/admin/api/2026-10/orders.json?limit={limit}");
             if let Some(fields) = request.param("fields") {
                 url.push_str(&format!("&fields={fields}"));
             }

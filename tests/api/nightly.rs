@@ -140,6 +140,7 @@ impl Platforms {
             tiktok: self.tiktok.base_url(),
             ga4: self.ga4.base_url(),
             shopify: Some(self.shopify.base_url()),
+            ..BaseUrls::default()
         }
     }
 
