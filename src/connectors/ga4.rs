@@ -1,7 +1,15 @@
 //! Google Analytics 4 Data API: a website's sessions by source, medium, campaign and
 //! channel group for one day, paged by row offset.
+//!
+//! A report's `date` is the property's day, in the property's own time zone
+//! (`metadata.timeZone`), and the tenant's day D is asked for as the property's D. Moving
+//! rows to the tenant's day is not possible at daily granularity: `totalUsers` is a
+//! distinct count, and asking by `dateHour` to regroup the hours would count a person
+//! visiting in two hours twice. So rows are filed on the property's date and the page
+//! names the property's zone when it is not the tenant's; the web KPIs say so.
 use super::http::{Call, Http, bad, count, credential, endpoint, optional_count};
-use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest};
+use super::kept::keep;
+use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use crate::domain::observation::WebTraffic;
 use chrono::NaiveDate;
 use reqwest::StatusCode;
@@ -123,6 +131,41 @@ fn row(
     })
 }
 
+/// The label of a kept report page.
+const REPORT: &str = "report";
+
+/// Maps one page of a report; `first_row` is its offset in the report (for messages).
+fn map(request: &PullRequest, reply: &Value, first_row: usize) -> Result<Page, ConnectorError> {
+    // A day without traffic comes back without rows, headers or rowCount.
+    let rows = reply["rows"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut page = Page::default();
+    if !rows.is_empty() {
+        let dims = columns(reply, "dimensionHeaders", &DIMENSIONS)?;
+        let mets = columns(reply, "metricHeaders", &METRICS)?;
+        for (i, r) in rows.iter().enumerate() {
+            page.web_traffic
+                .push(row(request, first_row + i, r, &dims, &mets)?);
+        }
+    }
+    page.day_zone = property_zone(request, reply)?;
+    Ok(page)
+}
+
+/// The property's time zone when it is not the tenant's; None when it is, or when the
+/// report does not name it.
+fn property_zone(request: &PullRequest, reply: &Value) -> Result<Option<String>, ConnectorError> {
+    let Some(name) = reply["metadata"]["timeZone"].as_str() else {
+        return Ok(None);
+    };
+    let zone: chrono_tz::Tz = name.parse().map_err(|_| {
+        bad(
+            PLATFORM,
+            format!("metadata.timeZone: `{name}` is not an IANA time zone"),
+        )
+    })?;
+    Ok((zone != request.time_zone).then(|| zone.name().to_string()))
+}
+
 #[async_trait::async_trait]
 impl Connector for Ga4 {
     fn name(&self) -> &'static str {
@@ -168,19 +211,13 @@ impl Connector for Ga4 {
                 "keepEmptyRows": false,
             });
             let call = Call::post(url.clone(), &request.source.credentials_ref, body).bearer(token);
-            let reply = self.http.send(call).await?.body;
-            // A day without traffic comes back without rows, headers or rowCount.
-            let rows = reply["rows"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            let reply = keep(self.http.send(call).await?.body, token);
             let row_count = optional_count(PLATFORM, &reply["rowCount"], "rowCount")?.unwrap_or(0);
-            let mut page = Page::default();
-            if !rows.is_empty() {
-                let dims = columns(&reply, "dimensionHeaders", &DIMENSIONS)?;
-                let mets = columns(&reply, "metricHeaders", &METRICS)?;
-                for (i, r) in rows.iter().enumerate() {
-                    let index = offset as usize + i;
-                    page.web_traffic.push(row(request, index, r, &dims, &mets)?);
-                }
-            }
+            let mut page = map(request, &reply, offset as usize)?;
+            page.raw = vec![RawResponse {
+                label: REPORT.into(),
+                body: reply,
+            }];
             let next = offset.saturating_add(self.page_size);
             let more = next < row_count as u64;
             sink.page(page, more.then(|| next.to_string())).await?;
@@ -189,5 +226,15 @@ impl Connector for Ga4 {
             }
             offset = next;
         }
+    }
+
+    fn derive(&self, request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+        let reply = raw
+            .iter()
+            .find(|r| r.label == REPORT)
+            .ok_or_else(|| bad(PLATFORM, format!("no kept answer `{REPORT}`")))?;
+        let mut page = map(request, &reply.body, 0)?;
+        page.raw = raw.to_vec();
+        Ok(page)
     }
 }

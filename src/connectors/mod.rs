@@ -16,6 +16,7 @@ pub mod demo;
 pub mod ga4;
 mod http;
 pub mod instagram;
+mod kept;
 pub mod live;
 pub mod shopify;
 pub mod tiktok;
