@@ -591,12 +591,13 @@ async fn instagram_maps_account_and_insights() {
     assert_eq!(sink.stats(), vec![expected]);
     assert_eq!(sink.pages[0].0.totals, Some(json!({"media_count": 40})));
 
-    let since = amsterdam()
+    // Meta's Pacific day 23 November, whatever the tenant's zone (issue 21).
+    let since = chrono_tz::America::Los_Angeles
         .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
         .unwrap()
         .timestamp()
         .to_string();
-    let until = amsterdam()
+    let until = chrono_tz::America::Los_Angeles
         .with_ymd_and_hms(2026, 11, 24, 0, 0, 0)
         .unwrap()
         .timestamp()
@@ -604,7 +605,7 @@ async fn instagram_maps_account_and_insights() {
     let sent = fake.requests();
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[0].path, "/v24.0/178414");
-    assert_eq!(sent[0].param("fields"), Some("followers_count,media_count"));
+    assert_eq!(sent[0].param("fields"), Some("id,followers_count,media_count"));
     assert_eq!(sent[1].path, "/v24.0/178414/insights");
     assert_eq!(sent[1].param("metric"), Some("reach"));
     assert_eq!(sent[2].param("metric_type"), Some("total_value"));

@@ -511,7 +511,9 @@ pub struct IgAccount {
     pub website_clicks: Option<u64>,
 }
 
-/// Fake of the Graph API's `/v24.0/{id}` and `/v24.0/{id}/insights`.
+/// Fake of the Graph API's `/v24.0/{id}` and `/v24.0/{id}/insights`, in the shapes of
+/// https://developers.facebook.com/docs/instagram-platform/api-reference/instagram-user/insights
+/// (period=day `values` with a Pacific `end_time`, `total_value`, the `error` body).
 pub struct FakeInstagram {
     server: FakeServer,
     wire: Arc<InstagramWire>,
@@ -530,11 +532,71 @@ impl FakeInstagram {
             .unwrap()
             .insert(id.to_string(), account);
     }
+
+    /// Refuses `metric` with Graph error 100 wherever it is asked for, as Meta refuses
+    /// `website_clicks` since v21.0: the whole request it is part of fails.
+    pub fn refuse_metric(&self, metric: &str) {
+        self.wire.refused.lock().unwrap().push(metric.to_string());
+    }
+
+    /// Serves `reach` as account `id`'s value of Meta's Pacific day `day` (the value whose
+    /// `end_time` is the next Pacific midnight); other days serve the account's reach.
+    pub fn set_daily_reach(&self, id: &str, day: NaiveDate, reach: u64) {
+        self.wire
+            .daily_reach
+            .lock()
+            .unwrap()
+            .insert((id.to_string(), day), reach);
+    }
+
+    /// Answers for account `id` as if the token belonged to account `other`: the ids in
+    /// the answers name `other`.
+    pub fn answer_as(&self, id: &str, other: &str) {
+        self.wire
+            .answer_as
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), other.to_string());
+    }
 }
 
 #[derive(Default)]
 struct InstagramWire {
     accounts: Mutex<HashMap<String, IgAccount>>,
+    refused: Mutex<Vec<String>>,
+    daily_reach: Mutex<HashMap<(String, NaiveDate), u64>>,
+    answer_as: Mutex<HashMap<String, String>>,
+}
+
+/// Meta's day: insights of `period=day` end at midnight in Los Angeles.
+const PACIFIC: chrono_tz::Tz = chrono_tz::America::Los_Angeles;
+
+/// The Pacific days whose end lies in `[since, until]` (epoch seconds), with those ends.
+fn pacific_days(since: i64, until: i64) -> Vec<(NaiveDate, DateTime<Utc>)> {
+    use chrono::TimeZone;
+    let Some(first) = DateTime::<Utc>::from_timestamp(since, 0) else {
+        return vec![];
+    };
+    let mut day = first.with_timezone(&PACIFIC).date_naive().pred_opt().unwrap_or_default();
+    let mut days = Vec::new();
+    for _ in 0..400 {
+        let next = day.succ_opt().unwrap_or_default();
+        let Some(end) = PACIFIC
+            .from_local_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+        else {
+            break;
+        };
+        let end = end.with_timezone(&Utc);
+        if end.timestamp() > until {
+            break;
+        }
+        if end.timestamp() >= since {
+            days.push((day, end));
+        }
+        day = next;
+    }
+    days
 }
 
 fn graph_error(status: u16, code: i64, subcode: Option<i64>, kind: &str, message: &str) -> Reply {
@@ -562,6 +624,13 @@ impl Wire for InstagramWire {
             _ => return graph_error(400, 2500, None, "OAuthException", "Unknown path components"),
         };
         let accounts = self.accounts.lock().unwrap();
+        let answered = self
+            .answer_as
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string());
         let Some(account) = accounts.get(id) else {
             return graph_error(
                 400,
@@ -581,7 +650,7 @@ impl Wire for InstagramWire {
                         _ => None,
                     };
                 }
-                body.insert("id".into(), json!(id));
+                body.insert("id".into(), json!(answered));
                 Reply::json(200, Value::Object(body))
             }
             Some("insights") => {
@@ -595,14 +664,28 @@ impl Wire for InstagramWire {
                         "since and until are required",
                     );
                 };
-                let until: i64 = until.parse().unwrap_or(0);
-                let end_time = DateTime::<Utc>::from_timestamp(until, 0)
-                    .unwrap_or_default()
-                    .format("%Y-%m-%dT%H:%M:%S%z")
-                    .to_string();
+                let (since, until): (i64, i64) =
+                    (since.parse().unwrap_or(0), until.parse().unwrap_or(0));
                 let total = request.param("metric_type") == Some("total_value");
+                let metrics: Vec<&str> = request.param("metric").unwrap_or("").split(',').collect();
+                let refused = self.refused.lock().unwrap();
+                if let Some(at) = metrics.iter().position(|m| refused.iter().any(|r| r == m)) {
+                    // Meta's answer to a metric the version no longer serves.
+                    return graph_error(
+                        400,
+                        100,
+                        None,
+                        "OAuthException",
+                        &format!(
+                            "(#100) metric[{at}] must be one of the following values: \
+                             accounts_engaged, comments, follows_and_unfollows, likes, \
+                             profile_links_taps, reach, replies, saves, shares, \
+                             total_interactions, views"
+                        ),
+                    );
+                }
                 let mut data = Vec::new();
-                for name in request.param("metric").unwrap_or("").split(',') {
+                for name in metrics {
                     let value = match name {
                         "reach" => account.reach,
                         "likes" => account.likes,
@@ -622,28 +705,47 @@ impl Wire for InstagramWire {
                             );
                         }
                     };
-                    let Some(value) = value else { continue };
                     let mut entry = json!({
                         "name": name,
                         "period": "day",
                         "title": name,
                         "description": format!("The number of {name}."),
-                        "id": format!("{id}/insights/{name}/day"),
+                        "id": format!("{answered}/insights/{name}/day"),
                     });
                     if total {
+                        let Some(value) = value else { continue };
                         entry["total_value"] = json!({ "value": value });
                     } else {
-                        entry["values"] = json!([{ "value": value, "end_time": end_time }]);
+                        // Every Pacific day ending in [since, until], oldest first, as
+                        // Meta lists them: a range of one Pacific day also lists the day
+                        // before, which ends at `since`.
+                        let daily = self.daily_reach.lock().unwrap();
+                        let values: Vec<Value> = pacific_days(since, until)
+                            .into_iter()
+                            .filter_map(|(day, end)| {
+                                let value = daily.get(&(id.to_string(), day)).copied().or(value)?;
+                                Some(json!({
+                                    "value": value,
+                                    "end_time": end.format("%Y-%m-%dT%H:%M:%S%z").to_string(),
+                                }))
+                            })
+                            .collect();
+                        if values.is_empty() {
+                            continue;
+                        }
+                        entry["values"] = json!(values);
                     }
                     data.push(entry);
                 }
+                // Like Meta's, the paging links repeat the request, access token included.
+                let token = FakeInstagram::TOKEN;
                 Reply::json(
                     200,
                     json!({
                         "data": data,
                         "paging": {
-                            "previous": format!("https://graph.facebook.com/v24.0/{id}/insights?since={since}"),
-                            "next": format!("https://graph.facebook.com/v24.0/{id}/insights?since={until}"),
+                            "previous": format!("https://graph.facebook.com/v24.0/{id}/insights?access_token={token}&period=day&since={}&until={since}", since - 86_400),
+                            "next": format!("https://graph.facebook.com/v24.0/{id}/insights?access_token={token}&period=day&since={until}&until={}", until + 86_400),
                         },
                     }),
                 )
@@ -931,7 +1033,9 @@ pub struct Ga4Row {
     pub new_users: u64,
 }
 
-/// Fake of `POST /v1beta/properties/{id}:runReport`, honouring dateRanges, limit and offset.
+/// Fake of `POST /v1beta/properties/{id}:runReport`, honouring dateRanges, limit and offset,
+/// answering as https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse
+/// shows (`metadata.timeZone` the property's zone).
 pub struct FakeGa4 {
     server: FakeServer,
     wire: Arc<Ga4Wire>,
@@ -952,9 +1056,21 @@ impl FakeGa4 {
     }
 }
 
+impl FakeGa4 {
+    /// Reports property `id` in `zone` (`metadata.timeZone`; Europe/Amsterdam unless set).
+    pub fn set_time_zone(&self, id: &str, zone: &str) {
+        self.wire
+            .zones
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), zone.to_string());
+    }
+}
+
 #[derive(Default)]
 struct Ga4Wire {
     properties: Mutex<HashMap<String, Vec<Ga4Row>>>,
+    zones: Mutex<HashMap<String, String>>,
 }
 
 /// A JSON int64, which Google accepts as a number or as text.
@@ -1052,10 +1168,17 @@ impl Wire for Ga4Wire {
             }
             out.push(json!({"dimensionValues": dimension_values, "metricValues": metric_values}));
         }
+        let zone = self
+            .zones
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "Europe/Amsterdam".into());
         let mut reply = json!({
             "dimensionHeaders": dimensions.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
             "metricHeaders": metrics.iter().map(|m| json!({"name": m, "type": "TYPE_INTEGER"})).collect::<Vec<_>>(),
-            "metadata": {"currencyCode": "EUR", "timeZone": "Europe/Amsterdam"},
+            "metadata": {"currencyCode": "EUR", "timeZone": zone},
             "kind": "analyticsData#runReport",
         });
         // Like the API, an empty report has neither rows nor rowCount.
