@@ -214,6 +214,22 @@ const AGE_BRACKETS_MEMBERS: &str = "Segment rules on age are approximate: platfo
 /// Approximation note for segment KPIs over web rows.
 const AGE_BRACKETS_WEB: &str = "Segment rules on age are approximate: web analytics and Instagram report age only in fixed brackets (25-34); a row reported in a bracket has no age, so narrower age ranges need first-party data.";
 
+/// The day of Instagram's insights, for the KPIs read from them (issue 21): Meta's
+/// `period=day` values end at Pacific midnight and cannot be split by the hour.
+macro_rules! instagram_days {
+    () => {
+        " Instagram insights are Pacific days (America/Los_Angeles): Meta reports them per day only, so an Instagram channel's day runs from midnight to midnight in Los Angeles, whatever the tenant's zone; the job report names that zone."
+    };
+}
+
+/// The day of GA4's web traffic, for the KPIs read from it: rows are the property's days,
+/// and regrouping hours into the tenant's day would count a visitor of two hours twice.
+macro_rules! ga4_days {
+    () => {
+        " Web traffic from GA4 is filed on the property's days, in the property's time zone, which the job report names: GA4 counts users per day, so a day of another zone cannot be rebuilt from its hours without counting a visitor twice."
+    };
+}
+
 static CATALOGUE: [KpiDefinition; 35] = [
     // ---- Social (from channel day stats and interactions) ----
     KpiDefinition {
@@ -286,7 +302,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "count",
         roll_up: RollUp::Sum,
-        description: "How often the scope's posts were shared in the period, retweets and reposts included. Shares carry content to new people.",
+        description: concat!(
+            "How often the scope's posts were shared in the period, retweets and reposts included. Shares carry content to new people.",
+            instagram_days!()
+        ),
         formula: "Σ shares over C and the days of P; retweets and reposts are shares",
         objectives: &[BrandAwareness, Engagement],
         segment: SegmentUse::None,
@@ -299,7 +318,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "count",
         roll_up: RollUp::Sum,
-        description: "How many comments the scope's posts received in the period.",
+        description: concat!(
+            "How many comments the scope's posts received in the period.",
+            instagram_days!()
+        ),
         formula: "Σ comments over C and the days of P",
         objectives: &[Engagement],
         segment: SegmentUse::None,
@@ -312,7 +334,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "count",
         roll_up: RollUp::Sum,
-        description: "How many likes the scope's posts received in the period.",
+        description: concat!(
+            "How many likes the scope's posts received in the period.",
+            instagram_days!()
+        ),
         formula: "Σ likes over C and the days of P",
         objectives: &[Engagement],
         segment: SegmentUse::None,
@@ -325,7 +350,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "count",
         roll_up: RollUp::Sum,
-        description: "How often links in the scope's posts were clicked in the period. The step from attention to a visit.",
+        description: concat!(
+            "How often links in the scope's posts were clicked in the period. The step from attention to a visit.",
+            instagram_days!()
+        ),
         formula: "Σ link_clicks over C and the days of P",
         objectives: &[Engagement, Revenue],
         segment: SegmentUse::None,
@@ -338,7 +366,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "count",
         roll_up: RollUp::Sum,
-        description: "How often the scope's content was viewed in the period. A measure of reach.",
+        description: concat!(
+            "How often the scope's content was viewed in the period. A measure of reach.",
+            instagram_days!()
+        ),
         formula: "Σ views over C and the days of P",
         objectives: &[BrandAwareness],
         segment: SegmentUse::None,
@@ -351,7 +382,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "count_per_day",
         roll_up: RollUp::Ratio,
-        description: "Average number of shares per day of the period. Compares periods of different length.",
+        description: concat!(
+            "Average number of shares per day of the period. Compares periods of different length.",
+            instagram_days!()
+        ),
         formula: "shares / number of days in P",
         objectives: &[BrandAwareness, Engagement],
         segment: SegmentUse::None,
@@ -364,7 +398,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Quality,
         unit: "ratio",
         roll_up: RollUp::Ratio,
-        description: "Comments received per post published in the period. Shows whether posts start conversations.",
+        description: concat!(
+            "Comments received per post published in the period. Shows whether posts start conversations.",
+            instagram_days!()
+        ),
         formula: "comments / posts, sums over P",
         objectives: &[Engagement],
         segment: SegmentUse::None,
@@ -377,7 +414,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Composite,
         unit: "per_mille",
         roll_up: RollUp::Ratio,
-        description: "Interactions per mille: comments, likes and posts per thousand followers. Conversocial's measure of how active an audience is relative to its size.",
+        description: concat!(
+            "Interactions per mille: comments, likes and posts per thousand followers. Conversocial's measure of how active an audience is relative to its size.",
+            instagram_days!()
+        ),
         formula: "(comments + likes + posts) / (followers / 1000), sums over P, followers at last",
         objectives: &[Engagement],
         segment: SegmentUse::None,
@@ -390,7 +430,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Composite,
         unit: "percent",
         roll_up: RollUp::Ratio,
-        description: "Likes, comments and shares in the period as a percentage of followers. The standard measure of how engaged an audience is.",
+        description: concat!(
+            "Likes, comments and shares in the period as a percentage of followers. The standard measure of how engaged an audience is.",
+            instagram_days!()
+        ),
         formula: "100 × (likes + comments + shares) / followers, sums over P, followers at last",
         objectives: &[Engagement, BrandAwareness],
         segment: SegmentUse::None,
@@ -404,7 +447,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Business,
         unit: "sessions",
         roll_up: RollUp::Sum,
-        description: "Website sessions that came from social media (organic or paid) in the period. At influencer and campaign scope only those from the influencers' tracking values.",
+        description: concat!(
+            "Website sessions that came from social media (organic or paid) in the period. At influencer and campaign scope only those from the influencers' tracking values.",
+            ga4_days!()
+        ),
         formula: "Σ sessions of web rows with channel group Organic Social or Paid Social (influencer and campaign scope: and from I)",
         objectives: &[BrandAwareness, NewAudience],
         segment: SegmentUse::None,
@@ -417,7 +463,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Business,
         unit: "users",
         roll_up: RollUp::Sum,
-        description: "Website users that came through the influencers' tracking links in the period. Daily users are summed, so a person visiting on two days counts twice.",
+        description: concat!(
+            "Website users that came through the influencers' tracking links in the period. Daily users are summed, so a person visiting on two days counts twice.",
+            ga4_days!()
+        ),
         formula: "Σ users of web rows from I (any channel group)",
         objectives: &[NewAudience, BrandAwareness, Revenue],
         segment: SegmentUse::None,
@@ -430,7 +479,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Business,
         unit: "users",
         roll_up: RollUp::Sum,
-        description: "First-time website users that came through the influencers' tracking links in the period.",
+        description: concat!(
+            "First-time website users that came through the influencers' tracking links in the period.",
+            ga4_days!()
+        ),
         formula: "Σ new users of web rows from I",
         objectives: &[NewAudience, BrandAwareness],
         segment: SegmentUse::None,
@@ -547,7 +599,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Business,
         unit: "money_per_user",
         roll_up: RollUp::Ratio,
-        description: "Gross profit of attributed orders minus influencer fees, per influencer visitor. Shows whether the traffic influencers send pays off.",
+        description: concat!(
+            "Gross profit of attributed orders minus influencer fees, per influencer visitor. Shows whether the traffic influencers send pays off.",
+            ga4_days!()
+        ),
         formula: "(Σ (revenue − cost of goods) of attributed orders in P − fees) / influencer_visitors",
         objectives: &[Revenue],
         segment: SegmentUse::None,
@@ -573,7 +628,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Business,
         unit: "money",
         roll_up: RollUp::Ratio,
-        description: "Influencer fees per like, comment or share on the influencers' channels. What one interaction costs.",
+        description: concat!(
+            "Influencer fees per like, comment or share on the influencers' channels. What one interaction costs.",
+            instagram_days!()
+        ),
         formula: "fees / (likes + comments + shares on influencer channels of the scope)",
         objectives: &[Engagement, Revenue],
         segment: SegmentUse::None,
@@ -586,7 +644,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Business,
         unit: "money",
         roll_up: RollUp::Ratio,
-        description: "Cost per mille: influencer fees per thousand views on the influencers' channels. What reach costs.",
+        description: concat!(
+            "Cost per mille: influencer fees per thousand views on the influencers' channels. What reach costs.",
+            instagram_days!()
+        ),
         formula: "fees / (views on influencer channels of the scope / 1000)",
         objectives: &[BrandAwareness, Revenue],
         segment: SegmentUse::None,
@@ -652,7 +713,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Audience,
         unit: "users",
         roll_up: RollUp::Sum,
-        description: "Website users in the period who match the segment. At influencer and campaign scope only those from the influencers' tracking values.",
+        description: concat!(
+            "Website users in the period who match the segment. At influencer and campaign scope only those from the influencers' tracking values.",
+            ga4_days!()
+        ),
         formula: "Σ users of web rows in P that match the segment (influencer and campaign scope: from I)",
         objectives: &[NewAudience],
         segment: SegmentUse::Required,
@@ -665,7 +729,10 @@ static CATALOGUE: [KpiDefinition; 35] = [
         tier: Tier::Audience,
         unit: "users",
         roll_up: RollUp::Change,
-        description: "Change in target-audience website users compared with the previous period of equal length.",
+        description: concat!(
+            "Change in target-audience website users compared with the previous period of equal length.",
+            ga4_days!()
+        ),
         formula: "target_audience_visitors(P) − target_audience_visitors(previous period)",
         objectives: &[NewAudience],
         segment: SegmentUse::Required,
@@ -927,6 +994,35 @@ mod tests {
             if let Some(a) = k.approximate {
                 assert!(!a.trim().is_empty(), "{}", k.id);
             }
+        }
+    }
+
+    #[test]
+    fn kpis_read_from_instagram_insights_or_ga4_name_the_zone_of_their_day() {
+        for id in split(
+            "shares, comments, likes, link_clicks, views, shares_per_day, comments_per_post, \
+             ipm, engagement_rate, cost_per_engagement, cpm",
+        ) {
+            let k = find(id).unwrap();
+            assert!(
+                k.description
+                    .contains("Instagram insights are Pacific days (America/Los_Angeles)"),
+                "{id}: {}",
+                k.description
+            );
+        }
+        for id in split(
+            "social_visitors, influencer_visitors, influencer_new_visitors, profit_per_visitor, \
+             target_audience_visitors, target_audience_growth",
+        ) {
+            let k = find(id).unwrap();
+            assert!(
+                k.description.contains(
+                    "Web traffic from GA4 is filed on the property's days, in the property's time zone"
+                ),
+                "{id}: {}",
+                k.description
+            );
         }
     }
 
