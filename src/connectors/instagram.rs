@@ -91,7 +91,10 @@ impl Instagram {
         query: Vec<(&'static str, String)>,
     ) -> Result<RawResponse, ConnectorError> {
         let account = request.source.account_id.as_str();
-        let body = match self.get(request, token, &[account, "insights"], &query).await {
+        let body = match self
+            .get(request, token, &[account, "insights"], &query)
+            .await
+        {
             Ok(body) => keep(body, token),
             Err(error) => match metric_refusal(&error) {
                 Some(reason) => refusal(&reason),
@@ -228,8 +231,13 @@ fn day_value(body: &Value, name: &str, until: i64) -> Result<Result<i64, String>
     for (i, value) in values.iter().enumerate() {
         let field = format!("data[{name}].values[{i}]");
         let text = value["end_time"].as_str().unwrap_or_default();
-        let end = DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z")
-            .map_err(|_| bad(PLATFORM, format!("{field}.end_time: `{text}` is not a time")))?;
+        let end =
+            DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z").map_err(|_| {
+                bad(
+                    PLATFORM,
+                    format!("{field}.end_time: `{text}` is not a time"),
+                )
+            })?;
         if end.timestamp() == until {
             return Ok(
                 optional_count(PLATFORM, &value["value"], &format!("{field}.value"))?
@@ -295,8 +303,8 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
         }
     }
 
-    let body = find("insights:reach")
-        .ok_or_else(|| bad(PLATFORM, "no kept answer `insights:reach`"))?;
+    let body =
+        find("insights:reach").ok_or_else(|| bad(PLATFORM, "no kept answer `insights:reach`"))?;
     match refused(body) {
         Some(reason) => lacks("reach", reason),
         None => {
@@ -409,7 +417,12 @@ impl Connector for Instagram {
             query
         };
         match self
-            .get(request, token, &[account, "insights"], &totals(TOTALS.join(",")))
+            .get(
+                request,
+                token,
+                &[account, "insights"],
+                &totals(TOTALS.join(",")),
+            )
             .await
         {
             Ok(body) => raw.push(RawResponse {
@@ -500,7 +513,11 @@ mod tests {
         assert_eq!(page.day_zone, None);
         let metrics: Vec<&str> = page.missing.iter().map(|m| m.metric.as_str()).collect();
         assert_eq!(metrics, TOTALS);
-        assert!(page.missing.iter().all(|m| m.reason == "not in the response"));
+        assert!(
+            page.missing
+                .iter()
+                .all(|m| m.reason == "not in the response")
+        );
     }
 
     #[test]
@@ -516,7 +533,10 @@ mod tests {
             Some("Graph API error 100: (#100) metric[4] x")
         );
         let gone = rejected("GET /v24.0/1: Graph API error 100 (subcode 33): Unsupported get");
-        assert_eq!(graph_refusal(&gone).map(|g| (g.0, g.1)), Some((100, Some(33))));
+        assert_eq!(
+            graph_refusal(&gone).map(|g| (g.0, g.1)),
+            Some((100, Some(33)))
+        );
         assert_eq!(metric_refusal(&gone), None);
         assert_eq!(account_refusal(&gone), None);
         let other = rejected("GET /v24.0/1: Graph API error 2500: Unknown path");

@@ -51,7 +51,10 @@ mod tests {
             kept,
             json!({"data": [{"name": "reach", "note": "echo *** and ***"}]})
         );
-        assert_eq!(refused(&refusal("Graph API error 100: no")), Some("Graph API error 100: no"));
+        assert_eq!(
+            refused(&refusal("Graph API error 100: no")),
+            Some("Graph API error 100: no")
+        );
         assert_eq!(refused(&kept), None);
         assert_eq!(refused(&json!({"refused": "x", "data": []})), None);
     }

@@ -605,7 +605,10 @@ async fn instagram_maps_account_and_insights() {
     let sent = fake.requests();
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[0].path, "/v24.0/178414");
-    assert_eq!(sent[0].param("fields"), Some("id,followers_count,media_count"));
+    assert_eq!(
+        sent[0].param("fields"),
+        Some("id,followers_count,media_count")
+    );
     assert_eq!(sent[1].path, "/v24.0/178414/insights");
     assert_eq!(sent[1].param("metric"), Some("reach"));
     assert_eq!(sent[2].param("metric_type"), Some("total_value"));

@@ -577,7 +577,11 @@ fn pacific_days(since: i64, until: i64) -> Vec<(NaiveDate, DateTime<Utc>)> {
     let Some(first) = DateTime::<Utc>::from_timestamp(since, 0) else {
         return vec![];
     };
-    let mut day = first.with_timezone(&PACIFIC).date_naive().pred_opt().unwrap_or_default();
+    let mut day = first
+        .with_timezone(&PACIFIC)
+        .date_naive()
+        .pred_opt()
+        .unwrap_or_default();
     let mut days = Vec::new();
     for _ in 0..400 {
         let next = day.succ_opt().unwrap_or_default();

@@ -144,7 +144,10 @@ async fn a_refused_metric_costs_only_that_metric(db: TestDb) {
         .collect();
     assert_eq!(missing, ["website_clicks"], "{pull:?}");
     let reason = &pull.missing_metrics[0].reason;
-    assert!(reason.starts_with("Graph API error 100: (#100) metric[0]"), "{reason}");
+    assert!(
+        reason.starts_with("Graph API error 100: (#100) metric[0]"),
+        "{reason}"
+    );
     assert!(!reason.contains(FakeInstagram::TOKEN), "{reason}");
     assert_eq!(pull.day_zone, "America/Los_Angeles");
 
@@ -242,7 +245,12 @@ async fn platform_days_are_filed_on_the_day_the_platform_means(db: TestDb) {
         .requests()
         .into_iter()
         .filter(|r| r.param("metric") == Some("reach"))
-        .map(|r| (r.param("since").map(String::from), r.param("until").map(String::from)))
+        .map(|r| {
+            (
+                r.param("since").map(String::from),
+                r.param("until").map(String::from),
+            )
+        })
         .collect();
     assert!(
         asked.contains(&(Some(pacific(day)), Some(pacific(day.succ_opt().unwrap())))),
@@ -274,7 +282,10 @@ async fn platform_days_are_filed_on_the_day_the_platform_means(db: TestDb) {
 /// the channel, and the run says which two accounts.
 async fn a_token_for_another_account_stores_nothing(db: TestDb) {
     let now = Utc::now();
-    let y = now.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive() - Days::new(1);
+    let y = now
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive()
+        - Days::new(1);
     let platforms = Platforms::start(y, TENANT).await;
     platforms
         .instagram
@@ -290,7 +301,11 @@ async fn a_token_for_another_account_stores_nothing(db: TestDb) {
     assert!(!pulls.is_empty());
     for pull in pulls {
         assert_eq!(pull.status, proto::RunStatus::Failed as i32, "{pull:?}");
-        assert!(pull.detail.contains("channel misconfigured"), "{}", pull.detail);
+        assert!(
+            pull.detail.contains("channel misconfigured"),
+            "{}",
+            pull.detail
+        );
         assert!(pull.detail.contains("17841499999999999"), "{}", pull.detail);
         assert!(pull.detail.contains(IG_ACCOUNT), "{}", pull.detail);
     }
@@ -387,7 +402,10 @@ async fn instagram_derives_the_pulled_day_from_its_kept_answers() {
     );
     let pages = derives_what_it_pulled(&connector, &request).await;
     let labels: Vec<&str> = pages[0].raw.iter().map(|r| r.label.as_str()).collect();
-    assert_eq!(labels, ["account", "insights:reach", "insights:total_value"]);
+    assert_eq!(
+        labels,
+        ["account", "insights:reach", "insights:total_value"]
+    );
     assert_eq!(pages[0].channel_stats[0].link_clicks, Some(5));
     // views is absent from Meta's answer: unknown, and said so.
     let missing: Vec<(&str, &str)> = pages[0]
@@ -407,7 +425,10 @@ async fn instagram_derives_the_pulled_day_from_its_kept_answers() {
         .find(|r| r.label == "insights:website_clicks")
         .expect("the refusal is kept");
     let reason = refusal.body["refused"].as_str().unwrap();
-    assert!(reason.starts_with("Graph API error 100: (#100) metric[0] must be one of"), "{reason}");
+    assert!(
+        reason.starts_with("Graph API error 100: (#100) metric[0] must be one of"),
+        "{reason}"
+    );
     assert_eq!(page.channel_stats[0].link_clicks, None);
     assert_eq!(page.channel_stats[0].likes, Some(12));
     assert_eq!(page.channel_stats[0].followers, Some(1_200));
@@ -457,7 +478,14 @@ async fn instagram_refused_account_fields_cost_only_followers_and_posts() {
     let missing: Vec<&str> = page.missing.iter().map(|m| m.metric.as_str()).collect();
     assert_eq!(
         missing,
-        ["followers_count", "media_count", "comments", "shares", "views", "website_clicks"]
+        [
+            "followers_count",
+            "media_count",
+            "comments",
+            "shares",
+            "views",
+            "website_clicks"
+        ]
     );
     assert!(page.missing[0].reason.contains("nonexisting field"));
     let derived = connector.derive(&request, &page.raw).unwrap();
@@ -502,7 +530,10 @@ async fn ga4_derives_each_page_and_names_the_propertys_zone() {
         assert_eq!(page.day_zone.as_deref(), Some("America/Los_Angeles"));
         assert_eq!(page.raw.len(), 1);
         assert_eq!(page.raw[0].label, "report");
-        assert_eq!(page.raw[0].body["metadata"]["timeZone"], "America/Los_Angeles");
+        assert_eq!(
+            page.raw[0].body["metadata"]["timeZone"],
+            "America/Los_Angeles"
+        );
         assert!(page.web_traffic.iter().all(|w| w.day == day));
     }
 
