@@ -159,7 +159,9 @@ pub(crate) fn scrub_json(body: Value, secret: &Secret) -> Value {
     fn walk(value: Value, secret: &str) -> Value {
         match value {
             Value::String(text) => Value::String(scrub(&text, secret)),
-            Value::Array(items) => Value::Array(items.into_iter().map(|v| walk(v, secret)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| walk(v, secret)).collect())
+            }
             Value::Object(map) => Value::Object(
                 map.into_iter()
                     .map(|(k, v)| (scrub(&k, secret), walk(v, secret)))
@@ -189,7 +191,12 @@ pub(crate) fn kept<'a>(
     raw.iter()
         .find(|r| r.label == label)
         .map(|r| &r.body)
-        .ok_or_else(|| bad(platform, format!("no `{label}` response among the kept ones")))
+        .ok_or_else(|| {
+            bad(
+                platform,
+                format!("no `{label}` response among the kept ones"),
+            )
+        })
 }
 
 /// The end of the longest spelling of `secret` that starts at `start` of `text`; a spelling
@@ -866,6 +873,28 @@ mod tests {
         assert_eq!(scrub("a key", "k+y/Ab=c=="), "a key");
         assert_eq!(scrub("nothing here", ""), "nothing here");
         assert_eq!(scrub("ünïcode stays", "k+y"), "ünïcode stays");
+    }
+
+    #[test]
+    fn connectors_keep_responses_without_the_secret() {
+        let secret = Secret::new("k+y/Ab=c==");
+        let body = serde_json::json!({
+            "error": {"message": "bad key=k%2By%2FAb%3Dc%3D%3D", "code": 400},
+            "echo": [r"k+y\/Ab=c=="],
+            "k+y/Ab=c==": true,
+            "count": 12,
+        });
+        let kept = keep("channels", body, &secret);
+        assert_eq!(kept.label, "channels");
+        assert_eq!(
+            kept.body,
+            serde_json::json!({
+                "error": {"message": "bad key=***", "code": 400},
+                "echo": ["***"],
+                "***": true,
+                "count": 12,
+            })
+        );
     }
 
     #[test]

@@ -8,9 +8,7 @@ use super::http::{
     Call, Http, Verdict, credential, difference, empty_stats, endpoint, keep, kept,
     platform_message, present_totals, reported,
 };
-use super::{
-    Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse,
-};
+use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -4,12 +4,9 @@
 //! username, with or without `@` (`/2/users/by/username/{username}`); the answer's `id`,
 //! or its `username` compared without case, must be that account.
 use super::http::{
-    Call, Http, credential, difference, empty_stats, endpoint, keep, kept, present_totals,
-    reported,
+    Call, Http, credential, difference, empty_stats, endpoint, keep, kept, present_totals, reported,
 };
-use super::{
-    Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse,
-};
+use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -131,9 +128,11 @@ impl Connector for X {
         let token = credential(request)?;
         let url = match account(request) {
             Account::Id(id) => endpoint(PLATFORM, &self.base, &["2", "users", id])?,
-            Account::Username(name) => {
-                endpoint(PLATFORM, &self.base, &["2", "users", "by", "username", name])?
-            }
+            Account::Username(name) => endpoint(
+                PLATFORM,
+                &self.base,
+                &["2", "users", "by", "username", name],
+            )?,
         };
         let call = Call::get(url, &request.source.credentials_ref)
             .query("user.fields", "public_metrics")

@@ -4,8 +4,8 @@
 //! The channel's account is a channel id (`UC…`, asked with `id=`; the answer's item must
 //! carry that id) or a handle (`@name`, asked with `forHandle=`), as CreateChannel checks.
 use super::http::{
-    Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint,
-    keep, kept, optional_count, platform_message, present_totals, reported,
+    Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint, keep,
+    kept, optional_count, platform_message, present_totals, reported,
 };
 use super::{
     Connector, ConnectorError, HttpSettings, MissingMetric, Page, PageSink, PullRequest,
@@ -136,7 +136,10 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
     row.views = views.and_then(|v| difference(previous, "viewCount", v));
     Ok(Page {
         channel_stats: vec![row],
-        totals: Some(present_totals(&[("videoCount", videos), ("viewCount", views)])),
+        totals: Some(present_totals(&[
+            ("videoCount", videos),
+            ("viewCount", views),
+        ])),
         missing,
         ..Page::default()
     })
@@ -165,7 +168,11 @@ impl Connector for YouTube {
         let url = endpoint(PLATFORM, &self.base, &["youtube", "v3", "channels"])?;
         let account = &request.source.account_id;
         // `id=` takes only channel ids; a handle given there matches nothing.
-        let by = if account.starts_with('@') { "forHandle" } else { "id" };
+        let by = if account.starts_with('@') {
+            "forHandle"
+        } else {
+            "id"
+        };
         let call = Call::get(url, &request.source.credentials_ref)
             .query("part", "statistics")
             .query(by, account.clone())

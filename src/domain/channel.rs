@@ -246,7 +246,10 @@ mod tests {
             panic!("UCanna is refused");
         };
         let why = &violations[0].description;
-        assert!(why.contains("channel id") && why.contains("handle"), "{why}");
+        assert!(
+            why.contains("channel id") && why.contains("handle"),
+            "{why}"
+        );
     }
 
     #[test]

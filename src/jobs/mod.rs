@@ -777,7 +777,15 @@ impl Jobs {
                 return day_report;
             }
             let results = self
-                .pull_source(tenant, source, day, window, latest, spec.force, &mut deferred)
+                .pull_source(
+                    tenant,
+                    source,
+                    day,
+                    window,
+                    latest,
+                    spec.force,
+                    &mut deferred,
+                )
                 .await;
             day_report.sources.extend(results);
             // Progress is visible while the day runs, at most once a second: the report
@@ -976,7 +984,13 @@ impl Jobs {
             let (mut report, until) = match &limited {
                 // The platform refuses until then: no request is spent before it.
                 Some((until, message)) => (
-                    source_report(source, d, connector.name(), Outcome::Failed, message.clone()),
+                    source_report(
+                        source,
+                        d,
+                        connector.name(),
+                        Outcome::Failed,
+                        message.clone(),
+                    ),
                     Some(*until),
                 ),
                 None => {
@@ -1127,10 +1141,8 @@ impl Jobs {
                     report.detail = format!("{rescheduled}, then failed: {}", report.detail);
                 }
                 None => {
-                    report.detail = format!(
-                        "{rescheduled} and pulled at {}",
-                        shown_time(Utc::now())
-                    );
+                    report.detail =
+                        format!("{rescheduled} and pulled at {}", shown_time(Utc::now()));
                 }
             }
             if let Some(r) = find_report(day_report, &next) {

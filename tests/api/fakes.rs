@@ -274,7 +274,11 @@ async fn handle(
         Some(Fault::RateLimitReset(after)) => {
             let mut reply = wire.error(ErrorKind::RateLimited);
             reply.status = 429;
-            reply.headers.retain(|(k, _)| !is_rate_header(k));
+            // X's x-rate-limit-limit and -remaining stay, as X sends them with the reset.
+            reply.headers.retain(|(k, _)| {
+                !k.eq_ignore_ascii_case("retry-after")
+                    && !k.eq_ignore_ascii_case("x-rate-limit-reset")
+            });
             let at = SystemTime::now() + after;
             let epoch = at
                 .duration_since(SystemTime::UNIX_EPOCH)

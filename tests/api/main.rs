@@ -24,6 +24,7 @@ mod operations;
 mod ops;
 mod otlp;
 mod paging;
+mod platform_social;
 mod read_cache;
 mod resources;
 mod rule_properties;
