@@ -6,6 +6,9 @@
 //! the day and the trailing window of late data, and marks the day succeeded, partial (a
 //! source failed; the next run pulls it again) or failed. A background task renews the
 //! leases while the run works, so a replica that dies loses its days to the next claimer.
+//! A source whose platform rate-limits it past the HTTP client's wait is pulled again
+//! after the day's other sources, once the limit resets, if that is within
+//! `rate_limit_max_wait`; else the next run pulls it.
 pub mod report;
 pub mod scheduler;
 
@@ -1098,6 +1101,9 @@ impl Jobs {
                 for d in std::iter::once(&next).chain(&deferred) {
                     if let Some(r) = find_report(day_report, d) {
                         r.detail = format!("{}; {why}", r.detail);
+                        if !claim.is_lost() {
+                            r.outcome = Outcome::Cancelled;
+                        }
                     }
                 }
                 return false;
