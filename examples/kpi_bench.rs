@@ -486,7 +486,12 @@ async fn generate(store: &Store, size: Size, world: &World) -> BoxResult<Counts>
             display_name: ch.id.clone(),
             platform: ch.platform,
             owner,
-            account_id: format!("acct-{}", ch.id),
+            // A YouTube account is a channel id or an @handle (CreateChannel checks it).
+            account_id: if ch.platform == Platform::YouTube {
+                format!("@{}", ch.id)
+            } else {
+                format!("acct-{}", ch.id)
+            },
             credentials_ref: format!("{}_TOKEN", ch.platform.as_str().to_uppercase()),
         };
         spec.validate()?;

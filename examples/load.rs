@@ -926,7 +926,12 @@ async fn setup(args: &Args, tally: &Path, db: &str, logs: &Path) -> BoxResult<Se
                         display_name: id.clone(),
                         platform: platform as i32,
                         owner: format!("influencers/{influencer}"),
-                        account_id: id.clone(),
+                        // A YouTube account is a channel id or an @handle.
+                        account_id: if platform == proto::Platform::Youtube {
+                            format!("@{id}")
+                        } else {
+                            id.clone()
+                        },
                         ..Default::default()
                     }),
                     channel_id: id.clone(),

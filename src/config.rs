@@ -53,6 +53,9 @@ pub struct Settings {
     pub job_max_catch_up_days: u32,
     /// Automatic attempts per day before it waits for a forced run.
     pub job_max_attempts: i32,
+    /// Longest a run waits for a platform's rate limit to reset before pulling the source
+    /// again; a later reset leaves the source to the next run.
+    pub rate_limit_max_wait_seconds: u64,
     /// Where pulled data comes from: `live` (the platforms' APIs), `demo` (generated) or
     /// `none` (ingest only).
     pub connectors: ConnectorMode,
@@ -152,6 +155,7 @@ impl Default for Settings {
             job_lease_seconds: 120,
             job_max_catch_up_days: 7,
             job_max_attempts: 5,
+            rate_limit_max_wait_seconds: 900,
             connectors: ConnectorMode::Live,
             credentials_dir: None,
             http_timeout_seconds: 30,
@@ -264,6 +268,7 @@ impl Settings {
                 ));
             },
             customer_keys: self.customer_keys()?,
+            rate_limit_max_wait: std::time::Duration::from_secs(self.rate_limit_max_wait_seconds),
         })
     }
 
@@ -320,7 +325,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 40] = [
+    pub const KEYS: [&'static str; 41] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -334,6 +339,7 @@ impl Settings {
         "job_lease_seconds",
         "job_max_catch_up_days",
         "job_max_attempts",
+        "rate_limit_max_wait_seconds",
         "connectors",
         "credentials_dir",
         "http_timeout_seconds",

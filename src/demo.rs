@@ -111,7 +111,12 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
                 display_name: format!("{name} on {}", platform.as_str()),
                 platform,
                 owner: Some(id.to_string()),
-                account_id: format!("{id}-{}", platform.as_str()),
+                // A YouTube account is a channel id or an @handle (see channel.proto).
+                account_id: if platform == Platform::YouTube {
+                    format!("@{id}")
+                } else {
+                    format!("{id}-{}", platform.as_str())
+                },
                 credentials_ref: format!(
                     "{}_TOKEN_{}",
                     platform.as_str().to_uppercase(),

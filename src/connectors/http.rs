@@ -151,6 +151,54 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// `body` with every spelling of `secret` scrubbed (see [`scrub`]) from each of its strings
+/// and keys, so that a response kept for [`super::Connector::derive`] holds no secret even
+/// where the platform echoes the request.
+pub(crate) fn scrub_json(body: Value, secret: &Secret) -> Value {
+    let secret = secret.expose();
+    fn walk(value: Value, secret: &str) -> Value {
+        match value {
+            Value::String(text) => Value::String(scrub(&text, secret)),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| walk(v, secret)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (scrub(&k, secret), walk(v, secret)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    walk(body, secret)
+}
+
+/// A successful response kept under `label`, scrubbed of `secret`.
+pub(crate) fn keep(label: &str, body: Value, secret: &Secret) -> super::RawResponse {
+    super::RawResponse {
+        label: label.to_string(),
+        body: scrub_json(body, secret),
+    }
+}
+
+/// The kept response labelled `label`, or an error naming it: `derive` was handed the
+/// responses of another connector or of a past day, which has none.
+pub(crate) fn kept<'a>(
+    platform: &'static str,
+    raw: &'a [super::RawResponse],
+    label: &str,
+) -> Result<&'a Value, ConnectorError> {
+    raw.iter()
+        .find(|r| r.label == label)
+        .map(|r| &r.body)
+        .ok_or_else(|| {
+            bad(
+                platform,
+                format!("no `{label}` response among the kept ones"),
+            )
+        })
+}
+
 /// The end of the longest spelling of `secret` that starts at `start` of `text`; a spelling
 /// of at least `cut_off` leading bytes that runs into the end of the text counts too.
 fn spelled_at(text: &[u8], start: usize, secret: &[u8], cut_off: usize) -> Option<usize> {
@@ -335,8 +383,9 @@ impl Http {
         .retry(backoff)
         .when(|failure| matches!(failure, Failure::Retry { .. }))
         .adjust(|failure, next| {
-            // The platform's own wait wins over the backoff; jitter may push the backoff
-            // past max_delay, so both are capped here.
+            // The platform's own wait wins over the backoff (a longer one ended the pull
+            // in `attempt`); jitter may push the backoff past max_delay, so both are
+            // capped here.
             let next = next?;
             Some(match failure {
                 Failure::Retry {
@@ -422,10 +471,26 @@ impl Http {
                 reference: call.reference.to_string(),
                 message: call.scrub(message),
             })),
-            Verdict::Retry(message) => Err(Failure::Retry {
-                message: context(message),
-                wait: retry_hint(&headers, SystemTime::now()),
-            }),
+            Verdict::Retry(message) => {
+                let now = SystemTime::now();
+                let wait = retry_hint(&headers, now);
+                match wait {
+                    // Waiting longer than max_delay per attempt would burn every attempt
+                    // before the limit resets (X's windows are 15 minutes): the runner
+                    // pulls the source again once the platform takes requests.
+                    Some(wait) if wait > self.settings.max_delay => {
+                        Err(Failure::Fatal(ConnectorError::RateLimited {
+                            platform: self.platform,
+                            until: DateTime::<Utc>::from(now + wait),
+                            message: context(message),
+                        }))
+                    }
+                    _ => Err(Failure::Retry {
+                        message: context(message),
+                        wait,
+                    }),
+                }
+            }
             Verdict::Rejected(message) => Err(Failure::Fatal(ConnectorError::Rejected {
                 platform: self.platform,
                 status: status.as_u16(),
@@ -629,6 +694,28 @@ pub(crate) fn optional_count(
         .map_err(|(field, reason)| bad(platform, format!("{field} {reason}")))
 }
 
+/// An optional metric at `field`: when absent it is left unset (`not_reported`) and
+/// `metric` goes on `missing` with the reason, so that the day keeps the other metrics.
+pub(crate) fn reported(
+    platform: &'static str,
+    value: &Value,
+    field: &str,
+    metric: &str,
+    missing: &mut Vec<super::MissingMetric>,
+) -> Result<Option<i64>, ConnectorError> {
+    let count = optional_count(platform, value, field)?;
+    if count.is_none() {
+        missing.push(super::MissingMetric {
+            metric: metric.to_string(),
+            reason: NOT_IN_THE_RESPONSE.to_string(),
+        });
+    }
+    Ok(count)
+}
+
+/// The reason of a metric the platform's answer left out.
+pub(crate) const NOT_IN_THE_RESPONSE: &str = "not in the response";
+
 /// Like [`optional_count`], but the field must be there.
 pub(crate) fn count(
     platform: &'static str,
@@ -637,6 +724,17 @@ pub(crate) fn count(
 ) -> Result<i64, ConnectorError> {
     optional_count(platform, value, field)?
         .ok_or_else(|| bad(platform, format!("{field} is missing")))
+}
+
+/// The lifetime totals to remember, only those the platform gave: a total it left out is
+/// not stored, so the next day's difference is not computed from it.
+pub(crate) fn present_totals(totals: &[(&str, Option<i64>)]) -> Value {
+    Value::Object(
+        totals
+            .iter()
+            .filter_map(|(key, value)| value.map(|v| (key.to_string(), Value::from(v))))
+            .collect(),
+    )
 }
 
 /// Today's total minus the previous day's stored total under `key`: None without a
@@ -775,6 +873,28 @@ mod tests {
         assert_eq!(scrub("a key", "k+y/Ab=c=="), "a key");
         assert_eq!(scrub("nothing here", ""), "nothing here");
         assert_eq!(scrub("ünïcode stays", "k+y"), "ünïcode stays");
+    }
+
+    #[test]
+    fn connectors_keep_responses_without_the_secret() {
+        let secret = Secret::new("k+y/Ab=c==");
+        let body = serde_json::json!({
+            "error": {"message": "bad key=k%2By%2FAb%3Dc%3D%3D", "code": 400},
+            "echo": [r"k+y\/Ab=c=="],
+            "k+y/Ab=c==": true,
+            "count": 12,
+        });
+        let kept = keep("channels", body, &secret);
+        assert_eq!(kept.label, "channels");
+        assert_eq!(
+            kept.body,
+            serde_json::json!({
+                "error": {"message": "bad key=***", "code": 400},
+                "echo": ["***"],
+                "***": true,
+                "count": 12,
+            })
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub struct Source {
     pub channel_id: String,
     /// Platform.
     pub platform: Platform,
-    /// The platform's account id (GA4: the property id; Shopify: the shop domain).
+    /// The platform's account id (GA4: the property id; Shopify: the shop domain; YouTube:
+    /// the `UC…` channel id or the `@` handle; X: the user id or username; TikTok: the
+    /// `open_id`).
     pub account_id: String,
     /// Name of the credential in the tenant's namespace (see [`Credentials`]).
     pub credentials_ref: String,
@@ -179,9 +181,21 @@ pub enum ConnectorError {
         /// The platform's message.
         message: String,
     },
-    /// The channel is set up wrongly (bad account id for the platform).
+    /// The channel is set up wrongly (bad account id for the platform, or a token granted
+    /// by another account than the channel's).
     #[error("channel misconfigured: {0}")]
     Config(String),
+    /// The platform asked to wait longer than the HTTP client may (`HttpSettings.max_delay`):
+    /// no attempt is spent waiting; the runner pulls the source again after `until`.
+    #[error("{platform} rate limited until {}: {message}", until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
+    RateLimited {
+        /// Platform name.
+        platform: &'static str,
+        /// When the platform said requests are accepted again.
+        until: chrono::DateTime<chrono::Utc>,
+        /// The platform's message.
+        message: String,
+    },
     /// Storing a page failed.
     #[error("storing a page failed: {0}")]
     Sink(#[from] SinkError),

@@ -1,13 +1,21 @@
 //! TikTok Display API v2: the authorised user's current totals, turned into the latest
 //! day's differences.
+//!
+//! The token decides whose totals come back, so the answer's `open_id` must be the
+//! channel's account id: a token granted by another account is refused, not stored under
+//! this channel.
 use super::http::{
-    Call, Http, Verdict, count, credential, difference, empty_stats, endpoint, platform_message,
+    Call, Http, Verdict, credential, difference, empty_stats, endpoint, keep, kept,
+    platform_message, present_totals, reported,
 };
-use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest};
+use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const PLATFORM: &str = "tiktok";
+
+/// The label of the kept `GET /v2/user/info/` answer.
+const USER_INFO: &str = "user_info";
 
 /// Pulls a TikTok account's statistics (the account the token was granted by).
 pub struct TikTok {
@@ -42,6 +50,55 @@ fn classify(status: StatusCode, body: Option<&Value>) -> Option<Verdict> {
     }
 }
 
+/// Maps a kept user info answer: the identity check, then each total that is there.
+fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+    // Current totals describe the latest day only; a past day has nothing to report.
+    if !request.latest {
+        return Ok(Page::default());
+    }
+    let body = kept(PLATFORM, raw, USER_INFO)?;
+    let user = &body["data"]["user"];
+    if !user.is_object() {
+        return Err(super::http::bad(PLATFORM, "data.user is missing"));
+    }
+    let open_id = user["open_id"]
+        .as_str()
+        .ok_or_else(|| super::http::bad(PLATFORM, "data.user.open_id is missing"))?;
+    let account = &request.source.account_id;
+    if open_id != account {
+        return Err(ConnectorError::Config(format!(
+            "the token was granted by TikTok account `{open_id}`, not the channel's `{account}`"
+        )));
+    }
+    let mut missing = Vec::new();
+    let mut metric = |field: &str| {
+        reported(
+            PLATFORM,
+            &user[field],
+            &format!("data.user.{field}"),
+            field,
+            &mut missing,
+        )
+    };
+    let followers = metric("follower_count")?;
+    let likes = metric("likes_count")?;
+    let videos = metric("video_count")?;
+    let previous = request.previous_totals.as_ref();
+    let mut row = empty_stats(request);
+    row.followers = followers;
+    row.posts = videos.and_then(|v| difference(previous, "video_count", v));
+    row.likes = likes.and_then(|l| difference(previous, "likes_count", l));
+    Ok(Page {
+        channel_stats: vec![row],
+        totals: Some(present_totals(&[
+            ("likes_count", likes),
+            ("video_count", videos),
+        ])),
+        missing,
+        ..Page::default()
+    })
+}
+
 #[async_trait::async_trait]
 impl Connector for TikTok {
     fn name(&self) -> &'static str {
@@ -57,9 +114,8 @@ impl Connector for TikTok {
         request: &PullRequest,
         sink: &mut dyn PageSink,
     ) -> Result<(), ConnectorError> {
-        // Current totals describe the latest day only; a past day has nothing to report.
         if !request.latest {
-            sink.page(Page::default(), None).await?;
+            sink.page(map(request, &[])?, None).await?;
             return Ok(());
         }
         let token = credential(request)?;
@@ -68,28 +124,16 @@ impl Connector for TikTok {
             .query("fields", "open_id,follower_count,likes_count,video_count")
             .bearer(token);
         let body = self.http.send(call).await?.body;
-        let user = &body["data"]["user"];
-        if !user.is_object() {
-            return Err(super::http::bad(PLATFORM, "data.user is missing"));
-        }
-        let followers = count(
-            PLATFORM,
-            &user["follower_count"],
-            "data.user.follower_count",
-        )?;
-        let likes = count(PLATFORM, &user["likes_count"], "data.user.likes_count")?;
-        let videos = count(PLATFORM, &user["video_count"], "data.user.video_count")?;
-        let previous = request.previous_totals.as_ref();
-        let mut row = empty_stats(request);
-        row.followers = Some(followers);
-        row.posts = difference(previous, "video_count", videos);
-        row.likes = difference(previous, "likes_count", likes);
-        let page = Page {
-            channel_stats: vec![row],
-            totals: Some(json!({"likes_count": likes, "video_count": videos})),
-            ..Page::default()
-        };
+        let raw = vec![keep(USER_INFO, body, token)];
+        let mut page = map(request, &raw)?;
+        page.raw = raw;
         sink.page(page, None).await?;
         Ok(())
+    }
+
+    /// Maps a kept user info answer again; the page's `raw` stays empty (it is kept
+    /// already).
+    fn derive(&self, request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+        map(request, raw)
     }
 }

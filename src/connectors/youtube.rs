@@ -1,14 +1,23 @@
 //! YouTube Data API v3: a channel's current lifetime totals, turned into the latest day's
 //! differences.
+//!
+//! The channel's account is a channel id (`UC…`, asked with `id=`; the answer's item must
+//! carry that id) or a handle (`@name`, asked with `forHandle=`), as CreateChannel checks.
 use super::http::{
-    Call, Http, Verdict, count, credential, difference, empty_stats, endpoint, optional_count,
-    platform_message,
+    Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint, keep,
+    kept, optional_count, platform_message, present_totals, reported,
 };
-use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest};
+use super::{
+    Connector, ConnectorError, HttpSettings, MissingMetric, Page, PageSink, PullRequest,
+    RawResponse,
+};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const PLATFORM: &str = "youtube";
+
+/// The label of the kept `channels.list` answer.
+const CHANNELS: &str = "channels";
 
 /// Pulls a YouTube channel's statistics.
 pub struct YouTube {
@@ -62,6 +71,80 @@ fn classify(status: StatusCode, body: Option<&Value>) -> Option<Verdict> {
     None
 }
 
+/// Maps a kept `channels.list` answer: the channel it names, then each total that is there.
+fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+    // Current totals describe the latest day only; a past day has nothing to report.
+    if !request.latest {
+        return Ok(Page::default());
+    }
+    let body = kept(PLATFORM, raw, CHANNELS)?;
+    let account = &request.source.account_id;
+    let handle = account.starts_with('@');
+    let item = body["items"]
+        .as_array()
+        .and_then(|items| items.first())
+        .ok_or_else(|| {
+            let what = if handle { "handle" } else { "id" };
+            ConnectorError::Config(format!("no YouTube channel with {what} `{account}`"))
+        })?;
+    // A handle names the channel by another key; only an id can be compared.
+    let id = item["id"].as_str().unwrap_or_default();
+    if !handle && id != account {
+        return Err(ConnectorError::Config(format!(
+            "YouTube answered for channel `{id}`, not the channel's `{account}`"
+        )));
+    }
+    let stats = &item["statistics"];
+    if !stats.is_object() {
+        return Err(super::http::bad(PLATFORM, "items[0].statistics is missing"));
+    }
+    let mut missing = Vec::new();
+    let views = reported(
+        PLATFORM,
+        &stats["viewCount"],
+        "items[0].statistics.viewCount",
+        "viewCount",
+        &mut missing,
+    )?;
+    let videos = reported(
+        PLATFORM,
+        &stats["videoCount"],
+        "items[0].statistics.videoCount",
+        "videoCount",
+        &mut missing,
+    )?;
+    let hidden = stats["hiddenSubscriberCount"].as_bool().unwrap_or(false);
+    let subscribers = optional_count(
+        PLATFORM,
+        &stats["subscriberCount"],
+        "items[0].statistics.subscriberCount",
+    )?;
+    let previous = request.previous_totals.as_ref();
+    let mut row = empty_stats(request);
+    row.followers = if hidden { None } else { subscribers };
+    if row.followers.is_none() {
+        missing.push(MissingMetric {
+            metric: "subscriberCount".into(),
+            reason: if hidden {
+                "hidden by the channel (hiddenSubscriberCount)".into()
+            } else {
+                NOT_IN_THE_RESPONSE.into()
+            },
+        });
+    }
+    row.posts = videos.and_then(|v| difference(previous, "videoCount", v));
+    row.views = views.and_then(|v| difference(previous, "viewCount", v));
+    Ok(Page {
+        channel_stats: vec![row],
+        totals: Some(present_totals(&[
+            ("videoCount", videos),
+            ("viewCount", views),
+        ])),
+        missing,
+        ..Page::default()
+    })
+}
+
 #[async_trait::async_trait]
 impl Connector for YouTube {
     fn name(&self) -> &'static str {
@@ -77,59 +160,34 @@ impl Connector for YouTube {
         request: &PullRequest,
         sink: &mut dyn PageSink,
     ) -> Result<(), ConnectorError> {
-        // Current totals describe the latest day only; a past day has nothing to report.
         if !request.latest {
-            sink.page(Page::default(), None).await?;
+            sink.page(map(request, &[])?, None).await?;
             return Ok(());
         }
         let key = credential(request)?;
         let url = endpoint(PLATFORM, &self.base, &["youtube", "v3", "channels"])?;
         let account = &request.source.account_id;
+        // `id=` takes only channel ids; a handle given there matches nothing.
+        let by = if account.starts_with('@') {
+            "forHandle"
+        } else {
+            "id"
+        };
         let call = Call::get(url, &request.source.credentials_ref)
             .query("part", "statistics")
-            .query("id", account.clone())
+            .query(by, account.clone())
             .secret_query("key", key);
-        let reply = self.http.send(call).await?;
-        let item = reply.body["items"]
-            .as_array()
-            .and_then(|items| items.first())
-            .ok_or_else(|| {
-                ConnectorError::Config(format!("no YouTube channel with id `{account}`"))
-            })?;
-        let stats = &item["statistics"];
-        if !stats.is_object() {
-            return Err(super::http::bad(PLATFORM, "items[0].statistics is missing"));
-        }
-        let views = count(
-            PLATFORM,
-            &stats["viewCount"],
-            "items[0].statistics.viewCount",
-        )?;
-        let videos = count(
-            PLATFORM,
-            &stats["videoCount"],
-            "items[0].statistics.videoCount",
-        )?;
-        let hidden = stats["hiddenSubscriberCount"].as_bool().unwrap_or(false);
-        let previous = request.previous_totals.as_ref();
-        let mut row = empty_stats(request);
-        row.followers = if hidden {
-            None
-        } else {
-            optional_count(
-                PLATFORM,
-                &stats["subscriberCount"],
-                "items[0].statistics.subscriberCount",
-            )?
-        };
-        row.posts = difference(previous, "videoCount", videos);
-        row.views = difference(previous, "viewCount", views);
-        let page = Page {
-            channel_stats: vec![row],
-            totals: Some(json!({"videoCount": videos, "viewCount": views})),
-            ..Page::default()
-        };
+        let body = self.http.send(call).await?.body;
+        let raw = vec![keep(CHANNELS, body, key)];
+        let mut page = map(request, &raw)?;
+        page.raw = raw;
         sink.page(page, None).await?;
         Ok(())
+    }
+
+    /// Maps a kept `channels.list` answer again; the page's `raw` stays empty (it is kept
+    /// already).
+    fn derive(&self, request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+        map(request, raw)
     }
 }

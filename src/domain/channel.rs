@@ -68,7 +68,7 @@ pub struct Channel {
     pub platform: Platform,
     /// Influencer id of the owner; None for the brand's own channel.
     pub owner: Option<String>,
-    /// The platform's account id.
+    /// The platform's account id (its form per platform: channel.proto's `account_id`).
     pub account_id: String,
     /// Name of the credentials to pull with; may be empty.
     pub credentials_ref: String,
@@ -86,6 +86,9 @@ impl Channel {
                 // The shop domain becomes the host Tally sends the shop's token to.
                 self.account_id = self.account_id.to_ascii_lowercase();
                 v.check("account_id", check_shop_domain(&self.account_id));
+            }
+            Ok(()) if self.platform == Platform::YouTube => {
+                v.check("account_id", check_youtube_account(&self.account_id));
             }
             Ok(()) => {}
         }
@@ -133,6 +136,34 @@ pub fn check_shop_domain(domain: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a YouTube account id: a channel id (`UC` and 22 of `A-Z a-z 0-9 _ -`), looked up
+/// with `id=`, or a handle (`@` and 3 to 30 of `A-Z a-z 0-9 . _ -`), looked up with
+/// `forHandle=`; the Data API finds nothing under any other form.
+pub fn check_youtube_account(account: &str) -> Result<(), String> {
+    let channel_id = account.strip_prefix("UC").is_some_and(|rest| {
+        rest.len() == 22
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    });
+    let handle = account.strip_prefix('@').is_some_and(|rest| {
+        (3..=30).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    });
+    if channel_id || handle {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a YouTube account: use the channel id (`UC` and 22 letters, digits, \
+             `_` or `-`, such as UC_x5XG1OV2P6uZZ5FSM9Ttw) or the handle (`@` and 3 to 30 \
+             letters, digits, `.`, `_` or `-`, such as @GoogleDevelopers)",
+            super::names::shorten(account)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +207,49 @@ mod tests {
         ] {
             assert_eq!(fields(shop(bad, "")), ["account_id"], "{bad}");
         }
+    }
+
+    #[test]
+    fn youtube_channels_name_a_channel_id_or_a_handle() {
+        let youtube = |account: &str| Channel {
+            display_name: "Anna".into(),
+            platform: Platform::YouTube,
+            owner: None,
+            account_id: account.into(),
+            credentials_ref: String::new(),
+        };
+        for good in [
+            "UC_x5XG1OV2P6uZZ5FSM9Ttw",
+            " UC_x5XG1OV2P6uZZ5FSM9Ttw ",
+            "@GoogleDevelopers",
+            "@abc",
+            "@anna.de-vries_2",
+            &format!("@{}", "a".repeat(30)),
+        ] {
+            assert_eq!(fields(youtube(good)), Vec::<String>::new(), "{good}");
+        }
+        for bad in [
+            "UCanna",
+            "UC_x5XG1OV2P6uZZ5FSM9Ttw1",
+            "UC_x5XG1OV2P6uZZ5FSM9Tt!",
+            "uc_x5XG1OV2P6uZZ5FSM9Ttw",
+            "GoogleDevelopers",
+            "@ab",
+            &format!("@{}", "a".repeat(31)),
+            "@anna vries",
+            "@anna/../x",
+            "https://www.youtube.com/@GoogleDevelopers",
+        ] {
+            assert_eq!(fields(youtube(bad)), ["account_id"], "{bad}");
+        }
+        let Err(DomainError::Invalid(violations)) = youtube("UCanna").validate() else {
+            panic!("UCanna is refused");
+        };
+        let why = &violations[0].description;
+        assert!(
+            why.contains("channel id") && why.contains("handle"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -6,11 +6,16 @@
 //! the day and the trailing window of late data, and marks the day succeeded, partial (a
 //! source failed; the next run pulls it again) or failed. A background task renews the
 //! leases while the run works, so a replica that dies loses its days to the next claimer.
+//! A source whose platform rate-limits it past the HTTP client's wait is pulled again
+//! after the day's other sources, once the limit resets, if that is within
+//! `rate_limit_max_wait`; else the next run pulls it.
 pub mod report;
 pub mod scheduler;
 
 use crate::compute::{self, SnapshotFeed};
-use crate::connectors::{Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source};
+use crate::connectors::{
+    ConnectorError, Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source,
+};
 use crate::domain::observation::CustomerKeySecret;
 use crate::domain::tenant::Tenant;
 use crate::goals::GoalFeed;
@@ -63,6 +68,9 @@ pub struct JobSettings {
     pub fake_follower_threshold: f64,
     /// The secret that keys the hashes of e-mail addresses (ingest and pulls alike).
     pub customer_keys: CustomerKeySecret,
+    /// Longest a platform's rate limit may hold a source back: a source refused until
+    /// later than this is pulled again by the next run instead of in this one.
+    pub rate_limit_max_wait: Duration,
 }
 
 impl Default for JobSettings {
@@ -79,6 +87,7 @@ impl Default for JobSettings {
             fake_follower_threshold: 3.5,
             // Tests and embedded use; `tally serve` refuses to start without its own.
             customer_keys: CustomerKeySecret::development(),
+            rate_limit_max_wait: Duration::from_secs(900),
         }
     }
 }
@@ -200,6 +209,76 @@ impl PageSink for StoreSink<'_> {
         }
         Ok(())
     }
+}
+
+/// Why a source's pull of a day failed.
+struct PullFailure {
+    /// What to report.
+    message: String,
+    /// When the platform takes requests again, if it asked to wait past the HTTP cap.
+    until: Option<DateTime<Utc>>,
+}
+
+/// Times a rate-limited source's day is rescheduled within one run at most.
+const MAX_RESCHEDULES: u32 = 3;
+
+/// A source's day held back by a platform's rate limit, pulled again after `until`.
+#[derive(Clone, Debug)]
+struct Deferred {
+    source: Source,
+    day: NaiveDate,
+    is_latest: bool,
+    force: bool,
+    until: DateTime<Utc>,
+    /// A rescheduled pull limited again past this is left to the next run, so the run
+    /// waits at most `rate_limit_max_wait` for one source.
+    deadline: DateTime<Utc>,
+    reschedules: u32,
+}
+
+/// A source's report with nothing pulled yet.
+fn source_report(
+    source: &Source,
+    day: NaiveDate,
+    connector: &str,
+    outcome: Outcome,
+    detail: String,
+) -> SourceReport {
+    SourceReport {
+        channel_id: source.channel_id.clone(),
+        connector: connector.to_string(),
+        day,
+        outcome,
+        rows: 0,
+        duration_ms: 0,
+        detail,
+        skipped_rows: vec![],
+        missing: vec![],
+        day_zone: String::new(),
+    }
+}
+
+/// The report of a deferred source's day in `day_report`.
+fn find_report<'a>(day_report: &'a mut DayReport, d: &Deferred) -> Option<&'a mut SourceReport> {
+    day_report
+        .sources
+        .iter_mut()
+        .find(|r| r.channel_id == d.source.channel_id && r.day == d.day)
+}
+
+/// A time as the reports show it: RFC 3339 in UTC, whole seconds.
+fn shown_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The detail of a source whose platform refuses requests for longer than the run waits.
+fn beyond_wait(until: DateTime<Utc>, max_wait: Duration, message: &str) -> String {
+    format!(
+        "rate limited until {}, later than the {} s the run waits; the next run pulls it \
+         again ({message})",
+        shown_time(until),
+        max_wait.as_secs()
+    )
 }
 
 /// A day this run holds. A lost claim is told on the claim itself, not on the run: a
@@ -693,6 +772,7 @@ impl Jobs {
             Ok(s) => s,
             Err(e) => return failed_day(day_report, "pull", started, e.to_string()),
         };
+        let mut deferred = Vec::new();
         for source in &sources {
             if heartbeat.cancel.load(Ordering::SeqCst) {
                 day_report.outcome = Outcome::Cancelled;
@@ -700,7 +780,15 @@ impl Jobs {
                 return day_report;
             }
             let results = self
-                .pull_source(tenant, source, day, window, latest, spec.force)
+                .pull_source(
+                    tenant,
+                    source,
+                    day,
+                    window,
+                    latest,
+                    spec.force,
+                    &mut deferred,
+                )
                 .await;
             day_report.sources.extend(results);
             // Progress is visible while the day runs, at most once a second: the report
@@ -716,6 +804,21 @@ impl Jobs {
                 self.inner.store.cancel_requested(&tenant.id, run_id).await
             {
                 heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+            }
+        }
+        if !deferred.is_empty() {
+            let mut snapshot = report.clone();
+            snapshot.days.push(day_report.clone());
+            if let Ok(cancelled) = self.save(&tenant.id, run_id, &snapshot, false).await {
+                heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+            }
+            let finished = self
+                .pull_deferred(tenant, run_id, deferred, heartbeat, claim, &mut day_report)
+                .await;
+            if !finished && heartbeat.cancel.load(Ordering::SeqCst) {
+                day_report.outcome = Outcome::Cancelled;
+                day_report.detail = "the run was cancelled".into();
+                return day_report;
             }
         }
         let failed: Vec<&SourceReport> = day_report
@@ -833,7 +936,11 @@ impl Jobs {
         day_report
     }
 
-    /// Pulls one source for the days of `window` it can report.
+    /// Pulls one source for the days of `window` it can report. A day the platform
+    /// refuses until a time within `rate_limit_max_wait` goes on `deferred` (and so do the
+    /// source's later days, without spending a request), to be pulled after the day's
+    /// other sources; a later time fails it for this run.
+    #[allow(clippy::too_many_arguments)]
     async fn pull_source(
         &self,
         tenant: &Tenant,
@@ -842,21 +949,11 @@ impl Jobs {
         window: Period,
         latest: NaiveDate,
         force: bool,
+        deferred: &mut Vec<Deferred>,
     ) -> Vec<SourceReport> {
-        let report = |d: NaiveDate, connector: &str, outcome, detail: String| SourceReport {
-            channel_id: source.channel_id.clone(),
-            connector: connector.to_string(),
-            day: d,
-            outcome,
-            rows: 0,
-            duration_ms: 0,
-            detail,
-            skipped_rows: vec![],
-            missing: vec![],
-            day_zone: String::new(),
-        };
         let Some(connector) = self.inner.connectors.get(source.platform) else {
-            return vec![report(
+            return vec![source_report(
+                source,
                 day,
                 "",
                 Outcome::Skipped,
@@ -871,7 +968,8 @@ impl Jobs {
         } else if day == latest {
             vec![day]
         } else {
-            return vec![report(
+            return vec![source_report(
+                source,
                 day,
                 connector.name(),
                 Outcome::Skipped,
@@ -881,45 +979,211 @@ impl Jobs {
                 ),
             )];
         };
+        let max_wait = self.inner.settings.rate_limit_max_wait;
+        let mut limited: Option<(DateTime<Utc>, String)> = None;
         let mut results = Vec::new();
         for d in days {
-            let started = Instant::now();
-            match self
-                .pull_one(
-                    tenant,
-                    source,
-                    connector.as_ref(),
-                    d,
-                    d == latest,
-                    force && d == day,
-                )
-                .await
-            {
-                Ok(Some(pulled)) => {
-                    crate::metrics::rows_pulled(connector.name(), pulled.rows);
-                    let mut r = report(d, connector.name(), Outcome::Succeeded, String::new());
-                    r.rows = pulled.rows;
-                    r.skipped_rows = pulled.skipped;
-                    r.missing = pulled.missing;
-                    r.day_zone = pulled.day_zone.unwrap_or_default();
-                    r.duration_ms = millis(started);
-                    results.push(r);
+            let (is_latest, force) = (d == latest, force && d == day);
+            let (mut report, until) = match &limited {
+                // The platform refuses until then: no request is spent before it.
+                Some((until, message)) => (
+                    source_report(
+                        source,
+                        d,
+                        connector.name(),
+                        Outcome::Failed,
+                        message.clone(),
+                    ),
+                    Some(*until),
+                ),
+                None => {
+                    self.pull_report(tenant, source, connector.as_ref(), d, is_latest, force)
+                        .await
                 }
-                Ok(None) => results.push(report(
-                    d,
-                    connector.name(),
-                    Outcome::Skipped,
-                    "pulled by an earlier run".into(),
-                )),
-                Err(message) => {
-                    let mut r = report(d, connector.name(), Outcome::Failed, message);
-                    r.duration_ms = millis(started);
-                    tracing::warn!(tenant = %tenant.id, channel = %source.channel_id, day = %d, error = %r.detail, "source pull failed");
-                    results.push(r);
+            };
+            if let Some(until) = until {
+                limited.get_or_insert((until, report.detail.clone()));
+                let now = Utc::now();
+                if until - now <= chrono::Duration::from_std(max_wait).unwrap_or_default() {
+                    report.detail = format!(
+                        "rate limited until {}; rescheduled after the day's other sources",
+                        shown_time(until)
+                    );
+                    deferred.push(Deferred {
+                        source: source.clone(),
+                        day: d,
+                        is_latest,
+                        force,
+                        until,
+                        deadline: now + max_wait,
+                        reschedules: 1,
+                    });
+                } else {
+                    report.detail = beyond_wait(until, max_wait, &report.detail);
                 }
             }
+            results.push(report);
         }
         results
+    }
+
+    /// Pulls `source`'s day and reports it; with the time the platform refuses requests
+    /// until, when it asked to wait past the HTTP client's cap.
+    async fn pull_report(
+        &self,
+        tenant: &Tenant,
+        source: &Source,
+        connector: &dyn crate::connectors::Connector,
+        d: NaiveDate,
+        is_latest: bool,
+        force: bool,
+    ) -> (SourceReport, Option<DateTime<Utc>>) {
+        let started = Instant::now();
+        let name = connector.name();
+        match self
+            .pull_one(tenant, source, connector, d, is_latest, force)
+            .await
+        {
+            Ok(Some(pulled)) => {
+                crate::metrics::rows_pulled(name, pulled.rows);
+                let mut r = source_report(source, d, name, Outcome::Succeeded, String::new());
+                r.rows = pulled.rows;
+                r.skipped_rows = pulled.skipped;
+                r.missing = pulled.missing;
+                r.day_zone = pulled.day_zone.unwrap_or_default();
+                r.duration_ms = millis(started);
+                (r, None)
+            }
+            Ok(None) => (
+                source_report(
+                    source,
+                    d,
+                    name,
+                    Outcome::Skipped,
+                    "pulled by an earlier run".into(),
+                ),
+                None,
+            ),
+            Err(failure) => {
+                let mut r = source_report(source, d, name, Outcome::Failed, failure.message);
+                r.duration_ms = millis(started);
+                tracing::warn!(tenant = %tenant.id, channel = %source.channel_id, day = %d, error = %r.detail, "source pull failed");
+                (r, failure.until)
+            }
+        }
+    }
+
+    /// Pulls the rate-limited days again, each once its platform takes requests, in the
+    /// order their limits end; the day's claim stays renewed by the heartbeat meanwhile.
+    /// Returns false when the run was cancelled or the claim lost while waiting.
+    async fn pull_deferred(
+        &self,
+        tenant: &Tenant,
+        run_id: &str,
+        mut deferred: Vec<Deferred>,
+        heartbeat: &Heartbeat,
+        claim: &DayClaim,
+        day_report: &mut DayReport,
+    ) -> bool {
+        let max_wait = self.inner.settings.rate_limit_max_wait;
+        while !deferred.is_empty() {
+            deferred.sort_by_key(|d| d.until);
+            let next = deferred.remove(0);
+            let waited = self
+                .wait_until(tenant, run_id, next.until, heartbeat, claim)
+                .await;
+            if !waited {
+                let why = if claim.is_lost() {
+                    "the day's claim was lost before the retry"
+                } else {
+                    "the run was cancelled before the retry"
+                };
+                for d in std::iter::once(&next).chain(&deferred) {
+                    if let Some(r) = find_report(day_report, d) {
+                        r.detail = format!("{}; {why}", r.detail);
+                        if !claim.is_lost() {
+                            r.outcome = Outcome::Cancelled;
+                        }
+                    }
+                }
+                return false;
+            }
+            let Some(connector) = self.inner.connectors.get(next.source.platform) else {
+                continue;
+            };
+            let (mut report, until) = self
+                .pull_report(
+                    tenant,
+                    &next.source,
+                    connector.as_ref(),
+                    next.day,
+                    next.is_latest,
+                    next.force,
+                )
+                .await;
+            let rescheduled = format!(
+                "rate limited until {}; rescheduled after the day's other sources",
+                shown_time(next.until)
+            );
+            match until {
+                Some(until) if until <= next.deadline && next.reschedules < MAX_RESCHEDULES => {
+                    report.detail = format!(
+                        "{rescheduled}, then rate limited again until {}; rescheduled again",
+                        shown_time(until)
+                    );
+                    deferred.push(Deferred {
+                        until,
+                        reschedules: next.reschedules + 1,
+                        ..next.clone()
+                    });
+                }
+                Some(until) => {
+                    report.detail = format!(
+                        "{rescheduled}, then {}",
+                        beyond_wait(until, max_wait, &report.detail)
+                    );
+                }
+                None if report.outcome == Outcome::Failed => {
+                    report.detail = format!("{rescheduled}, then failed: {}", report.detail);
+                }
+                None => {
+                    report.detail =
+                        format!("{rescheduled} and pulled at {}", shown_time(Utc::now()));
+                }
+            }
+            if let Some(r) = find_report(day_report, &next) {
+                *r = report;
+            }
+        }
+        true
+    }
+
+    /// Waits until `until`, checking for a cancellation every second; false when the run
+    /// was cancelled or the day's claim lost first.
+    async fn wait_until(
+        &self,
+        tenant: &Tenant,
+        run_id: &str,
+        until: DateTime<Utc>,
+        heartbeat: &Heartbeat,
+        claim: &DayClaim,
+    ) -> bool {
+        loop {
+            if heartbeat.cancel.load(Ordering::SeqCst) || claim.is_lost() {
+                return false;
+            }
+            let left = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            if left.is_zero() {
+                return true;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+                () = claim.lost() => return false,
+            }
+            if let Ok(cancelled) = self.inner.store.cancel_requested(&tenant.id, run_id).await {
+                heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
+            }
+        }
     }
 
     /// Pulls one source's day. Sources with history are pulled again (late data; the
@@ -933,9 +1197,12 @@ impl Jobs {
         d: NaiveDate,
         is_latest: bool,
         force: bool,
-    ) -> Result<Option<Pulled>, String> {
+    ) -> Result<Option<Pulled>, PullFailure> {
         let store = &self.inner.store;
-        let text = |e: StorageError| e.to_string();
+        let text = |e: StorageError| PullFailure {
+            message: e.to_string(),
+            until: None,
+        };
         let existing = store
             .get_pull(&tenant.id, &source.channel_id, d)
             .await
@@ -1005,7 +1272,11 @@ impl Jobs {
                     )
                     .await
                     .map_err(text)?;
-                Err(message)
+                let until = match e {
+                    ConnectorError::RateLimited { until, .. } => Some(until),
+                    _ => None,
+                };
+                Err(PullFailure { message, until })
             }
         }
     }

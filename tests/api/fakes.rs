@@ -274,7 +274,11 @@ async fn handle(
         Some(Fault::RateLimitReset(after)) => {
             let mut reply = wire.error(ErrorKind::RateLimited);
             reply.status = 429;
-            reply.headers.retain(|(k, _)| !is_rate_header(k));
+            // X's x-rate-limit-limit and -remaining stay, as X sends them with the reset.
+            reply.headers.retain(|(k, _)| {
+                !k.eq_ignore_ascii_case("retry-after")
+                    && !k.eq_ignore_ascii_case("x-rate-limit-reset")
+            });
             let at = SystemTime::now() + after;
             let epoch = at
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -393,7 +397,7 @@ pub struct YtChannel {
     pub videos: u64,
 }
 
-/// Fake of `GET /youtube/v3/channels?part=statistics&id=…&key=…`.
+/// Fake of `GET /youtube/v3/channels?part=statistics&id=…&key=…` (or `forHandle=@…`).
 pub struct FakeYouTube {
     server: FakeServer,
     wire: Arc<YouTubeWire>,
@@ -412,11 +416,21 @@ impl FakeYouTube {
             .unwrap()
             .insert(id.to_string(), channel);
     }
+
+    /// Answers `forHandle=handle` (`@name`, any case, as YouTube does) with channel `id`.
+    pub fn set_handle(&self, handle: &str, id: &str) {
+        self.wire
+            .handles
+            .lock()
+            .unwrap()
+            .insert(handle.to_lowercase(), id.to_string());
+    }
 }
 
 #[derive(Default)]
 struct YouTubeWire {
     channels: Mutex<HashMap<String, YtChannel>>,
+    handles: Mutex<HashMap<String, String>>,
 }
 
 impl Wire for YouTubeWire {
@@ -428,9 +442,16 @@ impl Wire for YouTubeWire {
             return self.error(ErrorKind::Unauthorized);
         }
         let channels = self.channels.lock().unwrap();
-        let items: Vec<Value> = request
-            .param("id")
-            .unwrap_or("")
+        let ids = match request.param("forHandle") {
+            // The handle is taken with or without its `@`.
+            Some(handle) => {
+                let handle = format!("@{}", handle.trim_start_matches('@').to_lowercase());
+                let handles = self.handles.lock().unwrap();
+                handles.get(&handle).cloned().unwrap_or_default()
+            }
+            None => request.param("id").unwrap_or("").to_string(),
+        };
+        let items: Vec<Value> = ids
             .split(',')
             .filter_map(|id| channels.get(id).map(|c| (id, c)))
             .map(|(id, c)| {
@@ -821,7 +842,8 @@ pub struct XUser {
     pub likes_given: u64,
 }
 
-/// Fake of `GET /2/users/{id}?user.fields=public_metrics`.
+/// Fake of `GET /2/users/{id}?user.fields=public_metrics` and
+/// `GET /2/users/by/username/{username}?user.fields=public_metrics`.
 pub struct FakeX {
     server: FakeServer,
     wire: Arc<XWire>,
@@ -859,7 +881,17 @@ impl Wire for XWire {
             return x_problem(404, "Not Found", "Sorry, that page does not exist.");
         };
         let users = self.users.lock().unwrap();
-        let Some(user) = users.get(id) else {
+        let by_name = id.strip_prefix("by/username/").map(|name| {
+            users
+                .iter()
+                .find(|(_, u)| u.username.eq_ignore_ascii_case(name))
+                .map(|(id, u)| (id.as_str(), u))
+        });
+        let found = match by_name {
+            Some(found) => found,
+            None => users.get_key_value(id).map(|(id, u)| (id.as_str(), u)),
+        };
+        let Some((id, user)) = found else {
             let detail = format!("Could not find user with id: [{id}].");
             return Reply::json(
                 200,

@@ -25,6 +25,7 @@ mod ops;
 mod otlp;
 mod paging;
 mod platform_days;
+mod platform_social;
 mod read_cache;
 mod resources;
 mod rule_properties;

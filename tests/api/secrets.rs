@@ -454,7 +454,11 @@ async fn a_failed_pull_does_not_tell_what_listens_where(db: TestDb) {
     create(
         &app,
         "yt",
-        channel(proto::Platform::Youtube, "UCanna", "YT_KEY"),
+        channel(
+            proto::Platform::Youtube,
+            "UC_x5XG1OV2P6uZZ5FSM9Ttw",
+            "YT_KEY",
+        ),
     )
     .await
     .unwrap();
@@ -545,7 +549,11 @@ async fn an_echoed_secret_is_scrubbed_in_every_spelling(db: TestDb) {
     create(
         &app,
         "yt",
-        channel(proto::Platform::Youtube, "UCanna", "YT_KEY"),
+        channel(
+            proto::Platform::Youtube,
+            "UC_x5XG1OV2P6uZZ5FSM9Ttw",
+            "YT_KEY",
+        ),
     )
     .await
     .unwrap();
