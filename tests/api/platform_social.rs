@@ -712,7 +712,7 @@ async fn x_rate_limit_beyond_the_run_wait_fails_with_the_reason(db: TestDb) {
         pull.detail.starts_with("rate limited until ")
             && pull
                 .detail
-                .contains(", later than the 3600 s the run waits; the next run pulls it again"),
+                .contains(", later than the 900 s the run waits; the next run pulls it again"),
         "{}",
         pull.detail
     );
