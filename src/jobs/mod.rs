@@ -19,6 +19,7 @@ use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
 use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use report::{DayReport, Outcome, RunReport, SourceReport, StepReport};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -139,6 +140,9 @@ struct Pulled {
     skipped: Vec<String>,
     missing: Vec<crate::connectors::MissingMetric>,
     day_zone: Option<String>,
+    /// Days of the orders stored or removed: a refund or a cancellation reaches the day
+    /// the order was placed on, which may lie outside the run's window.
+    order_days: BTreeSet<NaiveDate>,
 }
 
 #[async_trait::async_trait]
@@ -160,6 +164,16 @@ impl PageSink for StoreSink<'_> {
             s.upsert_orders(self.tenant, &page.orders)
                 .await
                 .map_err(err)?;
+            self.pulled
+                .order_days
+                .extend(page.orders.iter().map(|o| o.day));
+        }
+        if !page.deleted_orders.is_empty() {
+            let deleted = s
+                .delete_orders(self.tenant, &page.deleted_orders)
+                .await
+                .map_err(err)?;
+            self.pulled.order_days.extend(deleted.days);
         }
         if !page.audience.is_empty() {
             s.upsert_audience_members(self.tenant, &page.audience)
@@ -487,6 +501,8 @@ impl Jobs {
         // another replica is that replica's to write, cohort KPIs included.
         let mut computed: Option<Period> = None;
         let mut last_save = Instant::now();
+        // Days outside the run's windows whose orders a refund or cancellation changed.
+        let mut outside = BTreeSet::new();
         for (index, &day) in spec.days.iter().enumerate() {
             if heartbeat.cancel.load(Ordering::SeqCst) {
                 report.days.push(skipped_day(
@@ -549,6 +565,7 @@ impl Jobs {
                     &claim,
                     &mut report,
                     &mut last_save,
+                    &mut outside,
                 )
                 .await;
             // Pulled observations change answers computed on the fly from them.
@@ -590,6 +607,8 @@ impl Jobs {
         }
         if created {
             if let Some(Period { first, last }) = computed {
+                // Returning buyers before a changed order's day count it too.
+                let first = outside.first().map_or(first, |&d| d.min(first));
                 self.recompute_cohorts(tenant, first, last, &mut report)
                     .await;
             }
@@ -680,6 +699,7 @@ impl Jobs {
         claim: &DayClaim,
         report: &mut RunReport,
         last_save: &mut Instant,
+        outside: &mut BTreeSet<NaiveDate>,
     ) -> DayReport {
         let mut day_report = DayReport {
             day,
@@ -689,6 +709,7 @@ impl Jobs {
             sources: vec![],
         };
         let started = Instant::now();
+        let mut order_days = BTreeSet::new();
         let sources = match self.inner.store.sources(&tenant.id).await {
             Ok(s) => s,
             Err(e) => return failed_day(day_report, "pull", started, e.to_string()),
@@ -700,7 +721,15 @@ impl Jobs {
                 return day_report;
             }
             let results = self
-                .pull_source(tenant, source, day, window, latest, spec.force)
+                .pull_source(
+                    tenant,
+                    source,
+                    day,
+                    window,
+                    latest,
+                    spec.force,
+                    &mut order_days,
+                )
                 .await;
             day_report.sources.extend(results);
             // Progress is visible while the day runs, at most once a second: the report
@@ -794,6 +823,18 @@ impl Jobs {
                 );
             }
         }
+        order_days.retain(|d| !window.contains(*d));
+        if !order_days.is_empty() {
+            let step = self
+                .recompute_order_days(tenant, &order_days, claim)
+                .await;
+            if step.outcome == Outcome::Failed && day_report.outcome == Outcome::Succeeded {
+                day_report.outcome = Outcome::Partial;
+                day_report.detail = format!("recomputing the days of changed orders failed: {}", step.detail);
+            }
+            day_report.steps.push(step);
+            outside.append(&mut order_days);
+        }
         // Goals are evaluated as of each day of a nightly run; a backfill evaluates them
         // once, as of its last day, since evaluations as of past days are not what anyone
         // waits for and each one measures up to 28 periods per goal.
@@ -833,7 +874,9 @@ impl Jobs {
         day_report
     }
 
-    /// Pulls one source for the days of `window` it can report.
+    /// Pulls one source for the days of `window` it can report; adds the days of the
+    /// orders it stored or removed to `order_days`.
+    #[allow(clippy::too_many_arguments)]
     async fn pull_source(
         &self,
         tenant: &Tenant,
@@ -842,6 +885,7 @@ impl Jobs {
         window: Period,
         latest: NaiveDate,
         force: bool,
+        order_days: &mut BTreeSet<NaiveDate>,
     ) -> Vec<SourceReport> {
         let report = |d: NaiveDate, connector: &str, outcome, detail: String| SourceReport {
             channel_id: source.channel_id.clone(),
@@ -892,6 +936,7 @@ impl Jobs {
                     d,
                     d == latest,
                     force && d == day,
+                    order_days,
                 )
                 .await
             {
@@ -933,6 +978,7 @@ impl Jobs {
         d: NaiveDate,
         is_latest: bool,
         force: bool,
+        order_days: &mut BTreeSet<NaiveDate>,
     ) -> Result<Option<Pulled>, String> {
         let store = &self.inner.store;
         let text = |e: StorageError| e.to_string();
@@ -984,7 +1030,9 @@ impl Jobs {
             pulled: Pulled::default(),
         };
         let outcome = connector.pull(&request, &mut sink).await;
-        let pulled = sink.pulled;
+        let mut pulled = sink.pulled;
+        // Pages stored before a failure changed their orders' days all the same.
+        order_days.append(&mut pulled.order_days);
         match outcome {
             Ok(()) => {
                 store
@@ -1007,6 +1055,60 @@ impl Jobs {
                     .map_err(text)?;
                 Err(message)
             }
+        }
+    }
+
+    /// Recomputes `days` (outside the day's window), consecutive days together, as a step.
+    async fn recompute_order_days(
+        &self,
+        tenant: &Tenant,
+        days: &BTreeSet<NaiveDate>,
+        claim: &DayClaim,
+    ) -> StepReport {
+        let started = Instant::now();
+        let mut ranges: Vec<Period> = Vec::new();
+        for &d in days {
+            match ranges.last_mut() {
+                Some(last) if last.last.succ_opt() == Some(d) => last.last = d,
+                _ => ranges.push(Period::day(d)),
+            }
+        }
+        let mut snapshots = 0;
+        let mut error = None;
+        for range in &ranges {
+            let recompute =
+                compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, *range);
+            let computed = tokio::select! {
+                biased;
+                () = claim.lost() => Err("lost the day's claim to another replica".to_string()),
+                computed = recompute => computed.map_err(|e| e.to_string()),
+            };
+            match computed {
+                Ok(summary) => snapshots += summary.snapshots,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let listed = ranges
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        StepReport {
+            name: "recompute_orders".into(),
+            outcome: if error.is_some() {
+                Outcome::Failed
+            } else {
+                Outcome::Succeeded
+            },
+            duration_ms: millis(started),
+            count: snapshots,
+            detail: match error {
+                Some(e) => format!("{listed}: {e}"),
+                None => format!("days of refunded or cancelled orders: {listed}"),
+            },
         }
     }
 
