@@ -304,7 +304,7 @@ impl IngestService for Api {
                 }),
             }
         }
-        let write = !ids.is_empty() && !(req.all_or_nothing && !rejected.is_empty());
+        let write = !ids.is_empty() && (!req.all_or_nothing || rejected.is_empty());
         let deleted = if write {
             self.store
                 .delete_orders(&tenant.id, &ids)

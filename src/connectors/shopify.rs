@@ -443,11 +443,7 @@ impl Shopify {
         if now - start <= chrono::Duration::days(RECENT_DAYS) {
             return Ok(());
         }
-        let url = endpoint(
-            PLATFORM,
-            base,
-            &["admin", "oauth", "access_scopes.json"],
-        )?;
+        let url = endpoint(PLATFORM, base, &["admin", "oauth", "access_scopes.json"])?;
         let call = Call::get(url, &request.source.credentials_ref)
             .secret_header("x-shopify-access-token", token);
         let reply = self.http.send(call).await?;
@@ -600,6 +596,46 @@ mod tests {
         );
         assert_eq!(next_page_info(&headers).unwrap(), None);
         assert_eq!(next_page_info(&HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn connectors_shopify_cursors_name_the_phase_and_read_old_ones() {
+        let at = |phase, info: Option<&str>| Cursor {
+            phase,
+            page_info: info.map(str::to_string),
+        };
+        assert_eq!(Cursor::parse(None), at(Phase::Created, None));
+        assert_eq!(
+            Cursor::parse(Some("created:abc")),
+            at(Phase::Created, Some("abc"))
+        );
+        assert_eq!(Cursor::parse(Some("updated:")), at(Phase::Updated, None));
+        assert_eq!(
+            Cursor::parse(Some("updated:xyz")),
+            at(Phase::Updated, Some("xyz"))
+        );
+        // A bare page_info stored by a pull before there were phases.
+        assert_eq!(
+            Cursor::parse(Some("eyJsYXN0")),
+            at(Phase::Created, Some("eyJsYXN0"))
+        );
+        for cursor in [at(Phase::Created, Some("a")), at(Phase::Updated, None)] {
+            assert_eq!(Cursor::parse(Some(&cursor.text())), cursor);
+        }
+    }
+
+    #[test]
+    fn connectors_shopify_kept_landing_sites_keep_only_utm() {
+        for landing in [
+            "/products/x?email=a%40b.example&utm_source=influencer&utm_medium=social%20media&utm_campaign=anna%2B1",
+            "/x?utm_source=a&utm_source=b#utm_medium=c",
+            "/products/x",
+            "",
+        ] {
+            let kept = utm_only(landing);
+            assert!(!kept.contains("email") && !kept.contains("%40"), "{kept}");
+            assert_eq!(utm(&kept), utm(landing), "{landing}");
+        }
     }
 
     #[test]

@@ -825,12 +825,13 @@ impl Jobs {
         }
         order_days.retain(|d| !window.contains(*d));
         if !order_days.is_empty() {
-            let step = self
-                .recompute_order_days(tenant, &order_days, claim)
-                .await;
+            let step = self.recompute_order_days(tenant, &order_days, claim).await;
             if step.outcome == Outcome::Failed && day_report.outcome == Outcome::Succeeded {
                 day_report.outcome = Outcome::Partial;
-                day_report.detail = format!("recomputing the days of changed orders failed: {}", step.detail);
+                day_report.detail = format!(
+                    "recomputing the days of changed orders failed: {}",
+                    step.detail
+                );
             }
             day_report.steps.push(step);
             outside.append(&mut order_days);
@@ -970,6 +971,7 @@ impl Jobs {
     /// Pulls one source's day. Sources with history are pulled again (late data; the
     /// upserts make that harmless); current totals are pulled once per day, unless forced,
     /// and None says an earlier run already took them.
+    #[allow(clippy::too_many_arguments)]
     async fn pull_one(
         &self,
         tenant: &Tenant,

@@ -1238,9 +1238,12 @@ impl Wire for ShopifyWire {
         }
         if request.path == "/admin/oauth/access_scopes.json" {
             // https://shopify.dev/docs/api/admin-rest/latest/resources/accessscope
-            let scopes = self.scopes.lock().unwrap().clone().unwrap_or_else(|| {
-                vec!["read_orders".into(), "read_all_orders".into()]
-            });
+            let scopes = self
+                .scopes
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| vec!["read_orders".into(), "read_all_orders".into()]);
             let handles: Vec<Value> = scopes.iter().map(|h| json!({ "handle": h })).collect();
             return Reply::json(200, json!({ "access_scopes": handles }));
         }
@@ -1277,9 +1280,9 @@ impl Wire for ShopifyWire {
                     "updated_at_min",
                     "updated_at_max",
                 ]
-                    .iter()
-                    .map(|k| format!("{k}={}", request.param(k).unwrap_or("")))
-                    .collect();
+                .iter()
+                .map(|k| format!("{k}={}", request.param(k).unwrap_or("")))
+                .collect();
                 (0, filters.join("&"))
             }
         };

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tally::connectors::shopify::Shopify;
 use tally::connectors::{
-    Connector, Credentials, HttpSettings, Page, PageSink, PullRequest, Registry, Secret,
-    SinkError, Source,
+    Connector, Credentials, HttpSettings, Page, PageSink, PullRequest, Registry, Secret, SinkError,
+    Source,
 };
 use tally::domain::channel::Platform;
 use tally::domain::observation::CustomerKeySecret;
@@ -249,7 +249,12 @@ async fn refunds_and_cancellations_reach_the_order_day(db: TestDb) {
         .find(|r| r.param("updated_at_min").is_some())
         .expect("a pass over the orders updated on the day");
     assert_eq!(changed.param("status"), Some("any"));
-    assert!(changed.param("fields").unwrap().contains("current_subtotal_price"));
+    assert!(
+        changed
+            .param("fields")
+            .unwrap()
+            .contains("current_subtotal_price")
+    );
 
     assert_eq!(shop.anna("attributed_revenue", y).await, Some(195.67));
     assert_eq!(shop.anna("attributed_revenue", placed).await, Some(195.67));
@@ -379,7 +384,10 @@ async fn delete_orders_by_id(db: TestDb) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(again.deleted_count, 0, "deleting twice deletes nothing more");
+    assert_eq!(
+        again.deleted_count, 0,
+        "deleting twice deletes nothing more"
+    );
     assert_eq!(again.not_stored_order_ids, vec!["1001", "never-sent"]);
     assert!(again.days.is_empty());
     // Like an ingest of a past day: the day changes when it is computed again.
@@ -530,10 +538,7 @@ async fn shopify_asks_for_the_scopes_once_per_pull() {
     );
     let connector = Shopify::new(Some(&fake.base_url()), &http()).with_page_size(2);
     let mut sink = Collect::default();
-    connector
-        .pull(&pull_request(old), &mut sink)
-        .await
-        .unwrap();
+    connector.pull(&pull_request(old), &mut sink).await.unwrap();
     let orders: usize = sink.pages.iter().map(|(p, _)| p.orders.len()).sum();
     assert_eq!(orders, 5);
     let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
@@ -633,11 +638,7 @@ async fn shopify_kept_pages_derive_the_same_page_without_personal_data() {
         .collect();
     assert_eq!(
         labels,
-        vec![
-            "orders:created",
-            "orders:created",
-            "orders:updated",
-        ]
+        vec!["orders:created", "orders:created", "orders:updated",]
     );
     for (page, _) in &sink.pages {
         let derived = connector.derive(&request, &page.raw).unwrap();
@@ -645,7 +646,9 @@ async fn shopify_kept_pages_derive_the_same_page_without_personal_data() {
         assert_eq!(derived.deleted_orders, page.deleted_orders);
         assert_eq!(derived.skipped, page.skipped);
         let kept = serde_json::to_string(&page.raw).unwrap();
-        for personal in ["@", "%40", "Bob", "Norman", "Chestnut", "+1", "+55", "email"] {
+        for personal in [
+            "@", "%40", "Bob", "Norman", "Chestnut", "+1", "+55", "email",
+        ] {
             assert!(!kept.contains(personal), "{personal} kept in {kept}");
         }
         assert!(!kept.contains(FakeShopify::TOKEN));
@@ -659,7 +662,10 @@ async fn shopify_kept_pages_derive_the_same_page_without_personal_data() {
     assert_eq!(keys[0].as_deref(), Some("c:207119551"));
     assert!(keys[1].as_deref().is_some_and(|k| !k.contains("guest")));
     let utm = &sink.pages[0].0.orders[0];
-    assert_eq!((utm.utm_source.as_str(), utm.utm_campaign.as_str()), ("influencer", "anna"));
+    assert_eq!(
+        (utm.utm_source.as_str(), utm.utm_campaign.as_str()),
+        ("influencer", "anna")
+    );
     // A response of another kind is not an orders response.
     let wrong = [tally::connectors::RawResponse {
         label: "insights:reach".into(),
