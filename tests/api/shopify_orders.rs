@@ -673,3 +673,89 @@ async fn shopify_kept_pages_derive_the_same_page_without_personal_data() {
     }];
     assert!(connector.derive(&request, &wrong).is_err());
 }
+
+#[tokio::test]
+async fn shopify_resumes_in_the_phase_and_page_it_stopped_at() {
+    let fake = FakeShopify::start().await;
+    let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let before = day - Days::new(3);
+    fake.set_orders(vec![
+        example_order(1, local(day, 9, 0), 101),
+        example_order(2, local(day, 10, 0), 102),
+        refunded(
+            example_order(3, local(before, 9, 0), 103),
+            local(day, 11, 0),
+        ),
+        refunded(
+            example_order(4, local(before, 10, 0), 104),
+            local(day, 12, 0),
+        ),
+        refunded(
+            example_order(5, local(before, 11, 0), 105),
+            local(day, 13, 0),
+        ),
+    ]);
+    let connector = Shopify::new(Some(&fake.base_url()), &http()).with_page_size(1);
+    let mut request = pull_request(day);
+    let mut sink = Collect::default();
+    connector.pull(&request, &mut sink).await.unwrap();
+    let pages: Vec<(Vec<String>, Option<String>)> = sink
+        .pages
+        .iter()
+        .map(|(p, c)| {
+            let ids = p.orders.iter().map(|o| o.order_id.clone()).collect();
+            (ids, c.clone())
+        })
+        .collect();
+    let ids: Vec<&str> = pages
+        .iter()
+        .flat_map(|(ids, _)| ids.iter().map(String::as_str))
+        .collect();
+    assert_eq!(ids, vec!["1", "2", "3", "4", "5"]);
+    let cursors: Vec<Option<&str>> = pages.iter().map(|(_, c)| c.as_deref()).collect();
+    assert!(cursors[0].is_some_and(|c| c.starts_with("created:") && c.len() > 8));
+    assert_eq!(cursors[1], Some("updated:"));
+    assert!(cursors[2].is_some_and(|c| c.starts_with("updated:") && c.len() > 8));
+    assert_eq!(cursors[4], None);
+
+    // Stopped after order 3: the pull resumes on the next page of the changed orders.
+    fake.clear_requests();
+    request.cursor = cursors[2].map(str::to_string);
+    let mut sink = Collect::default();
+    connector.pull(&request, &mut sink).await.unwrap();
+    let ids: Vec<String> = sink
+        .pages
+        .iter()
+        .flat_map(|(p, _)| p.orders.iter().map(|o| o.order_id.clone()))
+        .collect();
+    assert_eq!(ids, vec!["4", "5"]);
+    let first = first_orders_request(&fake);
+    assert_eq!(
+        first.param("page_info"),
+        cursors[2].and_then(|c| c.strip_prefix("updated:"))
+    );
+    // Stopped between the passes: only the changed orders are read.
+    fake.clear_requests();
+    request.cursor = Some("updated:".into());
+    let mut sink = Collect::default();
+    connector.pull(&request, &mut sink).await.unwrap();
+    let ids: Vec<String> = sink
+        .pages
+        .iter()
+        .flat_map(|(p, _)| p.orders.iter().map(|o| o.order_id.clone()))
+        .collect();
+    assert_eq!(ids, vec!["3", "4", "5"]);
+    assert!(
+        first_orders_request(&fake)
+            .param("updated_at_min")
+            .is_some()
+    );
+}
+
+/// The first orders request (a day over 60 days old first asks for the token's scopes).
+fn first_orders_request(fake: &FakeShopify) -> Recorded {
+    fake.requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/orders.json"))
+        .expect("an orders request")
+}
