@@ -27,6 +27,8 @@ pub enum Kind {
     GiveawayEntries,
     /// Pushed metric points.
     MetricPoints,
+    /// Ids of orders to remove (cancelled after they were sent): one `order_id` column.
+    OrderDeletions,
 }
 
 /// File formats.
@@ -338,6 +340,23 @@ impl FileRow for OrderRow {
             utm_medium: self.utm_medium,
             utm_campaign: self.utm_campaign,
         })
+    }
+}
+
+/// An order to remove: `order_id`.
+#[derive(Debug, Deserialize)]
+pub struct OrderDeletionRow {
+    order_id: String,
+}
+
+/// The id of an order to remove, as DeleteOrders takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderDeletion(pub String);
+
+impl FileRow for OrderDeletionRow {
+    type Proto = OrderDeletion;
+    fn into_proto(self) -> Result<OrderDeletion, String> {
+        Ok(OrderDeletion(self.order_id))
     }
 }
 

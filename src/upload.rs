@@ -85,6 +85,8 @@ pub struct Summary {
     pub rejections: Vec<(u64, String)>,
     /// Attempts that were sent again after the server did not answer.
     pub retries: u64,
+    /// Order ids of a deletion file that were not stored (removed before, or never sent).
+    pub not_stored: u64,
     /// Time taken.
     pub elapsed: Duration,
 }
@@ -110,6 +112,13 @@ impl std::fmt::Display for Summary {
             self.accepted,
             self.rejected
         )?;
+        if self.not_stored > 0 {
+            writeln!(
+                f,
+                "  {} order ids were not stored: nothing to remove",
+                self.not_stored
+            )?;
+        }
         if self.retries > 0 {
             writeln!(
                 f,
@@ -131,13 +140,65 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// The server's answer to one batch.
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// Rows stored (or orders removed).
+    pub accepted: u64,
+    /// Rows not taken, with their index in the batch.
+    pub rejected: Vec<proto::RejectedRow>,
+    /// Order ids of a deletion that were not stored: nothing to remove, not an error.
+    pub not_stored: u64,
+}
+
+impl From<proto::IngestResponse> for Answer {
+    fn from(response: proto::IngestResponse) -> Answer {
+        Answer {
+            accepted: response.accepted_count.max(0) as u64,
+            rejected: response.rejected,
+            not_stored: 0,
+        }
+    }
+}
+
 /// A protobuf row type and the RPC that ingests it.
 pub trait Ingest: Sized + Clone + Send + 'static {
     /// Sends one batch.
     fn send(
         client: &mut IngestServiceClient<Channel>,
         request: Request<Vec<Self>>,
-    ) -> impl Future<Output = Result<proto::IngestResponse, Status>> + Send;
+    ) -> impl Future<Output = Result<Answer, Status>> + Send;
+}
+
+impl Ingest for files::OrderDeletion {
+    async fn send(
+        client: &mut IngestServiceClient<Channel>,
+        request: Request<Vec<Self>>,
+    ) -> Result<Answer, Status> {
+        let (metadata, extensions, ids) = request.into_parts();
+        let request = Request::from_parts(
+            metadata,
+            extensions,
+            proto::DeleteOrdersRequest {
+                order_ids: ids.into_iter().map(|id| id.0).collect(),
+                all_or_nothing: false,
+            },
+        );
+        let response = client.delete_orders(request).await?.into_inner();
+        Ok(Answer {
+            accepted: response.deleted_count.max(0) as u64,
+            // Named as the file's column, like the fields of the other kinds.
+            rejected: response
+                .rejected
+                .into_iter()
+                .map(|r| proto::RejectedRow {
+                    field: format!("order_ids[{}].order_id", r.index),
+                    ..r
+                })
+                .collect(),
+            not_stored: response.not_stored_order_ids.len() as u64,
+        })
+    }
 }
 
 macro_rules! ingest {
@@ -146,7 +207,7 @@ macro_rules! ingest {
             async fn send(
                 client: &mut IngestServiceClient<Channel>,
                 request: Request<Vec<Self>>,
-            ) -> Result<proto::IngestResponse, Status> {
+            ) -> Result<Answer, Status> {
                 let (metadata, extensions, rows) = request.into_parts();
                 let request = Request::from_parts(
                     metadata,
@@ -156,7 +217,7 @@ macro_rules! ingest {
                         all_or_nothing: false,
                     },
                 );
-                client.$method(request).await.map(|r| r.into_inner())
+                client.$method(request).await.map(|r| r.into_inner().into())
             }
         }
     };
@@ -248,6 +309,9 @@ pub async fn upload(
         }
         Kind::MetricPoints => {
             run::<files::MetricPointRow>(channel, api_key, path, format, batch_size, retry).await
+        }
+        Kind::OrderDeletions => {
+            run::<files::OrderDeletionRow>(channel, api_key, path, format, batch_size, retry).await
         }
     }
 }
@@ -359,7 +423,8 @@ where
                     line: first,
                 }
             })?;
-            summary.accepted += response.accepted_count as u64;
+            summary.accepted += response.accepted;
+            summary.not_stored += response.not_stored;
             for rejected in response.rejected {
                 let line = batch
                     .lines
@@ -437,7 +502,7 @@ async fn send_with_retry<P: Ingest>(
     rows: Vec<P>,
     policy: &RetryPolicy,
     mut notify: impl FnMut(&Status, u32, Duration),
-) -> Result<proto::IngestResponse, Status> {
+) -> Result<Answer, Status> {
     use backon::{ExponentialBuilder, Retryable};
     let header: tonic::metadata::MetadataValue<_> =
         format!("Bearer {api_key}").parse().map_err(|_| {

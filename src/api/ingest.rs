@@ -277,6 +277,58 @@ impl IngestService for Api {
         finish!(self, tenant, req, accepted, rejected, upsert_orders)
     }
 
+    async fn delete_orders(
+        &self,
+        request: Request<proto::DeleteOrdersRequest>,
+    ) -> Result<Response<proto::DeleteOrdersResponse>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let req = request.into_inner();
+        let len = req.order_ids.len();
+        if len > MAX_ROWS {
+            return Err(ApiError::invalid(
+                "order_ids",
+                format!("has {len} ids; at most {MAX_ROWS} are allowed per call, split the batch"),
+            )
+            .into());
+        }
+        let mut ids = Vec::with_capacity(len);
+        let mut rejected = Vec::new();
+        for (index, id) in req.order_ids.iter().enumerate() {
+            // The same rule as IngestOrders' order_id, so every stored id can be named.
+            match check_label("order_id", id, 128, true) {
+                Ok(id) => ids.push(id),
+                Err((_, reason)) => rejected.push(proto::RejectedRow {
+                    index: index as i32,
+                    field: format!("order_ids[{index}]"),
+                    reason,
+                }),
+            }
+        }
+        let write = !ids.is_empty() && (!req.all_or_nothing || rejected.is_empty());
+        let deleted = if write {
+            self.store
+                .delete_orders(&tenant.id, &ids)
+                .await
+                .map_err(ApiError::from)?
+        } else {
+            Default::default()
+        };
+        let removed: HashSet<&str> = deleted.order_ids.iter().map(String::as_str).collect();
+        let mut seen = HashSet::new();
+        let not_stored = ids
+            .iter()
+            .filter(|id| write && !removed.contains(id.as_str()) && seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        tracing::debug!(tenant = %tenant.id, deleted = deleted.order_ids.len(), rejected = rejected.len(), written = write, "delete orders");
+        Ok(Response::new(proto::DeleteOrdersResponse {
+            deleted_count: deleted.order_ids.len() as i32,
+            not_stored_order_ids: not_stored,
+            days: deleted.days.into_iter().filter_map(convert::date).collect(),
+            rejected,
+        }))
+    }
+
     async fn ingest_audience_members(
         &self,
         request: Request<proto::IngestAudienceMembersRequest>,

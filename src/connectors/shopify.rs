@@ -1,6 +1,7 @@
-//! Shopify Admin REST API: a shop's orders placed on one day, paged by the `Link` header.
+//! Shopify Admin REST API: a shop's orders placed on one day and the earlier orders changed
+//! on it (refunds, cancellations), paged by the `Link` header.
 use super::http::{Call, Http, bad, credential, endpoint, start_of_day};
-use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest};
+use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use crate::domain::channel::check_shop_domain;
 use crate::domain::observation::{Order, customer_key, local_day};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -10,8 +11,9 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 const PLATFORM: &str = "shopify";
-const FIELDS: &str = "id,created_at,currency,subtotal_price,total_discounts,discount_codes,\
-                      customer,email,landing_site,cancelled_at,test";
+const FIELDS: &str = "id,created_at,updated_at,cancelled_at,currency,subtotal_price,\
+                      current_subtotal_price,total_discounts,discount_codes,customer,email,\
+                      landing_site,test";
 
 /// Pulls a Shopify shop's orders.
 pub struct Shopify {
@@ -166,6 +168,8 @@ fn id_text(value: &Value) -> Option<String> {
 /// What became of one order.
 enum Mapped {
     Order(Order),
+    /// Cancelled: removed wherever it is stored.
+    Cancelled(String),
     Skipped(String),
     Ignored,
 }
@@ -174,8 +178,12 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
     let id = id_text(&raw["id"])
         .ok_or_else(|| bad(PLATFORM, format!("orders[{index}].id is missing")))?;
     let field = |name: &str| format!("order {id}: {name}");
-    // Cancelled and test orders were never revenue.
-    if !raw["cancelled_at"].is_null() || raw["test"].as_bool() == Some(true) {
+    // A cancelled order was never revenue, and one stored before it was cancelled must go.
+    if !raw["cancelled_at"].is_null() {
+        return Ok(Mapped::Cancelled(id));
+    }
+    // Test orders were never revenue, and never stored.
+    if raw["test"].as_bool() == Some(true) {
         return Ok(Mapped::Ignored);
     }
     let currency = raw["currency"]
@@ -221,12 +229,6 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
             )
         })?
         .with_timezone(&Utc);
-    let customer_id = id_text(&raw["customer"]["id"]).unwrap_or_default();
-    let email = raw["email"]
-        .as_str()
-        .filter(|e| !e.trim().is_empty())
-        .or(raw["customer"]["email"].as_str())
-        .unwrap_or("");
     let codes = raw["discount_codes"]
         .as_array()
         .into_iter()
@@ -238,10 +240,12 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
     let (utm_source, utm_medium, utm_campaign) = utm(raw["landing_site"].as_str().unwrap_or(""));
     Ok(Mapped::Order(Order {
         order_id: id.clone(),
-        customer_key: customer_key(&customer_id, email, &request.customer_keys),
+        customer_key: raw[CUSTOMER_KEY].as_str().map(str::to_string),
         placed_at,
+        // An order keeps the day it was placed on, however late a refund changes it.
         day: local_day(placed_at, request.time_zone),
-        revenue_minor: amount("subtotal_price")?,
+        // After discounts and refunds, before tax and shipping (KPIS.md).
+        revenue_minor: amount("current_subtotal_price")?,
         discount_minor: amount("total_discounts")?,
         // The REST order carries no cost of goods.
         cost_minor: 0,
@@ -251,6 +255,211 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
         utm_medium,
         utm_campaign,
     }))
+}
+
+/// The field of a kept order that holds the customer key Tally computed in place of the
+/// customer and the e-mail address.
+const CUSTOMER_KEY: &str = "tally_customer_key";
+
+/// The fields of an order that are kept as Shopify sent them.
+const KEPT_FIELDS: [&str; 10] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "cancelled_at",
+    "currency",
+    "current_subtotal_price",
+    "subtotal_price",
+    "total_discounts",
+    "discount_codes",
+    "test",
+];
+
+/// An orders response as it is kept: each order's customer and e-mail address replaced by
+/// the customer key, the landing site cut to its utm parameters (a query may carry an
+/// address), any other field dropped, and the token scrubbed should the shop echo it.
+fn keep(body: &Value, request: &PullRequest, token: &str) -> Result<Value, ConnectorError> {
+    let orders = body["orders"]
+        .as_array()
+        .ok_or_else(|| bad(PLATFORM, "orders is missing"))?;
+    let kept: Vec<Value> = orders
+        .iter()
+        .map(|raw| {
+            let mut order = serde_json::Map::new();
+            for name in KEPT_FIELDS {
+                if let Some(value) = raw.get(name) {
+                    order.insert(name.to_string(), value.clone());
+                }
+            }
+            let customer_id = id_text(&raw["customer"]["id"]).unwrap_or_default();
+            let email = raw["email"]
+                .as_str()
+                .filter(|e| !e.trim().is_empty())
+                .or(raw["customer"]["email"].as_str())
+                .unwrap_or("");
+            let key = customer_key(&customer_id, email, &request.customer_keys);
+            order.insert(CUSTOMER_KEY.into(), key.map_or(Value::Null, Value::String));
+            if let Some(landing) = raw["landing_site"].as_str() {
+                order.insert("landing_site".into(), Value::String(utm_only(landing)));
+            }
+            Value::Object(order)
+        })
+        .collect();
+    let kept = serde_json::json!({ "orders": kept });
+    let text = kept.to_string();
+    let clean = super::http::scrub(&text, token);
+    if clean == text {
+        return Ok(kept);
+    }
+    serde_json::from_str(&clean).map_err(|_| bad(PLATFORM, "the response echoes the token"))
+}
+
+/// A landing site reduced to a query of its utm parameters, which [`utm`] reads alike.
+fn utm_only(landing_site: &str) -> String {
+    let (source, medium, campaign) = utm(landing_site);
+    let mut query = Url::parse("https://landing.invalid/").expect("a fixed URL parses");
+    {
+        let mut pairs = query.query_pairs_mut();
+        for (key, value) in [
+            ("utm_source", source),
+            ("utm_medium", medium),
+            ("utm_campaign", campaign),
+        ] {
+            if !value.is_empty() {
+                pairs.append_pair(key, &value);
+            }
+        }
+    }
+    query.query().map(|q| format!("?{q}")).unwrap_or_default()
+}
+
+/// Maps kept orders responses to one page; `pull` and `derive` share it.
+fn map_page(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+    let mut page = Page::default();
+    for response in raw {
+        if Phase::of_label(&response.label).is_none() {
+            return Err(bad(
+                PLATFORM,
+                format!("`{}` is not a kept orders response", response.label),
+            ));
+        }
+        let orders = response.body["orders"]
+            .as_array()
+            .ok_or_else(|| bad(PLATFORM, "orders is missing"))?;
+        for (i, raw) in orders.iter().enumerate() {
+            match order(request, i, raw)? {
+                Mapped::Order(o) => page.orders.push(o),
+                Mapped::Cancelled(id) => page.deleted_orders.push(id),
+                Mapped::Skipped(why) => page.skipped.push(why),
+                Mapped::Ignored => {}
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// The two passes over a day: orders placed on it, then orders placed before it and
+/// changed on it (refunded, edited or cancelled), which keep their own day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Created,
+    Updated,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Created => "created",
+            Phase::Updated => "updated",
+        }
+    }
+
+    fn label(self) -> String {
+        format!("orders:{}", self.name())
+    }
+
+    fn of_label(label: &str) -> Option<Phase> {
+        match label.strip_prefix("orders:")? {
+            "created" => Some(Phase::Created),
+            "updated" => Some(Phase::Updated),
+            _ => None,
+        }
+    }
+}
+
+/// Where a pull of a day resumes: the phase and, within it, the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cursor {
+    phase: Phase,
+    page_info: Option<String>,
+}
+
+impl Cursor {
+    /// Reads `phase:page_info`; a bare page_info, as stored before there were phases, is
+    /// one of the created phase.
+    fn parse(text: Option<&str>) -> Cursor {
+        let (phase, page_info) = match text {
+            None => (Phase::Created, None),
+            Some(text) => match text.split_once(':') {
+                Some(("created", info)) => (Phase::Created, Some(info)),
+                Some(("updated", info)) => (Phase::Updated, Some(info)),
+                _ => (Phase::Created, Some(text)),
+            },
+        };
+        Cursor {
+            phase,
+            page_info: page_info.filter(|i| !i.is_empty()).map(str::to_string),
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{}:{}",
+            self.phase.name(),
+            self.page_info.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// Days Shopify serves to a token without the `read_all_orders` scope.
+const RECENT_DAYS: i64 = 60;
+
+/// An instant as Shopify's filters take it, in the tenant's offset.
+fn seconds(at: DateTime<chrono_tz::Tz>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+impl Shopify {
+    /// Refuses a day Shopify would silently answer with no orders: older than 60 days when
+    /// the token lacks `read_all_orders`. Asked once per pull.
+    async fn check_history(
+        &self,
+        request: &PullRequest,
+        base: &str,
+        token: &super::Secret,
+        start: DateTime<Utc>,
+    ) -> Result<(), ConnectorError> {
+        let now = Utc::now();
+        if now - start <= chrono::Duration::days(RECENT_DAYS) {
+            return Ok(());
+        }
+        let url = endpoint(PLATFORM, base, &["admin", "oauth", "access_scopes.json"])?;
+        let call = Call::get(url, &request.source.credentials_ref)
+            .secret_header("x-shopify-access-token", token);
+        let reply = self.http.send(call).await?;
+        let scopes = reply.body["access_scopes"]
+            .as_array()
+            .ok_or_else(|| bad(PLATFORM, "access_scopes is missing"))?;
+        if scopes.iter().any(|s| s["handle"] == "read_all_orders") {
+            return Ok(());
+        }
+        Err(ConnectorError::Config(format!(
+            "the token lacks read_all_orders: Shopify serves only the last {RECENT_DAYS} days \
+             of orders; {} is {} days old",
+            request.day,
+            (now.with_timezone(&request.time_zone).date_naive() - request.day).num_days()
+        )))
+    }
 }
 
 #[async_trait::async_trait]
@@ -280,49 +489,61 @@ impl Connector for Shopify {
             .day
             .succ_opt()
             .ok_or_else(|| ConnectorError::Config(format!("{} has no next day", request.day)))?;
-        // created_at_max is inclusive: the last second before the next day starts.
+        // The *_max filters are inclusive: the last second before the next day starts.
         let end = start_of_day(next_day, request.time_zone) - chrono::Duration::seconds(1);
-        let mut page_info = request.cursor.clone();
+        let before = start - chrono::Duration::seconds(1);
+        self.check_history(request, &base, token, start.with_timezone(&Utc))
+            .await?;
+        let mut cursor = Cursor::parse(request.cursor.as_deref());
         loop {
             let mut call = Call::get(url.clone(), &request.source.credentials_ref);
-            call = match &page_info {
+            call = match (&cursor.page_info, cursor.phase) {
                 // With page_info the filters are part of the token; Shopify refuses any
                 // parameter but limit and fields beside it.
-                Some(info) => call.query("page_info", info.clone()),
-                None => call
+                (Some(info), _) => call.query("page_info", info.clone()),
+                (None, Phase::Created) => call
                     .query("status", "any")
-                    .query(
-                        "created_at_min",
-                        start.to_rfc3339_opts(SecondsFormat::Secs, false),
-                    )
-                    .query(
-                        "created_at_max",
-                        end.to_rfc3339_opts(SecondsFormat::Secs, false),
-                    ),
+                    .query("created_at_min", seconds(start))
+                    .query("created_at_max", seconds(end)),
+                // Orders placed on the day were all read above, whenever they changed.
+                (None, Phase::Updated) => call
+                    .query("status", "any")
+                    .query("updated_at_min", seconds(start))
+                    .query("updated_at_max", seconds(end))
+                    .query("created_at_max", seconds(before)),
             };
             let call = call
                 .query("limit", self.page_size.to_string())
                 .query("fields", FIELDS)
                 .secret_header("x-shopify-access-token", token);
             let reply = self.http.send(call).await?;
-            let orders = reply.body["orders"]
-                .as_array()
-                .ok_or_else(|| bad(PLATFORM, "orders is missing"))?;
-            let mut page = Page::default();
-            for (i, raw) in orders.iter().enumerate() {
-                match order(request, i, raw)? {
-                    Mapped::Order(o) => page.orders.push(o),
-                    Mapped::Skipped(why) => page.skipped.push(why),
-                    Mapped::Ignored => {}
-                }
-            }
-            let next = next_page_info(&reply.headers)?;
-            sink.page(page, next.clone()).await?;
+            let kept = RawResponse {
+                label: cursor.phase.label(),
+                body: keep(&reply.body, request, token.expose())?,
+            };
+            let mut page = map_page(request, std::slice::from_ref(&kept))?;
+            page.raw = vec![kept];
+            let next = match (next_page_info(&reply.headers)?, cursor.phase) {
+                (Some(info), phase) => Some(Cursor {
+                    phase,
+                    page_info: Some(info),
+                }),
+                (None, Phase::Created) => Some(Cursor {
+                    phase: Phase::Updated,
+                    page_info: None,
+                }),
+                (None, Phase::Updated) => None,
+            };
+            sink.page(page, next.as_ref().map(Cursor::text)).await?;
             match next {
-                Some(info) => page_info = Some(info),
+                Some(next) => cursor = next,
                 None => return Ok(()),
             }
         }
+    }
+
+    fn derive(&self, request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
+        map_page(request, raw)
     }
 }
 
@@ -375,6 +596,46 @@ mod tests {
         );
         assert_eq!(next_page_info(&headers).unwrap(), None);
         assert_eq!(next_page_info(&HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn connectors_shopify_cursors_name_the_phase_and_read_old_ones() {
+        let at = |phase, info: Option<&str>| Cursor {
+            phase,
+            page_info: info.map(str::to_string),
+        };
+        assert_eq!(Cursor::parse(None), at(Phase::Created, None));
+        assert_eq!(
+            Cursor::parse(Some("created:abc")),
+            at(Phase::Created, Some("abc"))
+        );
+        assert_eq!(Cursor::parse(Some("updated:")), at(Phase::Updated, None));
+        assert_eq!(
+            Cursor::parse(Some("updated:xyz")),
+            at(Phase::Updated, Some("xyz"))
+        );
+        // A bare page_info stored by a pull before there were phases.
+        assert_eq!(
+            Cursor::parse(Some("eyJsYXN0")),
+            at(Phase::Created, Some("eyJsYXN0"))
+        );
+        for cursor in [at(Phase::Created, Some("a")), at(Phase::Updated, None)] {
+            assert_eq!(Cursor::parse(Some(&cursor.text())), cursor);
+        }
+    }
+
+    #[test]
+    fn connectors_shopify_kept_landing_sites_keep_only_utm() {
+        for landing in [
+            "/products/x?email=a%40b.example&utm_source=influencer&utm_medium=social%20media&utm_campaign=anna%2B1",
+            "/x?utm_source=a&utm_source=b#utm_medium=c",
+            "/products/x",
+            "",
+        ] {
+            let kept = utm_only(landing);
+            assert!(!kept.contains("email") && !kept.contains("%40"), "{kept}");
+            assert_eq!(utm(&kept), utm(landing), "{landing}");
+        }
     }
 
     #[test]

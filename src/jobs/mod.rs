@@ -24,6 +24,7 @@ use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
 use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use report::{DayReport, Outcome, RunReport, SourceReport, StepReport};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -148,6 +149,9 @@ struct Pulled {
     skipped: Vec<String>,
     missing: Vec<crate::connectors::MissingMetric>,
     day_zone: Option<String>,
+    /// Days of the orders stored or removed: a refund or a cancellation reaches the day
+    /// the order was placed on, which may lie outside the run's window.
+    order_days: BTreeSet<NaiveDate>,
 }
 
 #[async_trait::async_trait]
@@ -169,6 +173,16 @@ impl PageSink for StoreSink<'_> {
             s.upsert_orders(self.tenant, &page.orders)
                 .await
                 .map_err(err)?;
+            self.pulled
+                .order_days
+                .extend(page.orders.iter().map(|o| o.day));
+        }
+        if !page.deleted_orders.is_empty() {
+            let deleted = s
+                .delete_orders(self.tenant, &page.deleted_orders)
+                .await
+                .map_err(err)?;
+            self.pulled.order_days.extend(deleted.days);
         }
         if !page.audience.is_empty() {
             s.upsert_audience_members(self.tenant, &page.audience)
@@ -566,6 +580,8 @@ impl Jobs {
         // another replica is that replica's to write, cohort KPIs included.
         let mut computed: Option<Period> = None;
         let mut last_save = Instant::now();
+        // Days outside the run's windows whose orders a refund or cancellation changed.
+        let mut outside = BTreeSet::new();
         for (index, &day) in spec.days.iter().enumerate() {
             if heartbeat.cancel.load(Ordering::SeqCst) {
                 report.days.push(skipped_day(
@@ -628,6 +644,7 @@ impl Jobs {
                     &claim,
                     &mut report,
                     &mut last_save,
+                    &mut outside,
                 )
                 .await;
             // Pulled observations change answers computed on the fly from them.
@@ -669,6 +686,8 @@ impl Jobs {
         }
         if created {
             if let Some(Period { first, last }) = computed {
+                // Returning buyers before a changed order's day count it too.
+                let first = outside.first().map_or(first, |&d| d.min(first));
                 self.recompute_cohorts(tenant, first, last, &mut report)
                     .await;
             }
@@ -759,6 +778,7 @@ impl Jobs {
         claim: &DayClaim,
         report: &mut RunReport,
         last_save: &mut Instant,
+        outside: &mut BTreeSet<NaiveDate>,
     ) -> DayReport {
         let mut day_report = DayReport {
             day,
@@ -768,6 +788,7 @@ impl Jobs {
             sources: vec![],
         };
         let started = Instant::now();
+        let mut order_days = BTreeSet::new();
         let sources = match self.inner.store.sources(&tenant.id).await {
             Ok(s) => s,
             Err(e) => return failed_day(day_report, "pull", started, e.to_string()),
@@ -788,6 +809,7 @@ impl Jobs {
                     latest,
                     spec.force,
                     &mut deferred,
+                    &mut order_days,
                 )
                 .await;
             day_report.sources.extend(results);
@@ -813,7 +835,15 @@ impl Jobs {
                 heartbeat.cancel.fetch_or(cancelled, Ordering::SeqCst);
             }
             let finished = self
-                .pull_deferred(tenant, run_id, deferred, heartbeat, claim, &mut day_report)
+                .pull_deferred(
+                    tenant,
+                    run_id,
+                    deferred,
+                    heartbeat,
+                    claim,
+                    &mut day_report,
+                    &mut order_days,
+                )
                 .await;
             if !finished && heartbeat.cancel.load(Ordering::SeqCst) {
                 day_report.outcome = Outcome::Cancelled;
@@ -897,6 +927,19 @@ impl Jobs {
                 );
             }
         }
+        order_days.retain(|d| !window.contains(*d));
+        if !order_days.is_empty() {
+            let step = self.recompute_order_days(tenant, &order_days, claim).await;
+            if step.outcome == Outcome::Failed && day_report.outcome == Outcome::Succeeded {
+                day_report.outcome = Outcome::Partial;
+                day_report.detail = format!(
+                    "recomputing the days of changed orders failed: {}",
+                    step.detail
+                );
+            }
+            day_report.steps.push(step);
+            outside.append(&mut order_days);
+        }
         // Goals are evaluated as of each day of a nightly run; a backfill evaluates them
         // once, as of its last day, since evaluations as of past days are not what anyone
         // waits for and each one measures up to 28 periods per goal.
@@ -936,10 +979,11 @@ impl Jobs {
         day_report
     }
 
-    /// Pulls one source for the days of `window` it can report. A day the platform
-    /// refuses until a time within `rate_limit_max_wait` goes on `deferred` (and so do the
-    /// source's later days, without spending a request), to be pulled after the day's
-    /// other sources; a later time fails it for this run.
+    /// Pulls one source for the days of `window` it can report, adding the days of the
+    /// orders it stored or removed to `order_days`. A day the platform refuses until a
+    /// time within `rate_limit_max_wait` goes on `deferred` (and so do the source's later
+    /// days, without spending a request), to be pulled after the day's other sources; a
+    /// later time fails it for this run.
     #[allow(clippy::too_many_arguments)]
     async fn pull_source(
         &self,
@@ -950,6 +994,7 @@ impl Jobs {
         latest: NaiveDate,
         force: bool,
         deferred: &mut Vec<Deferred>,
+        order_days: &mut BTreeSet<NaiveDate>,
     ) -> Vec<SourceReport> {
         let Some(connector) = self.inner.connectors.get(source.platform) else {
             return vec![source_report(
@@ -997,7 +1042,15 @@ impl Jobs {
                     Some(*until),
                 ),
                 None => {
-                    self.pull_report(tenant, source, connector.as_ref(), d, is_latest, force)
+                    self.pull_report(
+                        tenant,
+                        source,
+                        connector.as_ref(),
+                        d,
+                        is_latest,
+                        force,
+                        order_days,
+                    )
                         .await
                 }
             };
@@ -1029,6 +1082,7 @@ impl Jobs {
 
     /// Pulls `source`'s day and reports it; with the time the platform refuses requests
     /// until, when it asked to wait past the HTTP client's cap.
+    #[allow(clippy::too_many_arguments)]
     async fn pull_report(
         &self,
         tenant: &Tenant,
@@ -1037,11 +1091,12 @@ impl Jobs {
         d: NaiveDate,
         is_latest: bool,
         force: bool,
+        order_days: &mut BTreeSet<NaiveDate>,
     ) -> (SourceReport, Option<DateTime<Utc>>) {
         let started = Instant::now();
         let name = connector.name();
         match self
-            .pull_one(tenant, source, connector, d, is_latest, force)
+            .pull_one(tenant, source, connector, d, is_latest, force, order_days)
             .await
         {
             Ok(Some(pulled)) => {
@@ -1084,6 +1139,7 @@ impl Jobs {
         heartbeat: &Heartbeat,
         claim: &DayClaim,
         day_report: &mut DayReport,
+        order_days: &mut BTreeSet<NaiveDate>,
     ) -> bool {
         let max_wait = self.inner.settings.rate_limit_max_wait;
         while !deferred.is_empty() {
@@ -1119,6 +1175,7 @@ impl Jobs {
                     next.day,
                     next.is_latest,
                     next.force,
+                    order_days,
                 )
                 .await;
             let rescheduled = format!(
@@ -1189,6 +1246,7 @@ impl Jobs {
     /// Pulls one source's day. Sources with history are pulled again (late data; the
     /// upserts make that harmless); current totals are pulled once per day, unless forced,
     /// and None says an earlier run already took them.
+    #[allow(clippy::too_many_arguments)]
     async fn pull_one(
         &self,
         tenant: &Tenant,
@@ -1197,6 +1255,7 @@ impl Jobs {
         d: NaiveDate,
         is_latest: bool,
         force: bool,
+        order_days: &mut BTreeSet<NaiveDate>,
     ) -> Result<Option<Pulled>, PullFailure> {
         let store = &self.inner.store;
         let text = |e: StorageError| PullFailure {
@@ -1251,7 +1310,9 @@ impl Jobs {
             pulled: Pulled::default(),
         };
         let outcome = connector.pull(&request, &mut sink).await;
-        let pulled = sink.pulled;
+        let mut pulled = sink.pulled;
+        // Pages stored before a failure changed their orders' days all the same.
+        order_days.append(&mut pulled.order_days);
         match outcome {
             Ok(()) => {
                 store
@@ -1278,6 +1339,60 @@ impl Jobs {
                 };
                 Err(PullFailure { message, until })
             }
+        }
+    }
+
+    /// Recomputes `days` (outside the day's window), consecutive days together, as a step.
+    async fn recompute_order_days(
+        &self,
+        tenant: &Tenant,
+        days: &BTreeSet<NaiveDate>,
+        claim: &DayClaim,
+    ) -> StepReport {
+        let started = Instant::now();
+        let mut ranges: Vec<Period> = Vec::new();
+        for &d in days {
+            match ranges.last_mut() {
+                Some(last) if last.last.succ_opt() == Some(d) => last.last = d,
+                _ => ranges.push(Period::day(d)),
+            }
+        }
+        let mut snapshots = 0;
+        let mut error = None;
+        for range in &ranges {
+            let recompute =
+                compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, *range);
+            let computed = tokio::select! {
+                biased;
+                () = claim.lost() => Err("lost the day's claim to another replica".to_string()),
+                computed = recompute => computed.map_err(|e| e.to_string()),
+            };
+            match computed {
+                Ok(summary) => snapshots += summary.snapshots,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let listed = ranges
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        StepReport {
+            name: "recompute_orders".into(),
+            outcome: if error.is_some() {
+                Outcome::Failed
+            } else {
+                Outcome::Succeeded
+            },
+            duration_ms: millis(started),
+            count: snapshots,
+            detail: match error {
+                Some(e) => format!("{listed}: {e}"),
+                None => format!("days of refunded or cancelled orders: {listed}"),
+            },
         }
     }
 

@@ -11,13 +11,13 @@ use crate::domain::observation::{
     AudienceMember, ChannelDayStats, GiveawayEntry, Interaction, MemberAttributes, MetricPoint,
     Order, WebTraffic,
 };
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IdenStatic,
     Iterable, QueryFilter, QuerySelect, Set,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
 /// Rows per INSERT statement: well under SQLite's bound-parameter limit.
@@ -65,6 +65,15 @@ where
             .await?;
     }
     Ok(())
+}
+
+/// What [`Store::delete_orders`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeletedOrders {
+    /// Ids of the orders removed, sorted.
+    pub order_ids: Vec<String>,
+    /// The days of the removed orders, whose KPIs change.
+    pub days: BTreeSet<NaiveDate>,
 }
 
 /// Unicode-lowercased copy of an optional text, for segment rules.
@@ -257,6 +266,48 @@ impl Store {
         upsert(&txn, codes, vec![K::TenantId, K::OrderId, K::Position]).await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Removes orders by id with their codes in one transaction. Ids that are not stored
+    /// are left out of the answer, so removing twice removes nothing the second time.
+    pub async fn delete_orders(&self, tenant_id: &str, ids: &[String]) -> Result<DeletedOrders> {
+        let mut unique: Vec<&str> = ids.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut deleted = DeletedOrders::default();
+        let txn = self.begin_write().await?;
+        for chunk in unique.chunks(CHUNK) {
+            let found: Vec<(String, NaiveDate)> = order::Entity::find()
+                .select_only()
+                .column(order::Column::OrderId)
+                .column(order::Column::Day)
+                .filter(order::Column::TenantId.eq(tenant_id))
+                .filter(order::Column::OrderId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            if found.is_empty() {
+                continue;
+            }
+            let found_ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+            order_code::Entity::delete_many()
+                .filter(order_code::Column::TenantId.eq(tenant_id))
+                .filter(order_code::Column::OrderId.is_in(found_ids.iter().copied()))
+                .exec(&txn)
+                .await?;
+            order::Entity::delete_many()
+                .filter(order::Column::TenantId.eq(tenant_id))
+                .filter(order::Column::OrderId.is_in(found_ids.iter().copied()))
+                .exec(&txn)
+                .await?;
+            for (id, day) in found {
+                deleted.days.insert(day);
+                deleted.order_ids.push(id);
+            }
+        }
+        txn.commit().await?;
+        deleted.order_ids.sort_unstable();
+        Ok(deleted)
     }
 
     /// Upserts audience members in one transaction.

@@ -1055,6 +1055,13 @@ fn valid_request(method: &MethodDescriptor) -> DynamicMessage {
             },
             d,
         ),
+        "DeleteOrders" => dynamic(
+            &pb::DeleteOrdersRequest {
+                order_ids: vec!["o-1".into()],
+                all_or_nothing: false,
+            },
+            d,
+        ),
         "IngestAudienceMembers" => dynamic(
             &pb::IngestAudienceMembersRequest {
                 rows: vec![pb::AudienceMember {

@@ -1249,17 +1249,24 @@ impl Wire for Ga4Wire {
 // ---------------------------------------------------------------------------------------
 // Shopify Admin REST API
 
-/// A Shopify order as the fake serves it.
+/// A Shopify order as the fake serves it, shaped as the published example of the Order
+/// resource (https://shopify.dev/docs/api/admin-rest/latest/resources/order).
 #[derive(Clone, Debug, Default)]
 pub struct ShopifyOrder {
     /// id.
     pub id: u64,
     /// created_at, RFC 3339 with the shop's offset.
     pub created_at: String,
+    /// updated_at; None: created_at.
+    pub updated_at: Option<String>,
     /// currency.
     pub currency: String,
-    /// subtotal_price, as text.
+    /// subtotal_price, as text: before refunds.
     pub subtotal_price: String,
+    /// current_subtotal_price, after refunds; None: subtotal_price.
+    pub current_subtotal_price: Option<String>,
+    /// refunds, as Shopify lists them.
+    pub refunds: Vec<Value>,
     /// total_discounts, as text.
     pub total_discounts: String,
     /// discount_codes[].code, as sent (untrimmed).
@@ -1277,17 +1284,49 @@ pub struct ShopifyOrder {
 }
 
 impl ShopifyOrder {
+    /// updated_at as served.
+    fn updated(&self) -> &str {
+        self.updated_at.as_deref().unwrap_or(&self.created_at)
+    }
+
     fn to_json(&self) -> Value {
         json!({
             "id": self.id,
+            "admin_graphql_api_id": format!("gid://shopify/Order/{}", self.id),
             "created_at": self.created_at,
+            "updated_at": self.updated(),
             "currency": self.currency,
             "subtotal_price": self.subtotal_price,
+            "current_subtotal_price": self.current_subtotal_price.as_ref().unwrap_or(&self.subtotal_price),
             "total_discounts": self.total_discounts,
             "discount_codes": self.discount_codes.iter()
                 .map(|c| json!({"code": c, "amount": self.total_discounts, "type": "percentage"}))
                 .collect::<Vec<_>>(),
-            "customer": self.customer.as_ref().map(|(id, email)| json!({"id": id, "email": email})),
+            "customer": self.customer.as_ref().map(|(id, email)| json!({
+                "id": id,
+                "email": email,
+                "created_at": "2005-06-12T11:57:11-04:00",
+                "first_name": "Bob",
+                "last_name": "Norman",
+                "phone": "+13125551212",
+                "default_address": {
+                    "first_name": "Bob",
+                    "last_name": "Norman",
+                    "address1": "Chestnut Street 92",
+                    "city": "Louisville",
+                    "zip": "40202",
+                    "country_code": "US",
+                },
+            })),
+            "contact_email": self.email,
+            "phone": "+557734881234",
+            "billing_address": self.customer.as_ref().map(|_| json!({
+                "first_name": "Bob",
+                "last_name": "Norman",
+                "address1": "Chestnut Street 92",
+                "phone": "+1(502)-459-2181",
+            })),
+            "refunds": self.refunds,
             "email": self.email,
             "landing_site": self.landing_site,
             "cancelled_at": self.cancelled_at,
@@ -1296,7 +1335,8 @@ impl ShopifyOrder {
     }
 }
 
-/// Fake of `GET /admin/api/2026-10/orders.json`, paging by `Link` headers and page_info.
+/// Fake of `GET /admin/api/2026-10/orders.json`, paging by `Link` headers and page_info,
+/// filtering by created_at and updated_at, and of `GET /admin/oauth/access_scopes.json`.
 pub struct FakeShopify {
     server: FakeServer,
     wire: Arc<ShopifyWire>,
@@ -1311,11 +1351,18 @@ impl FakeShopify {
     pub fn set_orders(&self, orders: Vec<ShopifyOrder>) {
         *self.wire.orders.lock().unwrap() = orders;
     }
+
+    /// The access scopes the token holds (by default `read_orders` and `read_all_orders`).
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        *self.wire.scopes.lock().unwrap() = Some(scopes.iter().map(|s| s.to_string()).collect());
+    }
 }
 
 #[derive(Default)]
 struct ShopifyWire {
     orders: Mutex<Vec<ShopifyOrder>>,
+    /// None: the default scopes.
+    scopes: Mutex<Option<Vec<String>>>,
 }
 
 /// An opaque page_info carrying the position and the filters, as Shopify's does.
@@ -1348,6 +1395,17 @@ impl Wire for ShopifyWire {
         if token != Some(FakeShopify::TOKEN) {
             return self.error(ErrorKind::Unauthorized);
         }
+        if request.path == "/admin/oauth/access_scopes.json" {
+            // https://shopify.dev/docs/api/admin-rest/latest/resources/accessscope
+            let scopes = self
+                .scopes
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| vec!["read_orders".into(), "read_all_orders".into()]);
+            let handles: Vec<Value> = scopes.iter().map(|h| json!({ "handle": h })).collect();
+            return Reply::json(200, json!({ "access_scopes": handles }));
+        }
         if request.path != "/admin/api/2026-10/orders.json" {
             return shopify_error(404, json!("Not Found"));
         }
@@ -1374,10 +1432,16 @@ impl Wire for ShopifyWire {
                 }
             }
             None => {
-                let filters: Vec<String> = ["status", "created_at_min", "created_at_max"]
-                    .iter()
-                    .map(|k| format!("{k}={}", request.param(k).unwrap_or("")))
-                    .collect();
+                let filters: Vec<String> = [
+                    "status",
+                    "created_at_min",
+                    "created_at_max",
+                    "updated_at_min",
+                    "updated_at_max",
+                ]
+                .iter()
+                .map(|k| format!("{k}={}", request.param(k).unwrap_or("")))
+                .collect();
                 (0, filters.join("&"))
             }
         };
@@ -1394,15 +1458,22 @@ impl Wire for ShopifyWire {
             instant(filter("created_at_min")),
             instant(filter("created_at_max")),
         );
+        let (updated_min, updated_max) = (
+            instant(filter("updated_at_min")),
+            instant(filter("updated_at_max")),
+        );
         let any = filter("status").as_deref() == Some("any");
         let orders = self.orders.lock().unwrap();
         let matching: Vec<&ShopifyOrder> = orders
             .iter()
             .filter(|o| {
                 let at = DateTime::parse_from_rfc3339(&o.created_at).ok();
+                let updated = DateTime::parse_from_rfc3339(o.updated()).ok();
                 (any || o.cancelled_at.is_none())
                     && min.is_none_or(|m| at.is_some_and(|a| a >= m))
                     && max.is_none_or(|m| at.is_some_and(|a| a <= m))
+                    && updated_min.is_none_or(|m| updated.is_some_and(|a| a >= m))
+                    && updated_max.is_none_or(|m| updated.is_some_and(|a| a <= m))
             })
             .collect();
         let fields: Option<Vec<&str>> = request.param("fields").map(|f| f.split(',').collect());

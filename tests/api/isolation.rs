@@ -5,6 +5,7 @@ use crate::dynamic::{call, date, methods};
 use crate::helpers::{TestApp, TestDb};
 use chrono::NaiveDate;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value};
+use sea_orm::EntityTrait;
 use tally::domain::campaign::Campaign;
 use tally::domain::channel::{Channel, Platform};
 use tally::domain::goal::{Baseline, Direction, Goal, Target};
@@ -103,8 +104,30 @@ async fn seed_tenant_a(app: &TestApp) -> Seeded {
     )
     .await
     .unwrap();
+    s.upsert_orders(
+        "acme",
+        &[tally::domain::observation::Order {
+            order_id: ORDER.into(),
+            customer_key: Some("c:1".into()),
+            placed_at: chrono::Utc::now(),
+            day: day(1),
+            revenue_minor: 100,
+            cost_minor: 0,
+            discount_minor: 0,
+            currency: "EUR".into(),
+            codes: vec![format!("{SECRET}10")],
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+        }],
+    )
+    .await
+    .unwrap();
     Seeded { run }
 }
+
+/// Tenant A's order: DeleteOrders names orders by id, not by resource name.
+const ORDER: &str = "order-of-a";
 
 /// The resource a method's `name` field refers to, in tenant A.
 fn resource(method: &MethodDescriptor, seeded: &Seeded) -> String {
@@ -129,6 +152,9 @@ fn request(desc: &MessageDescriptor, name: &str, depth: usize) -> DynamicMessage
         match field.kind() {
             Kind::String if field.is_list() && fname == "goals" => {
                 m.set_field(&field, Value::List(vec![Value::String("goals/g1".into())]));
+            }
+            Kind::String if field.is_list() && fname == "order_ids" => {
+                m.set_field(&field, Value::List(vec![Value::String(ORDER.into())]));
             }
             Kind::String if field.is_list() => {}
             Kind::String => {
@@ -195,9 +221,11 @@ async fn another_tenant_never_sees_tenant_a(app: TestApp) {
             "{what}"
         );
         // Reads by name must be NOT_FOUND, proving the name pointed at A's resource.
+        // DeleteOrders is idempotent by order id: another tenant's call finds nothing to
+        // remove (checked below), and says so with OK.
         let reads_by_name = method.name().starts_with("Get")
             || method.name().starts_with("Update")
-            || method.name().starts_with("Delete")
+            || (method.name().starts_with("Delete") && method.name() != "DeleteOrders")
             || method.name() == "CancelJobRun"
             || method.name() == "ListGoalEvaluations"
             || method.name() == "WatchGoals";
@@ -236,6 +264,16 @@ async fn another_tenant_never_sees_tenant_a(app: TestApp) {
     let goal = app.store.get_goal("acme", "g1").await.unwrap();
     assert!(goal.spec.display_name.starts_with(SECRET));
     assert!(app.store.get_influencer("acme", "anna").await.is_ok());
+    let orders = tally::storage::entities::order::Entity::find()
+        .all(app.store.connection())
+        .await
+        .unwrap();
+    assert!(
+        orders
+            .iter()
+            .any(|o| o.tenant_id == "acme" && o.order_id == ORDER),
+        "another tenant's DeleteOrders removed A's order"
+    );
     app.stop().await;
 }
 

@@ -30,6 +30,7 @@ mod read_cache;
 mod resources;
 mod rule_properties;
 mod secrets;
+mod shopify_orders;
 mod snapshot_rows;
 mod tenancy;
 mod upgrades;

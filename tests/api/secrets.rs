@@ -397,7 +397,7 @@ async fn a_tenant_can_send_only_its_own_credentials(db: TestDb) {
         detail(&run, "own").status,
         proto::RunStatus::Succeeded as i32
     );
-    // Shopify pulls the trailing days too: one request per day, each with the own token.
+    // Shopify pulls the trailing days too, in two passes a day, each with the own token.
     let received = recorder.received();
     assert!(!received.is_empty());
     for sent in &received {
