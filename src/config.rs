@@ -121,6 +121,10 @@ pub struct Settings {
     /// Use the public development secret when `customer_key_secret` is unset: for local
     /// trials only, since anyone can then match a known address (`demo` does this itself).
     pub insecure_dev_customer_key: bool,
+    /// Days the platforms' responses are kept for `jobs/rederive`; 0 keeps none.
+    pub raw_retention_days: u32,
+    /// Compressed bytes of kept responses per tenant; beyond it the oldest days are dropped.
+    pub raw_max_bytes_per_tenant: u64,
 }
 
 /// Where pulled data comes from.
@@ -179,6 +183,8 @@ impl Default for Settings {
             unknown_key_limit_per_minute: 60,
             customer_key_secret: None,
             insecure_dev_customer_key: false,
+            raw_retention_days: 400,
+            raw_max_bytes_per_tenant: 256 << 20,
         }
     }
 }
@@ -264,6 +270,8 @@ impl Settings {
                 ));
             },
             customer_keys: self.customer_keys()?,
+            raw_retention_days: self.raw_retention_days,
+            raw_max_bytes_per_tenant: self.raw_max_bytes_per_tenant,
         })
     }
 
@@ -320,7 +328,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 40] = [
+    pub const KEYS: [&'static str; 42] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -361,6 +369,8 @@ impl Settings {
         "unknown_key_limit_per_minute",
         "customer_key_secret",
         "insecure_dev_customer_key",
+        "raw_retention_days",
+        "raw_max_bytes_per_tenant",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.

@@ -16,6 +16,7 @@ use crate::domain::tenant::Tenant;
 use crate::goals::GoalFeed;
 use crate::kpi::period::Period;
 use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
+use crate::storage::raw_responses::{Compressed, NewKeptPage, PullContext};
 use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use report::{DayReport, Outcome, RunReport, SourceReport, StepReport};
@@ -29,6 +30,13 @@ pub const NIGHTLY: &str = "nightly";
 
 /// A backfill or one-off run asked for by a person.
 pub const BACKFILL: &str = "backfill";
+
+/// A run that maps each day's kept responses again (see [`RunSpec::rederive`]).
+pub const REDERIVE: &str = "rederive";
+
+/// Why a re-derive skips a day.
+pub const NOTHING_KEPT: &str =
+    "no responses kept for this day: pulled before responses were kept, or past the retention";
 
 /// Errors of the job runner.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +71,10 @@ pub struct JobSettings {
     pub fake_follower_threshold: f64,
     /// The secret that keys the hashes of e-mail addresses (ingest and pulls alike).
     pub customer_keys: CustomerKeySecret,
+    /// Days the platforms' responses are kept for re-deriving; 0 keeps none.
+    pub raw_retention_days: u32,
+    /// Deflated bytes of kept responses per tenant; the oldest days go first beyond it.
+    pub raw_max_bytes_per_tenant: u64,
 }
 
 impl Default for JobSettings {
@@ -79,6 +91,8 @@ impl Default for JobSettings {
             fake_follower_threshold: 3.5,
             // Tests and embedded use; `tally serve` refuses to start without its own.
             customer_keys: CustomerKeySecret::development(),
+            raw_retention_days: 400,
+            raw_max_bytes_per_tenant: 256 << 20,
         }
     }
 }
@@ -86,12 +100,25 @@ impl Default for JobSettings {
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunSpec {
-    /// Job name: [`NIGHTLY`] or [`BACKFILL`].
+    /// Job name: [`NIGHTLY`], [`BACKFILL`] or [`REDERIVE`].
     pub job: String,
     /// Days in order.
     pub days: Vec<NaiveDate>,
     /// Whether days that succeeded are run again.
     pub force: bool,
+}
+
+impl RunSpec {
+    /// A re-derive of `days`: each day's kept responses are mapped again by the current
+    /// connectors, without the platforms, and the days recomputed. Days that succeeded
+    /// are its whole point, so it is always forced.
+    pub fn rederive(days: Vec<NaiveDate>) -> RunSpec {
+        RunSpec {
+            job: REDERIVE.into(),
+            days,
+            force: true,
+        }
+    }
 }
 
 /// The runner, shared by the scheduler, the JobService and `tally run-job`.
@@ -130,6 +157,12 @@ struct StoreSink<'a> {
     channel_id: &'a str,
     day: NaiveDate,
     pulled: Pulled,
+    /// The pull whose responses are kept (its credential is scrubbed from them).
+    request: &'a PullRequest,
+    /// Whether the next page starts a fresh pull, whose first page replaces the day's
+    /// kept responses (a resumed pull appends).
+    replace: bool,
+    settings: &'a JobSettings,
 }
 
 /// What one source's pull of a day stored and what it could not.
@@ -139,6 +172,61 @@ struct Pulled {
     skipped: Vec<String>,
     missing: Vec<crate::connectors::MissingMetric>,
     day_zone: Option<String>,
+    /// Why responses of the pull were not kept, if some were not.
+    not_kept: Option<String>,
+}
+
+/// Stores the observations of a page (pulled or derived again); upserts by natural key.
+async fn store_observations(store: &Store, tenant: &str, page: &Page) -> Result<(), StorageError> {
+    if !page.channel_stats.is_empty() {
+        store.upsert_channel_stats(tenant, &page.channel_stats).await?;
+    }
+    if !page.web_traffic.is_empty() {
+        store.upsert_web_traffic(tenant, &page.web_traffic).await?;
+    }
+    if !page.orders.is_empty() {
+        store.upsert_orders(tenant, &page.orders).await?;
+    }
+    if !page.audience.is_empty() {
+        store.upsert_audience_members(tenant, &page.audience).await?;
+    }
+    if !page.interactions.is_empty() {
+        store.upsert_interactions(tenant, &page.interactions).await?;
+    }
+    Ok(())
+}
+
+impl StoreSink<'_> {
+    /// The page's responses as they are kept: serialized, scrubbed of the pull's credential
+    /// in every spelling, deflated. None when nothing is to be kept, or (with the reason
+    /// noted) when the page alone exceeds the tenant's bound.
+    fn keepable(&mut self, raw: &[crate::connectors::RawResponse]) -> Option<Compressed> {
+        if raw.is_empty() || self.settings.raw_retention_days == 0 {
+            return None;
+        }
+        let json = match serde_json::to_string(raw) {
+            Ok(json) => json,
+            Err(e) => {
+                self.pulled.not_kept = Some(format!("responses not kept: {e}"));
+                return None;
+            }
+        };
+        let json = match &self.request.credential {
+            Some(secret) => crate::connectors::http::scrub(&json, secret.expose()),
+            None => json,
+        };
+        let compressed = Compressed::new(&json);
+        let bound = self.settings.raw_max_bytes_per_tenant;
+        if compressed.compressed_bytes() as u64 > bound {
+            self.pulled.not_kept = Some(format!(
+                "responses not kept: a page of {} compressed bytes exceeds \
+                 raw_max_bytes_per_tenant ({bound}); this day cannot be derived again",
+                compressed.compressed_bytes()
+            ));
+            return None;
+        }
+        Some(compressed)
+    }
 }
 
 #[async_trait::async_trait]
@@ -146,43 +234,34 @@ impl PageSink for StoreSink<'_> {
     async fn page(&mut self, page: Page, next_cursor: Option<String>) -> Result<(), SinkError> {
         let err = |e: StorageError| SinkError(e.to_string());
         let s = self.store;
-        if !page.channel_stats.is_empty() {
-            s.upsert_channel_stats(self.tenant, &page.channel_stats)
-                .await
-                .map_err(err)?;
-        }
-        if !page.web_traffic.is_empty() {
-            s.upsert_web_traffic(self.tenant, &page.web_traffic)
-                .await
-                .map_err(err)?;
-        }
-        if !page.orders.is_empty() {
-            s.upsert_orders(self.tenant, &page.orders)
-                .await
-                .map_err(err)?;
-        }
-        if !page.audience.is_empty() {
-            s.upsert_audience_members(self.tenant, &page.audience)
-                .await
-                .map_err(err)?;
-        }
-        if !page.interactions.is_empty() {
-            s.upsert_interactions(self.tenant, &page.interactions)
-                .await
-                .map_err(err)?;
-        }
+        store_observations(s, self.tenant, &page)
+            .await
+            .map_err(err)?;
         let rows = page.rows();
         let totals = page.totals.as_ref().map(|t| t.to_string());
-        s.save_pull_page(
+        let compressed = self.keepable(&page.raw);
+        let context = PullContext {
+            latest: self.request.latest,
+            previous_totals: self.request.previous_totals.as_ref().map(|t| t.to_string()),
+        };
+        // The responses and the cursor commit together: a page stored again after a crash
+        // before its cursor was saved is kept once.
+        s.save_pull_page_keeping(
             self.tenant,
             self.channel_id,
             self.day,
+            self.replace,
+            compressed.as_ref().map(|compressed| NewKeptPage {
+                context: &context,
+                compressed,
+            }),
             next_cursor.as_deref(),
             rows as i64,
             totals.as_deref(),
         )
         .await
         .map_err(err)?;
+        self.replace = false;
         let pulled = &mut self.pulled;
         pulled.rows += rows;
         for reason in page.skipped {
@@ -496,6 +575,12 @@ impl Jobs {
                 ));
                 continue;
             }
+            if spec.job == REDERIVE && store.kept_channels(&tenant.id, day).await?.is_empty() {
+                report
+                    .days
+                    .push(skipped_day(day, Outcome::Skipped, NOTHING_KEPT));
+                continue;
+            }
             let claimed = store
                 .claim_day(
                     &tenant.id,
@@ -535,6 +620,11 @@ impl Jobs {
             let mut window_first = day - Days::new(trailing - 1);
             if let Some(prev) = previous {
                 window_first = window_first.max(prev + Days::new(1));
+            }
+            if spec.job == REDERIVE {
+                // A mapping may file a response under the day before (a platform's day
+                // ends before the tenant's), so that day is recomputed after it too.
+                window_first = day.pred_opt().unwrap_or(day);
             }
             let window = Period::new(window_first, day).unwrap_or(Period::day(day));
             let mut day_report = self
@@ -593,6 +683,7 @@ impl Jobs {
                 self.recompute_cohorts(tenant, first, last, &mut report)
                     .await;
             }
+            self.prune_kept_responses(tenant, latest, &mut report).await;
             self.save(&tenant.id, run_id, &report, true).await?;
             crate::metrics::job_run_finished(report.outcome().as_str());
             tracing::info!(tenant = %tenant.id, run = run_id, outcome = report.outcome().as_str(), rows = report.rows(), "job run ended");
@@ -699,9 +790,12 @@ impl Jobs {
                 day_report.detail = "the run was cancelled".into();
                 return day_report;
             }
-            let results = self
-                .pull_source(tenant, source, day, window, latest, spec.force)
-                .await;
+            let results = if spec.job == REDERIVE {
+                self.derive_source(tenant, source, day).await
+            } else {
+                self.pull_source(tenant, source, day, window, latest, spec.force)
+                    .await
+            };
             day_report.sources.extend(results);
             // Progress is visible while the day runs, at most once a second: the report
             // is written whole, and grows with the run.
@@ -724,7 +818,7 @@ impl Jobs {
             .filter(|s| s.outcome == Outcome::Failed)
             .collect();
         day_report.steps.push(StepReport {
-            name: "pull".into(),
+            name: if spec.job == REDERIVE { "derive" } else { "pull" }.into(),
             outcome: if failed.is_empty() {
                 Outcome::Succeeded
             } else {
@@ -902,6 +996,7 @@ impl Jobs {
                     r.skipped_rows = pulled.skipped;
                     r.missing = pulled.missing;
                     r.day_zone = pulled.day_zone.unwrap_or_default();
+                    r.detail = pulled.not_kept.unwrap_or_default();
                     r.duration_ms = millis(started);
                     results.push(r);
                 }
@@ -982,6 +1077,9 @@ impl Jobs {
             channel_id: &source.channel_id,
             day: d,
             pulled: Pulled::default(),
+            request: &request,
+            replace: !resume,
+            settings: &self.inner.settings,
         };
         let outcome = connector.pull(&request, &mut sink).await;
         let pulled = sink.pulled;
@@ -1007,6 +1105,145 @@ impl Jobs {
                     .map_err(text)?;
                 Err(message)
             }
+        }
+    }
+
+    /// Maps one source's kept responses of `day` again through its connector's current
+    /// mapping and stores the observations; no platform is called. The request is rebuilt
+    /// from the kept pull context and the tenant's current settings, without credential.
+    async fn derive_source(&self, tenant: &Tenant, source: &Source, day: NaiveDate) -> Vec<SourceReport> {
+        let started = Instant::now();
+        let report = |connector: &str, outcome, detail: String| SourceReport {
+            channel_id: source.channel_id.clone(),
+            connector: connector.to_string(),
+            day,
+            outcome,
+            rows: 0,
+            duration_ms: millis(started),
+            detail,
+            skipped_rows: vec![],
+            missing: vec![],
+            day_zone: String::new(),
+        };
+        let Some(connector) = self.inner.connectors.get(source.platform) else {
+            return vec![report(
+                "",
+                Outcome::Skipped,
+                format!(
+                    "no connector derives {} channels",
+                    source.platform.as_str()
+                ),
+            )];
+        };
+        let store = &self.inner.store;
+        let pages = match store.kept_pages(&tenant.id, &source.channel_id, day).await {
+            Ok(pages) => pages,
+            Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
+        };
+        if pages.is_empty() {
+            return vec![report(connector.name(), Outcome::Skipped, NOTHING_KEPT.into())];
+        }
+        let mut pulled = Pulled::default();
+        for kept in &pages {
+            let request = PullRequest {
+                tenant: tenant.id.clone(),
+                source: source.clone(),
+                day,
+                time_zone: tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC),
+                currency: tenant.settings.currency.clone(),
+                latest: kept.context.latest,
+                previous_totals: kept
+                    .context
+                    .previous_totals
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok()),
+                credential: None,
+                cursor: None,
+                customer_keys: self.inner.settings.customer_keys.clone(),
+            };
+            let page = match connector.derive(&request, &kept.responses) {
+                Ok(page) => page,
+                Err(e) => {
+                    return vec![report(
+                        connector.name(),
+                        Outcome::Failed,
+                        format!("kept page {}: {e}", kept.page),
+                    )];
+                }
+            };
+            if let Err(e) = store_observations(store, &tenant.id, &page).await {
+                return vec![report(connector.name(), Outcome::Failed, e.to_string())];
+            }
+            pulled.rows += page.rows();
+            pulled.skipped.extend(page.skipped);
+            for missing in page.missing {
+                if !pulled.missing.contains(&missing) {
+                    pulled.missing.push(missing);
+                }
+            }
+            if page.day_zone.is_some() {
+                pulled.day_zone = page.day_zone;
+            }
+        }
+        pulled.skipped.truncate(20);
+        let mut r = report(
+            connector.name(),
+            Outcome::Succeeded,
+            format!(
+                "derived again from {} kept page(s) fetched {}",
+                pages.len(),
+                pages[0].fetch_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        );
+        r.rows = pulled.rows;
+        r.skipped_rows = pulled.skipped;
+        r.missing = pulled.missing;
+        r.day_zone = pulled.day_zone.unwrap_or_default();
+        vec![r]
+    }
+
+    /// Drops the tenant's kept responses past the retention and, oldest days first, beyond
+    /// its size bound (a bounded batch per run); reported on the run's last day when it
+    /// dropped something or failed.
+    async fn prune_kept_responses(&self, tenant: &Tenant, latest: NaiveDate, report: &mut RunReport) {
+        let settings = &self.inner.settings;
+        let started = Instant::now();
+        // Retention counts days back from the latest complete day, that one included.
+        let keep_from = latest
+            .checked_sub_days(Days::new(settings.raw_retention_days as u64))
+            .map_or(NaiveDate::MIN, |d| d + Days::new(1));
+        let max_bytes = i64::try_from(settings.raw_max_bytes_per_tenant).unwrap_or(i64::MAX);
+        let step = match self
+            .inner
+            .store
+            .prune_kept_responses(&tenant.id, keep_from, max_bytes)
+            .await
+        {
+            Ok(p) if p.expired + p.over_bound == 0 => return,
+            Ok(p) => StepReport {
+                name: "prune_responses".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: p.expired + p.over_bound,
+                detail: format!(
+                    "dropped {} kept page(s) of days before {keep_from} (raw_retention_days) \
+                     and {} of the oldest days beyond raw_max_bytes_per_tenant",
+                    p.expired, p.over_bound
+                ),
+            },
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.id, error = %e, "could not prune kept responses");
+                StepReport {
+                    name: "prune_responses".into(),
+                    outcome: Outcome::Failed,
+                    duration_ms: millis(started),
+                    count: 0,
+                    detail: e.to_string(),
+                }
+            }
+        };
+        if let Some(day) = report.days.last_mut() {
+            day.steps.push(step);
         }
     }
 
