@@ -179,7 +179,9 @@ struct Pulled {
 /// Stores the observations of a page (pulled or derived again); upserts by natural key.
 async fn store_observations(store: &Store, tenant: &str, page: &Page) -> Result<(), StorageError> {
     if !page.channel_stats.is_empty() {
-        store.upsert_channel_stats(tenant, &page.channel_stats).await?;
+        store
+            .upsert_channel_stats(tenant, &page.channel_stats)
+            .await?;
     }
     if !page.web_traffic.is_empty() {
         store.upsert_web_traffic(tenant, &page.web_traffic).await?;
@@ -188,10 +190,14 @@ async fn store_observations(store: &Store, tenant: &str, page: &Page) -> Result<
         store.upsert_orders(tenant, &page.orders).await?;
     }
     if !page.audience.is_empty() {
-        store.upsert_audience_members(tenant, &page.audience).await?;
+        store
+            .upsert_audience_members(tenant, &page.audience)
+            .await?;
     }
     if !page.interactions.is_empty() {
-        store.upsert_interactions(tenant, &page.interactions).await?;
+        store
+            .upsert_interactions(tenant, &page.interactions)
+            .await?;
     }
     Ok(())
 }
@@ -818,7 +824,12 @@ impl Jobs {
             .filter(|s| s.outcome == Outcome::Failed)
             .collect();
         day_report.steps.push(StepReport {
-            name: if spec.job == REDERIVE { "derive" } else { "pull" }.into(),
+            name: if spec.job == REDERIVE {
+                "derive"
+            } else {
+                "pull"
+            }
+            .into(),
             outcome: if failed.is_empty() {
                 Outcome::Succeeded
             } else {
@@ -1111,7 +1122,12 @@ impl Jobs {
     /// Maps one source's kept responses of `day` again through its connector's current
     /// mapping and stores the observations; no platform is called. The request is rebuilt
     /// from the kept pull context and the tenant's current settings, without credential.
-    async fn derive_source(&self, tenant: &Tenant, source: &Source, day: NaiveDate) -> Vec<SourceReport> {
+    async fn derive_source(
+        &self,
+        tenant: &Tenant,
+        source: &Source,
+        day: NaiveDate,
+    ) -> Vec<SourceReport> {
         let started = Instant::now();
         let report = |connector: &str, outcome, detail: String| SourceReport {
             channel_id: source.channel_id.clone(),
@@ -1129,10 +1145,7 @@ impl Jobs {
             return vec![report(
                 "",
                 Outcome::Skipped,
-                format!(
-                    "no connector derives {} channels",
-                    source.platform.as_str()
-                ),
+                format!("no connector derives {} channels", source.platform.as_str()),
             )];
         };
         let store = &self.inner.store;
@@ -1141,7 +1154,11 @@ impl Jobs {
             Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
         };
         if pages.is_empty() {
-            return vec![report(connector.name(), Outcome::Skipped, NOTHING_KEPT.into())];
+            return vec![report(
+                connector.name(),
+                Outcome::Skipped,
+                NOTHING_KEPT.into(),
+            )];
         }
         let mut pulled = Pulled::default();
         for kept in &pages {
@@ -1192,7 +1209,9 @@ impl Jobs {
             format!(
                 "derived again from {} kept page(s) fetched {}",
                 pages.len(),
-                pages[0].fetch_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                pages[0]
+                    .fetch_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         );
         r.rows = pulled.rows;
@@ -1205,7 +1224,12 @@ impl Jobs {
     /// Drops the tenant's kept responses past the retention and, oldest days first, beyond
     /// its size bound (a bounded batch per run); reported on the run's last day when it
     /// dropped something or failed.
-    async fn prune_kept_responses(&self, tenant: &Tenant, latest: NaiveDate, report: &mut RunReport) {
+    async fn prune_kept_responses(
+        &self,
+        tenant: &Tenant,
+        latest: NaiveDate,
+        report: &mut RunReport,
+    ) {
         let settings = &self.inner.settings;
         let started = Instant::now();
         // Retention counts days back from the latest complete day, that one included.

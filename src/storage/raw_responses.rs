@@ -8,9 +8,7 @@ use super::{Result, StorageError, Store};
 use crate::connectors::RawResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use std::io::{Read, Write};
 
 /// Days dropped per prune call at most, so that one call's work stays bounded.
@@ -205,8 +203,7 @@ impl Store {
                     ))
                 };
                 let json = inflate(&row.body, row.raw_bytes).map_err(|e| broken(e.to_string()))?;
-                let responses =
-                    serde_json::from_slice(&json).map_err(|e| broken(e.to_string()))?;
+                let responses = serde_json::from_slice(&json).map_err(|e| broken(e.to_string()))?;
                 Ok(KeptPage {
                     page: row.page,
                     fetch_time: row.fetch_time,
@@ -309,7 +306,10 @@ mod tests {
         let json = r#"[{"label":"a","body":{"x":1}}]"#.repeat(50);
         let kept = Compressed::new(&json);
         assert!(kept.compressed_bytes() < kept.raw_bytes);
-        assert_eq!(inflate(&kept.body, kept.raw_bytes).unwrap(), json.as_bytes());
+        assert_eq!(
+            inflate(&kept.body, kept.raw_bytes).unwrap(),
+            json.as_bytes()
+        );
         assert!(inflate(&kept.body, kept.raw_bytes - 1).is_err());
     }
 }

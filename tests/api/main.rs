@@ -24,6 +24,7 @@ mod operations;
 mod ops;
 mod otlp;
 mod paging;
+mod raw_responses;
 mod read_cache;
 mod resources;
 mod rule_properties;
