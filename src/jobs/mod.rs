@@ -587,6 +587,15 @@ impl Jobs {
                     .push(skipped_day(day, Outcome::Skipped, NOTHING_KEPT));
                 continue;
             }
+            // A re-derive leaves the day's recorded status as it found it: a source whose
+            // pull failed is still pulled again by the next nightly run.
+            let prior = if spec.job == REDERIVE {
+                store.days(&tenant.id, day, day).await?.into_iter().next()
+            } else {
+                None
+            }
+            .map(|r| r.status)
+            .filter(|status| status != day_status::RUNNING);
             let claimed = store
                 .claim_day(
                     &tenant.id,
@@ -657,7 +666,7 @@ impl Jobs {
                     day,
                     self.owner(),
                     run_id,
-                    day_report.outcome.as_str(),
+                    prior.as_deref().unwrap_or(day_report.outcome.as_str()),
                 )
                 .await?;
             if !kept && day_report.outcome != Outcome::Failed {
@@ -845,10 +854,14 @@ impl Jobs {
         });
         if !failed.is_empty() {
             day_report.outcome = Outcome::Partial;
-            day_report.detail = format!(
-                "{} source pull(s) failed; retried by the next run",
-                failed.len()
-            );
+            day_report.detail = if spec.job == REDERIVE {
+                format!("{} source derive(s) failed", failed.len())
+            } else {
+                format!(
+                    "{} source pull(s) failed; retried by the next run",
+                    failed.len()
+                )
+            };
         }
         // Checked here and not only by the heartbeat, whose last renewal may be up to a
         // third of the lease old: the day's writes start under a claim renewed just now.

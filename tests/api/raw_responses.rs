@@ -56,6 +56,8 @@ fn percent_encoded(token: &str, upper: bool) -> String {
 struct Archive {
     serving: AtomicBool,
     shifted: AtomicBool,
+    /// Fail each pull after its first page.
+    failing: AtomicBool,
     /// Calls of the 'platform'.
     pulls: AtomicUsize,
     derives: AtomicUsize,
@@ -181,6 +183,13 @@ impl Connector for Archive {
             page.raw = raw;
             let next = (number == 0).then(|| "p2".to_string());
             sink.page(page, next).await?;
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(ConnectorError::Unavailable {
+                    platform: "archive",
+                    attempts: 1,
+                    message: "HTTP 503".into(),
+                });
+            }
         }
         Ok(())
     }
@@ -458,6 +467,37 @@ async fn responses_are_kept_scrubbed_and_derived_again(db: TestDb) {
     }
     // The kept responses are unchanged by a derive.
     assert_eq!(stored_bodies(&app.store).await.len(), 12);
+
+    // A day whose pull failed after its first page keeps that page, and a re-derive of it
+    // leaves the day partial, so that the next nightly run still pulls it again.
+    archive.serving.store(true, Ordering::SeqCst);
+    archive.failing.store(true, Ordering::SeqCst);
+    let run = run_and_wait(
+        &app,
+        proto::RunJobRequest {
+            name: "jobs/nightly".into(),
+            first_day: date(day(1)),
+            last_day: date(day(1)),
+            force: true,
+        },
+    )
+    .await;
+    assert_eq!(run.status, proto::RunStatus::Partial as i32, "{run:?}");
+    let pages = app.store.kept_pages(TENANT, CHANNEL, day(1)).await.unwrap();
+    assert_eq!(pages.iter().map(|p| p.page).collect::<Vec<_>>(), [0]);
+    let run = run_and_wait(
+        &app,
+        proto::RunJobRequest {
+            name: "jobs/rederive".into(),
+            first_day: date(day(1)),
+            last_day: date(day(1)),
+            force: false,
+        },
+    )
+    .await;
+    assert_eq!(run.status, proto::RunStatus::Succeeded as i32, "{run:?}");
+    let recorded = app.store.days(TENANT, day(1), day(1)).await.unwrap();
+    assert_eq!(recorded[0].status, "partial");
 }
 
 async fn retention_and_the_size_bound_drop_the_oldest_days(db: TestDb) {
