@@ -501,6 +501,7 @@ async fn responses_are_kept_scrubbed_and_derived_again(db: TestDb) {
 }
 
 async fn retention_and_the_size_bound_drop_the_oldest_days(db: TestDb) {
+    let url = db.url();
     let app = TestApp::spawn(db).await;
     let store = app.store.clone();
     let archive = Archive::new();
@@ -551,6 +552,44 @@ async fn retention_and_the_size_bound_drop_the_oldest_days(db: TestDb) {
         assert_eq!(d.detail, NOTHING_KEPT);
     }
     assert_eq!(archive.derives.load(Ordering::SeqCst), 0);
+
+    // `tally run-job --rederive` runs the same job; without connectors (`none`), a day with
+    // kept pages runs and its source is skipped for want of a connector.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["run-job", "--tenant", TENANT, "--rederive", "--from"])
+        .arg(day(4).to_string())
+        .arg("--to")
+        .arg(day(3).to_string())
+        .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
+        .env("TALLY_DATABASE_URL", &url)
+        .env("TALLY_CONNECTORS", "none")
+        .env("TALLY_LOG", "warn")
+        .output()
+        .await
+        .expect("run tally run-job");
+    assert!(output.status.success(), "{output:?}");
+    let runs = store
+        .list_runs(
+            TENANT,
+            Some(jobs::REDERIVE),
+            &tally::storage::PageRequest {
+                after: None,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let report = RunReport::from_json(&runs.items[0].report);
+    assert_eq!(report.days[0].detail, NOTHING_KEPT);
+    let derived = &report.days[1];
+    assert_eq!(derived.outcome, Outcome::Succeeded, "{derived:?}");
+    let source = derived
+        .sources
+        .iter()
+        .find(|s| s.channel_id == CHANNEL)
+        .unwrap();
+    assert_eq!(source.outcome, Outcome::Skipped);
+    assert!(source.detail.contains("no connector"), "{}", source.detail);
 
     // A bound of two and a half days of responses drops the oldest day of three.
     let kept_of = |pages: Vec<tally::storage::raw_responses::KeptPage>| -> i64 {
