@@ -1162,7 +1162,8 @@ impl Jobs {
             )];
         };
         let store = &self.inner.store;
-        let pages = match store.kept_pages(&tenant.id, &source.channel_id, day).await {
+        let channel = &source.channel_id;
+        let pages = match store.kept_page_numbers(&tenant.id, channel, day).await {
             Ok(pages) => pages,
             Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
         };
@@ -1174,7 +1175,16 @@ impl Jobs {
             )];
         }
         let mut pulled = Pulled::default();
-        for kept in &pages {
+        let mut fetched = None;
+        // One page in memory at a time: a day of a large shop may hold many.
+        for &number in &pages {
+            let kept = match store.kept_page(&tenant.id, channel, day, number).await {
+                Ok(Some(kept)) => kept,
+                // Replaced by a pull that ran meanwhile; its own pages are current.
+                Ok(None) => continue,
+                Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
+            };
+            fetched = fetched.or(Some(kept.fetch_time));
             let request = PullRequest {
                 tenant: tenant.id.clone(),
                 source: source.clone(),
@@ -1205,7 +1215,8 @@ impl Jobs {
                 return vec![report(connector.name(), Outcome::Failed, e.to_string())];
             }
             pulled.rows += page.rows();
-            pulled.skipped.extend(page.skipped);
+            let room = 20usize.saturating_sub(pulled.skipped.len());
+            pulled.skipped.extend(page.skipped.into_iter().take(room));
             for missing in page.missing {
                 if !pulled.missing.contains(&missing) {
                     pulled.missing.push(missing);
@@ -1215,16 +1226,14 @@ impl Jobs {
                 pulled.day_zone = page.day_zone;
             }
         }
-        pulled.skipped.truncate(20);
         let mut r = report(
             connector.name(),
             Outcome::Succeeded,
             format!(
                 "derived again from {} kept page(s) fetched {}",
                 pages.len(),
-                pages[0]
-                    .fetch_time
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                fetched.map_or_else(String::new, |t| t
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             ),
         );
         r.rows = pulled.rows;

@@ -178,8 +178,47 @@ impl Store {
             .await?)
     }
 
-    /// The kept pages of a channel's day in page order, inflated. Their total is bounded by
-    /// the tenant's size bound.
+    /// The numbers of a channel's kept pages of `day`, in order.
+    pub async fn kept_page_numbers(
+        &self,
+        tenant_id: &str,
+        channel_id: &str,
+        day: NaiveDate,
+    ) -> Result<Vec<i32>> {
+        use raw_response::Column as C;
+        Ok(raw_response::Entity::find()
+            .select_only()
+            .column(C::Page)
+            .filter(C::TenantId.eq(tenant_id))
+            .filter(C::ChannelId.eq(channel_id))
+            .filter(C::Day.eq(day))
+            .order_by_asc(C::Page)
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One kept page, inflated; None when it is gone (pruned, or replaced by a fresh pull).
+    pub async fn kept_page(
+        &self,
+        tenant_id: &str,
+        channel_id: &str,
+        day: NaiveDate,
+        page: i32,
+    ) -> Result<Option<KeptPage>> {
+        use raw_response::Column as C;
+        let row = raw_response::Entity::find()
+            .filter(C::TenantId.eq(tenant_id))
+            .filter(C::ChannelId.eq(channel_id))
+            .filter(C::Day.eq(day))
+            .filter(C::Page.eq(page))
+            .one(&self.db)
+            .await?;
+        row.map(|row| read_page(row, channel_id, day)).transpose()
+    }
+
+    /// Every kept page of a channel's day in page order, inflated; a derive reads them one
+    /// at a time instead ([`Store::kept_page`]).
     pub async fn kept_pages(
         &self,
         tenant_id: &str,
@@ -187,35 +226,15 @@ impl Store {
         day: NaiveDate,
     ) -> Result<Vec<KeptPage>> {
         use raw_response::Column as C;
-        let rows = raw_response::Entity::find()
+        raw_response::Entity::find()
             .filter(C::TenantId.eq(tenant_id))
             .filter(C::ChannelId.eq(channel_id))
             .filter(C::Day.eq(day))
             .order_by_asc(C::Page)
             .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                let broken = |why: String| {
-                    StorageError::FailedPrecondition(format!(
-                        "kept page {} of `{channel_id}` on {day} cannot be read: {why}",
-                        row.page
-                    ))
-                };
-                let json = inflate(&row.body, row.raw_bytes).map_err(|e| broken(e.to_string()))?;
-                let responses = serde_json::from_slice(&json).map_err(|e| broken(e.to_string()))?;
-                Ok(KeptPage {
-                    page: row.page,
-                    fetch_time: row.fetch_time,
-                    context: PullContext {
-                        latest: row.latest,
-                        previous_totals: row.previous_totals,
-                    },
-                    responses,
-                    compressed_bytes: row.compressed_bytes,
-                    raw_bytes: row.raw_bytes,
-                })
-            })
+            .await?
+            .into_iter()
+            .map(|row| read_page(row, channel_id, day))
             .collect()
     }
 
@@ -295,6 +314,29 @@ impl Store {
             .await?
             .rows_affected)
     }
+}
+
+/// Inflates and parses a stored row.
+fn read_page(row: raw_response::Model, channel_id: &str, day: NaiveDate) -> Result<KeptPage> {
+    let broken = |why: String| {
+        StorageError::FailedPrecondition(format!(
+            "kept page {} of `{channel_id}` on {day} cannot be read: {why}",
+            row.page
+        ))
+    };
+    let json = inflate(&row.body, row.raw_bytes).map_err(|e| broken(e.to_string()))?;
+    let responses = serde_json::from_slice(&json).map_err(|e| broken(e.to_string()))?;
+    Ok(KeptPage {
+        page: row.page,
+        fetch_time: row.fetch_time,
+        context: PullContext {
+            latest: row.latest,
+            previous_totals: row.previous_totals,
+        },
+        responses,
+        compressed_bytes: row.compressed_bytes,
+        raw_bytes: row.raw_bytes,
+    })
 }
 
 #[cfg(test)]
