@@ -42,6 +42,10 @@ pub enum Command {
         /// Run days that already succeeded again.
         #[arg(long)]
         force: bool,
+        /// Map the responses kept for each day of --from..--to again with the current
+        /// connectors (no platform is called) and recompute the days: `jobs/rederive`.
+        #[arg(long, requires = "from")]
+        rederive: bool,
     },
     /// Ask a server's grpc.health.v1 whether it is SERVING; exits 0 if so, 1 otherwise (for
     /// probes and `helm test` in images without a shell).
@@ -274,6 +278,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             from,
             to,
             force,
+            rederive,
         } => {
             Store::migrate(&settings.database_url).await?;
             let store =
@@ -309,10 +314,14 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 } else {
                     crate::jobs::NIGHTLY
                 };
-                let spec = crate::jobs::RunSpec {
-                    job: job.into(),
-                    days,
-                    force,
+                let spec = if rederive {
+                    crate::jobs::RunSpec::rederive(days)
+                } else {
+                    crate::jobs::RunSpec {
+                        job: job.into(),
+                        days,
+                        force,
+                    }
                 };
                 let run = crate::human::progress::run_job(&jobs, &store, &tenant, spec).await?;
                 println!(

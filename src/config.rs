@@ -124,6 +124,10 @@ pub struct Settings {
     /// Use the public development secret when `customer_key_secret` is unset: for local
     /// trials only, since anyone can then match a known address (`demo` does this itself).
     pub insecure_dev_customer_key: bool,
+    /// Days the platforms' responses are kept for `jobs/rederive`; 0 keeps none.
+    pub raw_retention_days: u32,
+    /// Compressed bytes of kept responses per tenant; beyond it the oldest days are dropped.
+    pub raw_max_bytes_per_tenant: u64,
 }
 
 /// Where pulled data comes from.
@@ -183,6 +187,8 @@ impl Default for Settings {
             unknown_key_limit_per_minute: 60,
             customer_key_secret: None,
             insecure_dev_customer_key: false,
+            raw_retention_days: 400,
+            raw_max_bytes_per_tenant: 256 << 20,
         }
     }
 }
@@ -269,6 +275,8 @@ impl Settings {
             },
             customer_keys: self.customer_keys()?,
             rate_limit_max_wait: std::time::Duration::from_secs(self.rate_limit_max_wait_seconds),
+            raw_retention_days: self.raw_retention_days,
+            raw_max_bytes_per_tenant: self.raw_max_bytes_per_tenant,
         })
     }
 
@@ -325,7 +333,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 41] = [
+    pub const KEYS: [&'static str; 43] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -367,6 +375,8 @@ impl Settings {
         "unknown_key_limit_per_minute",
         "customer_key_secret",
         "insecure_dev_customer_key",
+        "raw_retention_days",
+        "raw_max_bytes_per_tenant",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.

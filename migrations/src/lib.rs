@@ -15,6 +15,7 @@ mod m20261124_000007_goal_evaluations;
 mod m20261124_000008_members_by_customer;
 mod m20261124_000009_snapshots_by_day;
 mod m20261124_000010_snapshot_days;
+mod m20261207_000001_raw_responses;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_members_by_customer::Migration),
             Box::new(m20261124_000009_snapshots_by_day::Migration),
             Box::new(m20261124_000010_snapshot_days::Migration),
+            Box::new(m20261207_000001_raw_responses::Migration),
         ]
     }
 }

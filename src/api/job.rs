@@ -4,7 +4,7 @@ use super::convert::{self, Pager};
 use super::error::ApiError;
 use crate::domain::names::Collection;
 use crate::jobs::report::{DayReport, Outcome, RunReport};
-use crate::jobs::{self, BACKFILL, NIGHTLY, RunSpec};
+use crate::jobs::{self, BACKFILL, NIGHTLY, REDERIVE, RunSpec};
 use crate::kpi::period::Period;
 use crate::proto;
 use crate::proto::job_service_server::JobService;
@@ -76,7 +76,11 @@ fn day_to_proto(day: &DayReport) -> proto::DayResult {
 fn run_to_proto(run: &RunRecord, details: bool) -> proto::JobRun {
     proto::JobRun {
         name: Collection::JobRuns.name(&run.id),
-        job: Collection::Jobs.name(NIGHTLY),
+        job: Collection::Jobs.name(if run.job == REDERIVE {
+            REDERIVE
+        } else {
+            NIGHTLY
+        }),
         trigger: run.job.clone(),
         first_day: convert::date(run.first_day),
         last_day: convert::date(run.last_day),
@@ -100,12 +104,12 @@ fn run_to_proto(run: &RunRecord, details: bool) -> proto::JobRun {
     }
 }
 
-fn job_name(name: &str) -> Result<(), ApiError> {
-    let id = convert::parse_name(name, "name", Collection::Jobs)?;
-    if id == NIGHTLY {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("job `{name}`")))
+/// The job a RunJob names: [`NIGHTLY`] or [`REDERIVE`].
+fn job_name(name: &str) -> Result<&'static str, ApiError> {
+    match convert::parse_name(name, "name", Collection::Jobs)? {
+        NIGHTLY => Ok(NIGHTLY),
+        REDERIVE => Ok(REDERIVE),
+        _ => Err(ApiError::NotFound(format!("job `{name}`"))),
     }
 }
 
@@ -139,9 +143,16 @@ impl JobService for Api {
     ) -> Result<Response<proto::JobRun>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        job_name(&req.name)?;
+        let job = job_name(&req.name)?;
         let yesterday = jobs::yesterday(Utc::now(), &tenant);
         let spec = match (&req.first_day, &req.last_day) {
+            (None, None) if job == REDERIVE => {
+                return Err(ApiError::invalid(
+                    "first_day",
+                    "jobs/rederive needs first_day and last_day: the days whose kept responses are mapped again",
+                )
+                .into());
+            }
             (None, None) => {
                 let days = self
                     .jobs
@@ -186,10 +197,14 @@ impl JobService for Api {
                     )
                     .into());
                 }
-                RunSpec {
-                    job: BACKFILL.into(),
-                    days: period.iter_days().collect(),
-                    force: req.force,
+                if job == REDERIVE {
+                    RunSpec::rederive(period.iter_days().collect())
+                } else {
+                    RunSpec {
+                        job: BACKFILL.into(),
+                        days: period.iter_days().collect(),
+                        force: req.force,
+                    }
                 }
             }
         };
@@ -228,12 +243,12 @@ impl JobService for Api {
         let req = request.get_ref();
         let trigger = match req.trigger.as_str() {
             "" => None,
-            t @ (NIGHTLY | BACKFILL) => Some(t),
+            t @ (NIGHTLY | BACKFILL | REDERIVE) => Some(t),
             other => {
                 return Err(ApiError::invalid(
                     "trigger",
                     format!(
-                        "`{}` is not a trigger; use nightly, backfill or leave it empty",
+                        "`{}` is not a trigger; use nightly, backfill, rederive or leave it empty",
                         crate::domain::names::shorten(other)
                     ),
                 )

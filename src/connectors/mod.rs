@@ -14,7 +14,7 @@ use std::time::Duration;
 pub mod credentials;
 pub mod demo;
 pub mod ga4;
-mod http;
+pub(crate) mod http;
 pub mod instagram;
 mod kept;
 pub mod live;

@@ -21,6 +21,7 @@ use crate::domain::tenant::Tenant;
 use crate::goals::GoalFeed;
 use crate::kpi::period::Period;
 use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
+use crate::storage::raw_responses::{Compressed, NewKeptPage, PullContext};
 use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use report::{DayReport, Outcome, RunReport, SourceReport, StepReport};
@@ -35,6 +36,13 @@ pub const NIGHTLY: &str = "nightly";
 
 /// A backfill or one-off run asked for by a person.
 pub const BACKFILL: &str = "backfill";
+
+/// A run that maps each day's kept responses again (see [`RunSpec::rederive`]).
+pub const REDERIVE: &str = "rederive";
+
+/// Why a re-derive skips a day.
+pub const NOTHING_KEPT: &str =
+    "no responses kept for this day: pulled before responses were kept, or past the retention";
 
 /// Errors of the job runner.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +80,10 @@ pub struct JobSettings {
     /// Longest a platform's rate limit may hold a source back: a source refused until
     /// later than this is pulled again by the next run instead of in this one.
     pub rate_limit_max_wait: Duration,
+    /// Days the platforms' responses are kept for re-deriving; 0 keeps none.
+    pub raw_retention_days: u32,
+    /// Deflated bytes of kept responses per tenant; the oldest days go first beyond it.
+    pub raw_max_bytes_per_tenant: u64,
 }
 
 impl Default for JobSettings {
@@ -89,6 +101,8 @@ impl Default for JobSettings {
             // Tests and embedded use; `tally serve` refuses to start without its own.
             customer_keys: CustomerKeySecret::development(),
             rate_limit_max_wait: Duration::from_secs(900),
+            raw_retention_days: 400,
+            raw_max_bytes_per_tenant: 256 << 20,
         }
     }
 }
@@ -96,12 +110,25 @@ impl Default for JobSettings {
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunSpec {
-    /// Job name: [`NIGHTLY`] or [`BACKFILL`].
+    /// Job name: [`NIGHTLY`], [`BACKFILL`] or [`REDERIVE`].
     pub job: String,
     /// Days in order.
     pub days: Vec<NaiveDate>,
     /// Whether days that succeeded are run again.
     pub force: bool,
+}
+
+impl RunSpec {
+    /// A re-derive of `days`: each day's kept responses are mapped again by the current
+    /// connectors, without the platforms, and the days recomputed. Days that succeeded
+    /// are its whole point, so it is always forced.
+    pub fn rederive(days: Vec<NaiveDate>) -> RunSpec {
+        RunSpec {
+            job: REDERIVE.into(),
+            days,
+            force: true,
+        }
+    }
 }
 
 /// The runner, shared by the scheduler, the JobService and `tally run-job`.
@@ -140,6 +167,12 @@ struct StoreSink<'a> {
     channel_id: &'a str,
     day: NaiveDate,
     pulled: Pulled,
+    /// The pull whose responses are kept (its credential is scrubbed from them).
+    request: &'a PullRequest,
+    /// Whether the next page starts a fresh pull, whose first page replaces the day's
+    /// kept responses (a resumed pull appends).
+    replace: bool,
+    settings: &'a JobSettings,
 }
 
 /// What one source's pull of a day stored and what it could not.
@@ -152,6 +185,80 @@ struct Pulled {
     /// Days of the orders stored or removed: a refund or a cancellation reaches the day
     /// the order was placed on, which may lie outside the run's window.
     order_days: BTreeSet<NaiveDate>,
+    /// Why responses of the pull were not kept, if some were not.
+    not_kept: Option<String>,
+}
+
+/// Stores the observations of a page (pulled or derived again): upserts by natural key and
+/// removes cancelled orders. Returns the days of the orders stored or removed: a refund or
+/// a cancellation reaches the day the order was placed on, which may lie outside the run's
+/// window.
+async fn store_observations(
+    store: &Store,
+    tenant: &str,
+    page: &Page,
+) -> Result<BTreeSet<NaiveDate>, StorageError> {
+    let mut order_days = BTreeSet::new();
+    if !page.channel_stats.is_empty() {
+        store
+            .upsert_channel_stats(tenant, &page.channel_stats)
+            .await?;
+    }
+    if !page.web_traffic.is_empty() {
+        store.upsert_web_traffic(tenant, &page.web_traffic).await?;
+    }
+    if !page.orders.is_empty() {
+        store.upsert_orders(tenant, &page.orders).await?;
+        order_days.extend(page.orders.iter().map(|o| o.day));
+    }
+    if !page.deleted_orders.is_empty() {
+        let deleted = store.delete_orders(tenant, &page.deleted_orders).await?;
+        order_days.extend(deleted.days);
+    }
+    if !page.audience.is_empty() {
+        store
+            .upsert_audience_members(tenant, &page.audience)
+            .await?;
+    }
+    if !page.interactions.is_empty() {
+        store
+            .upsert_interactions(tenant, &page.interactions)
+            .await?;
+    }
+    Ok(order_days)
+}
+
+impl StoreSink<'_> {
+    /// The page's responses as they are kept: serialized, scrubbed of the pull's credential
+    /// in every spelling, deflated. None when nothing is to be kept, or (with the reason
+    /// noted) when the page alone exceeds the tenant's bound.
+    fn keepable(&mut self, raw: &[crate::connectors::RawResponse]) -> Option<Compressed> {
+        if raw.is_empty() || self.settings.raw_retention_days == 0 {
+            return None;
+        }
+        let json = match serde_json::to_string(raw) {
+            Ok(json) => json,
+            Err(e) => {
+                self.pulled.not_kept = Some(format!("responses not kept: {e}"));
+                return None;
+            }
+        };
+        let json = match &self.request.credential {
+            Some(secret) => crate::connectors::http::scrub(&json, secret.expose()),
+            None => json,
+        };
+        let compressed = Compressed::new(&json);
+        let bound = self.settings.raw_max_bytes_per_tenant;
+        if compressed.compressed_bytes() as u64 > bound {
+            self.pulled.not_kept = Some(format!(
+                "responses not kept: a page of {} compressed bytes exceeds \
+                 raw_max_bytes_per_tenant ({bound}); this day cannot be derived again",
+                compressed.compressed_bytes()
+            ));
+            return None;
+        }
+        Some(compressed)
+    }
 }
 
 #[async_trait::async_trait]
@@ -159,53 +266,35 @@ impl PageSink for StoreSink<'_> {
     async fn page(&mut self, page: Page, next_cursor: Option<String>) -> Result<(), SinkError> {
         let err = |e: StorageError| SinkError(e.to_string());
         let s = self.store;
-        if !page.channel_stats.is_empty() {
-            s.upsert_channel_stats(self.tenant, &page.channel_stats)
-                .await
-                .map_err(err)?;
-        }
-        if !page.web_traffic.is_empty() {
-            s.upsert_web_traffic(self.tenant, &page.web_traffic)
-                .await
-                .map_err(err)?;
-        }
-        if !page.orders.is_empty() {
-            s.upsert_orders(self.tenant, &page.orders)
-                .await
-                .map_err(err)?;
-            self.pulled
-                .order_days
-                .extend(page.orders.iter().map(|o| o.day));
-        }
-        if !page.deleted_orders.is_empty() {
-            let deleted = s
-                .delete_orders(self.tenant, &page.deleted_orders)
-                .await
-                .map_err(err)?;
-            self.pulled.order_days.extend(deleted.days);
-        }
-        if !page.audience.is_empty() {
-            s.upsert_audience_members(self.tenant, &page.audience)
-                .await
-                .map_err(err)?;
-        }
-        if !page.interactions.is_empty() {
-            s.upsert_interactions(self.tenant, &page.interactions)
-                .await
-                .map_err(err)?;
-        }
+        let order_days = store_observations(s, self.tenant, &page)
+            .await
+            .map_err(err)?;
+        self.pulled.order_days.extend(order_days);
         let rows = page.rows();
         let totals = page.totals.as_ref().map(|t| t.to_string());
-        s.save_pull_page(
+        let compressed = self.keepable(&page.raw);
+        let context = PullContext {
+            latest: self.request.latest,
+            previous_totals: self.request.previous_totals.as_ref().map(|t| t.to_string()),
+        };
+        // The responses and the cursor commit together: a page stored again after a crash
+        // before its cursor was saved is kept once.
+        s.save_pull_page_keeping(
             self.tenant,
             self.channel_id,
             self.day,
+            self.replace,
+            compressed.as_ref().map(|compressed| NewKeptPage {
+                context: &context,
+                compressed,
+            }),
             next_cursor.as_deref(),
             rows as i64,
             totals.as_deref(),
         )
         .await
         .map_err(err)?;
+        self.replace = false;
         let pulled = &mut self.pulled;
         pulled.rows += rows;
         for reason in page.skipped {
@@ -591,6 +680,21 @@ impl Jobs {
                 ));
                 continue;
             }
+            if spec.job == REDERIVE && store.kept_channels(&tenant.id, day).await?.is_empty() {
+                report
+                    .days
+                    .push(skipped_day(day, Outcome::Skipped, NOTHING_KEPT));
+                continue;
+            }
+            // A re-derive leaves the day's recorded status as it found it: a source whose
+            // pull failed is still pulled again by the next nightly run.
+            let prior = if spec.job == REDERIVE {
+                store.days(&tenant.id, day, day).await?.into_iter().next()
+            } else {
+                None
+            }
+            .map(|r| r.status)
+            .filter(|status| status != day_status::RUNNING);
             let claimed = store
                 .claim_day(
                     &tenant.id,
@@ -631,6 +735,11 @@ impl Jobs {
             if let Some(prev) = previous {
                 window_first = window_first.max(prev + Days::new(1));
             }
+            if spec.job == REDERIVE {
+                // A mapping may file a response under the day before (a platform's day
+                // ends before the tenant's), so that day is recomputed after it too.
+                window_first = day.pred_opt().unwrap_or(day);
+            }
             let window = Period::new(window_first, day).unwrap_or(Period::day(day));
             let mut day_report = self
                 .run_day(
@@ -657,7 +766,7 @@ impl Jobs {
                     day,
                     self.owner(),
                     run_id,
-                    day_report.outcome.as_str(),
+                    prior.as_deref().unwrap_or(day_report.outcome.as_str()),
                 )
                 .await?;
             if !kept && day_report.outcome != Outcome::Failed {
@@ -691,6 +800,7 @@ impl Jobs {
                 self.recompute_cohorts(tenant, first, last, &mut report)
                     .await;
             }
+            self.prune_kept_responses(tenant, latest, &mut report).await;
             self.save(&tenant.id, run_id, &report, true).await?;
             crate::metrics::job_run_finished(report.outcome().as_str());
             tracing::info!(tenant = %tenant.id, run = run_id, outcome = report.outcome().as_str(), rows = report.rows(), "job run ended");
@@ -800,8 +910,11 @@ impl Jobs {
                 day_report.detail = "the run was cancelled".into();
                 return day_report;
             }
-            let results = self
-                .pull_source(
+            let results = if spec.job == REDERIVE {
+                self.derive_source(tenant, source, day, &mut order_days)
+                    .await
+            } else {
+                self.pull_source(
                     tenant,
                     source,
                     day,
@@ -811,7 +924,8 @@ impl Jobs {
                     &mut deferred,
                     &mut order_days,
                 )
-                .await;
+                .await
+            };
             day_report.sources.extend(results);
             // Progress is visible while the day runs, at most once a second: the report
             // is written whole, and grows with the run.
@@ -857,7 +971,12 @@ impl Jobs {
             .filter(|s| s.outcome == Outcome::Failed)
             .collect();
         day_report.steps.push(StepReport {
-            name: "pull".into(),
+            name: if spec.job == REDERIVE {
+                "derive"
+            } else {
+                "pull"
+            }
+            .into(),
             outcome: if failed.is_empty() {
                 Outcome::Succeeded
             } else {
@@ -873,10 +992,14 @@ impl Jobs {
         });
         if !failed.is_empty() {
             day_report.outcome = Outcome::Partial;
-            day_report.detail = format!(
-                "{} source pull(s) failed; retried by the next run",
-                failed.len()
-            );
+            day_report.detail = if spec.job == REDERIVE {
+                format!("{} source derive(s) failed", failed.len())
+            } else {
+                format!(
+                    "{} source pull(s) failed; retried by the next run",
+                    failed.len()
+                )
+            };
         }
         // Checked here and not only by the heartbeat, whose last renewal may be up to a
         // third of the lease old: the day's writes start under a claim renewed just now.
@@ -1051,7 +1174,7 @@ impl Jobs {
                         force,
                         order_days,
                     )
-                        .await
+                    .await
                 }
             };
             if let Some(until) = until {
@@ -1106,6 +1229,7 @@ impl Jobs {
                 r.skipped_rows = pulled.skipped;
                 r.missing = pulled.missing;
                 r.day_zone = pulled.day_zone.unwrap_or_default();
+                r.detail = pulled.not_kept.unwrap_or_default();
                 r.duration_ms = millis(started);
                 (r, None)
             }
@@ -1131,6 +1255,7 @@ impl Jobs {
     /// Pulls the rate-limited days again, each once its platform takes requests, in the
     /// order their limits end; the day's claim stays renewed by the heartbeat meanwhile.
     /// Returns false when the run was cancelled or the claim lost while waiting.
+    #[allow(clippy::too_many_arguments)]
     async fn pull_deferred(
         &self,
         tenant: &Tenant,
@@ -1308,6 +1433,9 @@ impl Jobs {
             channel_id: &source.channel_id,
             day: d,
             pulled: Pulled::default(),
+            request: &request,
+            replace: !resume,
+            settings: &self.inner.settings,
         };
         let outcome = connector.pull(&request, &mut sink).await;
         let mut pulled = sink.pulled;
@@ -1393,6 +1521,169 @@ impl Jobs {
                 Some(e) => format!("{listed}: {e}"),
                 None => format!("days of refunded or cancelled orders: {listed}"),
             },
+        }
+    }
+
+    /// Maps one source's kept responses of `day` again through its connector's current
+    /// mapping and stores the observations; no platform is called. The request is rebuilt
+    /// from the kept pull context and the tenant's current settings, without credential.
+    async fn derive_source(
+        &self,
+        tenant: &Tenant,
+        source: &Source,
+        day: NaiveDate,
+        order_days: &mut BTreeSet<NaiveDate>,
+    ) -> Vec<SourceReport> {
+        let started = Instant::now();
+        let report = |connector: &str, outcome, detail: String| SourceReport {
+            channel_id: source.channel_id.clone(),
+            connector: connector.to_string(),
+            day,
+            outcome,
+            rows: 0,
+            duration_ms: millis(started),
+            detail,
+            skipped_rows: vec![],
+            missing: vec![],
+            day_zone: String::new(),
+        };
+        let Some(connector) = self.inner.connectors.get(source.platform) else {
+            return vec![report(
+                "",
+                Outcome::Skipped,
+                format!("no connector derives {} channels", source.platform.as_str()),
+            )];
+        };
+        let store = &self.inner.store;
+        let channel = &source.channel_id;
+        let pages = match store.kept_page_numbers(&tenant.id, channel, day).await {
+            Ok(pages) => pages,
+            Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
+        };
+        if pages.is_empty() {
+            return vec![report(
+                connector.name(),
+                Outcome::Skipped,
+                NOTHING_KEPT.into(),
+            )];
+        }
+        let mut pulled = Pulled::default();
+        let mut fetched = None;
+        // One page in memory at a time: a day of a large shop may hold many.
+        for &number in &pages {
+            let kept = match store.kept_page(&tenant.id, channel, day, number).await {
+                Ok(Some(kept)) => kept,
+                // Replaced by a pull that ran meanwhile; its own pages are current.
+                Ok(None) => continue,
+                Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
+            };
+            fetched = fetched.or(Some(kept.fetch_time));
+            let request = PullRequest {
+                tenant: tenant.id.clone(),
+                source: source.clone(),
+                day,
+                time_zone: tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC),
+                currency: tenant.settings.currency.clone(),
+                latest: kept.context.latest,
+                previous_totals: kept
+                    .context
+                    .previous_totals
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok()),
+                credential: None,
+                cursor: None,
+                customer_keys: self.inner.settings.customer_keys.clone(),
+            };
+            let page = match connector.derive(&request, &kept.responses) {
+                Ok(page) => page,
+                Err(e) => {
+                    return vec![report(
+                        connector.name(),
+                        Outcome::Failed,
+                        format!("kept page {}: {e}", kept.page),
+                    )];
+                }
+            };
+            match store_observations(store, &tenant.id, &page).await {
+                Ok(days) => order_days.extend(days),
+                Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
+            }
+            pulled.rows += page.rows();
+            let room = 20usize.saturating_sub(pulled.skipped.len());
+            pulled.skipped.extend(page.skipped.into_iter().take(room));
+            for missing in page.missing {
+                if !pulled.missing.contains(&missing) {
+                    pulled.missing.push(missing);
+                }
+            }
+            if page.day_zone.is_some() {
+                pulled.day_zone = page.day_zone;
+            }
+        }
+        let mut r = report(
+            connector.name(),
+            Outcome::Succeeded,
+            format!(
+                "derived again from {} kept page(s) fetched {}",
+                pages.len(),
+                fetched.map_or_else(String::new, |t| t
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            ),
+        );
+        r.rows = pulled.rows;
+        r.skipped_rows = pulled.skipped;
+        r.missing = pulled.missing;
+        r.day_zone = pulled.day_zone.unwrap_or_default();
+        vec![r]
+    }
+
+    /// Drops the tenant's kept responses past the retention and, oldest days first, beyond
+    /// its size bound (a bounded batch per run); reported on the run's last day when it
+    /// dropped something or failed.
+    async fn prune_kept_responses(
+        &self,
+        tenant: &Tenant,
+        latest: NaiveDate,
+        report: &mut RunReport,
+    ) {
+        let settings = &self.inner.settings;
+        let started = Instant::now();
+        // Retention counts days back from the latest complete day, that one included.
+        let keep_from = latest
+            .checked_sub_days(Days::new(settings.raw_retention_days as u64))
+            .map_or(NaiveDate::MIN, |d| d + Days::new(1));
+        let max_bytes = i64::try_from(settings.raw_max_bytes_per_tenant).unwrap_or(i64::MAX);
+        let step = match self
+            .inner
+            .store
+            .prune_kept_responses(&tenant.id, keep_from, max_bytes)
+            .await
+        {
+            Ok(p) if p.expired + p.over_bound == 0 => return,
+            Ok(p) => StepReport {
+                name: "prune_responses".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: p.expired + p.over_bound,
+                detail: format!(
+                    "dropped {} kept page(s) of days before {keep_from} (raw_retention_days) \
+                     and {} of the oldest days beyond raw_max_bytes_per_tenant",
+                    p.expired, p.over_bound
+                ),
+            },
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.id, error = %e, "could not prune kept responses");
+                StepReport {
+                    name: "prune_responses".into(),
+                    outcome: Outcome::Failed,
+                    duration_ms: millis(started),
+                    count: 0,
+                    detail: e.to_string(),
+                }
+            }
+        };
+        if let Some(day) = report.days.last_mut() {
+            day.steps.push(step);
         }
     }
 

@@ -562,6 +562,29 @@ pub mod source_pull {
     no_relations!();
 }
 
+pub mod raw_response {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "raw_responses")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub channel_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub page: i32,
+        pub fetch_time: DateTimeUtc,
+        pub latest: bool,
+        pub previous_totals: Option<String>,
+        pub body: Vec<u8>,
+        pub compressed_bytes: i64,
+        pub raw_bytes: i64,
+    }
+    no_relations!();
+}
+
 pub mod goal_evaluation {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]

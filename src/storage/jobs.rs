@@ -12,7 +12,8 @@ use crate::domain::channel::Platform;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 /// Status of a claimed day.
@@ -418,21 +419,7 @@ impl Store {
         rows: i64,
         totals: Option<&str>,
     ) -> Result<()> {
-        use source_pull::Column as C;
-        let mut update = source_pull::Entity::update_many()
-            .col_expr(C::Cursor, Expr::value(cursor.map(str::to_string)))
-            .col_expr(C::Rows, Expr::col(C::Rows).add(rows))
-            .col_expr(C::UpdateTime, Expr::value(Utc::now()));
-        if let Some(totals) = totals {
-            update = update.col_expr(C::Totals, Expr::value(Some(totals.to_string())));
-        }
-        update
-            .filter(C::TenantId.eq(tenant_id))
-            .filter(C::ChannelId.eq(channel_id))
-            .filter(C::Day.eq(day))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        record_pull_page(&self.db, tenant_id, channel_id, day, cursor, rows, totals).await
     }
 
     /// Records how a pull ended.
@@ -487,4 +474,31 @@ impl Store {
             .await?
             .map(|d| d.day))
     }
+}
+
+/// [`Store::save_pull_page`] on `db`, so that a caller can make it part of its transaction.
+pub(crate) async fn record_pull_page(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    channel_id: &str,
+    day: NaiveDate,
+    cursor: Option<&str>,
+    rows: i64,
+    totals: Option<&str>,
+) -> Result<()> {
+    use source_pull::Column as C;
+    let mut update = source_pull::Entity::update_many()
+        .col_expr(C::Cursor, Expr::value(cursor.map(str::to_string)))
+        .col_expr(C::Rows, Expr::col(C::Rows).add(rows))
+        .col_expr(C::UpdateTime, Expr::value(Utc::now()));
+    if let Some(totals) = totals {
+        update = update.col_expr(C::Totals, Expr::value(Some(totals.to_string())));
+    }
+    update
+        .filter(C::TenantId.eq(tenant_id))
+        .filter(C::ChannelId.eq(channel_id))
+        .filter(C::Day.eq(day))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod kpi_data;
 pub mod metrics;
 pub mod observations;
+pub mod raw_responses;
 pub mod segments;
 pub mod snapshots;
 pub mod tenants;

@@ -26,6 +26,7 @@ mod otlp;
 mod paging;
 mod platform_days;
 mod platform_social;
+mod raw_responses;
 mod read_cache;
 mod resources;
 mod rule_properties;
