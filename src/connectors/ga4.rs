@@ -8,7 +8,7 @@
 //! visiting in two hours twice. So rows are filed on the property's date and the page
 //! names the property's zone when it is not the tenant's; the web KPIs say so.
 use super::http::{Call, Http, bad, count, credential, endpoint, optional_count};
-use super::kept::keep;
+use super::kept::clean;
 use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use crate::domain::observation::WebTraffic;
 use chrono::NaiveDate;
@@ -211,7 +211,7 @@ impl Connector for Ga4 {
                 "keepEmptyRows": false,
             });
             let call = Call::post(url.clone(), &request.source.credentials_ref, body).bearer(token);
-            let reply = keep(self.http.send(call).await?.body, token);
+            let reply = clean(self.http.send(call).await?.body, token);
             let row_count = optional_count(PLATFORM, &reply["rowCount"], "rowCount")?.unwrap_or(0);
             let mut page = map(request, &reply, offset as usize)?;
             page.raw = vec![RawResponse {

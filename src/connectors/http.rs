@@ -151,54 +151,6 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// `body` with every spelling of `secret` scrubbed (see [`scrub`]) from each of its strings
-/// and keys, so that a response kept for [`super::Connector::derive`] holds no secret even
-/// where the platform echoes the request.
-pub(crate) fn scrub_json(body: Value, secret: &Secret) -> Value {
-    let secret = secret.expose();
-    fn walk(value: Value, secret: &str) -> Value {
-        match value {
-            Value::String(text) => Value::String(scrub(&text, secret)),
-            Value::Array(items) => {
-                Value::Array(items.into_iter().map(|v| walk(v, secret)).collect())
-            }
-            Value::Object(map) => Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (scrub(&k, secret), walk(v, secret)))
-                    .collect(),
-            ),
-            other => other,
-        }
-    }
-    walk(body, secret)
-}
-
-/// A successful response kept under `label`, scrubbed of `secret`.
-pub(crate) fn keep(label: &str, body: Value, secret: &Secret) -> super::RawResponse {
-    super::RawResponse {
-        label: label.to_string(),
-        body: scrub_json(body, secret),
-    }
-}
-
-/// The kept response labelled `label`, or an error naming it: `derive` was handed the
-/// responses of another connector or of a past day, which has none.
-pub(crate) fn kept<'a>(
-    platform: &'static str,
-    raw: &'a [super::RawResponse],
-    label: &str,
-) -> Result<&'a Value, ConnectorError> {
-    raw.iter()
-        .find(|r| r.label == label)
-        .map(|r| &r.body)
-        .ok_or_else(|| {
-            bad(
-                platform,
-                format!("no `{label}` response among the kept ones"),
-            )
-        })
-}
-
 /// The end of the longest spelling of `secret` that starts at `start` of `text`; a spelling
 /// of at least `cut_off` leading bytes that runs into the end of the text counts too.
 fn spelled_at(text: &[u8], start: usize, secret: &[u8], cut_off: usize) -> Option<usize> {
@@ -873,28 +825,6 @@ mod tests {
         assert_eq!(scrub("a key", "k+y/Ab=c=="), "a key");
         assert_eq!(scrub("nothing here", ""), "nothing here");
         assert_eq!(scrub("ünïcode stays", "k+y"), "ünïcode stays");
-    }
-
-    #[test]
-    fn connectors_keep_responses_without_the_secret() {
-        let secret = Secret::new("k+y/Ab=c==");
-        let body = serde_json::json!({
-            "error": {"message": "bad key=k%2By%2FAb%3Dc%3D%3D", "code": 400},
-            "echo": [r"k+y\/Ab=c=="],
-            "k+y/Ab=c==": true,
-            "count": 12,
-        });
-        let kept = keep("channels", body, &secret);
-        assert_eq!(kept.label, "channels");
-        assert_eq!(
-            kept.body,
-            serde_json::json!({
-                "error": {"message": "bad key=***", "code": 400},
-                "echo": ["***"],
-                "***": true,
-                "count": 12,
-            })
-        );
     }
 
     #[test]

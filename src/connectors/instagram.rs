@@ -14,7 +14,7 @@ use super::http::{
     Call, Http, Verdict, bad, credential, difference, empty_stats, endpoint, optional_count,
     platform_message, start_of_day,
 };
-use super::kept::{keep, refusal, refused};
+use super::kept::{clean, refusal, refused};
 use super::{
     Connector, ConnectorError, HttpSettings, MissingMetric, Page, PageSink, PullRequest,
     RawResponse, Secret,
@@ -95,7 +95,7 @@ impl Instagram {
             .get(request, token, &[account, "insights"], &query)
             .await
         {
-            Ok(body) => keep(body, token),
+            Ok(body) => clean(body, token),
             Err(error) => match metric_refusal(&error) {
                 Some(reason) => refusal(&reason),
                 None => return Err(error),
@@ -383,7 +383,7 @@ impl Connector for Instagram {
                 Ok(body) => {
                     // Before any insights are asked for another account's token.
                     check_account(request, &body)?;
-                    keep(body, token)
+                    clean(body, token)
                 }
                 Err(error) => match account_refusal(&error) {
                     Some(reason) => refusal(&reason),
@@ -427,7 +427,7 @@ impl Connector for Instagram {
         {
             Ok(body) => raw.push(RawResponse {
                 label: "insights:total_value".into(),
-                body: keep(body, token),
+                body: clean(body, token),
             }),
             // One refused metric refuses the list: ask for each alone.
             Err(error) if metric_refusal(&error).is_some() => {

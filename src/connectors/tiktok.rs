@@ -5,9 +5,10 @@
 //! channel's account id: a token granted by another account is refused, not stored under
 //! this channel.
 use super::http::{
-    Call, Http, Verdict, credential, difference, empty_stats, endpoint, keep, kept,
-    platform_message, present_totals, reported,
+    Call, Http, Verdict, credential, difference, empty_stats, endpoint, platform_message,
+    present_totals, reported,
 };
+use super::kept::{keep, kept};
 use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use reqwest::StatusCode;
 use serde_json::Value;

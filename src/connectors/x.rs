@@ -4,8 +4,9 @@
 //! username, with or without `@` (`/2/users/by/username/{username}`); the answer's `id`,
 //! or its `username` compared without case, must be that account.
 use super::http::{
-    Call, Http, credential, difference, empty_stats, endpoint, keep, kept, present_totals, reported,
+    Call, Http, credential, difference, empty_stats, endpoint, present_totals, reported,
 };
+use super::kept::{keep, kept};
 use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -4,9 +4,10 @@
 //! The channel's account is a channel id (`UC…`, asked with `id=`; the answer's item must
 //! carry that id) or a handle (`@name`, asked with `forHandle=`), as CreateChannel checks.
 use super::http::{
-    Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint, keep,
-    kept, optional_count, platform_message, present_totals, reported,
+    Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint,
+    optional_count, platform_message, present_totals, reported,
 };
+use super::kept::{keep, kept};
 use super::{
     Connector, ConnectorError, HttpSettings, MissingMetric, Page, PageSink, PullRequest,
     RawResponse,

@@ -529,7 +529,105 @@ async fn a_run_killed_between_pull_and_compute_recovers_on_restart(db: TestDb) {
     );
 }
 
+/// Rows of each observation table the connectors fill, for comparing two states.
+async fn observation_counts(store: &Store) -> Vec<(String, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let mut counts = Vec::new();
+    for table in ["channel_day_stats", "web_traffic", "orders", "order_codes"] {
+        let row = store
+            .connection()
+            .query_one_raw(Statement::from_string(
+                store.connection().get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .expect("a count");
+        counts.push((table.to_string(), row.try_get::<i64>("", "n").unwrap()));
+    }
+    counts
+}
+
+/// Issue 21: every live connector keeps its responses and derives them again. With the
+/// night's observations gone and the platforms no longer asked, `jobs/rederive` restores
+/// the same observations and the same snapshots without a single request.
+async fn every_platform_derives_its_night_again_without_the_platforms(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(db).await;
+    let tenant = tenant_with_every_platform(&app.store, "again").await;
+    let now = Utc::now()
+        .date_naive()
+        .and_hms_opt(6, 0, 0)
+        .expect("a valid hour")
+        .and_utc();
+    let y = jobs::yesterday(now, &tenant);
+    let platforms = Platforms::start(y, "again").await;
+    let runner = platforms.jobs(&app.store);
+    runner.tick(now).await.unwrap();
+    let days: Vec<NaiveDate> = (0..3).rev().map(|n| y - Days::new(n)).collect();
+    // Sorted whole: rows of two tenants with the same key come in either order.
+    let in_window = |rows: Vec<String>| -> Vec<String> {
+        let mut rows: Vec<String> = rows
+            .into_iter()
+            .filter(|r| days.iter().any(|d| r.starts_with(&d.to_string())))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let snapshots = in_window(snapshot_rows(&app.store).await);
+    let observations = observation_counts(&app.store).await;
+    assert!(
+        observations.iter().all(|(_, n)| *n > 0),
+        "every table was filled: {observations:?}"
+    );
+    assert!(
+        snapshots
+            .iter()
+            .any(|r| r.contains(" followers influencers/anna "))
+    );
+    let requests = |p: &Platforms| {
+        [
+            p.youtube.request_count(),
+            p.instagram.request_count(),
+            p.x.request_count(),
+            p.tiktok.request_count(),
+            p.ga4.request_count(),
+            p.shopify.request_count(),
+        ]
+    };
+    let asked = requests(&platforms);
+
+    for table in ["channel_day_stats", "web_traffic", "order_codes", "orders"] {
+        app.store
+            .connection()
+            .execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
+    }
+    let run = runner
+        .run(&tenant, jobs::RunSpec::rederive(days.clone()))
+        .await
+        .unwrap();
+    assert_eq!(run.status, "succeeded", "{}", run.report);
+    let report = tally::jobs::report::RunReport::from_json(&run.report);
+    let derived: Vec<&str> = report
+        .days
+        .iter()
+        .flat_map(|d| &d.sources)
+        .filter(|s| s.outcome == tally::jobs::report::Outcome::Succeeded)
+        .map(|s| s.connector.as_str())
+        .collect();
+    for connector in ["youtube", "instagram", "x", "tiktok", "ga4", "shopify"] {
+        assert!(derived.contains(&connector), "{connector}: {}", run.report);
+    }
+    assert_eq!(requests(&platforms), asked, "no platform was asked");
+    assert_eq!(observation_counts(&app.store).await, observations);
+    assert_eq!(in_window(snapshot_rows(&app.store).await), snapshots);
+    app.stop().await;
+}
+
 crate::on_both_database_kinds!(
+    every_platform_derives_its_night_again_without_the_platforms,
     a_night_over_every_platform,
     a_run_killed_between_pull_and_compute_recovers_on_restart,
 );
