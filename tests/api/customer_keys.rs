@@ -85,15 +85,13 @@ async fn store_a_guest(app: &TestApp) -> (String, String) {
 
 /// A server over `db` whose deployment secret is `secret`.
 async fn spawn_with_secret(db: TestDb, secret: &CustomerKeySecret) -> TestApp {
-    TestApp::spawn_with(
-        db,
-        ::tally::connectors::Registry::new(),
-        JobSettings {
+    TestApp::builder(db)
+        .job_settings(JobSettings {
             customer_keys: secret.clone(),
             ..JobSettings::default()
-        },
-    )
-    .await
+        })
+        .spawn()
+        .await
 }
 
 // Found by issue 20: the stored key of a guest was `e:` and the plain SHA-256 of the

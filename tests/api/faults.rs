@@ -3,7 +3,9 @@
 //! 30% of the platforms' answers failing. Each test prints its figures (run with
 //! `--nocapture` to see them).
 use crate::fakes::*;
-use crate::helpers::{TestDb, create_tenant, influencer_with_channels, with_key};
+use crate::helpers::{
+    TestApp, TestDb, create_tenant, influencer_with_channels, serve_options, with_key,
+};
 use crate::nightly::{
     GA4_PROPERTY, IG_ACCOUNT, Platforms, X_USER, YT_CHANNEL, snapshot_rows,
     tenant_with_every_platform,
@@ -167,8 +169,14 @@ async fn anna_of_acme(url: &str) -> (Store, String) {
     Store::migrate(url).await.unwrap();
     let direct = Store::connect(url, 3).await.unwrap();
     let key = create_tenant(&direct, "acme").await;
+    anna(&direct).await;
+    (direct, key)
+}
+
+/// Anna of `acme`, with her Instagram and YouTube channels.
+async fn anna(store: &Store) {
     influencer_with_channels(
-        &direct,
+        store,
         "acme",
         "anna",
         "Anna",
@@ -178,7 +186,6 @@ async fn anna_of_acme(url: &str) -> (Store, String) {
         ],
     )
     .await;
-    (direct, key)
 }
 
 /// One day's stored snapshots: the compute runs that wrote them and their values.
@@ -409,16 +416,11 @@ async fn send_batches(
 }
 
 /// A server whose database connections pass a [`Proxy`], over a fresh PostgreSQL database
-/// with tenant `acme` and Anna's Instagram and YouTube channels.
+/// with tenant `acme` and Anna's Instagram and YouTube channels. The test's own view of
+/// the database (`app.store`) goes past the proxy.
 struct Proxied {
-    _db: TestDb,
-    /// The test's own view of the database, past the proxy.
-    direct: Store,
-    key: String,
+    app: TestApp,
     proxy: Proxy,
-    channel: Channel,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<Result<(), tally::server::ServerError>>,
 }
 
 impl Proxied {
@@ -428,55 +430,33 @@ impl Proxied {
             eprintln!("TALLY_TEST_POSTGRES_URL not set: the database proxy test skipped");
             return None;
         };
-        let url = db.url();
-        let (direct, key) = anna_of_acme(&url).await;
-        let mut proxied = reqwest::Url::parse(&url).unwrap();
+        let mut proxied = reqwest::Url::parse(&db.url()).unwrap();
         let upstream = SocketAddr::new(
             proxied.host_str().unwrap().parse().unwrap(),
             proxied.port().unwrap_or(5432),
         );
         let proxy = Proxy::start(upstream).await;
         proxied.set_port(Some(proxy.addr.port())).unwrap();
-        let server_store = Store::connect(proxied.as_str(), 5).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(tally::server::serve(
-            crate::helpers::jobs(&server_store, Default::default(), Default::default()),
-            listener,
-            async { stopped.await.unwrap_or(()) },
+        let app = TestApp::builder(db)
             // The health check runs at its default interval (TALLY_HEALTH_CHECK_INTERVAL_MS),
             // so the delays printed below are what a deployment sees.
-            tally::server::ServeOptions {
-                grace: Duration::from_secs(5),
-                ..Default::default()
-            },
-        ));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        assert_eq!(health(&channel).await, ServingStatus::Serving as i32);
-        Some(Proxied {
-            _db: db,
-            direct,
-            key,
-            proxy,
-            channel,
-            stop,
-            server,
-        })
+            .options(serve_options())
+            .server_url(proxied.as_str())
+            .before_serve(|store| async move { anna(&store).await })
+            .spawn()
+            .await;
+        assert_eq!(health(&app.channel).await, ServingStatus::Serving as i32);
+        Some(Proxied { app, proxy })
     }
 
     /// A call that needs the database, bounded so that a hang fails the test.
     async fn list(&self) -> Result<proto::ListInfluencersResponse, tonic::Status> {
         let mut influencers = tally::proto::influencer_service_client::InfluencerServiceClient::new(
-            self.channel.clone(),
+            self.app.channel.clone(),
         );
         let call = influencers.list_influencers(with_key(
             proto::ListInfluencersRequest::default(),
-            &self.key,
+            &self.app.key,
         ));
         tokio::time::timeout(Duration::from_secs(60), call)
             .await
@@ -489,15 +469,14 @@ impl Proxied {
         eventually(
             &format!("health {status:?}"),
             Duration::from_secs(60),
-            || async { health(&self.channel).await == status as i32 },
+            || async { health(&self.app.channel).await == status as i32 },
         )
         .await;
         started.elapsed()
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.server.await.unwrap().unwrap();
+        self.app.stop().await;
     }
 }
 
@@ -519,8 +498,8 @@ async fn the_database_going_away_mid_run_turns_health_not_serving_and_calls_unav
     let Some(p) = Proxied::start().await else {
         return;
     };
-    let (direct, key, proxy) = (&p.direct, p.key.as_str(), &p.proxy);
-    let channel = &p.channel;
+    let (direct, key, proxy) = (&p.app.store, p.app.key.as_str(), &p.proxy);
+    let channel = &p.app.channel;
     let mut kpis = KpiServiceClient::new(channel.clone());
     let mut ingest = IngestServiceClient::new(channel.clone());
 

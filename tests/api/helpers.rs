@@ -1,5 +1,8 @@
 //! Test harness: a real server on an ephemeral loopback port over a fresh database, SQLite
 //! always and PostgreSQL when TALLY_TEST_POSTGRES_URL is set.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tally::domain::tenant::{Tenant, TenantSettings};
 use tally::jobs::{JobSettings, Jobs};
@@ -10,6 +13,7 @@ use tally::proto::influencer_service_client::InfluencerServiceClient;
 use tally::proto::ingest_service_client::IngestServiceClient;
 use tally::proto::kpi_service_client::KpiServiceClient;
 use tally::proto::segment_service_client::SegmentServiceClient;
+use tally::server::ServeOptions;
 use tally::storage::Store;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -89,14 +93,163 @@ fn database_name(url: &str) -> String {
 
 /// A running server with one tenant and its key.
 pub struct TestApp {
-    /// Kept so that a temporary SQLite directory lives as long as the server.
-    _db: TestDb,
+    /// Shared with replicas, so that a temporary SQLite directory lives as long as every
+    /// server on it.
+    db: Arc<TestDb>,
+    /// The test's own view of the database; also the server's unless it was given
+    /// [`TestAppBuilder::server_url`] or is a [`TestApp::replica`].
     pub store: Store,
     pub addr: std::net::SocketAddr,
+    /// Plaintext channel to `addr`. With TLS on it is lazy and left unused: tests open
+    /// their own TLS channels to `addr`.
     pub channel: Channel,
     pub key: String,
+    /// Address of the plaintext health listener, when the options had one.
+    pub health_addr: Option<std::net::SocketAddr>,
+    /// Address of the Prometheus listener, when the options had one.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// ServeOptions for tests: a 5-second grace, the rest as in production.
+pub fn serve_options() -> ServeOptions {
+    ServeOptions {
+        grace: Duration::from_secs(5),
+        ..Default::default()
+    }
+}
+
+/// A listener on a free loopback port, for the main port or the options' extra listeners.
+pub async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+}
+
+type BeforeServe = Box<dyn FnOnce(Store) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// How a [`TestApp`] starts: serve options, connectors, and what is in the database first.
+pub struct TestAppBuilder {
+    db: Arc<TestDb>,
+    /// Some for a replica: the database is ready and this is its key.
+    key: Option<String>,
+    options: ServeOptions,
+    registry: tally::connectors::Registry,
+    settings: JobSettings,
+    credentials: tally::connectors::Credentials,
+    server_url: Option<String>,
+    before_serve: Option<BeforeServe>,
+}
+
+impl TestAppBuilder {
+    /// Serve options; start from [`serve_options`] to keep the tests' short grace.
+    pub fn options(mut self, options: ServeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Connectors the server's jobs pull through.
+    pub fn registry(mut self, registry: tally::connectors::Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Settings of the server's jobs.
+    pub fn job_settings(mut self, settings: JobSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Credentials the server's connectors use.
+    pub fn credentials(mut self, credentials: tally::connectors::Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// The server reaches the database at `url` (a proxy in front of it, say), while
+    /// [`TestApp::store`] stays direct.
+    pub fn server_url(mut self, url: impl Into<String>) -> Self {
+        self.server_url = Some(url.into());
+        self
+    }
+
+    /// Runs `seed` on the store, after tenant `acme` exists and before the server starts.
+    pub fn before_serve<F, Fut>(mut self, seed: F) -> Self
+    where
+        F: FnOnce(Store) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.before_serve = Some(Box::new(move |store| Box::pin(seed(store))));
+        self
+    }
+
+    /// Starts the server: on a new database, migrated, with tenant `acme` and its key.
+    pub async fn spawn(self) -> TestApp {
+        if let Ok(filter) = std::env::var("TALLY_TEST_LOG") {
+            tally::telemetry::init(tally::config::LogFormat::Pretty, &filter);
+        }
+        let url = self.db.url();
+        let (store, key) = match self.key {
+            Some(key) => (Store::connect(&url, 5).await.expect("connect"), key),
+            None => {
+                Store::migrate(&url).await.expect("migrate");
+                let store = Store::connect(&url, 5).await.expect("connect");
+                let key = create_tenant(&store, "acme").await;
+                (store, key)
+            }
+        };
+        if let Some(seed) = self.before_serve {
+            seed(store.clone()).await;
+        }
+        let server_store = match &self.server_url {
+            Some(url) => Store::connect(url, 5).await.expect("connect the server"),
+            None => store.clone(),
+        };
+        let options = self.options;
+        let local =
+            |l: &Option<tokio::net::TcpListener>| l.as_ref().map(|l| l.local_addr().expect("addr"));
+        let health_addr = local(&options.health_listener);
+        let metrics_addr = local(&options.metrics_listener);
+        let tls = options.tls.is_some();
+        let listener = listener().await;
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let (registry, credentials, settings) = (self.registry, self.credentials, self.settings);
+        let server = tokio::spawn(async move {
+            tally::server::serve(
+                Jobs::new(
+                    server_store,
+                    tally::compute::SnapshotFeed::default(),
+                    registry,
+                    credentials,
+                    settings,
+                ),
+                listener,
+                async { rx.await.unwrap_or(()) },
+                options,
+            )
+            .await
+            .expect("server");
+        });
+        let endpoint = Channel::from_shared(format!("http://{addr}")).expect("uri");
+        let channel = if tls {
+            endpoint.connect_lazy()
+        } else {
+            endpoint.connect().await.expect("connect to server")
+        };
+        TestApp {
+            db: self.db,
+            store,
+            addr,
+            channel,
+            key,
+            health_addr,
+            metrics_addr,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
 }
 
 /// A job runner over `store` without schedule, pulling through `registry`.
@@ -163,80 +316,41 @@ pub async fn small_tenant(store: &Store, id: &str) -> Tenant {
 }
 
 impl TestApp {
-    /// Starts a server over `db` with tenant `acme` and no connectors.
+    /// Starts a server over `db` with tenant `acme`, default options and no connectors.
     pub async fn spawn(db: TestDb) -> TestApp {
-        TestApp::spawn_with(
+        TestApp::builder(db).spawn().await
+    }
+
+    /// A server over `db` with tenant `acme`, to be given options before it starts.
+    pub fn builder(db: TestDb) -> TestAppBuilder {
+        TestApp::builder_on(Arc::new(db))
+    }
+
+    /// Another server on this app's database, with its own store (so its own caches and
+    /// write generations), called with this app's key.
+    pub fn replica(&self) -> TestAppBuilder {
+        TestAppBuilder {
+            key: Some(self.key.clone()),
+            ..TestApp::builder_on(self.db.clone())
+        }
+    }
+
+    fn builder_on(db: Arc<TestDb>) -> TestAppBuilder {
+        TestAppBuilder {
             db,
-            tally::connectors::Registry::new(),
-            JobSettings::default(),
-        )
-        .await
+            key: None,
+            options: serve_options(),
+            registry: tally::connectors::Registry::new(),
+            settings: JobSettings::default(),
+            credentials: tally::connectors::Credentials::default(),
+            server_url: None,
+            before_serve: None,
+        }
     }
 
-    /// Starts a server over `db` with tenant `acme`, pulling through `registry`.
-    pub async fn spawn_with(
-        db: TestDb,
-        registry: tally::connectors::Registry,
-        settings: JobSettings,
-    ) -> TestApp {
-        let credentials = tally::connectors::Credentials::default();
-        TestApp::spawn_with_credentials(db, registry, settings, credentials).await
-    }
-
-    /// Starts a server over `db` with tenant `acme`, pulling through `registry` with
-    /// `credentials`.
-    pub async fn spawn_with_credentials(
-        db: TestDb,
-        registry: tally::connectors::Registry,
-        settings: JobSettings,
-        credentials: tally::connectors::Credentials,
-    ) -> TestApp {
-        if let Ok(filter) = std::env::var("TALLY_TEST_LOG") {
-            tally::telemetry::init(tally::config::LogFormat::Pretty, &filter);
-        }
-        let url = db.url();
-        Store::migrate(&url).await.expect("migrate");
-        let store = Store::connect(&url, 5).await.expect("connect");
-        let key = create_tenant(&store, "acme").await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server_store = store.clone();
-        let server = tokio::spawn(async move {
-            tally::server::serve(
-                Jobs::new(
-                    server_store.clone(),
-                    tally::compute::SnapshotFeed::default(),
-                    registry,
-                    credentials,
-                    settings,
-                ),
-                listener,
-                async { rx.await.unwrap_or(()) },
-                tally::server::ServeOptions {
-                    grace: Duration::from_secs(5),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("server");
-        });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to server");
-        TestApp {
-            _db: db,
-            store,
-            addr,
-            channel,
-            key,
-            shutdown: Some(tx),
-            server: Some(server),
-        }
+    /// The URL of this app's database.
+    pub fn db_url(&self) -> String {
+        self.db.url()
     }
 
     /// Another tenant's key, on the same server.
@@ -275,6 +389,13 @@ impl TestApp {
     }
     pub fn kpis(&self) -> KpiServiceClient<Channel> {
         KpiServiceClient::new(self.channel.clone())
+    }
+
+    /// Triggers shutdown without waiting; [`TestApp::stop`] then waits for the end.
+    pub fn shut_down(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).expect("the server was running");
+        }
     }
 
     /// Triggers shutdown and waits for the server to stop.

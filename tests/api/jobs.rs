@@ -232,7 +232,7 @@ fn date(day: NaiveDate) -> Option<tally::proto::google::r#type::Date> {
 }
 
 async fn job_service_backfills_reports_and_refuses_bad_ranges(db: TestDb) {
-    let app = TestApp::spawn_with(db, demo_registry(), JobSettings::default()).await;
+    let app = TestApp::builder(db).registry(demo_registry()).spawn().await;
     small_tenant(&app.store, "shop").await;
     let key = app.store.create_api_key("shop").await.unwrap().1;
     let app = app.with_key(key);
@@ -436,7 +436,7 @@ async fn job_service_backfills_reports_and_refuses_bad_ranges(db: TestDb) {
 }
 
 async fn a_cancelled_backfill_stops_and_leaves_its_days_to_the_next_run(db: TestDb) {
-    let app = TestApp::spawn_with(db, demo_registry(), JobSettings::default()).await;
+    let app = TestApp::builder(db).registry(demo_registry()).spawn().await;
     small_tenant(&app.store, "shop").await;
     let key = app.store.create_api_key("shop").await.unwrap().1;
     let app = app.with_key(key);

@@ -1,46 +1,31 @@
 //! Per-key rate limits: a key over its limit gets RESOURCE_EXHAUSTED with the time to wait;
 //! other keys are not affected.
-use crate::helpers::{TestDb, create_tenant, with_key};
+use crate::helpers::{TestApp, TestDb, serve_options, with_key};
 use std::num::NonZeroU32;
 use std::time::Duration;
 use tally::api::limits::RateLimit;
 use tally::proto;
 use tally::proto::influencer_service_client::InfluencerServiceClient;
 use tally::server::ServeOptions;
-use tally::storage::Store;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn a_key_over_its_limit_is_told_when_to_retry() {
-    let db = TestDb::sqlite();
-    Store::migrate(&db.url()).await.unwrap();
-    let store = Store::connect(&db.url(), 2).await.unwrap();
-    let busy = create_tenant(&store, "busy").await;
-    let calm = create_tenant(&store, "calm").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tally::server::serve(
-        crate::helpers::jobs(&store, Default::default(), Default::default()),
-        listener,
-        async { rx.await.unwrap_or(()) },
-        ServeOptions {
-            grace: Duration::from_secs(5),
+    let app = TestApp::builder(TestDb::sqlite())
+        .options(ServeOptions {
             // One call a second, three at once.
             rate_limit: Some(RateLimit {
                 per_second: NonZeroU32::new(1).unwrap(),
                 burst: NonZeroU32::new(3).unwrap(),
             }),
-            ..Default::default()
-        },
-    ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = InfluencerServiceClient::new(channel);
+            ..serve_options()
+        })
+        .spawn()
+        .await;
+    let busy = app.other_tenant("busy").await;
+    let calm = app.other_tenant("calm").await;
+    let mut client = InfluencerServiceClient::new(app.channel.clone());
     let list = |key: &str| with_key(proto::ListInfluencersRequest::default(), key);
     for _ in 0..3 {
         client.list_influencers(list(&busy)).await.unwrap();
@@ -64,6 +49,5 @@ async fn a_key_over_its_limit_is_told_when_to_retry() {
     // Waiting as told is enough.
     tokio::time::sleep(retry).await;
     client.list_influencers(list(&busy)).await.unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    app.stop().await;
 }

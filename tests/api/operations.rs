@@ -1,9 +1,11 @@
 //! What operators rely on: health, reflection, shutdown, migrations, the admin commands.
 use crate::helpers::{TestApp, TestDb};
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 use tally::storage::Store;
 use tokio::io::AsyncReadExt;
+use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
@@ -79,28 +81,8 @@ async fn health_and_reflection_are_served() {
 
 #[tokio::test]
 async fn shutdown_turns_health_not_serving_and_stops() {
-    let db = TestDb::sqlite();
-    let url = db.url();
-    Store::migrate(&url).await.unwrap();
-    let store = Store::connect(&url, 2).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tally::server::serve(
-        crate::helpers::jobs(&store, Default::default(), Default::default()),
-        listener,
-        async { rx.await.unwrap_or(()) },
-        tally::server::ServeOptions {
-            grace: Duration::from_secs(5),
-            ..Default::default()
-        },
-    ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut health = HealthClient::new(channel);
+    let mut app = TestApp::spawn(TestDb::sqlite()).await;
+    let mut health = HealthClient::new(app.channel.clone());
     let mut watch = health
         .watch(HealthCheckRequest {
             service: String::new(),
@@ -112,17 +94,13 @@ async fn shutdown_turns_health_not_serving_and_stops() {
         watch.message().await.unwrap().unwrap().status,
         ServingStatus::Serving as i32
     );
-    tx.send(()).unwrap();
+    app.shut_down();
     // The open watch stream sees NOT_SERVING before the server goes away.
     assert_eq!(
         watch.message().await.unwrap().unwrap().status,
         ServingStatus::NotServing as i32
     );
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -211,9 +189,7 @@ async fn admin_commands_print_the_key_alone_and_serve_stops_on_sigterm() {
     assert!(stderr.contains("time_zone"), "{stderr}");
 
     // serve: SIGTERM drains and exits 0.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = free_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("serve")
         .env("TALLY_INSECURE_DEV_CUSTOMER_KEY", "true")
@@ -226,7 +202,7 @@ async fn admin_commands_print_the_key_alone_and_serve_stops_on_sigterm() {
         .unwrap();
     let mut connected = None;
     for _ in 0..100 {
-        if let Ok(channel) = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()
             .await
@@ -266,11 +242,6 @@ async fn admin_commands_print_the_key_alone_and_serve_stops_on_sigterm() {
     let json: serde_json::Value = serde_json::from_str(last).expect("JSON logs");
     assert_eq!(json["message"], "server stopped");
     assert!(!stderr.contains(key), "no key in logs");
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
 }
 
 #[tokio::test]
@@ -344,4 +315,15 @@ async fn health_check_exits_zero_only_when_serving() {
     let (status, _, stderr) = tally(url, &["health-check", "--addr", &addr]).await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&addr), "{stderr}");
+}
+
+/// Picks a free loopback port for a child process to bind.
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
 }

@@ -5,7 +5,7 @@
 //! tests running in this process record into it too: in-process assertions check that
 //! series are present and counts are at least what this test caused; the test that runs
 //! the binary checks exact counts.
-use crate::helpers::{TestDb, create_tenant, with_key};
+use crate::helpers::{TestApp, TestDb, create_tenant, listener, serve_options, with_key};
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,83 +19,6 @@ use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-
-/// A server started with options, over a fresh SQLite database with tenant `acme`.
-struct Running {
-    _db: TestDb,
-    addr: SocketAddr,
-    health_addr: Option<SocketAddr>,
-    metrics_addr: Option<SocketAddr>,
-    key: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), tally::server::ServerError>>,
-}
-
-async fn listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-/// Starts a server over a new database with tenant `acme`.
-async fn start(tls: Option<Tls>, health: bool, metrics: bool) -> Running {
-    let db = TestDb::sqlite();
-    Store::migrate(&db.url()).await.unwrap();
-    let store = Store::connect(&db.url(), 5).await.unwrap();
-    let key = create_tenant(&store, "acme").await;
-    start_on(db, store, key, tls, health, metrics).await
-}
-
-async fn start_on(
-    db: TestDb,
-    store: Store,
-    key: String,
-    tls: Option<Tls>,
-    health: bool,
-    metrics: bool,
-) -> Running {
-    let main = listener().await;
-    let addr = main.local_addr().unwrap();
-    let health_listener = if health { Some(listener().await) } else { None };
-    let health_addr = health_listener.as_ref().map(|l| l.local_addr().unwrap());
-    let metrics_listener = if metrics {
-        Some(listener().await)
-    } else {
-        None
-    };
-    let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(tally::server::serve(
-        crate::helpers::jobs(&store, Default::default(), Default::default()),
-        main,
-        async { rx.await.unwrap_or(()) },
-        ServeOptions {
-            grace: Duration::from_secs(5),
-            tls,
-            health_listener,
-            metrics_listener,
-            ..Default::default()
-        },
-    ));
-    Running {
-        _db: db,
-        addr,
-        health_addr,
-        metrics_addr,
-        key,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("server stops")
-            .unwrap()
-            .unwrap();
-    }
-}
 
 async fn plaintext(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
@@ -164,27 +87,30 @@ async fn metrics_count_calls_by_method_and_code() {
     // Snapshots before the server starts, so the first lag refresh (at start) sees them;
     // the recorder is installed first so that the computation is recorded too.
     tally::metrics::handle();
-    let db = TestDb::sqlite();
-    Store::migrate(&db.url()).await.unwrap();
-    let store = Store::connect(&db.url(), 5).await.unwrap();
-    let key = create_tenant(&store, "acme").await;
-    let day = chrono::Utc::now().date_naive() - chrono::Days::new(1);
-    tally::compute::recompute(
-        &store,
-        &Default::default(),
-        "acme",
-        tally::kpi::period::Period::day(day),
-    )
-    .await
-    .unwrap();
-    let newest = store.newest_snapshot_times().await.unwrap();
-    assert_eq!(
-        newest.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
-        ["acme"]
-    );
-    assert!(chrono::Utc::now() - newest[0].1 < chrono::TimeDelta::minutes(1));
-
-    let server = start_on(db, store, key, None, false, true).await;
+    let server = TestApp::builder(TestDb::sqlite())
+        .options(ServeOptions {
+            metrics_listener: Some(listener().await),
+            ..serve_options()
+        })
+        .before_serve(|store| async move {
+            let day = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+            tally::compute::recompute(
+                &store,
+                &Default::default(),
+                "acme",
+                tally::kpi::period::Period::day(day),
+            )
+            .await
+            .unwrap();
+            let newest = store.newest_snapshot_times().await.unwrap();
+            assert_eq!(
+                newest.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+                ["acme"]
+            );
+            assert!(chrono::Utc::now() - newest[0].1 < chrono::TimeDelta::minutes(1));
+        })
+        .spawn()
+        .await;
     let mut influencers = InfluencerServiceClient::new(plaintext(server.addr).await);
     for _ in 0..2 {
         influencers
@@ -337,7 +263,14 @@ impl Pki {
 #[tokio::test]
 async fn tls_on_the_grpc_port_and_plaintext_health_listener() {
     let pki = pki();
-    let server = start(Some(pki.server_tls(false)), true, false).await;
+    let server = TestApp::builder(TestDb::sqlite())
+        .options(ServeOptions {
+            tls: Some(pki.server_tls(false)),
+            health_listener: Some(listener().await),
+            ..serve_options()
+        })
+        .spawn()
+        .await;
 
     let channel = tls_channel(server.addr, &pki.ca, None).await.unwrap();
     assert_eq!(
@@ -382,7 +315,13 @@ async fn tls_on_the_grpc_port_and_plaintext_health_listener() {
 #[tokio::test]
 async fn mutual_tls_requires_a_client_certificate_signed_by_the_ca() {
     let pki = pki();
-    let server = start(Some(pki.server_tls(true)), false, false).await;
+    let server = TestApp::builder(TestDb::sqlite())
+        .options(ServeOptions {
+            tls: Some(pki.server_tls(true)),
+            ..serve_options()
+        })
+        .spawn()
+        .await;
 
     // Without a client certificate the handshake is refused (with TLS 1.3 the client may
     // only learn it at its first call).

@@ -27,7 +27,7 @@ use tally::connectors::{
     live_registry,
 };
 use tally::domain::channel::Platform;
-use tally::jobs::{self, JobSettings};
+use tally::jobs;
 use tally::proto;
 use tally::proto::job_service_client::JobServiceClient;
 use tally::storage::entities::{channel_day_stat, web_traffic};
@@ -46,13 +46,14 @@ fn http() -> HttpSettings {
 /// A server pulling from `platforms`, with tenant `days` (Europe/Amsterdam, Anna's
 /// Instagram, the brand's site and shop) and its key.
 async fn app_over(db: TestDb, platforms: &Platforms) -> TestApp {
-    let app = TestApp::spawn_with_credentials(
-        db,
-        live_registry(&platforms.urls(), &http()),
-        JobSettings::default(),
-        Credentials::new(Some(platforms.secrets.path().to_path_buf()), []),
-    )
-    .await;
+    let app = TestApp::builder(db)
+        .registry(live_registry(&platforms.urls(), &http()))
+        .credentials(Credentials::new(
+            Some(platforms.secrets.path().to_path_buf()),
+            [],
+        ))
+        .spawn()
+        .await;
     small_tenant(&app.store, TENANT).await;
     let key = app.store.create_api_key(TENANT).await.unwrap().1;
     app.with_key(key)

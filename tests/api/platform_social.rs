@@ -461,13 +461,15 @@ impl Social {
             youtube: self.youtube.base_url(),
             ..BaseUrls::default()
         };
-        TestApp::spawn_with_credentials(
-            db,
-            live_registry(&urls, &http(max_delay)),
-            settings,
-            Credentials::new(Some(self.secrets.path().to_path_buf()), []),
-        )
-        .await
+        TestApp::builder(db)
+            .registry(live_registry(&urls, &http(max_delay)))
+            .job_settings(settings)
+            .credentials(Credentials::new(
+                Some(self.secrets.path().to_path_buf()),
+                [],
+            ))
+            .spawn()
+            .await
     }
 }
 

@@ -318,13 +318,11 @@ async fn kept_days(store: &Store, days: &[NaiveDate]) -> Vec<NaiveDate> {
 
 async fn responses_are_kept_scrubbed_and_derived_again(db: TestDb) {
     let archive = Archive::new();
-    let app = TestApp::spawn_with_credentials(
-        db,
-        registry(&archive),
-        JobSettings::default(),
-        credentials(),
-    )
-    .await;
+    let app = TestApp::builder(db)
+        .registry(registry(&archive))
+        .credentials(credentials())
+        .spawn()
+        .await;
     let tenant = small_tenant(&app.store, TENANT).await;
     let key = app.store.create_api_key(TENANT).await.unwrap().1;
     let app = app.with_key(key);

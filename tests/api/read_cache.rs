@@ -1,13 +1,14 @@
 //! The read cache of keys and QuerySnapshots/BatchGetLatest answers: a client reads its
 //! own writes at once; another replica's writes and a key revoked elsewhere show within
 //! the bound README.md gives (twice the time-to-live for answers, once for keys).
-use crate::helpers::{TestApp, TestDb, create_tenant, expect_code, with_key};
+use crate::helpers::{TestApp, TestDb, expect_code, serve_options, with_key};
 use std::time::Duration;
 use tally::proto::channel_service_client::ChannelServiceClient;
 use tally::proto::google::r#type::Date;
 use tally::proto::ingest_service_client::IngestServiceClient;
 use tally::proto::kpi_service_client::KpiServiceClient;
 use tally::proto::*;
+use tally::server::ServeOptions;
 use tally::storage::Store;
 use tonic::Code;
 use tonic::transport::Channel as Transport;
@@ -151,42 +152,25 @@ async fn a_client_reads_its_own_writes_at_once(app: TestApp) {
 
 crate::on_both_databases!(a_client_reads_its_own_writes_at_once);
 
-/// A replica: its own store (so its own write generations) and server on `url`.
-async fn replica(url: &str, ttl: Duration) -> (Transport, tokio::sync::oneshot::Sender<()>) {
-    let store = Store::connect(url, 3).await.expect("connect");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(tally::server::serve(
-        crate::helpers::jobs(&store, Default::default(), Default::default()),
-        listener,
-        async { rx.await.unwrap_or(()) },
-        tally::server::ServeOptions {
-            grace: Duration::from_secs(5),
-            read_cache_ttl: ttl,
-            ..Default::default()
-        },
-    ));
-    let transport = Transport::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect to replica");
-    (transport, stop)
-}
-
 #[tokio::test]
 async fn another_replicas_writes_show_within_twice_the_time_to_live() {
-    let db = TestDb::sqlite();
-    let url = db.url();
-    Store::migrate(&url).await.expect("migrate");
-    let admin = Store::connect(&url, 1).await.expect("connect");
-    let key = create_tenant(&admin, "acme").await;
     let ttl = Duration::from_millis(200);
-    let (a, stop_a) = replica(&url, ttl).await;
-    let (b, stop_b) = replica(&url, ttl).await;
+    let options = || ServeOptions {
+        read_cache_ttl: ttl,
+        ..serve_options()
+    };
+    // Two replicas, each with its own store (so its own write generations); `admin`
+    // stands for another process.
+    let replica_a = TestApp::builder(TestDb::sqlite())
+        .options(options())
+        .spawn()
+        .await;
+    let replica_b = replica_a.replica().options(options()).spawn().await;
+    let admin = Store::connect(&replica_a.db_url(), 1)
+        .await
+        .expect("connect");
+    let key = replica_a.key.clone();
+    let (a, b) = (replica_a.channel.clone(), replica_b.channel.clone());
     create_channel(&b, &key).await;
     ingest(&b, &key, followers(1, 100)).await;
     let run = compute(&b, &key).await;
@@ -209,5 +193,6 @@ async fn another_replicas_writes_show_within_twice_the_time_to_live() {
         .query_snapshots(with_key(series(), &second))
         .await;
     expect_code(refused, Code::Unauthenticated);
-    let _ = (stop_a.send(()), stop_b.send(()));
+    replica_a.stop().await;
+    replica_b.stop().await;
 }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tally::connectors::{BaseUrls, Credentials, HttpSettings, live_registry};
-use tally::jobs::{self, JobSettings};
+use tally::jobs;
 use tally::proto;
 use tally::proto::job_service_client::JobServiceClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -201,14 +201,12 @@ async fn a_shopify_channel_cannot_name_a_host_the_tenant_picks(db: TestDb) {
     let recorder = Recorder::start(200, |_| r#"{"orders":[]}"#.into()).await;
     let dir = secrets_dir(&[("acme", "SHOP_TOKEN", ACME_SECRET)]);
     let vars = [("TALLY_DATABASE_URL".to_string(), DB_SECRET.to_string())];
-    let app = TestApp::spawn_with_credentials(
-        db,
+    let app = TestApp::builder(db)
         // Production's base URLs: each shop is called at its own domain.
-        live_registry(&BaseUrls::default(), &http()),
-        JobSettings::default(),
-        Credentials::new(Some(dir.path().to_path_buf()), vars),
-    )
-    .await;
+        .registry(live_registry(&BaseUrls::default(), &http()))
+        .credentials(Credentials::new(Some(dir.path().to_path_buf()), vars))
+        .spawn()
+        .await;
 
     let port = recorder.addr.port();
     for host in [
@@ -315,20 +313,18 @@ async fn a_tenant_can_send_only_its_own_credentials(db: TestDb) {
             OTHER_ENV_SECRET.to_string(),
         ),
     ]);
-    let app = TestApp::spawn_with_credentials(
-        db,
-        live_registry(
+    let app = TestApp::builder(db)
+        .registry(live_registry(
             &BaseUrls {
                 // The operator points Shopify at a proxy: here, the recorder.
                 shopify: Some(recorder.url()),
                 ..BaseUrls::default()
             },
             &http(),
-        ),
-        JobSettings::default(),
-        Credentials::new(Some(dir.path().to_path_buf()), vars),
-    )
-    .await;
+        ))
+        .credentials(Credentials::new(Some(dir.path().to_path_buf()), vars))
+        .spawn()
+        .await;
     let other_key = app.other_tenant("other").await;
 
     let foreign = [
@@ -438,19 +434,17 @@ async fn a_failed_pull_does_not_tell_what_listens_where(db: TestDb) {
         listener.local_addr().unwrap()
     };
     let dir = secrets_dir(&[("acme", "YT_KEY", "yt-key-1")]);
-    let app = TestApp::spawn_with_credentials(
-        db,
-        live_registry(
+    let app = TestApp::builder(db)
+        .registry(live_registry(
             &BaseUrls {
                 youtube: format!("http://{closed}"),
                 ..BaseUrls::default()
             },
             &http(),
-        ),
-        JobSettings::default(),
-        Credentials::new(Some(dir.path().to_path_buf()), []),
-    )
-    .await;
+        ))
+        .credentials(Credentials::new(Some(dir.path().to_path_buf()), []))
+        .spawn()
+        .await;
     create(
         &app,
         "yt",
@@ -532,20 +526,18 @@ async fn an_echoed_secret_is_scrubbed_in_every_spelling(db: TestDb) {
         ("acme", "YT_KEY", YT_SECRET),
         ("acme", "IG_TOKEN", IG_SECRET),
     ]);
-    let app = TestApp::spawn_with_credentials(
-        db,
-        live_registry(
+    let app = TestApp::builder(db)
+        .registry(live_registry(
             &BaseUrls {
                 youtube: recorder.url(),
                 instagram: recorder.url(),
                 ..BaseUrls::default()
             },
             &http(),
-        ),
-        JobSettings::default(),
-        Credentials::new(Some(dir.path().to_path_buf()), []),
-    )
-    .await;
+        ))
+        .credentials(Credentials::new(Some(dir.path().to_path_buf()), []))
+        .spawn()
+        .await;
     create(
         &app,
         "yt",
