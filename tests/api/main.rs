@@ -21,7 +21,6 @@ mod kpis;
 mod limits;
 mod nightly;
 mod operations;
-mod ops;
 mod otlp;
 mod paging;
 mod platform_days;
