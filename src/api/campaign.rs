@@ -1,6 +1,7 @@
 //! CampaignService.
 use super::Api;
 use super::convert::{self, Pager};
+use super::crud::{Resource, Updating};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::campaign::{
@@ -11,13 +12,17 @@ use crate::proto;
 use crate::proto::campaign_service_server::CampaignService;
 use tonic::{Request, Response, Status};
 
-const UPDATABLE: &[&str] = &[
-    "display_name",
-    "start_date",
-    "end_date",
-    "participants",
-    "giveaways",
-];
+const CAMPAIGN: Resource = Resource {
+    field: "campaign",
+    collection: Collection::Campaigns,
+    updatable: &[
+        "display_name",
+        "start_date",
+        "end_date",
+        "participants",
+        "giveaways",
+    ],
+};
 
 fn to_proto(stored: &Stored<Campaign>) -> proto::Campaign {
     let s = &stored.spec;
@@ -202,7 +207,7 @@ impl CampaignService for Api {
         request: Request<proto::GetCampaignRequest>,
     ) -> Result<Response<proto::Campaign>, Status> {
         let tenant = self.tenant(&request).await?;
-        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Campaigns)?;
+        let id = CAMPAIGN.id(&request.get_ref().name)?;
         let stored = self
             .store
             .get_campaign(&tenant.id, id)
@@ -236,33 +241,17 @@ impl CampaignService for Api {
     ) -> Result<Response<proto::Campaign>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let msg = req
-            .campaign
-            .ok_or_else(|| ApiError::invalid("campaign", "is required"))?;
+        let msg = CAMPAIGN.required(req.campaign)?;
         let mut problems = Problems::default();
-        let target = convert::update_target(
-            &mut problems,
-            "campaign",
-            Collection::Campaigns,
-            (&msg.name, &msg.etag),
-            req.update_mask.as_ref(),
-            UPDATABLE,
-            || set_fields(&msg),
-        );
-        let Some((id, etag, mask)) = target else {
-            return Err(problems.refuse().into());
-        };
-        let current = self
-            .store
-            .get_campaign(&tenant.id, id)
-            .await
-            .map_err(ApiError::from)?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                msg.name.clone(),
-            ))
-            .into());
-        }
+        let Updating { id, mask, current } = CAMPAIGN
+            .load_for_update(
+                &mut problems,
+                (&msg.name, &msg.etag),
+                req.update_mask.as_ref(),
+                || set_fields(&msg),
+                |id| self.store.get_campaign(&tenant.id, id),
+            )
+            .await?;
         let mut spec = current.spec.clone();
         if mask.has("display_name") {
             spec.display_name = msg.display_name.clone();
@@ -301,12 +290,10 @@ impl CampaignService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let id = convert::parse_name(&req.name, "name", Collection::Campaigns)?;
-        let etag = convert::etag(&req.etag, "etag")?;
-        self.store
-            .delete_campaign(&tenant.id, id, etag)
+        CAMPAIGN
+            .delete((&req.name, &req.etag), |id, revision| {
+                self.store.delete_campaign(&tenant.id, id, revision)
+            })
             .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
     }
 }

@@ -1,6 +1,7 @@
 //! ChannelService.
 use super::Api;
 use super::convert::{self, Pager};
+use super::crud::{Resource, Updating};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::channel::{Channel, Platform};
@@ -10,7 +11,11 @@ use crate::proto::channel_service_server::ChannelService;
 use crate::storage::channels::OwnerFilter;
 use tonic::{Request, Response, Status};
 
-const UPDATABLE: &[&str] = &["display_name", "owner", "account_id", "credentials_ref"];
+const CHANNEL: Resource = Resource {
+    field: "channel",
+    collection: Collection::Channels,
+    updatable: &["display_name", "owner", "account_id", "credentials_ref"],
+};
 
 fn platform_to_proto(platform: Platform) -> proto::Platform {
     match platform {
@@ -124,7 +129,7 @@ impl ChannelService for Api {
         request: Request<proto::GetChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
         let tenant = self.tenant(&request).await?;
-        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Channels)?;
+        let id = CHANNEL.id(&request.get_ref().name)?;
         let stored = self
             .store
             .get_channel(&tenant.id, id)
@@ -169,33 +174,17 @@ impl ChannelService for Api {
     ) -> Result<Response<proto::Channel>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let msg = req
-            .channel
-            .ok_or_else(|| ApiError::invalid("channel", "is required"))?;
+        let msg = CHANNEL.required(req.channel)?;
         let mut problems = Problems::default();
-        let target = convert::update_target(
-            &mut problems,
-            "channel",
-            Collection::Channels,
-            (&msg.name, &msg.etag),
-            req.update_mask.as_ref(),
-            UPDATABLE,
-            || set_fields(&msg),
-        );
-        let Some((id, etag, mask)) = target else {
-            return Err(problems.refuse().into());
-        };
-        let current = self
-            .store
-            .get_channel(&tenant.id, id)
-            .await
-            .map_err(ApiError::from)?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                msg.name.clone(),
-            ))
-            .into());
-        }
+        let Updating { id, mask, current } = CHANNEL
+            .load_for_update(
+                &mut problems,
+                (&msg.name, &msg.etag),
+                req.update_mask.as_ref(),
+                || set_fields(&msg),
+                |id| self.store.get_channel(&tenant.id, id),
+            )
+            .await?;
         if msg.platform != 0
             && problems
                 .take(platform_from_proto(msg.platform, "channel.platform"))
@@ -235,12 +224,10 @@ impl ChannelService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let id = convert::parse_name(&req.name, "name", Collection::Channels)?;
-        let etag = convert::etag(&req.etag, "etag")?;
-        self.store
-            .delete_channel(&tenant.id, id, etag)
+        CHANNEL
+            .delete((&req.name, &req.etag), |id, revision| {
+                self.store.delete_channel(&tenant.id, id, revision)
+            })
             .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
     }
 }

@@ -1,6 +1,7 @@
 //! GoalService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
+use super::crud::{Resource, Updating};
 use super::error::{ApiError, Problems};
 use super::kpi::{objective_from_proto, objective_to_proto};
 use crate::domain::Stored;
@@ -12,20 +13,24 @@ use crate::proto;
 use crate::proto::goal_service_server::GoalService;
 use tonic::{Request, Response, Status};
 
-const UPDATABLE: &[&str] = &[
-    "display_name",
-    "objective",
-    "kpi",
-    "scope",
-    "segment",
-    "baseline",
-    "target",
-    "direction",
-    "start_date",
-    "deadline",
-    "owner",
-    "trailing_days",
-];
+const GOAL: Resource = Resource {
+    field: "goal",
+    collection: Collection::Goals,
+    updatable: &[
+        "display_name",
+        "objective",
+        "kpi",
+        "scope",
+        "segment",
+        "baseline",
+        "target",
+        "direction",
+        "start_date",
+        "deadline",
+        "owner",
+        "trailing_days",
+    ],
+};
 
 fn to_proto(stored: &Stored<Goal>) -> proto::Goal {
     let s = &stored.spec;
@@ -333,7 +338,7 @@ impl GoalService for Api {
         request: Request<proto::GetGoalRequest>,
     ) -> Result<Response<proto::Goal>, Status> {
         let tenant = self.tenant(&request).await?;
-        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Goals)?;
+        let id = GOAL.id(&request.get_ref().name)?;
         let stored = self
             .store
             .get_goal(&tenant.id, id)
@@ -367,33 +372,17 @@ impl GoalService for Api {
     ) -> Result<Response<proto::Goal>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let msg = req
-            .goal
-            .ok_or_else(|| ApiError::invalid("goal", "is required"))?;
+        let msg = GOAL.required(req.goal)?;
         let mut problems = Problems::default();
-        let target = convert::update_target(
-            &mut problems,
-            "goal",
-            Collection::Goals,
-            (&msg.name, &msg.etag),
-            req.update_mask.as_ref(),
-            UPDATABLE,
-            || set_fields(&msg),
-        );
-        let Some((id, etag, mask)) = target else {
-            return Err(problems.refuse().into());
-        };
-        let current = self
-            .store
-            .get_goal(&tenant.id, id)
-            .await
-            .map_err(ApiError::from)?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                msg.name.clone(),
-            ))
-            .into());
-        }
+        let Updating { id, mask, current } = GOAL
+            .load_for_update(
+                &mut problems,
+                (&msg.name, &msg.etag),
+                req.update_mask.as_ref(),
+                || set_fields(&msg),
+                |id| self.store.get_goal(&tenant.id, id),
+            )
+            .await?;
         let mut spec = current.spec.clone();
         apply(&mut spec, &msg, &mask, &mut problems);
         let known = self.tenant_kpis(&tenant.id).await?;
@@ -416,13 +405,10 @@ impl GoalService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let id = convert::parse_name(&req.name, "name", Collection::Goals)?;
-        let etag = convert::etag(&req.etag, "etag")?;
-        self.store
-            .delete_goal(&tenant.id, id, etag)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+        GOAL.delete((&req.name, &req.etag), |id, revision| {
+            self.store.delete_goal(&tenant.id, id, revision)
+        })
+        .await
     }
 
     async fn get_goal_progress(
@@ -430,7 +416,7 @@ impl GoalService for Api {
         request: Request<proto::GetGoalProgressRequest>,
     ) -> Result<Response<proto::GoalEvaluation>, Status> {
         let tenant = self.tenant(&request).await?;
-        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Goals)?;
+        let id = GOAL.id(&request.get_ref().name)?;
         let goal = self
             .store
             .get_goal(&tenant.id, id)

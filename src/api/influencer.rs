@@ -1,6 +1,7 @@
 //! InfluencerService.
 use super::Api;
 use super::convert::{self, Pager};
+use super::crud::{Resource, Updating};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::influencer::{Influencer, TrackingValue};
@@ -9,7 +10,11 @@ use crate::proto;
 use crate::proto::influencer_service_server::InfluencerService;
 use tonic::{Request, Response, Status};
 
-const UPDATABLE: &[&str] = &["display_name", "tags", "discount_codes", "tracking_values"];
+const INFLUENCER: Resource = Resource {
+    field: "influencer",
+    collection: Collection::Influencers,
+    updatable: &["display_name", "tags", "discount_codes", "tracking_values"],
+};
 
 fn to_proto(stored: &Stored<Influencer>) -> proto::Influencer {
     let s = &stored.spec;
@@ -99,7 +104,7 @@ impl InfluencerService for Api {
         request: Request<proto::GetInfluencerRequest>,
     ) -> Result<Response<proto::Influencer>, Status> {
         let tenant = self.tenant(&request).await?;
-        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Influencers)?;
+        let id = INFLUENCER.id(&request.get_ref().name)?;
         let stored = self
             .store
             .get_influencer(&tenant.id, id)
@@ -133,33 +138,17 @@ impl InfluencerService for Api {
     ) -> Result<Response<proto::Influencer>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let msg = req
-            .influencer
-            .ok_or_else(|| ApiError::invalid("influencer", "is required"))?;
+        let msg = INFLUENCER.required(req.influencer)?;
         let mut problems = Problems::default();
-        let target = convert::update_target(
-            &mut problems,
-            "influencer",
-            Collection::Influencers,
-            (&msg.name, &msg.etag),
-            req.update_mask.as_ref(),
-            UPDATABLE,
-            || set_fields(&msg),
-        );
-        let Some((id, etag, mask)) = target else {
-            return Err(problems.refuse().into());
-        };
-        let current = self
-            .store
-            .get_influencer(&tenant.id, id)
-            .await
-            .map_err(ApiError::from)?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                msg.name.clone(),
-            ))
-            .into());
-        }
+        let Updating { id, mask, current } = INFLUENCER
+            .load_for_update(
+                &mut problems,
+                (&msg.name, &msg.etag),
+                req.update_mask.as_ref(),
+                || set_fields(&msg),
+                |id| self.store.get_influencer(&tenant.id, id),
+            )
+            .await?;
         let mut spec = current.spec.clone();
         if mask.has("display_name") {
             spec.display_name = msg.display_name.clone();
@@ -189,12 +178,10 @@ impl InfluencerService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let id = convert::parse_name(&req.name, "name", Collection::Influencers)?;
-        let etag = convert::etag(&req.etag, "etag")?;
-        self.store
-            .delete_influencer(&tenant.id, id, etag)
+        INFLUENCER
+            .delete((&req.name, &req.etag), |id, revision| {
+                self.store.delete_influencer(&tenant.id, id, revision)
+            })
             .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
     }
 }

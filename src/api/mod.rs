@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod channel;
 pub mod convert;
+pub mod crud;
 pub mod error;
 pub mod goal;
 pub mod influencer;

@@ -1,6 +1,7 @@
 //! SegmentService.
 use super::Api;
 use super::convert::{self, Pager};
+use super::crud::{Resource, Updating};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
@@ -9,7 +10,11 @@ use crate::proto;
 use crate::proto::segment_service_server::SegmentService;
 use tonic::{Request, Response, Status};
 
-const UPDATABLE: &[&str] = &["display_name", "rule"];
+const SEGMENT: Resource = Resource {
+    field: "segment",
+    collection: Collection::Segments,
+    updatable: &["display_name", "rule"],
+};
 
 fn to_proto(stored: &Stored<Segment>) -> proto::Segment {
     let s = &stored.spec;
@@ -62,7 +67,7 @@ impl SegmentService for Api {
         request: Request<proto::GetSegmentRequest>,
     ) -> Result<Response<proto::Segment>, Status> {
         let tenant = self.tenant(&request).await?;
-        let id = convert::parse_name(&request.get_ref().name, "name", Collection::Segments)?;
+        let id = SEGMENT.id(&request.get_ref().name)?;
         let stored = self
             .store
             .get_segment(&tenant.id, id)
@@ -96,41 +101,25 @@ impl SegmentService for Api {
     ) -> Result<Response<proto::Segment>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
-        let msg = req
-            .segment
-            .ok_or_else(|| ApiError::invalid("segment", "is required"))?;
+        let msg = SEGMENT.required(req.segment)?;
         let mut problems = Problems::default();
-        let target = convert::update_target(
-            &mut problems,
-            "segment",
-            Collection::Segments,
-            (&msg.name, &msg.etag),
-            req.update_mask.as_ref(),
-            UPDATABLE,
-            || {
-                [
-                    ("display_name", !msg.display_name.is_empty()),
-                    ("rule", !msg.rule.is_empty()),
-                ]
-                .into_iter()
-                .filter_map(|(f, set)| set.then_some(f))
-                .collect()
-            },
-        );
-        let Some((id, etag, mask)) = target else {
-            return Err(problems.refuse().into());
-        };
-        let current = self
-            .store
-            .get_segment(&tenant.id, id)
-            .await
-            .map_err(ApiError::from)?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                msg.name.clone(),
-            ))
-            .into());
-        }
+        let Updating { id, mask, current } = SEGMENT
+            .load_for_update(
+                &mut problems,
+                (&msg.name, &msg.etag),
+                req.update_mask.as_ref(),
+                || {
+                    [
+                        ("display_name", !msg.display_name.is_empty()),
+                        ("rule", !msg.rule.is_empty()),
+                    ]
+                    .into_iter()
+                    .filter_map(|(f, set)| set.then_some(f))
+                    .collect()
+                },
+                |id| self.store.get_segment(&tenant.id, id),
+            )
+            .await?;
         let mut spec = current.spec.clone();
         if mask.has("display_name") {
             spec.display_name = msg.display_name.clone();
@@ -154,12 +143,10 @@ impl SegmentService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let id = convert::parse_name(&req.name, "name", Collection::Segments)?;
-        let etag = convert::etag(&req.etag, "etag")?;
-        self.store
-            .delete_segment(&tenant.id, id, etag)
+        SEGMENT
+            .delete((&req.name, &req.etag), |id, revision| {
+                self.store.delete_segment(&tenant.id, id, revision)
+            })
             .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
     }
 }

@@ -1,14 +1,14 @@
 //! Campaigns with their participants and giveaways.
 use super::entities::{campaign, campaign_participant, giveaway, influencer};
-use super::{Page, PageRequest, Result, StorageError, Store, idempotency};
+use super::revisioned::{self, Creating};
+use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::campaign::{Campaign, Giveaway, Money, Participant};
 use crate::domain::names::Collection;
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 async fn load(db: &impl ConnectionTrait, model: campaign::Model) -> Result<Stored<Campaign>> {
@@ -158,27 +158,13 @@ impl Store {
         spec: &Campaign,
         request_id: Option<&str>,
     ) -> Result<Stored<Campaign>> {
-        let txn = self.begin_write().await?;
-        let name = Collection::Campaigns.name(id);
-        if let Some(existing) =
-            idempotency::claim(&txn, tenant_id, "CreateCampaign", request_id, &name).await?
-        {
-            txn.rollback().await?;
-            let existing = Collection::Campaigns
-                .parse(&existing)
-                .unwrap_or(id)
-                .to_string();
-            return self.get_campaign(tenant_id, &existing).await;
-        }
-        if campaign::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
+        let txn = match self
+            .begin_create::<campaign::Entity>(tenant_id, "CreateCampaign", id, request_id)
             .await?
-            .is_some()
         {
-            return Err(StorageError::AlreadyExists(format!(
-                "{name} already exists"
-            )));
-        }
+            Creating::New(txn) => txn,
+            Creating::Made(existing) => return self.get_campaign(tenant_id, &existing).await,
+        };
         let now = Utc::now();
         let model = campaign::ActiveModel {
             tenant_id: Set(tenant_id.to_string()),
@@ -200,10 +186,7 @@ impl Store {
 
     /// Gets a campaign.
     pub async fn get_campaign(&self, tenant_id: &str, id: &str) -> Result<Stored<Campaign>> {
-        let model = campaign::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(Collection::Campaigns.name(id)))?;
+        let model = revisioned::find::<campaign::Entity>(&self.db, tenant_id, id).await?;
         load(&self.db, model).await
     }
 
@@ -213,23 +196,14 @@ impl Store {
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Stored<Campaign>>> {
-        let mut query = campaign::Entity::find().filter(campaign::Column::TenantId.eq(tenant_id));
-        if let Some(after) = &page.after {
-            query = query.filter(campaign::Column::Id.gt(after));
-        }
-        let rows = query
-            .order_by_asc(campaign::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        let page_rows = Page::from_rows(rows, page.limit);
-        let mut items = Vec::with_capacity(page_rows.items.len());
-        for row in page_rows.items {
+        let rows = revisioned::page(&self.db, tenant_id, campaign::Entity::find(), page).await?;
+        let mut items = Vec::with_capacity(rows.items.len());
+        for row in rows.items {
             items.push(load(&self.db, row).await?);
         }
         Ok(Page {
             items,
-            more: page_rows.more,
+            more: rows.more,
         })
     }
 
@@ -242,29 +216,16 @@ impl Store {
         spec: &Campaign,
     ) -> Result<Stored<Campaign>> {
         let txn = self.begin_write().await?;
-        let name = Collection::Campaigns.name(id);
-        let updated = campaign::Entity::update_many()
+        let columns = campaign::Entity::update_many()
             .col_expr(
                 campaign::Column::DisplayName,
                 spec.display_name.clone().into(),
             )
             .col_expr(campaign::Column::StartDate, spec.start_date.into())
-            .col_expr(campaign::Column::EndDate, spec.end_date.into())
-            .col_expr(campaign::Column::Revision, (revision + 1).into())
-            .col_expr(campaign::Column::UpdateTime, Utc::now().into())
-            .filter(campaign::Column::TenantId.eq(tenant_id))
-            .filter(campaign::Column::Id.eq(id))
-            .filter(campaign::Column::Revision.eq(revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(name));
-        }
+            .col_expr(campaign::Column::EndDate, spec.end_date.into());
+        revisioned::save(&txn, tenant_id, id, revision, columns).await?;
         write_children(&txn, tenant_id, id, spec).await?;
-        let model = campaign::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name))?;
+        let model = revisioned::find::<campaign::Entity>(&txn, tenant_id, id).await?;
         let stored = load(&txn, model).await?;
         txn.commit().await?;
         Ok(stored)
@@ -278,18 +239,10 @@ impl Store {
         revision: Option<i64>,
     ) -> Result<()> {
         let txn = self.begin_write().await?;
+        revisioned::for_delete::<campaign::Entity>(&txn, tenant_id, id, revision).await?;
         let name = Collection::Campaigns.name(id);
-        let current = campaign::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name.clone()))?;
-        if revision.is_some_and(|r| r != current.revision) {
-            return Err(StorageError::EtagMismatch(name));
-        }
         super::goals::refuse_if_scope_used(&txn, tenant_id, &name).await?;
-        campaign::Entity::delete_by_id((tenant_id.to_string(), id.to_string()))
-            .exec(&txn)
-            .await?;
+        revisioned::remove::<campaign::Entity>(&txn, tenant_id, id).await?;
         txn.commit().await?;
         Ok(())
     }

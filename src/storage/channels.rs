@@ -1,14 +1,12 @@
 //! Channels.
 use super::entities::{channel, influencer};
-use super::{Page, PageRequest, Result, StorageError, Store, idempotency};
+use super::revisioned::{self, Creating};
+use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::channel::{Channel, Platform};
 use crate::domain::names::Collection;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 /// Which channels a list returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,27 +86,13 @@ impl Store {
         spec: &Channel,
         request_id: Option<&str>,
     ) -> Result<Stored<Channel>> {
-        let txn = self.begin_write().await?;
-        let name = Collection::Channels.name(id);
-        if let Some(existing) =
-            idempotency::claim(&txn, tenant_id, "CreateChannel", request_id, &name).await?
-        {
-            txn.rollback().await?;
-            let existing = Collection::Channels
-                .parse(&existing)
-                .unwrap_or(id)
-                .to_string();
-            return self.get_channel(tenant_id, &existing).await;
-        }
-        if channel::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
+        let txn = match self
+            .begin_create::<channel::Entity>(tenant_id, "CreateChannel", id, request_id)
             .await?
-            .is_some()
         {
-            return Err(StorageError::AlreadyExists(format!(
-                "{name} already exists"
-            )));
-        }
+            Creating::New(txn) => txn,
+            Creating::Made(existing) => return self.get_channel(tenant_id, &existing).await,
+        };
         check_refs(&txn, tenant_id, id, spec).await?;
         let now = Utc::now();
         let model = channel::ActiveModel {
@@ -131,11 +115,7 @@ impl Store {
 
     /// Gets a channel.
     pub async fn get_channel(&self, tenant_id: &str, id: &str) -> Result<Stored<Channel>> {
-        let model = channel::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(Collection::Channels.name(id)))?;
-        to_domain(model)
+        to_domain(revisioned::find::<channel::Entity>(&self.db, tenant_id, id).await?)
     }
 
     /// Lists channels ordered by id.
@@ -145,32 +125,23 @@ impl Store {
         owner: &OwnerFilter,
         page: &PageRequest,
     ) -> Result<Page<Stored<Channel>>> {
-        let mut query = channel::Entity::find().filter(channel::Column::TenantId.eq(tenant_id));
-        match owner {
-            OwnerFilter::Any => {}
+        let query = match owner {
+            OwnerFilter::Any => channel::Entity::find(),
             OwnerFilter::Brand => {
-                query = query.filter(channel::Column::OwnerInfluencerId.is_null())
+                channel::Entity::find().filter(channel::Column::OwnerInfluencerId.is_null())
             }
             OwnerFilter::Influencer(id) => {
-                query = query.filter(channel::Column::OwnerInfluencerId.eq(id))
+                channel::Entity::find().filter(channel::Column::OwnerInfluencerId.eq(id))
             }
-        }
-        if let Some(after) = &page.after {
-            query = query.filter(channel::Column::Id.gt(after));
-        }
-        let rows = query
-            .order_by_asc(channel::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        let page_rows = Page::from_rows(rows, page.limit);
+        };
+        let rows = revisioned::page(&self.db, tenant_id, query, page).await?;
         Ok(Page {
-            items: page_rows
+            items: rows
                 .items
                 .into_iter()
                 .map(to_domain)
                 .collect::<Result<_>>()?,
-            more: page_rows.more,
+            more: rows.more,
         })
     }
 
@@ -183,9 +154,8 @@ impl Store {
         spec: &Channel,
     ) -> Result<Stored<Channel>> {
         let txn = self.begin_write().await?;
-        let name = Collection::Channels.name(id);
         check_refs(&txn, tenant_id, id, spec).await?;
-        let updated = channel::Entity::update_many()
+        let columns = channel::Entity::update_many()
             .col_expr(
                 channel::Column::DisplayName,
                 spec.display_name.clone().into(),
@@ -198,21 +168,9 @@ impl Store {
             .col_expr(
                 channel::Column::CredentialsRef,
                 spec.credentials_ref.clone().into(),
-            )
-            .col_expr(channel::Column::Revision, (revision + 1).into())
-            .col_expr(channel::Column::UpdateTime, Utc::now().into())
-            .filter(channel::Column::TenantId.eq(tenant_id))
-            .filter(channel::Column::Id.eq(id))
-            .filter(channel::Column::Revision.eq(revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(name));
-        }
-        let model = channel::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name))?;
+            );
+        revisioned::save(&txn, tenant_id, id, revision, columns).await?;
+        let model = revisioned::find::<channel::Entity>(&txn, tenant_id, id).await?;
         txn.commit().await?;
         to_domain(model)
     }
@@ -225,18 +183,10 @@ impl Store {
         revision: Option<i64>,
     ) -> Result<()> {
         let txn = self.begin_write().await?;
+        revisioned::for_delete::<channel::Entity>(&txn, tenant_id, id, revision).await?;
         let name = Collection::Channels.name(id);
-        let current = channel::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name.clone()))?;
-        if revision.is_some_and(|r| r != current.revision) {
-            return Err(StorageError::EtagMismatch(name));
-        }
         super::goals::refuse_if_scope_used(&txn, tenant_id, &name).await?;
-        channel::Entity::delete_by_id((tenant_id.to_string(), id.to_string()))
-            .exec(&txn)
-            .await?;
+        revisioned::remove::<channel::Entity>(&txn, tenant_id, id).await?;
         txn.commit().await?;
         Ok(())
     }

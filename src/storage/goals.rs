@@ -1,6 +1,7 @@
 //! Goals.
 use super::entities::{campaign, channel, goal, influencer, segment};
-use super::{Page, PageRequest, Result, StorageError, Store, idempotency};
+use super::revisioned::{self, Creating};
+use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::goal::{Baseline, Direction, Goal, Scope, Target};
 use crate::domain::names::Collection;
@@ -8,7 +9,7 @@ use crate::kpi::catalogue::Objective;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, Set,
 };
 
 /// Refuses with FAILED_PRECONDITION when goals measure the scope `name`.
@@ -175,24 +176,13 @@ impl Store {
         request_id: Option<&str>,
     ) -> Result<Stored<Goal>> {
         let c = columns(spec)?;
-        let txn = self.begin_write().await?;
-        let name = Collection::Goals.name(id);
-        if let Some(existing) =
-            idempotency::claim(&txn, tenant_id, "CreateGoal", request_id, &name).await?
-        {
-            txn.rollback().await?;
-            let existing = Collection::Goals.parse(&existing).unwrap_or(id).to_string();
-            return self.get_goal(tenant_id, &existing).await;
-        }
-        if goal::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
+        let txn = match self
+            .begin_create::<goal::Entity>(tenant_id, "CreateGoal", id, request_id)
             .await?
-            .is_some()
         {
-            return Err(StorageError::AlreadyExists(format!(
-                "{name} already exists"
-            )));
-        }
+            Creating::New(txn) => txn,
+            Creating::Made(existing) => return self.get_goal(tenant_id, &existing).await,
+        };
         check_refs(&txn, tenant_id, scope, spec.segment.as_ref()).await?;
         let now = Utc::now();
         let model = goal::ActiveModel {
@@ -224,11 +214,7 @@ impl Store {
 
     /// Gets a goal.
     pub async fn get_goal(&self, tenant_id: &str, id: &str) -> Result<Stored<Goal>> {
-        let model = goal::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(Collection::Goals.name(id)))?;
-        to_domain(model)
+        to_domain(revisioned::find::<goal::Entity>(&self.db, tenant_id, id).await?)
     }
 
     /// Lists goals ordered by id.
@@ -237,23 +223,14 @@ impl Store {
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Stored<Goal>>> {
-        let mut query = goal::Entity::find().filter(goal::Column::TenantId.eq(tenant_id));
-        if let Some(after) = &page.after {
-            query = query.filter(goal::Column::Id.gt(after));
-        }
-        let rows = query
-            .order_by_asc(goal::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        let page_rows = Page::from_rows(rows, page.limit);
+        let rows = revisioned::page(&self.db, tenant_id, goal::Entity::find(), page).await?;
         Ok(Page {
-            items: page_rows
+            items: rows
                 .items
                 .into_iter()
                 .map(to_domain)
                 .collect::<Result<_>>()?,
-            more: page_rows.more,
+            more: rows.more,
         })
     }
 
@@ -268,9 +245,8 @@ impl Store {
     ) -> Result<Stored<Goal>> {
         let c = columns(spec)?;
         let txn = self.begin_write().await?;
-        let name = Collection::Goals.name(id);
         check_refs(&txn, tenant_id, scope, spec.segment.as_ref()).await?;
-        let updated = goal::Entity::update_many()
+        let columns = goal::Entity::update_many()
             .col_expr(goal::Column::DisplayName, spec.display_name.clone().into())
             .col_expr(goal::Column::Objective, c.objective.into())
             .col_expr(goal::Column::Kpi, spec.kpi.clone().into())
@@ -284,17 +260,8 @@ impl Store {
             .col_expr(goal::Column::StartDate, c.start_date.into())
             .col_expr(goal::Column::Deadline, c.deadline.into())
             .col_expr(goal::Column::Owner, spec.owner.clone().into())
-            .col_expr(goal::Column::TrailingDays, spec.trailing_days.into())
-            .col_expr(goal::Column::Revision, (revision + 1).into())
-            .col_expr(goal::Column::UpdateTime, Utc::now().into())
-            .filter(goal::Column::TenantId.eq(tenant_id))
-            .filter(goal::Column::Id.eq(id))
-            .filter(goal::Column::Revision.eq(revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(name));
-        }
+            .col_expr(goal::Column::TrailingDays, spec.trailing_days.into());
+        revisioned::save(&txn, tenant_id, id, revision, columns).await?;
         txn.commit().await?;
         self.get_goal(tenant_id, id).await
     }
@@ -306,20 +273,10 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let name = Collection::Goals.name(id);
-        let current = self.get_goal(tenant_id, id).await?;
-        if revision.is_some_and(|r| r != current.revision) {
-            return Err(StorageError::EtagMismatch(name));
-        }
-        let deleted = goal::Entity::delete_many()
-            .filter(goal::Column::TenantId.eq(tenant_id))
-            .filter(goal::Column::Id.eq(id))
-            .filter(goal::Column::Revision.eq(current.revision))
-            .exec(&self.db)
-            .await?;
-        if deleted.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(name));
-        }
+        let txn = self.begin_write().await?;
+        revisioned::for_delete::<goal::Entity>(&txn, tenant_id, id, revision).await?;
+        revisioned::remove::<goal::Entity>(&txn, tenant_id, id).await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -2,14 +2,14 @@
 use super::entities::{
     campaign_participant, channel, discount_code, giveaway, goal, influencer, tracking_value,
 };
-use super::{Page, PageRequest, Result, StorageError, Store, idempotency};
+use super::revisioned::{self, Creating};
+use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::influencer::{Influencer, TrackingValue, code_key};
 use crate::domain::names::Collection;
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 async fn load(db: &impl ConnectionTrait, model: influencer::Model) -> Result<Stored<Influencer>> {
@@ -134,27 +134,13 @@ impl Store {
         spec: &Influencer,
         request_id: Option<&str>,
     ) -> Result<Stored<Influencer>> {
-        let txn = self.begin_write().await?;
-        let name = Collection::Influencers.name(id);
-        if let Some(existing) =
-            idempotency::claim(&txn, tenant_id, "CreateInfluencer", request_id, &name).await?
-        {
-            txn.rollback().await?;
-            let existing = Collection::Influencers
-                .parse(&existing)
-                .unwrap_or(id)
-                .to_string();
-            return self.get_influencer(tenant_id, &existing).await;
-        }
-        if influencer::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
+        let txn = match self
+            .begin_create::<influencer::Entity>(tenant_id, "CreateInfluencer", id, request_id)
             .await?
-            .is_some()
         {
-            return Err(StorageError::AlreadyExists(format!(
-                "{name} already exists"
-            )));
-        }
+            Creating::New(txn) => txn,
+            Creating::Made(existing) => return self.get_influencer(tenant_id, &existing).await,
+        };
         let now = Utc::now();
         let model = influencer::ActiveModel {
             tenant_id: Set(tenant_id.to_string()),
@@ -175,10 +161,7 @@ impl Store {
 
     /// Gets an influencer.
     pub async fn get_influencer(&self, tenant_id: &str, id: &str) -> Result<Stored<Influencer>> {
-        let model = influencer::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(Collection::Influencers.name(id)))?;
+        let model = revisioned::find::<influencer::Entity>(&self.db, tenant_id, id).await?;
         load(&self.db, model).await
     }
 
@@ -188,24 +171,14 @@ impl Store {
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Stored<Influencer>>> {
-        let mut query =
-            influencer::Entity::find().filter(influencer::Column::TenantId.eq(tenant_id));
-        if let Some(after) = &page.after {
-            query = query.filter(influencer::Column::Id.gt(after));
-        }
-        let rows = query
-            .order_by_asc(influencer::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        let page_rows = Page::from_rows(rows, page.limit);
-        let mut items = Vec::with_capacity(page_rows.items.len());
-        for row in page_rows.items {
+        let rows = revisioned::page(&self.db, tenant_id, influencer::Entity::find(), page).await?;
+        let mut items = Vec::with_capacity(rows.items.len());
+        for row in rows.items {
             items.push(load(&self.db, row).await?);
         }
         Ok(Page {
             items,
-            more: page_rows.more,
+            more: rows.more,
         })
     }
 
@@ -218,8 +191,7 @@ impl Store {
         spec: &Influencer,
     ) -> Result<Stored<Influencer>> {
         let txn = self.begin_write().await?;
-        let name = Collection::Influencers.name(id);
-        let updated = influencer::Entity::update_many()
+        let columns = influencer::Entity::update_many()
             .col_expr(
                 influencer::Column::DisplayName,
                 spec.display_name.clone().into(),
@@ -229,22 +201,10 @@ impl Store {
                 serde_json::to_string(&spec.tags)
                     .unwrap_or_else(|_| "[]".into())
                     .into(),
-            )
-            .col_expr(influencer::Column::Revision, (revision + 1).into())
-            .col_expr(influencer::Column::UpdateTime, Utc::now().into())
-            .filter(influencer::Column::TenantId.eq(tenant_id))
-            .filter(influencer::Column::Id.eq(id))
-            .filter(influencer::Column::Revision.eq(revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(name));
-        }
+            );
+        revisioned::save(&txn, tenant_id, id, revision, columns).await?;
         write_children(&txn, tenant_id, id, spec).await?;
-        let model = influencer::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name))?;
+        let model = revisioned::find::<influencer::Entity>(&txn, tenant_id, id).await?;
         let stored = load(&txn, model).await?;
         txn.commit().await?;
         Ok(stored)
@@ -259,13 +219,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.begin_write().await?;
         let name = Collection::Influencers.name(id);
-        let current = influencer::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name.clone()))?;
-        if revision.is_some_and(|r| r != current.revision) {
-            return Err(StorageError::EtagMismatch(name));
-        }
+        revisioned::for_delete::<influencer::Entity>(&txn, tenant_id, id, revision).await?;
         let mut users: Vec<String> = Vec::new();
         let goals = goal::Entity::find()
             .filter(goal::Column::TenantId.eq(tenant_id))
@@ -313,9 +267,7 @@ impl Store {
                 users.join(", ")
             )));
         }
-        influencer::Entity::delete_by_id((tenant_id.to_string(), id.to_string()))
-            .exec(&txn)
-            .await?;
+        revisioned::remove::<influencer::Entity>(&txn, tenant_id, id).await?;
         txn.commit().await?;
         Ok(())
     }

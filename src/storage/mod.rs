@@ -19,6 +19,7 @@ pub mod kpi_data;
 pub mod metrics;
 pub mod observations;
 pub mod raw_responses;
+pub(crate) mod revisioned;
 pub mod segments;
 pub mod snapshots;
 pub mod tenants;

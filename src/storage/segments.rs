@@ -1,13 +1,12 @@
 //! Segments.
 use super::entities::{goal, segment};
-use super::{Page, PageRequest, Result, StorageError, Store, idempotency};
+use super::revisioned::{self, Creating};
+use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
 use crate::domain::segment::Segment;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 fn to_domain(model: segment::Model) -> Stored<Segment> {
     Stored {
@@ -31,27 +30,13 @@ impl Store {
         spec: &Segment,
         request_id: Option<&str>,
     ) -> Result<Stored<Segment>> {
-        let txn = self.begin_write().await?;
-        let name = Collection::Segments.name(id);
-        if let Some(existing) =
-            idempotency::claim(&txn, tenant_id, "CreateSegment", request_id, &name).await?
-        {
-            txn.rollback().await?;
-            let existing = Collection::Segments
-                .parse(&existing)
-                .unwrap_or(id)
-                .to_string();
-            return self.get_segment(tenant_id, &existing).await;
-        }
-        if segment::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
+        let txn = match self
+            .begin_create::<segment::Entity>(tenant_id, "CreateSegment", id, request_id)
             .await?
-            .is_some()
         {
-            return Err(StorageError::AlreadyExists(format!(
-                "{name} already exists"
-            )));
-        }
+            Creating::New(txn) => txn,
+            Creating::Made(existing) => return self.get_segment(tenant_id, &existing).await,
+        };
         let now = Utc::now();
         let model = segment::ActiveModel {
             tenant_id: Set(tenant_id.to_string()),
@@ -70,11 +55,9 @@ impl Store {
 
     /// Gets a segment.
     pub async fn get_segment(&self, tenant_id: &str, id: &str) -> Result<Stored<Segment>> {
-        segment::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&self.db)
-            .await?
+        revisioned::find::<segment::Entity>(&self.db, tenant_id, id)
+            .await
             .map(to_domain)
-            .ok_or_else(|| StorageError::NotFound(Collection::Segments.name(id)))
     }
 
     /// Lists segments ordered by id.
@@ -83,19 +66,10 @@ impl Store {
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Stored<Segment>>> {
-        let mut query = segment::Entity::find().filter(segment::Column::TenantId.eq(tenant_id));
-        if let Some(after) = &page.after {
-            query = query.filter(segment::Column::Id.gt(after));
-        }
-        let rows = query
-            .order_by_asc(segment::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        let page_rows = Page::from_rows(rows, page.limit);
+        let rows = revisioned::page(&self.db, tenant_id, segment::Entity::find(), page).await?;
         Ok(Page {
-            items: page_rows.items.into_iter().map(to_domain).collect(),
-            more: page_rows.more,
+            items: rows.items.into_iter().map(to_domain).collect(),
+            more: rows.more,
         })
     }
 
@@ -107,23 +81,13 @@ impl Store {
         revision: i64,
         spec: &Segment,
     ) -> Result<Stored<Segment>> {
-        let name = Collection::Segments.name(id);
-        let updated = segment::Entity::update_many()
+        let columns = segment::Entity::update_many()
             .col_expr(
                 segment::Column::DisplayName,
                 spec.display_name.clone().into(),
             )
-            .col_expr(segment::Column::Rule, spec.rule.clone().into())
-            .col_expr(segment::Column::Revision, (revision + 1).into())
-            .col_expr(segment::Column::UpdateTime, Utc::now().into())
-            .filter(segment::Column::TenantId.eq(tenant_id))
-            .filter(segment::Column::Id.eq(id))
-            .filter(segment::Column::Revision.eq(revision))
-            .exec(&self.db)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(name));
-        }
+            .col_expr(segment::Column::Rule, spec.rule.clone().into());
+        revisioned::save(&self.db, tenant_id, id, revision, columns).await?;
         self.get_segment(tenant_id, id).await
     }
 
@@ -136,13 +100,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.begin_write().await?;
         let name = Collection::Segments.name(id);
-        let current = segment::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(name.clone()))?;
-        if revision.is_some_and(|r| r != current.revision) {
-            return Err(StorageError::EtagMismatch(name));
-        }
+        revisioned::for_delete::<segment::Entity>(&txn, tenant_id, id, revision).await?;
         let goals = goal::Entity::find()
             .filter(goal::Column::TenantId.eq(tenant_id))
             .filter(goal::Column::SegmentId.eq(id))
@@ -159,9 +117,7 @@ impl Store {
                 names.join(", ")
             )));
         }
-        segment::Entity::delete_by_id((tenant_id.to_string(), id.to_string()))
-            .exec(&txn)
-            .await?;
+        revisioned::remove::<segment::Entity>(&txn, tenant_id, id).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -1,0 +1,175 @@
+//! The mechanics every revisioned resource shares (influencers, channels, campaigns,
+//! segments, goals): idempotent Create, lookup by id, list paging, the revision check of
+//! an Update or Delete. What a resource stores and what may refer to it stays in its own
+//! repository.
+use super::entities::{campaign, channel, goal, influencer, segment};
+use super::{Page, PageRequest, Result, StorageError, Store, idempotency};
+use crate::domain::names::Collection;
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, UpdateMany,
+};
+
+/// A table of resources a tenant names by id, whose rows carry a revision (the etag).
+pub(crate) trait Revisioned: EntityTrait {
+    /// The collection its names belong to.
+    const COLLECTION: Collection;
+    /// The tenant column.
+    const TENANT_ID: Self::Column;
+    /// The id column, also the order of lists.
+    const ID: Self::Column;
+    /// The revision column.
+    const REVISION: Self::Column;
+    /// The last update's time.
+    const UPDATE_TIME: Self::Column;
+    /// The revision of a row.
+    fn revision(model: &Self::Model) -> i64;
+}
+
+macro_rules! revisioned {
+    ($($entity:ident => $collection:ident),* $(,)?) => {$(
+        impl Revisioned for $entity::Entity {
+            const COLLECTION: Collection = Collection::$collection;
+            const TENANT_ID: $entity::Column = $entity::Column::TenantId;
+            const ID: $entity::Column = $entity::Column::Id;
+            const REVISION: $entity::Column = $entity::Column::Revision;
+            const UPDATE_TIME: $entity::Column = $entity::Column::UpdateTime;
+            fn revision(model: &$entity::Model) -> i64 {
+                model.revision
+            }
+        }
+    )*};
+}
+
+revisioned!(
+    influencer => Influencers,
+    channel => Channels,
+    campaign => Campaigns,
+    segment => Segments,
+    goal => Goals,
+);
+
+fn by_id<E: Revisioned>(tenant_id: &str, id: &str) -> Select<E> {
+    E::find()
+        .filter(E::TENANT_ID.eq(tenant_id))
+        .filter(E::ID.eq(id))
+}
+
+/// The row `id` of the tenant, or NotFound naming it.
+pub(crate) async fn find<E: Revisioned>(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    id: &str,
+) -> Result<E::Model> {
+    by_id::<E>(tenant_id, id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StorageError::NotFound(E::COLLECTION.name(id)))
+}
+
+/// One page of the tenant's rows that `query` selects, ordered by id.
+pub(crate) async fn page<E: Revisioned>(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    query: Select<E>,
+    page: &PageRequest,
+) -> Result<Page<E::Model>> {
+    let mut query = query.filter(E::TENANT_ID.eq(tenant_id));
+    if let Some(after) = &page.after {
+        query = query.filter(E::ID.gt(after));
+    }
+    let rows = query
+        .order_by_asc(E::ID)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page.limit))
+}
+
+/// Writes the columns `update` sets to row `id` if its revision is still `revision`,
+/// moving it to the next revision; EtagMismatch when another call got there first.
+pub(crate) async fn save<E: Revisioned>(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    id: &str,
+    revision: i64,
+    update: UpdateMany<E>,
+) -> Result<()> {
+    let updated = update
+        .col_expr(E::REVISION, (revision + 1).into())
+        .col_expr(E::UPDATE_TIME, Utc::now().into())
+        .filter(E::TENANT_ID.eq(tenant_id))
+        .filter(E::ID.eq(id))
+        .filter(E::REVISION.eq(revision))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StorageError::EtagMismatch(E::COLLECTION.name(id)));
+    }
+    Ok(())
+}
+
+/// The row a Delete names, refusing when `revision` (its etag) is not the stored one.
+pub(crate) async fn for_delete<E: Revisioned>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    id: &str,
+    revision: Option<i64>,
+) -> Result<E::Model> {
+    let current = find::<E>(txn, tenant_id, id).await?;
+    if revision.is_some_and(|r| r != E::revision(&current)) {
+        return Err(StorageError::EtagMismatch(E::COLLECTION.name(id)));
+    }
+    Ok(current)
+}
+
+/// Deletes row `id` of the tenant.
+pub(crate) async fn remove<E: Revisioned>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    id: &str,
+) -> Result<()> {
+    E::delete_many()
+        .filter(E::TENANT_ID.eq(tenant_id))
+        .filter(E::ID.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// How a Create goes on after [`Store::begin_create`].
+pub(crate) enum Creating {
+    /// Write the new row in this transaction and commit it.
+    New(DatabaseTransaction),
+    /// An earlier call with the same request_id made the resource with this id.
+    Made(String),
+}
+
+impl Store {
+    /// Begins the Create `method` of row `id`: claims `request_id` (AIP-155) and refuses an
+    /// id the tenant already has.
+    pub(crate) async fn begin_create<E: Revisioned>(
+        &self,
+        tenant_id: &str,
+        method: &str,
+        id: &str,
+        request_id: Option<&str>,
+    ) -> Result<Creating> {
+        let txn = self.begin_write().await?;
+        let name = E::COLLECTION.name(id);
+        if let Some(existing) =
+            idempotency::claim(&txn, tenant_id, method, request_id, &name).await?
+        {
+            txn.rollback().await?;
+            let existing = E::COLLECTION.parse(&existing).unwrap_or(id).to_string();
+            return Ok(Creating::Made(existing));
+        }
+        if by_id::<E>(tenant_id, id).one(&txn).await?.is_some() {
+            return Err(StorageError::AlreadyExists(format!(
+                "{name} already exists"
+            )));
+        }
+        Ok(Creating::New(txn))
+    }
+}
