@@ -6,14 +6,13 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod compute;
 pub mod config;
 pub mod connectors;
 pub mod demo;
 pub mod domain;
-pub mod files;
 pub mod goals;
-pub mod human;
 pub mod jobs;
 pub mod kpi;
 pub mod metrics;
@@ -22,7 +21,6 @@ pub mod rpc_layer;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
-pub mod upload;
 
 /// Every binary, test and example linking Tally allocates through mimalloc.
 #[global_allocator]
