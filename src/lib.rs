@@ -2,7 +2,8 @@
 //!
 //! Layout: `api` converts and validates gRPC messages and calls `storage` with `domain`
 //! types; `domain` and `kpi` are plain Rust without I/O; `server` wires the services,
-//! health, reflection and shutdown; `cli` is what the `tally` binary runs.
+//! health, reflection and shutdown; `cli` is what the `tally` binary runs; `client` holds
+//! the commands that work on a running server through the generated gRPC clients alone.
 pub mod api;
 pub mod auth;
 pub mod cli;
