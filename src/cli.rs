@@ -65,13 +65,13 @@ pub enum Command {
     Ingest {
         /// What the file holds.
         #[arg(long, value_enum)]
-        kind: crate::files::Kind,
+        kind: crate::client::files::Kind,
         /// The file.
         #[arg(long)]
         file: std::path::PathBuf,
         /// File format; by default from the extension (.csv, .ndjson, .jsonl).
         #[arg(long, value_enum)]
-        format: Option<crate::files::Format>,
+        format: Option<crate::client::files::Format>,
         /// Rows per call, 1 to 10000.
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u16).range(1..=10000))]
         batch_size: u16,
@@ -80,7 +80,7 @@ pub enum Command {
         addr: String,
         /// API key of the tenant.
         #[command(flatten)]
-        key: crate::auth::ClientKey,
+        key: crate::client::key::ClientKey,
         /// Attempts per batch when the server does not answer (it stopped, restarted or
         /// the connection broke; or RESOURCE_EXHAUSTED with a time to wait), the first
         /// included. Batches are idempotent, so a resent one is never stored twice.
@@ -93,17 +93,17 @@ pub enum Command {
     /// The KPI catalogue, and a KPI's values per day, week, month or range (from a running
     /// server).
     #[command(subcommand)]
-    Kpi(crate::human::KpiCommand),
+    Kpi(crate::client::kpi::KpiCommand),
     /// Every goal with its progress, those needing attention first.
-    Goals(crate::human::GoalsArgs),
+    Goals(crate::client::goals::GoalsArgs),
     /// The tenant's influencers with their codes and tags.
-    Influencers(crate::human::InfluencersArgs),
+    Influencers(crate::client::lists::InfluencersArgs),
     /// Recent job runs, newest first.
-    Runs(crate::human::RunsArgs),
+    Runs(crate::client::lists::RunsArgs),
     /// Draws a KPI's values on one or more scopes as an SVG or PNG line chart.
-    Chart(crate::human::ChartArgs),
+    Chart(crate::client::chart::ChartArgs),
     /// Writes one self-contained HTML page: goals, top influencers, charts.
-    Report(crate::human::ReportArgs),
+    Report(crate::client::report::ReportArgs),
 }
 
 /// Administration of tenants and keys; works directly on the database.
@@ -160,7 +160,7 @@ pub enum CliError {
     Server(#[from] crate::server::ServerError),
     /// An upload failed.
     #[error(transparent)]
-    Upload(#[from] crate::upload::UploadError),
+    Upload(#[from] crate::client::upload::UploadError),
     /// The server address is not usable.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -186,7 +186,7 @@ pub enum CliError {
     Rejected(u64),
     /// An analysts' command failed.
     #[error(transparent)]
-    Human(#[from] crate::human::HumanError),
+    Human(#[from] crate::client::connection::HumanError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -323,7 +323,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                         force,
                     }
                 };
-                let run = crate::human::progress::run_job(&jobs, &store, &tenant, spec).await?;
+                let run = run_job(&jobs, &store, &tenant, spec).await?;
                 println!(
                     "{id}: run {} {} for {} to {}, {} rows pulled{}",
                     run.id,
@@ -361,7 +361,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         } => {
             let api_key = key.resolve().map_err(|e| CliError::Usage(e.to_string()))?;
             let format = format
-                .or_else(|| crate::files::Format::from_path(&file))
+                .or_else(|| crate::client::files::Format::from_path(&file))
                 .ok_or_else(|| {
                     CliError::Usage(
                         "cannot tell the format from the file name; pass --format csv or ndjson"
@@ -379,12 +379,12 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     addr: addr.clone(),
                     source,
                 })?;
-            let retry = crate::upload::RetryPolicy {
+            let retry = crate::client::upload::RetryPolicy {
                 max_attempts,
                 max_wait: Duration::from_secs(max_retry_seconds),
-                ..crate::upload::RetryPolicy::default()
+                ..crate::client::upload::RetryPolicy::default()
             };
-            let summary = crate::upload::upload(
+            let summary = crate::client::upload::upload(
                 channel,
                 &api_key,
                 kind,
@@ -434,18 +434,77 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 Err(e) => Err(CliError::Unhealthy(format!("{addr}: {}", e.message()))),
             }
         }
-        Command::Kpi(command) => Ok(crate::human::kpi(command).await?),
-        Command::Goals(args) => Ok(crate::human::goals(args).await?),
-        Command::Influencers(args) => Ok(crate::human::influencers(args).await?),
-        Command::Runs(args) => Ok(crate::human::runs(args).await?),
-        Command::Chart(args) => Ok(crate::human::chart(args).await?),
-        Command::Report(args) => Ok(crate::human::report(args).await?),
+        Command::Kpi(command) => Ok(crate::client::kpi::run(command).await?),
+        Command::Goals(args) => Ok(crate::client::goals::run(args).await?),
+        Command::Influencers(args) => Ok(crate::client::lists::influencers(args).await?),
+        Command::Runs(args) => Ok(crate::client::lists::runs(args).await?),
+        Command::Chart(args) => Ok(crate::client::chart::run(args).await?),
+        Command::Report(args) => Ok(crate::client::report::run(args).await?),
         Command::Admin(admin) => {
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 2).await?;
             run_admin(&store, admin).await
         }
     }
+}
+
+/// Runs `spec` for `tenant` in this process, showing its days as they finish on a terminal
+/// ([`crate::client::progress`] draws them). The runner saves its report at most once a
+/// second, and this reads it back from the store, so the job code needs no hook for
+/// progress.
+async fn run_job(
+    jobs: &crate::jobs::Jobs,
+    store: &Store,
+    tenant: &Tenant,
+    spec: crate::jobs::RunSpec,
+) -> Result<crate::storage::jobs::RunRecord, crate::jobs::JobError> {
+    let (first, last) = (spec.days.first().copied(), spec.days.last().copied());
+    let progress =
+        crate::client::progress::JobProgress::start(&tenant.id, &spec.job, spec.days.len() as u64);
+    if !progress.is_live() {
+        return jobs.run(tenant, spec).await;
+    }
+    let run = jobs.run(tenant, spec);
+    tokio::pin!(run);
+    let mut poll = tokio::time::interval(Duration::from_millis(500));
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            _ = poll.tick() => {
+                if let Some((done, rows)) = running(store, &tenant.id, first, last).await {
+                    progress.show(done, rows);
+                }
+            }
+        }
+    };
+    progress.finish();
+    result
+}
+
+/// Days done and rows pulled by the tenant's newest running run over these days.
+async fn running(
+    store: &Store,
+    tenant: &str,
+    first: Option<chrono::NaiveDate>,
+    last: Option<chrono::NaiveDate>,
+) -> Option<(u64, u64)> {
+    let page = store
+        .list_runs(
+            tenant,
+            None,
+            &crate::storage::PageRequest {
+                after: None,
+                limit: 1,
+            },
+        )
+        .await
+        .ok()?;
+    let run = page.items.into_iter().next()?;
+    if run.status != "running" || Some(run.first_day) != first || Some(run.last_day) != last {
+        return None;
+    }
+    let report: crate::jobs::report::RunReport = serde_json::from_str(&run.report).ok()?;
+    Some((report.days.len() as u64, report.rows()))
 }
 
 /// Where `demo` keeps its database by default.

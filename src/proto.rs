@@ -23,5 +23,9 @@ pub mod generated {
 /// Encoded descriptors of every tally.v1 file, served by reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("tally_descriptor");
 
+/// Largest IngestService request, in bytes (16 MiB, as ingest.proto documents): the server
+/// refuses larger ones, and `tally ingest` encodes none larger.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
 pub use generated::google;
 pub use generated::tally::v1::*;

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
-use tally::files::{self, FileRow, Format};
+use tally::client::files::{self, FileRow, Format};
 
 fn read<T: FileRow>(data: &[u8], format: Format) {
     let mut last_line = 0;

@@ -16,8 +16,8 @@ use tonic::{Request, Response, Status};
 
 /// Most rows one call may carry.
 pub const MAX_ROWS: usize = 10_000;
-/// Largest request message, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest request message, in bytes; the client side encodes by the same constant.
+pub use crate::proto::MAX_MESSAGE_BYTES;
 /// Most discount codes on one order.
 const MAX_CODES: usize = 20;
 

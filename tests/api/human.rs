@@ -3,10 +3,10 @@
 use crate::helpers::{TestApp, TestDb};
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use std::process::Output;
+use tally::client::chart::{self, ChartData, Guide, Series};
 use tally::domain::channel::{Channel, Platform};
 use tally::domain::influencer::Influencer;
 use tally::domain::observation::ChannelDayStats;
-use tally::human::chart::{self, ChartData, Guide, Series};
 use tally::proto;
 
 fn yesterday() -> NaiveDate {

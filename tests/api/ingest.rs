@@ -555,20 +555,20 @@ async fn tenants_cannot_write_into_each_other(app: TestApp) {
 async fn upload_file(
     app: &TestApp,
     key: &str,
-    kind: ::tally::files::Kind,
+    kind: ::tally::client::files::Kind,
     text: &str,
 ) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rows.csv");
     std::fs::write(&path, text).unwrap();
-    let summary = ::tally::upload::upload(
+    let summary = ::tally::client::upload::upload(
         app.channel.clone(),
         key,
         kind,
         &path,
-        ::tally::files::Format::Csv,
+        ::tally::client::files::Format::Csv,
         2,
-        ::tally::upload::RetryPolicy::default(),
+        ::tally::client::upload::RetryPolicy::default(),
     )
     .await
     .unwrap();
@@ -610,7 +610,7 @@ macro_rules! assert_same_rows {
 // the RPC took them. Each kind goes through a CSV file into `acme` and through the RPC,
 // as hand-written messages, into `beta`: same rows accepted, same rows stored.
 async fn file_and_rpc_accept_the_same_rows_and_store_the_same_values(app: TestApp) {
-    use ::tally::files::Kind;
+    use ::tally::client::files::Kind;
     let acme = app.key.clone();
     let beta = app.other_tenant("beta").await;
     create_anna(&app).await;
@@ -1002,14 +1002,14 @@ async fn an_upload_survives_a_broken_connection_and_stores_what_a_clean_one_does
     let upload = |channel, key: String| {
         let path = path.clone();
         async move {
-            ::tally::upload::upload(
+            ::tally::client::upload::upload(
                 channel,
                 &key,
-                ::tally::files::Kind::Orders,
+                ::tally::client::files::Kind::Orders,
                 &path,
-                ::tally::files::Format::Csv,
+                ::tally::client::files::Format::Csv,
                 50,
-                ::tally::upload::RetryPolicy {
+                ::tally::client::upload::RetryPolicy {
                     first_delay: std::time::Duration::from_millis(20),
                     ..Default::default()
                 },

@@ -431,7 +431,8 @@ async fn delete_orders_by_id(db: TestDb) {
 
     // The file path: `tally ingest --kind order-deletions`, in batches, with the
     // not-stored ids counted and bad lines named.
-    let kind = <tally::files::Kind as clap::ValueEnum>::from_str("order-deletions", false).unwrap();
+    let kind = <tally::client::files::Kind as clap::ValueEnum>::from_str("order-deletions", false)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deletions.ndjson");
     std::fs::write(
@@ -442,20 +443,20 @@ async fn delete_orders_by_id(db: TestDb) {
     let upload = |path: std::path::PathBuf, format| {
         let channel = app.channel.clone();
         async move {
-            tally::upload::upload(
+            tally::client::upload::upload(
                 channel,
                 &app.key,
                 kind,
                 &path,
                 format,
                 2,
-                tally::upload::RetryPolicy::default(),
+                tally::client::upload::RetryPolicy::default(),
             )
             .await
             .unwrap()
         }
     };
-    let mut summary = upload(path.clone(), tally::files::Format::Ndjson).await;
+    let mut summary = upload(path.clone(), tally::client::files::Format::Ndjson).await;
     assert_eq!(
         (summary.read, summary.accepted, summary.not_stored),
         (4, 1, 1)
@@ -473,7 +474,7 @@ async fn delete_orders_by_id(db: TestDb) {
     );
     let csv = dir.path().join("deletions.csv");
     std::fs::write(&csv, "order_id\n1003\n1002\n").unwrap();
-    let summary = upload(csv, tally::files::Format::Csv).await;
+    let summary = upload(csv, tally::client::files::Format::Csv).await;
     assert_eq!(
         (summary.accepted, summary.not_stored, summary.rejected),
         (1, 1, 0)

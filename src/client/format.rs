@@ -147,6 +147,62 @@ pub fn raw(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// Prints rows as a table, CSV or JSON. Tables get `human` cells, the others `raw` ones.
+pub(super) fn print_rows(
+    format: OutputFormat,
+    headers: &[&str],
+    human: &[Vec<String>],
+    raw: &[Vec<serde_json::Value>],
+    right: &[usize],
+) {
+    match format {
+        OutputFormat::Table => print!("{}", table(headers, human, right)),
+        OutputFormat::Csv => {
+            let rows: Vec<Vec<String>> = raw
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| match v {
+                            serde_json::Value::Null => String::new(),
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect();
+            print!("{}", csv(headers, &rows));
+        }
+        OutputFormat::Json => {
+            let objects: Vec<serde_json::Value> = raw
+                .iter()
+                .map(|r| {
+                    serde_json::Value::Object(
+                        headers
+                            .iter()
+                            .map(|h| h.to_string())
+                            .zip(r.iter().cloned())
+                            .collect(),
+                    )
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&objects).unwrap_or_default()
+            );
+        }
+    }
+}
+
+pub(super) fn num(v: Option<f64>) -> serde_json::Value {
+    v.and_then(serde_json::Number::from_f64)
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+pub(super) fn text(s: impl Into<String>) -> serde_json::Value {
+    serde_json::Value::String(s.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

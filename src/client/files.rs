@@ -259,7 +259,7 @@ fn date(value: &str) -> Result<Option<proto::google::r#type::Date>, String> {
     }
     let d = chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
         .map_err(|_| format!("`{value}` is not a date YYYY-MM-DD"))?;
-    Ok(crate::api::convert::date(d))
+    Ok(Some(super::connection::date(d)))
 }
 
 fn time(value: &str) -> Result<Option<prost_types::Timestamp>, String> {

@@ -8,7 +8,7 @@
 //! upserted (KPIS.md, "Ingest is idempotent"), so a batch stored before its answer was
 //! lost is stored again unchanged. Only failures where the server gave no verdict on the
 //! rows are retried (see [`retry_after`]); a refusal such as INVALID_ARGUMENT never is.
-use crate::files::{self, FileRow, Format, Kind};
+use super::files::{self, FileRow, Format, Kind};
 use crate::proto;
 use crate::proto::ingest_service_client::IngestServiceClient;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -383,8 +383,8 @@ where
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let terminal = !progress.is_hidden();
-    let mut client = IngestServiceClient::new(channel)
-        .max_encoding_message_size(crate::api::ingest::MAX_MESSAGE_BYTES);
+    let mut client =
+        IngestServiceClient::new(channel).max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
     let mut summary = Summary::default();
     let mut batches = 0u64;
     while let Some(batch) = rx.recv().await {

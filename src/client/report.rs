@@ -1,8 +1,14 @@
 //! `tally report`: one self-contained HTML page (no scripts, no external files) with the
 //! goals, the top influencers and the charts of the goals' KPIs. Every text from the
 //! server is escaped: names are typed by users.
+use super::chart;
+use super::connection::{Client, Conn, Currency, HumanError, day_text, naive};
+use super::format;
+use super::goals::goal_progress;
+use crate::proto;
 use chrono::NaiveDate;
 use std::fmt::Write;
+use std::path::PathBuf;
 
 /// One goal and where it stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,7 +147,7 @@ pub fn html(report: &Report) -> String {
             let width = g.progress.unwrap_or(0.0).clamp(0.0, 100.0);
             let progress = g
                 .progress
-                .map(super::format::percent)
+                .map(format::percent)
                 .unwrap_or_else(|| "–".into());
             let _ = write!(
                 h,
@@ -161,7 +167,7 @@ pub fn html(report: &Report) -> String {
                 current = escape(&g.current),
                 target = escape(&g.target),
                 progress = escape(&progress),
-                expected = escape(&super::format::percent(g.expected)),
+                expected = escape(&format::percent(g.expected)),
                 colour = status_colour(&g.status),
                 exp_left = g.expected.clamp(0.0, 100.0),
                 reason = escape(&g.reason),
@@ -221,6 +227,147 @@ fn strip_xml_declaration(svg: &str) -> &str {
         Some(rest) => rest.split_once("?>").map(|(_, s)| s).unwrap_or(rest),
         None => svg,
     }
+}
+
+/// Arguments of `tally report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Output file (HTML).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Days the report covers, ending with --to.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=400))]
+    pub days: u16,
+    /// Last day of the report (YYYY-MM-DD); yesterday (UTC) by default.
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    #[command(flatten)]
+    pub currency: Currency,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// Runs `tally report`.
+pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
+    let client = Client::connect(&args.conn).await?;
+    let currency = client.currency(&args.currency).await?;
+    let currency = currency.as_deref();
+    let to = args
+        .to
+        .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));
+    let from = to - chrono::Days::new(u64::from(args.days) - 1);
+    let units = client.units().await?;
+    let unit_of = |kpi: &str| units.get(kpi).cloned().unwrap_or_default();
+
+    let goals = goal_progress(&client).await?;
+    let mut rows = Vec::new();
+    let mut charts = Vec::new();
+    for g in &goals {
+        let unit = unit_of(&g.goal.kpi);
+        let e = g.evaluation.as_ref();
+        let show = |v: Option<f64>| {
+            v.map(|v| format::value(v, &unit, currency))
+                .unwrap_or_else(|| "–".into())
+        };
+        rows.push(GoalRow {
+            name: g.goal.name.clone(),
+            display_name: g.goal.display_name.clone(),
+            kpi: g.goal.kpi.clone(),
+            scope: g.scope(),
+            status: g.status(),
+            current: show(e.and_then(|e| e.current_value)),
+            target: show(e.and_then(|e| e.target)),
+            progress: e.and_then(|e| e.progress_percent),
+            expected: e.map(|e| e.expected_progress_percent).unwrap_or(0.0),
+            reason: e
+                .map(|e| e.reason.clone())
+                .unwrap_or_else(|| format!("starts on {}", day_text(g.goal.start_date.as_ref()))),
+        });
+        let values = client
+            .query(
+                &g.goal.kpi,
+                &g.goal.scope,
+                &g.goal.segment,
+                from,
+                to,
+                proto::Granularity::Day,
+            )
+            .await?;
+        let guides = e
+            .map(|e| {
+                chart::goal_guides(
+                    &g.goal.name,
+                    e,
+                    naive(g.goal.deadline.as_ref()),
+                    &unit,
+                    currency,
+                )
+            })
+            .unwrap_or_default();
+        let flags = client
+            .follower_flags(&g.goal.scope, from, to)
+            .await?
+            .iter()
+            .filter_map(|f| naive(f.day.as_ref()))
+            .collect();
+        let data = chart::ChartData {
+            title: format!("{} on {}", g.goal.kpi, g.scope()),
+            y_label: chart::unit_label(&unit, currency),
+            series: vec![chart::series(g.scope(), &values)],
+            guides,
+            flags,
+        };
+        charts.push(ChartSection {
+            heading: format!("{} ({})", g.goal.display_name, g.goal.name),
+            svg: chart::svg(&data)?,
+        });
+    }
+
+    let mut by_returning = Vec::new();
+    let mut by_profit = Vec::new();
+    for i in client.list_influencers().await? {
+        for (kpi, out) in [
+            ("returning_buyers_after_code", &mut by_returning),
+            ("profit_per_visitor", &mut by_profit),
+        ] {
+            let v = client
+                .query(kpi, &i.name, "", from, to, proto::Granularity::Range)
+                .await?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            out.push(RankRow {
+                display_name: i.display_name.clone(),
+                name: i.name.clone(),
+                value: v.value,
+                text: format::value_or_reason(
+                    v.value,
+                    &v.undefined_reason,
+                    &unit_of(kpi),
+                    currency,
+                ),
+            });
+        }
+    }
+    rank(&mut by_returning);
+    rank(&mut by_profit);
+    by_returning.truncate(10);
+    by_profit.truncate(10);
+
+    let page = html(&Report {
+        from,
+        to,
+        goals: rows,
+        by_returning_buyers: by_returning,
+        by_profit_per_visitor: by_profit,
+        charts,
+    });
+    std::fs::write(&args.out, page).map_err(|source| HumanError::Write {
+        path: args.out.clone(),
+        source,
+    })?;
+    println!("wrote {}", args.out.display());
+    Ok(())
 }
 
 #[cfg(test)]

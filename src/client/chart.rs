@@ -1,5 +1,9 @@
-//! Line charts of KPI series as SVG or PNG (plotters), drawn from a plain [`ChartData`] so
-//! that they can be tested without a server. Undefined periods are gaps, never zeros.
+//! `tally chart`: a KPI's values on one or more scopes, with a goal's target and forecast,
+//! as an SVG or PNG line chart (plotters). Drawing works from a plain [`ChartData`], so
+//! that it can be tested without a server. Undefined periods are gaps, never zeros.
+use super::connection::{Client, Conn, Currency, HumanError, naive};
+use super::format;
+use crate::proto;
 use chrono::NaiveDate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -219,7 +223,7 @@ fn draw<DB: DrawingBackend>(
     };
     let value_label = |v: &f64| {
         let span = chart_span(data);
-        super::format::grouped(*v, if span >= 10.0 { 0 } else { 2 })
+        format::grouped(*v, if span >= 10.0 { 0 } else { 2 })
     };
     chart
         .configure_mesh()
@@ -307,6 +311,163 @@ fn draw<DB: DrawingBackend>(
 fn chart_span(data: &ChartData) -> f64 {
     let (_, y) = ranges(data);
     y.end - y.start
+}
+
+/// Periods of a chart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChartGranularity {
+    /// One point per day.
+    #[default]
+    Day,
+    /// One point per ISO week.
+    Week,
+    /// One point per month.
+    Month,
+}
+
+/// Arguments of `tally chart`.
+#[derive(Debug, clap::Args)]
+pub struct ChartArgs {
+    /// KPI id, such as `followers`.
+    pub kpi: String,
+    /// Scope of a line; repeat for several lines.
+    #[arg(long, required = true)]
+    pub scope: Vec<String>,
+    /// Segment `segments/{s}`; repeat for a line per segment.
+    #[arg(long)]
+    pub segment: Vec<String>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: NaiveDate,
+    /// Last day (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: NaiveDate,
+    /// One point per day, week or month.
+    #[arg(long, value_enum, default_value_t)]
+    pub granularity: ChartGranularity,
+    /// Output file, `.svg` or `.png`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Goal `goals/{g}` whose target and forecast to draw as dashed lines.
+    #[arg(long)]
+    pub goal: Option<String>,
+    #[command(flatten)]
+    pub currency: Currency,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// The y-axis text of a unit: money names the currency when known.
+pub(super) fn unit_label(unit: &str, currency: Option<&str>) -> String {
+    match (unit, currency) {
+        ("", _) => "value".into(),
+        ("money", Some(c)) => c.into(),
+        ("money_per_user", Some(c)) => format!("{c} per user"),
+        ("percent", _) => "percent (%)".into(),
+        ("per_mille", _) => "per mille (‰)".into(),
+        (unit, _) => unit.into(),
+    }
+}
+
+/// A series from query values: one point per period, by its first day.
+pub(super) fn series(label: String, values: &[proto::KpiValue]) -> Series {
+    Series {
+        label,
+        points: values
+            .iter()
+            .filter_map(|v| Some((naive(v.first_day.as_ref())?, v.value)))
+            .collect(),
+    }
+}
+
+/// The dashed lines of a goal: its target and, when there is one, its forecast.
+pub(super) fn goal_guides(
+    goal: &str,
+    evaluation: &proto::GoalEvaluation,
+    deadline: Option<NaiveDate>,
+    unit: &str,
+    currency: Option<&str>,
+) -> Vec<Guide> {
+    let mut guides = Vec::new();
+    if let Some(t) = evaluation.target {
+        guides.push(Guide {
+            label: format!("target of {goal}: {}", format::value(t, unit, currency)),
+            value: t,
+        });
+    }
+    if let Some(f) = evaluation.forecast {
+        let by = deadline.map(|d| format!(" by {d}")).unwrap_or_default();
+        guides.push(Guide {
+            label: format!("forecast{by}: {}", format::value(f, unit, currency)),
+            value: f,
+        });
+    }
+    guides
+}
+
+/// Runs `tally chart`.
+pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
+    if args.to < args.from {
+        return Err(HumanError::Usage(format!(
+            "--to {} is before --from {}",
+            args.to, args.from
+        )));
+    }
+    let client = Client::connect(&args.conn).await?;
+    let currency = client.currency(&args.currency).await?;
+    let currency = currency.as_deref();
+    let unit = client.unit(&args.kpi).await?;
+    let granularity = match args.granularity {
+        ChartGranularity::Day => proto::Granularity::Day,
+        ChartGranularity::Week => proto::Granularity::Week,
+        ChartGranularity::Month => proto::Granularity::Month,
+    };
+    let segments: Vec<&str> = if args.segment.is_empty() {
+        vec![""]
+    } else {
+        args.segment.iter().map(String::as_str).collect()
+    };
+    let mut lines = Vec::new();
+    for scope in &args.scope {
+        for segment in &segments {
+            let values = client
+                .query(&args.kpi, scope, segment, args.from, args.to, granularity)
+                .await?;
+            let label = if segment.is_empty() {
+                scope.clone()
+            } else {
+                format!("{scope} {segment}")
+            };
+            lines.push(series(label, &values));
+        }
+    }
+    let mut guides = Vec::new();
+    if let Some(goal) = &args.goal {
+        let g = client
+            .goals()
+            .get_goal(client.req(proto::GetGoalRequest { name: goal.clone() }))
+            .await?
+            .into_inner();
+        if let Some(e) = client.progress(goal).await? {
+            guides = goal_guides(goal, &e, naive(g.deadline.as_ref()), &unit, currency);
+        }
+    }
+    let mut flags = Vec::new();
+    for scope in &args.scope {
+        for f in client.follower_flags(scope, args.from, args.to).await? {
+            flags.extend(naive(f.day.as_ref()));
+        }
+    }
+    let data = ChartData {
+        title: format!("{} from {} to {}", args.kpi, args.from, args.to),
+        y_label: unit_label(&unit, currency),
+        series: lines,
+        guides,
+        flags,
+    };
+    write(&data, &args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
 }
 
 #[cfg(test)]

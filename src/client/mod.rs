@@ -1,0 +1,24 @@
+//! The client side of Tally: the `tally` commands that work on a running server, never on
+//! its database or its code. They talk to it only through tally.v1's generated clients
+//! ([`crate::proto`]) with the tenant's API key, as any other client would; nothing here
+//! imports a server module (api, storage, jobs, compute, goals, server, connectors).
+//!
+//! - [`key`]: where a command finds the API key it sends.
+//! - [`files`], [`upload`]: `tally ingest`, an observation file (CSV or NDJSON) read as
+//!   ingest rows and sent in batches, with retries and a summary of rejected lines.
+//! - [`connection`]: the analysts' commands' address, key, authenticated client and errors;
+//!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`chart`] and [`report`] are
+//!   those commands, printing through [`format`] (tables, units, CSV, JSON).
+//! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
+//!   the server side (`cli.rs`) and hands this the numbers.
+pub mod chart;
+pub mod connection;
+pub mod files;
+pub mod format;
+pub mod goals;
+pub mod key;
+pub mod kpi;
+pub mod lists;
+pub mod progress;
+pub mod report;
+pub mod upload;
