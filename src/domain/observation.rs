@@ -456,7 +456,7 @@ pub fn check_metric_key(key: &str) -> Result<(), String> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         Err("must be 1 to 128 of a-z, 0-9 and _, starting with a letter".into())
-    } else if crate::kpi::catalogue::find(key).is_some() {
+    } else if super::catalogue::find(key).is_some() {
         Err(format!(
             "`{key}` is a built-in KPI, computed by Tally; push it under another key"
         ))
