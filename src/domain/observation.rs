@@ -465,6 +465,15 @@ pub fn check_metric_key(key: &str) -> Result<(), String> {
     }
 }
 
+/// One platform response a page was mapped from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RawResponse {
+    /// What was asked, in the connector's words (`insights:reach`, `orders:created`).
+    pub label: String,
+    /// The response body.
+    pub body: serde_json::Value,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
