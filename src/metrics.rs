@@ -23,19 +23,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How tenants are named in the series of the unauthenticated `/metrics` page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TenantLabel {
-    /// The tenant id, as stored.
-    #[default]
-    Id,
-    /// `t` and the first 16 hex digits of a SHA-256 of the id: stable across replicas and
-    /// restarts, so dashboards and alerts keep working, while the page lists no ids.
-    Hash,
-    /// No tenant label: one series with the largest value over all tenants.
-    None,
-}
+// Defined in config (a leaf, readable by the settings); its label values are made here.
+pub use crate::config::TenantLabel;
 
 impl TenantLabel {
     /// The label value of `tenant`; None when series carry no tenant.
