@@ -304,9 +304,13 @@ pub async fn serve(
     let metrics = metrics_listener.map(|listener| {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, "serving Prometheus metrics at /metrics");
+        let store = jobs.store().clone();
         tokio::spawn(crate::metrics::serve(
             listener,
-            jobs.store().clone(),
+            move || {
+                let store = store.clone();
+                async move { store.newest_snapshot_times().await }
+            },
             metrics_tenant_label,
         ))
     });
