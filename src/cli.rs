@@ -224,7 +224,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             tracing::info!("migrations applied");
             // Without the secret the schema still moves on; the keys follow at the first
             // start of `serve`, which cannot start without it.
-            match settings.customer_keys() {
+            match crate::jobs::settings::customer_keys(&settings) {
                 Ok(keys) => {
                     let store = Store::connect(&settings.database_url, 2).await?;
                     rekey(&store, &keys).await?;
@@ -554,7 +554,7 @@ fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError
         crate::compute::SnapshotFeed::default(),
         registry,
         credentials,
-        settings.job_settings()?,
+        crate::jobs::JobSettings::from_settings(settings)?,
     ))
 }
 
@@ -594,7 +594,7 @@ async fn rekey(
 /// Binds the listen addresses and serves `jobs`' store until SIGTERM or Ctrl-C.
 async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), CliError> {
     // TLS files are checked before anything binds, so a bad file fails fast by name.
-    let tls = settings.tls()?;
+    let tls = crate::server::Tls::from_settings(settings)?;
     let database_check_interval = settings.health_check_interval()?;
     let listener = bind(settings.listen_addr).await?;
     let health_listener = match settings.health_addr {
@@ -616,7 +616,7 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             health_listener,
             metrics_listener,
             metrics_tenant_label: settings.metrics_tenant_label,
-            rate_limit: settings.rate_limit(),
+            rate_limit: crate::api::limits::RateLimit::from_settings(settings),
             unknown_key_limit: std::num::NonZeroU32::new(settings.unknown_key_limit_per_minute),
             read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
             database_check_interval,

@@ -1,6 +1,10 @@
 //! Settings of every subcommand, read the same way by all: defaults, then an optional TOML
 //! file named by `TALLY_CONFIG`, then `TALLY_*` environment variables.
-use crate::domain::observation::CustomerKeySecret;
+//!
+//! A leaf: settings in, plain values out. It imports nothing of the crate; what is built
+//! from the settings is built next to its type (`JobSettings::from_settings` in jobs,
+//! `Tls::from_settings` in server, `RateLimit::from_settings` in api::limits), and anyone
+//! may import this module.
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -11,6 +15,28 @@ pub const DEFAULT_READ_CACHE_TTL_MS: u64 = 500;
 
 /// Default of [`Settings::health_check_interval_ms`].
 pub const DEFAULT_HEALTH_CHECK_INTERVAL_MS: u64 = 250;
+
+/// Graph API version called by default: released 8 October 2025; Meta keeps a version
+/// for at least two years, so it is served until about October 2027.
+pub const INSTAGRAM_API_VERSION: &str = "v24.0";
+
+/// Shopify Admin API version called by default: released 1 October 2026 and supported
+/// until 1 October 2027, after which Shopify serves the oldest supported version instead.
+pub const SHOPIFY_API_VERSION: &str = "2026-10";
+
+/// How tenants are named in the series of the unauthenticated `/metrics` page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantLabel {
+    /// The tenant id, as stored.
+    #[default]
+    Id,
+    /// `t` and the first 16 hex digits of a SHA-256 of the id: stable across replicas and
+    /// restarts, so dashboards and alerts keep working, while the page lists no ids.
+    Hash,
+    /// No tenant label: one series with the largest value over all tenants.
+    None,
+}
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +139,7 @@ pub struct Settings {
     /// NOT_SERVING: the longest an outage goes unreported, plus the failing ping itself.
     pub health_check_interval_ms: u64,
     /// How `/metrics` (which has no authentication) names tenants: `id`, `hash` or `none`.
-    pub metrics_tenant_label: crate::metrics::TenantLabel,
+    pub metrics_tenant_label: TenantLabel,
     /// Lookups of API keys not known to be valid (guesses, typos, revoked keys) that each
     /// client address may cause per minute, all at once at most; 0 turns the limit off.
     pub unknown_key_limit_per_minute: u32,
@@ -170,8 +196,8 @@ impl Default for Settings {
             tiktok_base_url: "https://open.tiktokapis.com".into(),
             ga4_base_url: "https://analyticsdata.googleapis.com".into(),
             shopify_base_url: String::new(),
-            instagram_api_version: crate::connectors::live::INSTAGRAM_API_VERSION.into(),
-            shopify_api_version: crate::connectors::live::SHOPIFY_API_VERSION.into(),
+            instagram_api_version: INSTAGRAM_API_VERSION.into(),
+            shopify_api_version: SHOPIFY_API_VERSION.into(),
             goal_warning_factor: 3.0,
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
@@ -183,7 +209,7 @@ impl Default for Settings {
             tls_key_file: None,
             tls_client_ca_file: None,
             health_check_interval_ms: DEFAULT_HEALTH_CHECK_INTERVAL_MS,
-            metrics_tenant_label: crate::metrics::TenantLabel::Id,
+            metrics_tenant_label: TenantLabel::Id,
             unknown_key_limit_per_minute: 60,
             customer_key_secret: None,
             insecure_dev_customer_key: false,
@@ -198,127 +224,14 @@ impl Default for Settings {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(#[from] Box<figment::Error>);
 
+impl ConfigError {
+    /// A setting that parsed but cannot be used; `why` starts with the key.
+    pub fn invalid(why: impl Into<String>) -> ConfigError {
+        ConfigError(Box::new(figment::Error::from(why.into())))
+    }
+}
+
 impl Settings {
-    /// The secret that keys e-mail hashes: `customer_key_secret`, else the public
-    /// development secret when `insecure_dev_customer_key` is set (with a warning), else an
-    /// error naming both keys. An empty value (as an unset chart value renders) is unset.
-    pub fn customer_keys(&self) -> Result<CustomerKeySecret, ConfigError> {
-        let invalid = |why: String| ConfigError(Box::new(figment::Error::from(why)));
-        match self
-            .customer_key_secret
-            .as_deref()
-            .filter(|s| !s.is_empty())
-        {
-            Some(secret) => CustomerKeySecret::new(secret.as_bytes())
-                .map_err(|why| invalid(format!("customer_key_secret: {why}"))),
-            None if self.insecure_dev_customer_key => {
-                tracing::warn!(
-                    "insecure_dev_customer_key: e-mail hashes are keyed with the public \
-                     development secret; set customer_key_secret for real data"
-                );
-                Ok(CustomerKeySecret::development())
-            }
-            None => Err(invalid(
-                "customer_key_secret: not set. Stored e-mail addresses are keyed with this \
-                 per-deployment secret (TALLY_CUSTOMER_KEY_SECRET, at least 16 bytes, such \
-                 as `openssl rand -hex 32`; keep it, changing it splits every guest \
-                 customer); for a local trial set TALLY_INSECURE_DEV_CUSTOMER_KEY=true"
-                    .into(),
-            )),
-        }
-    }
-
-    /// The job runner's settings, checked: an unknown time zone or a cron expression that
-    /// does not parse names its key, and a missing customer key secret is refused (see
-    /// [`Settings::customer_keys`]).
-    pub fn job_settings(&self) -> Result<crate::jobs::JobSettings, ConfigError> {
-        let invalid = |key: &str, why: String| {
-            ConfigError(Box::new(figment::Error::from(format!("{key}: {why}"))))
-        };
-        let time_zone: chrono_tz::Tz = self.job_time_zone.parse().map_err(|_| {
-            invalid(
-                "job_time_zone",
-                format!("`{}` is not an IANA time zone", self.job_time_zone),
-            )
-        })?;
-        crate::jobs::scheduler::next_run(&self.job_schedule, time_zone, chrono::Utc::now())
-            .map_err(|e| invalid("job_schedule", e.to_string()))?;
-        if self.job_lease_seconds < 3 {
-            return Err(invalid("job_lease_seconds", "must be at least 3".into()));
-        }
-        Ok(crate::jobs::JobSettings {
-            schedule: self.job_schedule.clone(),
-            schedule_time_zone: time_zone,
-            lease: std::time::Duration::from_secs(self.job_lease_seconds),
-            heartbeat: None,
-            max_catch_up_days: self.job_max_catch_up_days.max(1),
-            max_attempts: self.job_max_attempts.max(1),
-            goal_warning_factor: if self.goal_warning_factor.is_finite()
-                && self.goal_warning_factor > 0.0
-            {
-                self.goal_warning_factor
-            } else {
-                return Err(invalid(
-                    "goal_warning_factor",
-                    format!("{} is not a positive number", self.goal_warning_factor),
-                ));
-            },
-            fake_follower_threshold: if self.fake_follower_threshold.is_finite()
-                && self.fake_follower_threshold > 0.0
-            {
-                self.fake_follower_threshold
-            } else {
-                return Err(invalid(
-                    "fake_follower_threshold",
-                    format!("{} is not a positive number", self.fake_follower_threshold),
-                ));
-            },
-            customer_keys: self.customer_keys()?,
-            rate_limit_max_wait: std::time::Duration::from_secs(self.rate_limit_max_wait_seconds),
-            raw_retention_days: self.raw_retention_days,
-            raw_max_bytes_per_tenant: self.raw_max_bytes_per_tenant,
-        })
-    }
-
-    /// The gRPC port's TLS files, read and checked: None without `tls_cert_file` and
-    /// `tls_key_file`; a key, cert or CA missing its partner names the key, and a file that
-    /// cannot be read or holds no valid PEM names the key and the file.
-    pub fn tls(&self) -> Result<Option<crate::server::Tls>, ConfigError> {
-        // An empty value (as an unset chart value renders) is the same as unset.
-        fn set(value: &Option<String>) -> Option<&str> {
-            value.as_deref().filter(|v| !v.is_empty())
-        }
-        let invalid = |why: String| ConfigError(Box::new(figment::Error::from(why)));
-        let (cert, key, ca) = (
-            set(&self.tls_cert_file),
-            set(&self.tls_key_file),
-            set(&self.tls_client_ca_file),
-        );
-        match (cert, key) {
-            (None, None) if ca.is_some() => Err(invalid(
-                "tls_client_ca_file: mutual TLS needs tls_cert_file and tls_key_file too".into(),
-            )),
-            (None, None) => Ok(None),
-            (Some(_), None) => Err(invalid(
-                "tls_key_file: must be set when tls_cert_file is".into(),
-            )),
-            (None, Some(_)) => Err(invalid(
-                "tls_cert_file: must be set when tls_key_file is".into(),
-            )),
-            (Some(cert), Some(key)) => crate::server::Tls::from_files(cert, key, ca)
-                .map(Some)
-                .map_err(|e| invalid(e.to_string())),
-        }
-    }
-
-    /// The per-key rate limit, None when `rate_limit_per_second` is 0; the burst is at
-    /// least 1.
-    pub fn rate_limit(&self) -> Option<crate::api::limits::RateLimit> {
-        let per_second = std::num::NonZeroU32::new(self.rate_limit_per_second)?;
-        let burst = std::num::NonZeroU32::new(self.rate_limit_burst.max(1))?;
-        Some(crate::api::limits::RateLimit { per_second, burst })
-    }
-
     /// How often the database is pinged for health, checked: zero is refused (a ping loop
     /// without pause would load the database it watches).
     pub fn health_check_interval(&self) -> Result<std::time::Duration, ConfigError> {
@@ -387,6 +300,14 @@ impl Settings {
         Settings::extract(file, Env::prefixed("TALLY_").only(&Settings::KEYS))
     }
 
+    /// Defaults, then a TOML text, without the environment: for tests of what is built
+    /// from the settings, wherever that is.
+    #[cfg(test)]
+    pub(crate) fn from_toml(toml: &str) -> Result<Settings, ConfigError> {
+        let env = Serialized::defaults(std::collections::BTreeMap::<String, String>::new());
+        Settings::extract(Some(Toml::string(toml)), env)
+    }
+
     /// Defaults, then `file`, then `env`.
     fn extract(
         file: Option<impl figment::Provider>,
@@ -450,95 +371,10 @@ mod tests {
                 .unwrap()
                 .len()
         );
-        let bad = Settings::extract(
-            Some(Toml::string(
-                "job_time_zone = \"Mars/Base\"\ninsecure_dev_customer_key = true",
-            )),
-            no_env(),
-        )
-        .unwrap()
-        .job_settings()
-        .unwrap_err();
-        assert!(bad.to_string().contains("job_time_zone"), "{bad}");
-        let bad = Settings::extract(
-            Some(Toml::string(
-                "fake_follower_threshold = -1.0\ninsecure_dev_customer_key = true",
-            )),
-            no_env(),
-        )
-        .unwrap()
-        .job_settings()
-        .unwrap_err();
-        assert!(bad.to_string().contains("fake_follower_threshold"), "{bad}");
-        assert_eq!(
-            Settings {
-                insecure_dev_customer_key: true,
-                ..Settings::default()
-            }
-            .job_settings()
-            .unwrap()
-            .fake_follower_threshold,
-            3.5
-        );
-    }
-
-    // Issue 20: e-mail hashes are keyed per deployment; without a secret the job runner
-    // (and so `serve` and `run-job`) refuses to start rather than use a public one.
-    #[test]
-    fn the_customer_key_secret_is_required_unless_development_is_explicit() {
-        let settings = |toml: &str| Settings::extract(Some(Toml::string(toml)), no_env()).unwrap();
-        let error = settings("").job_settings().unwrap_err().to_string();
-        assert!(error.contains("customer_key_secret"), "{error}");
-        let error = settings("customer_key_secret = \"\"")
-            .customer_keys()
-            .unwrap_err();
-        assert!(error.to_string().contains("not set"), "{error}");
-        let error = settings("customer_key_secret = \"short\"")
-            .customer_keys()
-            .unwrap_err();
-        assert!(error.to_string().contains("16 bytes"), "{error}");
-        let email = "jan@example.com";
-        let own = settings("customer_key_secret = \"0123456789abcdef0123\"")
-            .customer_keys()
-            .unwrap();
-        let development = settings("insecure_dev_customer_key = true")
-            .customer_keys()
-            .unwrap();
-        assert_eq!(
-            development.email_key(email),
-            CustomerKeySecret::development().email_key(email)
-        );
-        assert_ne!(own.email_key(email), development.email_key(email));
     }
 
     #[test]
-    fn tls_settings_name_the_missing_or_unusable_key() {
-        let tls = |toml: &str| {
-            Settings::extract(Some(Toml::string(toml)), no_env())
-                .unwrap()
-                .tls()
-        };
-        assert!(tls("").unwrap().is_none());
-        assert!(
-            tls("tls_cert_file = \"\"\ntls_key_file = \"\"")
-                .unwrap()
-                .is_none()
-        );
-        let error = tls("tls_cert_file = \"/c.pem\"").unwrap_err().to_string();
-        assert!(error.contains("tls_key_file"), "{error}");
-        let error = tls("tls_key_file = \"/k.pem\"").unwrap_err().to_string();
-        assert!(error.contains("tls_cert_file"), "{error}");
-        let error = tls("tls_client_ca_file = \"/ca.pem\"")
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("tls_client_ca_file"), "{error}");
-        let error = tls("tls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/k.pem\"")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("tls_cert_file") && error.contains("/nonexistent/c.pem"),
-            "{error}"
-        );
+    fn listener_addresses_are_read() {
         let addrs = Settings::extract(
             Some(Toml::string(
                 "metrics_addr = \"0.0.0.0:9090\"\nhealth_addr = \"0.0.0.0:8081\"",

@@ -2,7 +2,7 @@
 //!
 //! Series:
 //! - `tally_rpc_requests_total{method,code}` and `tally_rpc_duration_seconds{method,code}`
-//!   (histogram), from [`crate::rpc_layer`];
+//!   (histogram), from the RPC layer;
 //! - `tally_job_runs_total{status}`, `tally_rows_pulled_total{source}`;
 //! - `tally_kpi_compute_seconds` (histogram): one KPI recomputation over a range of days;
 //! - `tally_snapshot_lag_seconds{tenant}` (gauge): now minus the compute time of the
@@ -14,7 +14,6 @@
 //! happens only when a server gets a metrics listener. The `metrics` facade has one global
 //! recorder per process, so it is installed once and shared: several servers in one process
 //! (as in the tests) serve the same series.
-use crate::storage::Store;
 use bytes::Bytes;
 use http_body_util::Full;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -23,19 +22,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How tenants are named in the series of the unauthenticated `/metrics` page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TenantLabel {
-    /// The tenant id, as stored.
-    #[default]
-    Id,
-    /// `t` and the first 16 hex digits of a SHA-256 of the id: stable across replicas and
-    /// restarts, so dashboards and alerts keep working, while the page lists no ids.
-    Hash,
-    /// No tenant label: one series with the largest value over all tenants.
-    None,
-}
+// Defined in config (a leaf, readable by the settings); its label values are made here.
+pub use crate::config::TenantLabel;
 
 impl TenantLabel {
     /// The label value of `tenant`; None when series carry no tenant.
@@ -159,9 +147,17 @@ fn describe() {
 }
 
 /// Serves `GET /metrics` on `listener` (HTTP/1.1) and refreshes the snapshot lag from
-/// `store` with tenants named by `label`, until the task is aborted; aborting also closes
-/// open scrape connections.
-pub async fn serve(listener: TcpListener, store: Store, label: TenantLabel) {
+/// `newest_snapshots` (each tenant's newest snapshot time) with tenants named by `label`,
+/// until the task is aborted; aborting also closes open scrape connections.
+///
+/// The caller passes the lookup rather than a store so that metrics, which compute and
+/// the RPC layer record into, imports nothing of storage.
+pub async fn serve<F, Fut, E>(listener: TcpListener, newest_snapshots: F, label: TenantLabel)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, E>>,
+    E: std::fmt::Display,
+{
     let handle = handle();
     let mut connections = tokio::task::JoinSet::new();
     let mut upkeep = tokio::time::interval(UPKEEP);
@@ -183,7 +179,7 @@ pub async fn serve(listener: TcpListener, store: Store, label: TenantLabel) {
                 handle.run_upkeep();
                 while connections.try_join_next().is_some() {}
             }
-            _ = lag.tick() => refresh_lag(&store, label).await,
+            _ = lag.tick() => refresh_lag(newest_snapshots().await, label),
         }
     }
 }
@@ -231,8 +227,11 @@ fn respond<B>(
     response
 }
 
-async fn refresh_lag(store: &Store, label: TenantLabel) {
-    match store.newest_snapshot_times().await {
+fn refresh_lag(
+    newest: Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, impl std::fmt::Display>,
+    label: TenantLabel,
+) {
+    match newest {
         Ok(newest) => {
             let now = chrono::Utc::now();
             let mut largest = None::<f64>;

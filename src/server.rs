@@ -9,6 +9,7 @@
 //! Every call on the main port passes [`crate::rpc_layer::RpcLayer`]: one log line and the
 //! RPC metrics; the health listener's probes are neither logged nor counted.
 use crate::api::Api;
+use crate::config::{ConfigError, Settings};
 use crate::proto;
 use crate::proto::campaign_service_server::CampaignServiceServer;
 use crate::proto::channel_service_server::ChannelServiceServer;
@@ -153,6 +154,36 @@ pub struct TlsFileError {
 }
 
 impl Tls {
+    /// The gRPC port's TLS files, read and checked: None without `tls_cert_file` and
+    /// `tls_key_file`; a key, cert or CA missing its partner names the key, and a file that
+    /// cannot be read or holds no valid PEM names the key and the file.
+    pub fn from_settings(settings: &Settings) -> Result<Option<Tls>, ConfigError> {
+        // An empty value (as an unset chart value renders) is the same as unset.
+        fn set(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|v| !v.is_empty())
+        }
+        let (cert, key, ca) = (
+            set(&settings.tls_cert_file),
+            set(&settings.tls_key_file),
+            set(&settings.tls_client_ca_file),
+        );
+        match (cert, key) {
+            (None, None) if ca.is_some() => Err(ConfigError::invalid(
+                "tls_client_ca_file: mutual TLS needs tls_cert_file and tls_key_file too",
+            )),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::invalid(
+                "tls_key_file: must be set when tls_cert_file is",
+            )),
+            (None, Some(_)) => Err(ConfigError::invalid(
+                "tls_cert_file: must be set when tls_key_file is",
+            )),
+            (Some(cert), Some(key)) => Tls::from_files(cert, key, ca)
+                .map(Some)
+                .map_err(|e| ConfigError::invalid(e.to_string())),
+        }
+    }
+
     /// Reads the PEM files and checks that each holds what it should, so a bad file is
     /// reported by name at start rather than as an anonymous handshake failure later.
     pub fn from_files(cert: &str, key: &str, client_ca: Option<&str>) -> Result<Tls, TlsFileError> {
@@ -273,9 +304,13 @@ pub async fn serve(
     let metrics = metrics_listener.map(|listener| {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, "serving Prometheus metrics at /metrics");
+        let store = jobs.store().clone();
         tokio::spawn(crate::metrics::serve(
             listener,
-            jobs.store().clone(),
+            move || {
+                let store = store.clone();
+                async move { store.newest_snapshot_times().await }
+            },
             metrics_tenant_label,
         ))
     });
@@ -418,5 +453,36 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_settings_name_the_missing_or_unusable_key() {
+        let tls = |toml: &str| Tls::from_settings(&Settings::from_toml(toml).unwrap());
+        assert!(tls("").unwrap().is_none());
+        assert!(
+            tls("tls_cert_file = \"\"\ntls_key_file = \"\"")
+                .unwrap()
+                .is_none()
+        );
+        let error = tls("tls_cert_file = \"/c.pem\"").unwrap_err().to_string();
+        assert!(error.contains("tls_key_file"), "{error}");
+        let error = tls("tls_key_file = \"/k.pem\"").unwrap_err().to_string();
+        assert!(error.contains("tls_cert_file"), "{error}");
+        let error = tls("tls_client_ca_file = \"/ca.pem\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tls_client_ca_file"), "{error}");
+        let error = tls("tls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/k.pem\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("tls_cert_file") && error.contains("/nonexistent/c.pem"),
+            "{error}"
+        );
     }
 }

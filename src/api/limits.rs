@@ -4,6 +4,7 @@
 //! database a bounded number of lookups while callers with good keys, even many behind one
 //! NAT, are not limited by their neighbours' failures. A call over either limit is
 //! RESOURCE_EXHAUSTED with the time to wait in RetryInfo.
+use crate::config::Settings;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, Ipv6Addr};
@@ -25,6 +26,16 @@ pub struct RateLimit {
     pub per_second: NonZeroU32,
     /// Calls allowed at once above the sustained rate.
     pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// The per-key rate limit, None when `rate_limit_per_second` is 0; the burst is at
+    /// least 1.
+    pub fn from_settings(settings: &Settings) -> Option<RateLimit> {
+        let per_second = NonZeroU32::new(settings.rate_limit_per_second)?;
+        let burst = NonZeroU32::new(settings.rate_limit_burst.max(1))?;
+        Some(RateLimit { per_second, burst })
+    }
 }
 
 /// The limiter of every key, shared by all services.

@@ -9,13 +9,9 @@ use super::{HttpSettings, Registry};
 use crate::domain::channel::Platform;
 use std::sync::Arc;
 
-/// Graph API version called by default: released 8 October 2025; Meta keeps a version
-/// for at least two years, so it is served until about October 2027.
-pub const INSTAGRAM_API_VERSION: &str = "v24.0";
-
-/// Shopify Admin API version called by default: released 1 October 2026 and supported
-/// until 1 October 2027, after which Shopify serves the oldest supported version instead.
-pub const SHOPIFY_API_VERSION: &str = "2026-10";
+// The defaults are settings (`instagram_api_version`, `shopify_api_version`), so they live
+// in config, which imports nothing of the crate.
+pub use crate::config::{INSTAGRAM_API_VERSION, SHOPIFY_API_VERSION};
 
 /// Where each platform's API lives (tests point these at loopback fakes) and which
 /// version of it is called where the platform versions its API by date or number.

@@ -25,21 +25,9 @@ pub mod youtube;
 
 pub use credentials::{Credentials, Secret};
 pub use live::{BaseUrls, live_registry};
-
-/// The channel a pull is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Source {
-    /// Channel id.
-    pub channel_id: String,
-    /// Platform.
-    pub platform: Platform,
-    /// The platform's account id (GA4: the property id; Shopify: the shop domain; YouTube:
-    /// the `UC…` channel id or the `@` handle; X: the user id or username; TikTok: the
-    /// `open_id`).
-    pub account_id: String,
-    /// Name of the credential in the tenant's namespace (see [`Credentials`]).
-    pub credentials_ref: String,
-}
+// Both live in the domain so storage can keep and list them without importing connectors.
+pub use crate::domain::channel::Source;
+pub use crate::domain::observation::RawResponse;
 
 /// One pull: a source, a day and what the runner knows.
 #[derive(Clone, Debug)]
@@ -106,15 +94,6 @@ pub struct MissingMetric {
     pub metric: String,
     /// Why: the platform's refusal, or `not in the response`.
     pub reason: String,
-}
-
-/// One platform response a page was mapped from.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RawResponse {
-    /// What was asked, in the connector's words (`insights:reach`, `orders:created`).
-    pub label: String,
-    /// The response body.
-    pub body: serde_json::Value,
 }
 
 impl Page {

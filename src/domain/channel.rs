@@ -164,6 +164,21 @@ pub fn check_youtube_account(account: &str) -> Result<(), String> {
     }
 }
 
+/// The channel a pull is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Channel id.
+    pub channel_id: String,
+    /// Platform.
+    pub platform: Platform,
+    /// The platform's account id (GA4: the property id; Shopify: the shop domain; YouTube:
+    /// the `UC…` channel id or the `@` handle; X: the user id or username; TikTok: the
+    /// `open_id`).
+    pub account_id: String,
+    /// Name of the credential in the tenant's namespace (see `connectors::Credentials`).
+    pub credentials_ref: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

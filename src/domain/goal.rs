@@ -1,7 +1,7 @@
 //! Goals: SMART targets on one KPI of one scope, and the rules that make a goal SMART.
+use super::catalogue::{self, Objective, ScopeKind, SegmentUse};
 use super::observation::check_value;
 use super::{DomainError, Violations, check_text, names::Collection};
-use crate::kpi::catalogue::{self, Objective, ScopeKind, SegmentUse};
 use chrono::NaiveDate;
 
 /// What a KPI is measured on.

@@ -1,6 +1,7 @@
 //! The domain: Tally's resources as plain Rust types with their validation rules. No I/O
 //! and no protobuf here; the API layer converts, storage persists.
 pub mod campaign;
+pub mod catalogue;
 pub mod channel;
 pub mod goal;
 pub mod influencer;

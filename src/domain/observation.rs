@@ -456,13 +456,22 @@ pub fn check_metric_key(key: &str) -> Result<(), String> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         Err("must be 1 to 128 of a-z, 0-9 and _, starting with a letter".into())
-    } else if crate::kpi::catalogue::find(key).is_some() {
+    } else if super::catalogue::find(key).is_some() {
         Err(format!(
             "`{key}` is a built-in KPI, computed by Tally; push it under another key"
         ))
     } else {
         Ok(())
     }
+}
+
+/// One platform response a page was mapped from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RawResponse {
+    /// What was asked, in the connector's words (`insights:reach`, `orders:created`).
+    pub label: String,
+    /// The response body.
+    pub body: serde_json::Value,
 }
 
 #[cfg(test)]

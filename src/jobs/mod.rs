@@ -11,6 +11,7 @@
 //! `rate_limit_max_wait`; else the next run pulls it.
 pub mod report;
 pub mod scheduler;
+pub mod settings;
 
 use crate::compute::{self, SnapshotFeed};
 use crate::connectors::{

@@ -5,8 +5,8 @@
 //! The forecast is an ordinary least-squares line, fitted in closed form (slope =
 //! Σ(x−x̄)(y−ȳ) / Σ(x−x̄)², x in days): a statistics crate would add a linear-algebra
 //! stack for these few lines, and the closed form is exactly the method KPIS.md names.
-use super::catalogue::RollUp;
 use super::period::Period;
+use crate::domain::catalogue::RollUp;
 use crate::domain::goal::{Direction, Target};
 use chrono::{Days, NaiveDate};
 

@@ -7,8 +7,8 @@
 //! claimer takes the day over.
 use super::entities::{channel, job_day, job_run, source_pull, tenant};
 use super::{Page, PageRequest, Result, StorageError, Store};
-use crate::connectors::Source;
 use crate::domain::channel::Platform;
+use crate::domain::channel::Source;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict};
 use sea_orm::{

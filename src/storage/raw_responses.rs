@@ -5,7 +5,7 @@
 use super::entities::raw_response;
 use super::jobs::record_pull_page;
 use super::{Result, StorageError, Store};
-use crate::connectors::RawResponse;
+use crate::domain::observation::RawResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};

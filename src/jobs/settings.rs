@@ -1,0 +1,144 @@
+//! What the job runner's settings are built from: the service settings, checked, with
+//! the key of the setting named in every refusal.
+use super::JobSettings;
+use crate::config::{ConfigError, Settings};
+use crate::domain::observation::CustomerKeySecret;
+
+/// The secret that keys e-mail hashes: `customer_key_secret`, else the public
+/// development secret when `insecure_dev_customer_key` is set (with a warning), else an
+/// error naming both keys. An empty value (as an unset chart value renders) is unset.
+pub fn customer_keys(settings: &Settings) -> Result<CustomerKeySecret, ConfigError> {
+    match settings
+        .customer_key_secret
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        Some(secret) => CustomerKeySecret::new(secret.as_bytes())
+            .map_err(|why| ConfigError::invalid(format!("customer_key_secret: {why}"))),
+        None if settings.insecure_dev_customer_key => {
+            tracing::warn!(
+                "insecure_dev_customer_key: e-mail hashes are keyed with the public \
+                 development secret; set customer_key_secret for real data"
+            );
+            Ok(CustomerKeySecret::development())
+        }
+        None => Err(ConfigError::invalid(
+            "customer_key_secret: not set. Stored e-mail addresses are keyed with this \
+             per-deployment secret (TALLY_CUSTOMER_KEY_SECRET, at least 16 bytes, such \
+             as `openssl rand -hex 32`; keep it, changing it splits every guest \
+             customer); for a local trial set TALLY_INSECURE_DEV_CUSTOMER_KEY=true",
+        )),
+    }
+}
+
+impl JobSettings {
+    /// The job runner's settings, checked: an unknown time zone or a cron expression that
+    /// does not parse names its key, and a missing customer key secret is refused (see
+    /// [`customer_keys`]).
+    pub fn from_settings(settings: &Settings) -> Result<JobSettings, ConfigError> {
+        let invalid = |key: &str, why: String| ConfigError::invalid(format!("{key}: {why}"));
+        let time_zone: chrono_tz::Tz = settings.job_time_zone.parse().map_err(|_| {
+            invalid(
+                "job_time_zone",
+                format!("`{}` is not an IANA time zone", settings.job_time_zone),
+            )
+        })?;
+        super::scheduler::next_run(&settings.job_schedule, time_zone, chrono::Utc::now())
+            .map_err(|e| invalid("job_schedule", e.to_string()))?;
+        if settings.job_lease_seconds < 3 {
+            return Err(invalid("job_lease_seconds", "must be at least 3".into()));
+        }
+        Ok(JobSettings {
+            schedule: settings.job_schedule.clone(),
+            schedule_time_zone: time_zone,
+            lease: std::time::Duration::from_secs(settings.job_lease_seconds),
+            heartbeat: None,
+            max_catch_up_days: settings.job_max_catch_up_days.max(1),
+            max_attempts: settings.job_max_attempts.max(1),
+            goal_warning_factor: if settings.goal_warning_factor.is_finite()
+                && settings.goal_warning_factor > 0.0
+            {
+                settings.goal_warning_factor
+            } else {
+                return Err(invalid(
+                    "goal_warning_factor",
+                    format!("{} is not a positive number", settings.goal_warning_factor),
+                ));
+            },
+            fake_follower_threshold: if settings.fake_follower_threshold.is_finite()
+                && settings.fake_follower_threshold > 0.0
+            {
+                settings.fake_follower_threshold
+            } else {
+                return Err(invalid(
+                    "fake_follower_threshold",
+                    format!(
+                        "{} is not a positive number",
+                        settings.fake_follower_threshold
+                    ),
+                ));
+            },
+            customer_keys: customer_keys(settings)?,
+            rate_limit_max_wait: std::time::Duration::from_secs(
+                settings.rate_limit_max_wait_seconds,
+            ),
+            raw_retention_days: settings.raw_retention_days,
+            raw_max_bytes_per_tenant: settings.raw_max_bytes_per_tenant,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml: &str) -> Settings {
+        Settings::from_toml(toml).unwrap()
+    }
+
+    #[test]
+    fn bad_job_settings_are_refused_with_the_key() {
+        let bad = JobSettings::from_settings(&settings(
+            "job_time_zone = \"Mars/Base\"\ninsecure_dev_customer_key = true",
+        ))
+        .unwrap_err();
+        assert!(bad.to_string().contains("job_time_zone"), "{bad}");
+        let bad = JobSettings::from_settings(&settings(
+            "fake_follower_threshold = -1.0\ninsecure_dev_customer_key = true",
+        ))
+        .unwrap_err();
+        assert!(bad.to_string().contains("fake_follower_threshold"), "{bad}");
+        assert_eq!(
+            JobSettings::from_settings(&Settings {
+                insecure_dev_customer_key: true,
+                ..Settings::default()
+            })
+            .unwrap()
+            .fake_follower_threshold,
+            3.5
+        );
+    }
+
+    // Issue 20: e-mail hashes are keyed per deployment; without a secret the job runner
+    // (and so `serve` and `run-job`) refuses to start rather than use a public one.
+    #[test]
+    fn the_customer_key_secret_is_required_unless_development_is_explicit() {
+        let error = JobSettings::from_settings(&settings(""))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("customer_key_secret"), "{error}");
+        let error = customer_keys(&settings("customer_key_secret = \"\"")).unwrap_err();
+        assert!(error.to_string().contains("not set"), "{error}");
+        let error = customer_keys(&settings("customer_key_secret = \"short\"")).unwrap_err();
+        assert!(error.to_string().contains("16 bytes"), "{error}");
+        let email = "jan@example.com";
+        let own =
+            customer_keys(&settings("customer_key_secret = \"0123456789abcdef0123\"")).unwrap();
+        let development = customer_keys(&settings("insecure_dev_customer_key = true")).unwrap();
+        assert_eq!(
+            development.email_key(email),
+            CustomerKeySecret::development().email_key(email)
+        );
+        assert_ne!(own.email_key(email), development.email_key(email));
+    }
+}
