@@ -6,13 +6,12 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod compute;
 pub mod config;
 pub mod connectors;
 pub mod demo;
 pub mod domain;
+pub mod engine;
 pub mod files;
-pub mod goals;
 pub mod human;
 pub mod jobs;
 pub mod kpi;

@@ -2,14 +2,15 @@
 use super::Api;
 use super::convert::Pager;
 use super::error::{ApiError, Problems};
-use crate::compute::{Computed, Engine, KpiKey};
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
 use crate::domain::tenant::Tenant;
+use crate::engine::Engine;
 use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
 use crate::kpi::formula::Formula;
 use crate::kpi::period::{Granularity, Period};
 use crate::kpi::value::{Reason, positive_zero};
+use crate::kpi::{Computed, KpiKey};
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
 use chrono::NaiveDate;
@@ -75,11 +76,11 @@ impl Names {
     /// a custom KPI that uses one (KPIS.md: recomputation).
     async fn is_cohort(&mut self, api: &Api, tenant: &str, kpi: &str) -> Result<bool, ApiError> {
         if catalogue::find(kpi).is_some() {
-            return Ok(crate::compute::COHORT_KPIS.contains(&kpi));
+            return Ok(crate::engine::COHORT_KPIS.contains(&kpi));
         }
         let (_, formulas) = self.customs(api, tenant).await?;
         Ok(formulas.get(kpi).is_some_and(|f| {
-            crate::kpi::custom::uses_any(f, &crate::compute::COHORT_KPIS, formulas, 0)
+            crate::kpi::custom::uses_any(f, &crate::engine::COHORT_KPIS, formulas, 0)
         }))
     }
 }
@@ -631,7 +632,7 @@ impl KpiService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
-        let summary = crate::compute::recompute(&self.store, &self.feed, &tenant.id, period)
+        let summary = crate::engine::recompute(&self.store, &self.feed, &tenant.id, period)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::ComputeKpisResponse {

@@ -103,7 +103,7 @@ pub struct TestApp {
 pub fn jobs(store: &Store, registry: tally::connectors::Registry, settings: JobSettings) -> Jobs {
     Jobs::new(
         store.clone(),
-        tally::compute::SnapshotFeed::default(),
+        tally::engine::SnapshotFeed::default(),
         registry,
         tally::connectors::Credentials::default(),
         settings,
@@ -208,7 +208,7 @@ impl TestApp {
             tally::server::serve(
                 Jobs::new(
                     server_store.clone(),
-                    tally::compute::SnapshotFeed::default(),
+                    tally::engine::SnapshotFeed::default(),
                     registry,
                     credentials,
                     settings,

@@ -169,7 +169,7 @@ async fn metrics_count_calls_by_method_and_code() {
     let store = Store::connect(&db.url(), 5).await.unwrap();
     let key = create_tenant(&store, "acme").await;
     let day = chrono::Utc::now().date_naive() - chrono::Days::new(1);
-    tally::compute::recompute(
+    tally::engine::recompute(
         &store,
         &Default::default(),
         "acme",
@@ -600,7 +600,7 @@ async fn newest_snapshot_times_per_tenant(db: TestDb) {
     let recompute = |tenant: &'static str| {
         let store = store.clone();
         async move {
-            tally::compute::recompute(
+            tally::engine::recompute(
                 &store,
                 &Default::default(),
                 tenant,

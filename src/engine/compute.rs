@@ -10,10 +10,10 @@ use crate::kpi::directory::{Directory, Influencers};
 use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
 use crate::kpi::social::{self, Field};
-use crate::kpi::value::{Reason, Value, difference, finite, positive_zero, ratio};
+use crate::kpi::value::{Reason, Value, difference, finite, ratio};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
-use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
-use crate::storage::{Result, StorageError, Store};
+use crate::kpi::{Computed, KpiKey, Parts};
+use crate::storage::{Result, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -25,32 +25,6 @@ struct ScopeMembers {
     paid: Vec<String>,
     /// Its influencers.
     influencers: Influencers,
-}
-
-/// One KPI on one scope, maybe for a segment.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KpiKey {
-    /// KPI id or pushed metric key.
-    pub kpi: String,
-    /// Scope.
-    pub scope: Scope,
-    /// Segment id.
-    pub segment: Option<String>,
-}
-
-/// A computed value with its parts.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Computed {
-    /// What was computed.
-    pub key: KpiKey,
-    /// The period.
-    pub period: Period,
-    /// The value or why it is absent.
-    pub value: Value,
-    /// Numerator of a ratio, when it has one and it is defined.
-    pub numerator: Option<f64>,
-    /// Denominator of a ratio, when it has one and it is defined.
-    pub denominator: Option<f64>,
 }
 
 /// Everything a period needs that does not depend on a segment.
@@ -95,16 +69,6 @@ pub struct Engine<'a> {
     /// Single-day parts of [`Engine::prefetch_days`], kept across `clear_cache`.
     prefetched_days: PrefetchedDays,
     scopes: HashMap<Scope, Arc<ScopeMembers>>,
-}
-
-fn computed(key: &KpiKey, period: Period, (value, numerator, denominator): Parts) -> Computed {
-    Computed {
-        key: key.clone(),
-        period,
-        value: value.map(positive_zero),
-        numerator: numerator.map(positive_zero),
-        denominator: denominator.map(positive_zero),
-    }
 }
 
 fn outside() -> (Value, Option<f64>, Option<f64>) {
@@ -510,7 +474,7 @@ impl<'a> Engine<'a> {
         Ok(keys
             .iter()
             .zip(parts)
-            .map(|(key, parts)| computed(key, period, parts))
+            .map(|(key, parts)| Computed::new(key, period, parts))
             .collect())
     }
 
@@ -873,7 +837,7 @@ impl Engine<'_> {
     /// The KPIs whose values can change while their day is inside the returning-buyer
     /// window: the cohort KPIs and every custom KPI that uses one, however indirectly.
     pub fn cohort_kpis(&self) -> Vec<String> {
-        cohort_kpis(&self.customs)
+        super::cohort_kpis(&self.customs)
     }
 
     /// Ids of the tenant's segments.
@@ -956,279 +920,4 @@ impl Engine<'_> {
         keys.retain(|k| seen.insert(k.clone()));
         keys
     }
-}
-
-/// A day of snapshots as a run wrote it, for watchers.
-#[derive(Debug)]
-pub struct DayWritten {
-    /// Tenant.
-    pub tenant: String,
-    /// Run id.
-    pub run_id: String,
-    /// The day.
-    pub day: chrono::NaiveDate,
-    /// The run's keys, shared by every day it writes.
-    pub keys: Arc<[KpiKey]>,
-    /// The KPIs held to the returning-buyer window as the run started (see
-    /// [`cohort_kpis`]), for whether a value is final.
-    pub cohort_kpis: Arc<HashSet<String>>,
-    /// The value of each key, in the order of `keys`.
-    pub parts: Vec<Parts>,
-}
-
-impl DayWritten {
-    /// The day's values of the keys `wanted` keeps, built on demand: a watcher usually
-    /// follows a few series of a day's hundred thousand.
-    pub fn values<'a>(
-        &'a self,
-        wanted: impl Fn(&KpiKey) -> bool + 'a,
-    ) -> impl Iterator<Item = Computed> + 'a {
-        let period = Period::day(self.day);
-        self.keys
-            .iter()
-            .zip(&self.parts)
-            .filter(move |(key, _)| wanted(key))
-            .map(move |(key, parts)| computed(key, period, *parts))
-    }
-}
-
-/// Publishes written days to every watcher; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct SnapshotFeed(tokio::sync::broadcast::Sender<std::sync::Arc<DayWritten>>);
-
-impl Default for SnapshotFeed {
-    fn default() -> Self {
-        // A day is one message, so a small buffer holds many days of lag.
-        SnapshotFeed(tokio::sync::broadcast::channel(64).0)
-    }
-}
-
-impl SnapshotFeed {
-    /// A receiver of days written from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<DayWritten>> {
-        self.0.subscribe()
-    }
-
-    /// Whether anyone watches: a day is only assembled for watchers.
-    fn watched(&self) -> bool {
-        self.0.receiver_count() > 0
-    }
-
-    fn publish(&self, day: DayWritten) {
-        // No watcher is not an error.
-        let _ = self.0.send(std::sync::Arc::new(day));
-    }
-}
-
-/// What a recompute did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Run id recorded on every snapshot.
-    pub run_id: String,
-    /// Days recomputed.
-    pub days: u32,
-    /// Snapshots written.
-    pub snapshots: u64,
-}
-
-/// KPIs counted on the day of a cohort's first order, whose value can still grow while
-/// that day is inside the returning-buyer window (KPIS.md: recomputation).
-pub const COHORT_KPIS: [&str; 2] = ["returning_buyers_after_code", "returning_buyer_rate"];
-
-/// The cohort KPIs and the custom KPIs (of `customs`) that use one, directly or through
-/// other custom KPIs: KPIS.md holds both to the returning-buyer window.
-pub fn cohort_kpis(customs: &HashMap<String, crate::kpi::formula::Formula>) -> Vec<String> {
-    let mut ids: Vec<String> = COHORT_KPIS.iter().map(|k| k.to_string()).collect();
-    ids.extend(crate::kpi::custom::using(customs, &COHORT_KPIS));
-    ids
-}
-
-/// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
-/// each day replaced in one transaction.
-pub async fn recompute(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::All).await
-}
-
-/// Recomputes the snapshots of the cohort KPIs and of every custom KPI that uses one
-/// (see [`cohort_kpis`]) for each day of `range`, each day's replaced in one transaction.
-pub async fn recompute_cohorts(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::Cohorts).await
-}
-
-/// Which snapshots of a day a recompute replaces.
-#[derive(Clone, Copy)]
-enum Only {
-    /// All of them.
-    All,
-    /// Those of [`cohort_kpis`], as the tenant's custom KPIs stand when the run starts.
-    Cohorts,
-}
-
-/// Days whose orders one pass tallies in a long recompute. A pass streams the whole
-/// history of every customer with an order in its days (on data set M, 360,000 orders for
-/// a month, 663,000 for a quarter), so a year in quarters streams 2.7 M orders where it
-/// took 4.3 M in months; a quarter of per-influencer tallies is still small next to that.
-const ORDER_PREFETCH_DAYS: i64 = 92;
-
-/// Days whose other parts are loaded at once in a long recompute.
-const DAY_PREFETCH_DAYS: i64 = 31;
-
-/// The block of `len` days of `range` that starts on `day`, when one does.
-fn block_from(range: Period, day: chrono::NaiveDate, len: i64) -> Option<Period> {
-    ((day - range.first).num_days() % len == 0).then(|| Period {
-        first: day,
-        last: range.last.min(day + chrono::Days::new(len as u64 - 1)),
-    })
-}
-
-/// Computed days that may wait for the writer (5 MB each on data set M). The computing
-/// side, at 0.1 s a day, fills it well before a block's end; it covers a month's loading
-/// (1.6–2.1 s on M) but not all of a quarter's order pass, where the writer waits 2.3–2.9 s
-/// on a slower machine. 32 days did not make the year faster and cost 70 MB
-/// (BENCHMARKS.md, KPI engine).
-const QUEUED_DAYS: usize = 16;
-
-/// The result of a joined task; a panic in it is resumed here.
-fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
-    match result {
-        Ok(value) => value,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // A runtime shutting down cancels its tasks.
-        Err(e) => Err(StorageError::Database(sea_orm::DbErr::Custom(format!(
-            "the KPI snapshot writer stopped: {e}"
-        )))),
-    }
-}
-
-async fn recompute_keys(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-    only: Only,
-) -> Result<RunSummary> {
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    store.refresh_statistics().await?;
-    let mut engine = Engine::new(store, tenant).await?;
-    let selected: Option<Vec<String>> = match only {
-        Only::All => None,
-        Only::Cohorts => Some(engine.cohort_kpis()),
-    };
-    let selected: Option<Vec<&str>> = selected
-        .as_ref()
-        .map(|o| o.iter().map(String::as_str).collect());
-    let only = selected.as_deref();
-    let metric_keys = store.metric_keys(tenant).await?;
-    let mut keys = engine.daily_keys(&metric_keys);
-    if let Some(only) = only {
-        keys.retain(|k| only.contains(&k.kpi.as_str()));
-    }
-    // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
-    let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
-    let keys: Arc<[KpiKey]> = keys.into();
-    let cohort_kpis: Arc<HashSet<String>> = Arc::new(engine.cohort_kpis().into_iter().collect());
-    let started = std::time::Instant::now();
-    // Days are written while later days are computed: the database writes on its own
-    // thread (SQLite's worker, PostgreSQL's backend) and the writer builds its statements
-    // on its own task, while the KPI math and the next block's loading run on this one.
-    // Days are still written one at a time and in order.
-    // A queued day is its values alone (5 MB a day on data set M, 22 MB as `Computed`),
-    // which keeps the queue small next to a block's loaded parts.
-    let (sender, receiver) =
-        tokio::sync::mpsc::channel::<(chrono::NaiveDate, Vec<Parts>)>(QUEUED_DAYS);
-    let compute = async {
-        for day in range.iter_days() {
-            if let Some(block) = block_from(range, day, ORDER_PREFETCH_DAYS) {
-                engine.prefetch_orders(block).await?;
-            }
-            if let Some(block) = block_from(range, day, DAY_PREFETCH_DAYS)
-                && only.is_none()
-            {
-                engine.prefetch_audience(block).await?;
-                engine.prefetch_days(block).await?;
-            }
-            let parts = engine.compute_parts(&keys, Period::day(day)).await?;
-            engine.clear_cache();
-            if sender.send((day, parts)).await.is_err() {
-                // The writer stopped on an error, which it returns.
-                break;
-            }
-        }
-        drop(sender);
-        Ok::<(), StorageError>(())
-    };
-    // The writer is a task of its own, so building its statements runs on another thread
-    // than the KPI math. It owns the receiver: a writer that stops on an error closes the
-    // queue, and a computing side waiting to send stops too.
-    let write = {
-        let (store, feed) = (store.clone(), feed.clone());
-        let (tenant, keys) = (tenant.to_string(), Arc::clone(&keys));
-        let cohort_kpis = Arc::clone(&cohort_kpis);
-        let only: Option<Vec<String>> = only.map(|o| o.iter().map(|k| k.to_string()).collect());
-        let run_id = run_id.clone();
-        async move {
-            let only: Option<Vec<&str>> = only
-                .as_ref()
-                .map(|o| o.iter().map(String::as_str).collect());
-            let mut receiver = receiver;
-            let mut summary = RunSummary {
-                run_id: run_id.clone(),
-                days: 0,
-                snapshots: 0,
-            };
-            while let Some((day, parts)) = receiver.recv().await {
-                store
-                    .replace_day_parts(&tenant, day, only.as_deref(), &series, &parts, &run_id)
-                    .await?;
-                summary.days += 1;
-                summary.snapshots += parts.len() as u64;
-                if feed.watched() {
-                    feed.publish(DayWritten {
-                        tenant: tenant.clone(),
-                        run_id: run_id.clone(),
-                        day,
-                        keys: Arc::clone(&keys),
-                        cohort_kpis: Arc::clone(&cohort_kpis),
-                        parts,
-                    });
-                }
-            }
-            Ok::<RunSummary, StorageError>(summary)
-        }
-    };
-    // In the caller's span, so what the writer logs is still tied to its run.
-    // Aborted when dropped: a run whose caller goes away stops writing, its open
-    // transaction rolled back, instead of writing on unseen.
-    let mut writer = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
-        tracing::Instrument::in_current_span(write),
-    ));
-    tokio::pin!(compute);
-    let summary = tokio::select! {
-        written = &mut writer => {
-            // The writer ends on an error, which ends the run at once (whatever the
-            // computing side is waiting for), or after the last day was sent.
-            let summary = joined(written)?;
-            compute.await?;
-            summary
-        }
-        computed = &mut compute => {
-            // The days computed before an error are still written.
-            let written = joined((&mut writer).await);
-            computed?;
-            written?
-        }
-    };
-    crate::metrics::kpi_computed(started.elapsed().as_secs_f64());
-    tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
-    Ok(summary)
 }
