@@ -12,6 +12,7 @@
 mod compute;
 mod feed;
 mod goals;
+pub mod query;
 mod recompute;
 
 pub use compute::Engine;
