@@ -7,12 +7,14 @@ use crate::domain::segment_rule::{self, SegmentRule};
 use crate::kpi::audience::{AudiencePass, AudienceTally};
 use crate::kpi::catalogue;
 use crate::kpi::directory::{Directory, Influencers};
+use crate::kpi::key::{outside, plain};
 use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
-use crate::kpi::social::{self, Field};
-use crate::kpi::value::{Reason, Value, difference, finite, ratio};
+use crate::kpi::social;
+use crate::kpi::value::{Reason, Value, finite};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
 use crate::kpi::{Computed, KpiKey, Parts};
+use crate::kpi::{audience, web_shop};
 use crate::storage::{Result, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -69,22 +71,6 @@ pub struct Engine<'a> {
     /// Single-day parts of [`Engine::prefetch_days`], kept across `clear_cache`.
     prefetched_days: PrefetchedDays,
     scopes: HashMap<Scope, Arc<ScopeMembers>>,
-}
-
-fn outside() -> (Value, Option<f64>, Option<f64>) {
-    (Err(Reason::OutsideCampaign), None, None)
-}
-
-fn plain(value: Value) -> (Value, Option<f64>, Option<f64>) {
-    (value, None, None)
-}
-
-fn with_parts(
-    value: Value,
-    numerator: Value,
-    denominator: Value,
-) -> (Value, Option<f64>, Option<f64>) {
-    (value, numerator.ok(), denominator.ok())
 }
 
 impl<'a> Engine<'a> {
@@ -488,23 +474,12 @@ impl<'a> Engine<'a> {
         Ok(out)
     }
 
-    /// Σ of a social field over the scope's (or the given) channels in a window.
-    async fn field(&mut self, channels: &[String], window: Period, field: Field) -> Result<Value> {
-        let data = self.period(window).await?;
-        Ok(social::field_sum(channels, &data.sums, field))
-    }
-
-    async fn value(
-        &mut self,
-        key: &KpiKey,
-        period: Period,
-    ) -> Result<(Value, Option<f64>, Option<f64>)> {
+    async fn value(&mut self, key: &KpiKey, period: Period) -> Result<Parts> {
         let scope = &key.scope;
         let members = self.scope(scope);
         let channels = &members.channels;
         let window = self.window(scope, period);
         let order_window = self.order_window(scope, period);
-        let per_major = self.directory.minor_per_major();
         let kpi = key.kpi.as_str();
         if let Some(formula) = self.customs.get(kpi).cloned() {
             return self.custom(&formula, key, period).await;
@@ -523,132 +498,83 @@ impl<'a> Engine<'a> {
                 .and_then(finite);
             return Ok(plain(value));
         }
-        if let Some(field) = Field::of_kpi(kpi) {
+        // Each family names its KPIs and computes them from the parts loaded here.
+        if let Some(k) = social::Kpi::of(kpi) {
             let Some(w) = window else {
                 return Ok(outside());
             };
-            return Ok(plain(self.field(channels, w, field).await?));
+            let data = self.period(w).await?;
+            let inputs = social::Window {
+                sums: &data.sums,
+                followers_before: &data.followers_before,
+                followers_last: &data.followers_last,
+                days: w.days(),
+            };
+            return Ok(social::value(k, channels, &inputs));
+        }
+        if let Some(k) = web_shop::Kpi::of(kpi) {
+            return self
+                .web_shop(k, key, period, window, order_window, &members)
+                .await;
+        }
+        if let Some(k) = audience::Kpi::of(kpi) {
+            return self.audience_kpi(k, key, window, channels).await;
+        }
+        // Every catalogue id belongs to a family; a new one without its computation must
+        // not pass for a value.
+        tracing::error!(kpi, "no computation for this catalogue KPI");
+        Ok(plain(Err(Reason::NoData)))
+    }
+
+    /// A KPI of the web and shop family, from the scope's web and order totals, fees and
+    /// paid channels.
+    async fn web_shop(
+        &mut self,
+        kpi: web_shop::Kpi,
+        key: &KpiKey,
+        period: Period,
+        window: Option<Period>,
+        order_window: Option<Period>,
+        members: &ScopeMembers,
+    ) -> Result<Parts> {
+        use web_shop::Kpi as K;
+        let scope = &key.scope;
+        let per_major = self.directory.minor_per_major();
+        if kpi.is_visitors() {
+            let Some(w) = window else {
+                return Ok(outside());
+            };
+            return Ok(web_shop::visitors(kpi, self.web(scope, w).await?));
+        }
+        if kpi.is_orders() {
+            if order_window.is_none() {
+                return Ok(outside());
+            }
+            // A campaign without an order window in this period has no tally either.
+            let Some(t) = self.order_totals(scope, period).await? else {
+                return Ok(outside());
+            };
+            return Ok(web_shop::from_orders(kpi, &t, per_major));
         }
         match kpi {
-            "followers" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let data = self.period(w).await?;
-                Ok(plain(social::followers(channels, &data.followers_last)))
-            }
-            "follower_growth" | "follower_growth_pct" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let data = self.period(w).await?;
-                if kpi == "follower_growth" {
-                    Ok(plain(social::follower_growth(
-                        channels,
-                        &data.followers_before,
-                        &data.followers_last,
-                    )))
-                } else {
-                    Ok(social::follower_growth_pct(
-                        channels,
-                        &data.followers_before,
-                        &data.followers_last,
-                    ))
-                }
-            }
-            "shares_per_day" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let shares = self.field(channels, w, Field::Shares).await?;
-                let days = Ok(w.days() as f64);
-                Ok(with_parts(
-                    social::shares_per_day(shares, w.days()),
-                    shares,
-                    days,
-                ))
-            }
-            "comments_per_post" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let comments = self.field(channels, w, Field::Comments).await?;
-                let posts = self.field(channels, w, Field::Posts).await?;
-                Ok(with_parts(ratio(comments, posts), comments, posts))
-            }
-            "ipm" | "engagement_rate" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let comments = self.field(channels, w, Field::Comments).await?;
-                let likes = self.field(channels, w, Field::Likes).await?;
-                let followers = social::followers(channels, &self.period(w).await?.followers_last);
-                let (value, n, d) = if kpi == "ipm" {
-                    let posts = self.field(channels, w, Field::Posts).await?;
-                    social::ipm(comments, likes, posts, followers)
-                } else {
-                    let shares = self.field(channels, w, Field::Shares).await?;
-                    social::engagement_rate(likes, comments, shares, followers)
-                };
-                Ok(with_parts(value, n, d))
-            }
-            "social_visitors" | "influencer_visitors" | "influencer_new_visitors" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let totals = self.web(scope, w).await?;
-                Ok(plain(totals.map(|t| match kpi {
-                    "social_visitors" => t.social_sessions,
-                    "influencer_visitors" => t.users,
-                    _ => t.new_users,
-                })))
-            }
-            "giveaway_entries" => {
+            K::GiveawayEntries => {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
                 let giveaways = self.directory.scope_giveaways(scope);
                 if giveaways.is_empty() {
-                    return Ok(plain(Err(Reason::NoData)));
+                    return Ok(web_shop::giveaway_entries(&giveaways, &HashMap::new()));
                 }
                 let data = self.period(w).await?;
-                Ok(plain(Ok(giveaways
-                    .iter()
-                    .map(|g| data.giveaways.get(g).copied().unwrap_or(0))
-                    .sum::<i64>() as f64)))
+                Ok(web_shop::giveaway_entries(&giveaways, &data.giveaways))
             }
-            "code_buyers"
-            | "first_code_buyers"
-            | "returning_buyers_after_code"
-            | "returning_buyer_rate"
-            | "attributed_orders"
-            | "attributed_revenue" => {
-                if order_window.is_none() {
-                    return Ok(outside());
-                }
-                // A campaign without an order window in this period has no tally either.
-                let Some(t) = self.order_totals(scope, period).await? else {
-                    return Ok(outside());
-                };
-                Ok(match kpi {
-                    "code_buyers" => plain(Ok(t.code_buyers as f64)),
-                    "first_code_buyers" => plain(Ok(t.first_code_buyers as f64)),
-                    "returning_buyers_after_code" => plain(Ok(t.returning as f64)),
-                    "returning_buyer_rate" => {
-                        let (n, d) = (Ok(t.returning as f64), Ok(t.first_code_buyers as f64));
-                        with_parts(ratio(n.map(|v| 100.0 * v), d), n, d)
-                    }
-                    "attributed_orders" => plain(Ok(t.orders as f64)),
-                    _ => plain(Ok(t.revenue as f64 / per_major)),
-                })
-            }
-            "fees" => {
+            K::Fees => {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
                 Ok(plain(Ok(self.directory.fees(scope, &w) / per_major)))
             }
-            "roas" => {
+            K::Roas => {
                 let revenue = match order_window {
                     None => Err(Reason::OutsideCampaign),
                     Some(_) => match self.order_totals(scope, period).await? {
@@ -656,10 +582,9 @@ impl<'a> Engine<'a> {
                         None => Err(Reason::OutsideCampaign),
                     },
                 };
-                let fees = self.fees(scope, window);
-                Ok(with_parts(ratio(revenue, fees), revenue, fees))
+                Ok(web_shop::roas(revenue, self.fees(scope, window)))
             }
-            "profit_per_visitor" => {
+            K::ProfitPerVisitor => {
                 let profit = match order_window {
                     None => Err(Reason::OutsideCampaign),
                     Some(_) => match self.order_totals(scope, period).await? {
@@ -668,77 +593,56 @@ impl<'a> Engine<'a> {
                     },
                 };
                 let fees = self.fees(scope, window);
-                let numerator = difference(profit, fees);
                 let visitors = match window {
                     None => Err(Reason::OutsideCampaign),
                     Some(w) => self.web(scope, w).await?.map(|t| t.users),
                 };
-                Ok(with_parts(ratio(numerator, visitors), numerator, visitors))
+                Ok(web_shop::profit_per_visitor(profit, fees, visitors))
             }
-            "cost_per_engagement" | "cpm" => {
+            K::CostPerEngagement | K::Cpm => {
                 let fees = self.fees(scope, window);
                 let Some(w) = window else {
                     return Ok(outside());
                 };
-                let paid = &members.paid;
-                let denominator = if kpi == "cpm" {
-                    self.field(paid, w, Field::Views).await?.map(|v| v / 1000.0)
-                } else {
-                    let likes = self.field(paid, w, Field::Likes).await?;
-                    let comments = self.field(paid, w, Field::Comments).await?;
-                    let shares = self.field(paid, w, Field::Shares).await?;
-                    social::composite_sum(&[likes, comments, shares])
-                };
-                Ok(with_parts(ratio(fees, denominator), fees, denominator))
+                let data = self.period(w).await?;
+                let denominator = web_shop::paid_denominator(kpi, |f| {
+                    social::field_sum(&members.paid, &data.sums, f)
+                });
+                Ok(web_shop::cost_per(fees, denominator))
             }
-            "segment_followers" | "followers_became_customers" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
+            // The visitor and order KPIs were answered above.
+            _ => Ok(plain(Err(Reason::NoData))),
+        }
+    }
+
+    /// A KPI of the audience family, from the segment's audience counts, interactions and
+    /// web traffic.
+    async fn audience_kpi(
+        &mut self,
+        kpi: audience::Kpi,
+        key: &KpiKey,
+        window: Option<Period>,
+        channels: &[String],
+    ) -> Result<Parts> {
+        use audience::Kpi as K;
+        let scope = &key.scope;
+        let Some(w) = window else {
+            return Ok(outside());
+        };
+        match kpi {
+            K::SegmentFollowers | K::FollowersBecameCustomers => {
                 let counts = self.audience(key.segment.as_deref(), scope, w.last).await?;
-                if counts.following == 0 {
-                    return Ok(plain(Err(Reason::NoData)));
-                }
-                Ok(plain(Ok(if kpi == "segment_followers" {
-                    counts.matching
-                } else {
-                    counts.customers
-                } as f64)))
+                Ok(audience::from_counts(kpi, &counts))
             }
-            "segment_shares" | "segment_mentions" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
+            K::SegmentShares | K::SegmentMentions => {
                 let Some(segment) = key.segment.as_deref() else {
                     return Ok(plain(Err(Reason::NoData)));
                 };
-                let kind = if kpi == "segment_shares" {
-                    "share"
-                } else {
-                    "mention"
-                };
                 let counts = self.interactions(segment, w).await?;
-                let total: i64 = channels
-                    .iter()
-                    .map(|c| {
-                        counts
-                            .get(&(c.clone(), kind.to_string()))
-                            .copied()
-                            .unwrap_or(0)
-                    })
-                    .sum();
-                Ok(plain(Ok(total as f64)))
+                Ok(audience::interactions(kpi, channels, counts))
             }
-            "target_audience_visitors" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                Ok(plain(self.target_visitors(key, w).await?))
-            }
-            "target_audience_growth" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
+            K::TargetAudienceVisitors => Ok(plain(self.target_visitors(key, w).await?)),
+            K::TargetAudienceGrowth => {
                 let current = self.target_visitors(key, w).await?;
                 let previous = match w.previous().and_then(|p| match scope {
                     Scope::Campaign(id) => p.clip(&self.directory.campaigns.get(id)?.window),
@@ -747,14 +651,7 @@ impl<'a> Engine<'a> {
                     None => Err(Reason::OutsideCampaign),
                     Some(p) => self.target_visitors(key, p).await?,
                 };
-                let value = difference(current, previous);
-                Ok(with_parts(value, current, previous))
-            }
-            // Every catalogue id is matched above; a new one without its computation
-            // must not pass for a value.
-            other => {
-                tracing::error!(kpi = other, "no computation for this catalogue KPI");
-                Ok(plain(Err(Reason::NoData)))
+                Ok(audience::target_growth(current, previous))
             }
         }
     }
@@ -766,7 +663,7 @@ impl<'a> Engine<'a> {
         formula: &crate::kpi::formula::Formula,
         key: &KpiKey,
         period: Period,
-    ) -> Result<(Value, Option<f64>, Option<f64>)> {
+    ) -> Result<Parts> {
         let mut inputs: HashMap<String, Value> = HashMap::new();
         for (name, _) in formula.names() {
             if inputs.contains_key(&name) {

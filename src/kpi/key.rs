@@ -46,3 +46,18 @@ impl Computed {
         }
     }
 }
+
+/// A value without a numerator and denominator.
+pub fn plain(value: Value) -> Parts {
+    (value, None, None)
+}
+
+/// A ratio's value with the numerator and denominator that are defined.
+pub fn with_parts(value: Value, numerator: Value, denominator: Value) -> Parts {
+    (value, numerator.ok(), denominator.ok())
+}
+
+/// A value of a campaign scope for a period outside the campaign.
+pub fn outside() -> Parts {
+    (Err(crate::kpi::value::Reason::OutsideCampaign), None, None)
+}

@@ -14,3 +14,25 @@ pub mod value;
 pub mod web_shop;
 
 pub use key::{Computed, KpiKey, Parts};
+
+#[cfg(test)]
+mod tests {
+    use super::{audience, catalogue, social, web_shop};
+
+    #[test]
+    fn every_catalogue_kpi_belongs_to_exactly_one_family() {
+        for def in catalogue::catalogue() {
+            let families = [
+                social::Kpi::of(def.id).is_some(),
+                web_shop::Kpi::of(def.id).is_some(),
+                audience::Kpi::of(def.id).is_some(),
+            ];
+            assert_eq!(
+                families.iter().filter(|f| **f).count(),
+                1,
+                "{} must be dispatched by one family",
+                def.id
+            );
+        }
+    }
+}
