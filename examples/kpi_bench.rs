@@ -28,7 +28,6 @@ use sea_orm::ConnectionTrait;
 use std::collections::HashMap;
 use std::error::Error;
 use std::time::{Duration, Instant};
-use tally::compute::{Engine, KpiKey, SnapshotFeed};
 use tally::domain::campaign::{Campaign, Giveaway, Money, Participant};
 use tally::domain::channel::{Channel, Platform};
 use tally::domain::goal::Scope;
@@ -39,6 +38,8 @@ use tally::domain::observation::{
 };
 use tally::domain::segment::Segment;
 use tally::domain::tenant::{Tenant, TenantSettings};
+use tally::engine::{Engine, SnapshotFeed};
+use tally::kpi::KpiKey;
 use tally::kpi::period::Period;
 use tally::storage::{StorageError, Store};
 
@@ -899,7 +900,7 @@ struct Run {
     peak_anon_kb: Option<u64>,
 }
 
-/// Times `tally::compute::recompute` over `period`, printing progress every 10 days when
+/// Times `tally::engine::recompute` over `period`, printing progress every 10 days when
 /// `progress` is set (from the snapshot feed, which recompute publishes each day to).
 async fn timed_recompute(
     store: &Store,
@@ -936,7 +937,7 @@ async fn timed_recompute(
     eprintln!("recomputing {label} {period} ...");
     let anon = AnonPeak::start();
     let start = Instant::now();
-    let summary = tally::compute::recompute(store, &feed, TENANT, period).await?;
+    let summary = tally::engine::recompute(store, &feed, TENANT, period).await?;
     let wall = start.elapsed();
     drop(feed);
     if let Some(w) = watcher {

@@ -551,7 +551,7 @@ fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError
     );
     Ok(crate::jobs::Jobs::new(
         store,
-        crate::compute::SnapshotFeed::default(),
+        crate::engine::SnapshotFeed::default(),
         registry,
         credentials,
         crate::jobs::JobSettings::from_settings(settings)?,

@@ -1,9 +1,9 @@
 //! The demo tenant: a dozen influencers with channels, codes and tracking values, two
 //! segments, a campaign with a giveaway and SMART goals, written through the same
 //! validation and storage code as the API. Deterministic: the same data every run.
-use crate::compute::{Engine, KpiKey};
 use crate::domain::DomainError;
 use crate::domain::campaign::{Campaign, Giveaway, Money, Participant};
+use crate::domain::catalogue::Objective;
 use crate::domain::channel::{Channel, Platform};
 use crate::domain::goal::Scope;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
@@ -11,8 +11,9 @@ use crate::domain::influencer::{Influencer, TrackingValue};
 use crate::domain::observation::GiveawayEntry;
 use crate::domain::segment::Segment;
 use crate::domain::tenant::{Tenant, TenantSettings};
+use crate::engine::Engine;
 use crate::jobs::{Jobs, RunSpec};
-use crate::kpi::catalogue::Objective;
+use crate::kpi::KpiKey;
 use crate::kpi::period::Period;
 use crate::kpi::value::Value;
 use crate::storage::jobs::RunRecord;
@@ -533,7 +534,7 @@ mod tests {
         let store = Store::connect(&url, 2).await.unwrap();
         let jobs = Jobs::new(
             store.clone(),
-            crate::compute::SnapshotFeed::default(),
+            crate::engine::SnapshotFeed::default(),
             crate::connectors::demo::demo_registry(),
             crate::connectors::Credentials::default(),
             crate::jobs::JobSettings::default(),

@@ -136,7 +136,7 @@ impl Api {
         let today = chrono::Utc::now()
             .with_timezone(&tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC))
             .date_naive();
-        let warning = crate::goals::achievability(
+        let warning = crate::engine::achievability(
             &self.store,
             &tenant.id,
             stored,
@@ -431,7 +431,7 @@ impl GoalService for Api {
             Some(day) => day,
             None => crate::jobs::yesterday(chrono::Utc::now(), &tenant),
         };
-        let mut evaluator = crate::goals::Evaluator::new(&self.store, &tenant.id)
+        let mut evaluator = crate::engine::Evaluator::new(&self.store, &tenant.id)
             .await
             .map_err(ApiError::from)?;
         match evaluator

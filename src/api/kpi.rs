@@ -2,18 +2,20 @@
 use super::Api;
 use super::convert::Pager;
 use super::error::{ApiError, Problems};
-use crate::compute::{Computed, Engine, KpiKey};
+use crate::domain::catalogue::{
+    self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier,
+};
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
 use crate::domain::tenant::Tenant;
-use crate::kpi::catalogue::{self, KpiDefinition, Objective, RollUp, ScopeKind, SegmentUse, Tier};
-use crate::kpi::formula::Formula;
+use crate::engine::query::{self, Answer, KeyRequest, Query, QueryError};
+use crate::kpi::KpiKey;
 use crate::kpi::period::{Granularity, Period};
 use crate::kpi::value::{Reason, positive_zero};
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
 use chrono::NaiveDate;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 
 /// Longest range one ComputeKpis or QuerySnapshots call covers.
@@ -31,124 +33,8 @@ fn definition_id<'a>(name: &'a str, field: &str) -> Result<&'a str, ApiError> {
     Ok(id)
 }
 
-/// What one call has looked up of the tenant's names, so that a batch of KPIs on a few
-/// scopes reads each scope, the custom KPIs and each metric key once.
-#[derive(Default)]
-struct Names {
-    /// Scopes found to exist.
-    scopes: HashSet<Scope>,
-    /// The ids of the tenant's custom KPIs and the formulas that parse, once loaded.
-    customs: Option<(HashSet<String>, HashMap<String, Formula>)>,
-    /// Pushed metric keys looked up, and whether they have points.
-    metrics: HashMap<String, bool>,
-}
-
-impl Names {
-    async fn customs(
-        &mut self,
-        api: &Api,
-        tenant: &str,
-    ) -> Result<&(HashSet<String>, HashMap<String, Formula>), ApiError> {
-        if self.customs.is_none() {
-            let stored = api.store.custom_kpis(tenant).await?;
-            let ids = stored.iter().map(|c| c.id.clone()).collect();
-            self.customs = Some((ids, crate::kpi::custom::formulas(&stored)));
-        }
-        Ok(self.customs.as_ref().expect("loaded above"))
-    }
-
-    async fn metric_exists(
-        &mut self,
-        api: &Api,
-        tenant: &str,
-        key: &str,
-    ) -> Result<bool, ApiError> {
-        if let Some(known) = self.metrics.get(key) {
-            return Ok(*known);
-        }
-        let exists = api.store.metric_key_exists(tenant, key).await?;
-        self.metrics.insert(key.to_string(), exists);
-        Ok(exists)
-    }
-
-    /// Whether values of `kpi` stay open for the returning-buyer window: a cohort KPI, or
-    /// a custom KPI that uses one (KPIS.md: recomputation).
-    async fn is_cohort(&mut self, api: &Api, tenant: &str, kpi: &str) -> Result<bool, ApiError> {
-        if catalogue::find(kpi).is_some() {
-            return Ok(crate::compute::COHORT_KPIS.contains(&kpi));
-        }
-        let (_, formulas) = self.customs(api, tenant).await?;
-        Ok(formulas.get(kpi).is_some_and(|f| {
-            crate::kpi::custom::uses_any(f, &crate::compute::COHORT_KPIS, formulas, 0)
-        }))
-    }
-}
-
-/// Up to three of `known` closest to `name` by edit distance, closest first: what a
-/// mistyped id probably meant.
-fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    // Ids are at most 128 characters; a longer name is no typo of one, and the distance
-    // costs the product of the lengths.
-    if name.len() > 128 {
-        return Vec::new();
-    }
-    let name = name.to_lowercase();
-    let within = (name.chars().count() / 3).max(2);
-    let mut near: Vec<(usize, &str)> = known
-        .into_iter()
-        .map(|id| (strsim::levenshtein(&name, id), id))
-        .filter(|(d, _)| *d <= within)
-        .collect();
-    near.sort();
-    near.dedup();
-    near.into_iter().take(3).map(|(_, id)| id).collect()
-}
-
-/// The violation of an id that names nothing of the tenant, with the ids it may mean.
-async fn unknown_kpi(
-    api: &Api,
-    tenant: &str,
-    name: &str,
-    field: &str,
-    names: &mut Names,
-) -> Result<ApiError, ApiError> {
-    let metrics = api.store.metric_key_set(tenant).await?;
-    let (customs, _) = names.customs(api, tenant).await?;
-    let known = catalogue::catalogue()
-        .iter()
-        .map(|d| d.id)
-        .chain(customs.iter().map(String::as_str))
-        .chain(metrics.iter().map(String::as_str));
-    let near = closest(name, known);
-    let hint = if near.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; did you mean {}?",
-            near.iter()
-                .map(|id| format!("`{id}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    Ok(ApiError::invalid(
-        field,
-        format!(
-            "`{}` is not a KPI id, a custom KPI or a pushed metric key with data{hint} (see ListKpiDefinitions)",
-            crate::domain::names::shorten(name)
-        ),
-    ))
-}
-
-/// Checks a KPI/scope/segment triple of a call against the catalogue and the tenant's
-/// names and resources; `known` holds what the call has looked up so far.
-async fn kpi_key_in(
-    api: &Api,
-    tenant: &str,
-    value: Option<&proto::KpiScope>,
-    field: &str,
-    known: &mut Names,
-) -> Result<KpiKey, ApiError> {
+/// The key a `KpiScope` names, well formed; the query checks it against the tenant.
+fn key_request(value: Option<&proto::KpiScope>, field: &str) -> Result<KeyRequest, ApiError> {
     let ks = value.ok_or_else(|| ApiError::invalid(field, "is required"))?;
     let scope =
         Scope::parse(&ks.scope).map_err(|e| ApiError::invalid(format!("{field}.scope"), e))?;
@@ -164,97 +50,29 @@ async fn kpi_key_in(
             .to_string(),
         )
     };
-    match catalogue::find(&ks.kpi) {
-        Some(def) => {
-            if !def.applies_to(scope.kind()) {
-                return Err(ApiError::invalid(
-                    format!("{field}.scope"),
-                    format!(
-                        "KPI `{}` is not measured at {} scope",
-                        def.id,
-                        scope.kind().as_str()
-                    ),
-                ));
-            }
-            match (def.segment, &segment) {
-                (SegmentUse::Required, None) => {
-                    return Err(ApiError::invalid(
-                        format!("{field}.segment"),
-                        format!("is required for `{}`", def.id),
-                    ));
-                }
-                (SegmentUse::None, Some(_)) => {
-                    return Err(ApiError::invalid(
-                        format!("{field}.segment"),
-                        format!("`{}` takes no segment", def.id),
-                    ));
-                }
-                _ => {}
-            }
-        }
-        None => {
-            let (ids, formulas) = known.customs(api, tenant).await?;
-            if ids.contains(&ks.kpi) {
-                // KPIS.md (scopes): a custom KPI applies where all its inputs do.
-                if let Some(input) = formulas.get(&ks.kpi).and_then(|f| {
-                    crate::kpi::custom::input_not_applying(f, scope.kind(), formulas, 0)
-                }) {
-                    return Err(ApiError::invalid(
-                        format!("{field}.scope"),
-                        format!(
-                            "custom KPI `{}` is not measured at {} scope: its input `{}` is not",
-                            ks.kpi,
-                            scope.kind().as_str(),
-                            crate::domain::names::shorten(&input)
-                        ),
-                    ));
-                }
-            } else {
-                // A pushed metric key is one with points: there is no other declaration
-                // of it (as for goals and formulas), and anything else is a mistake that
-                // would otherwise read as `no_data` for ever.
-                let pushed = crate::domain::observation::check_metric_key(&ks.kpi).is_ok()
-                    && known.metric_exists(api, tenant, &ks.kpi).await?;
-                if !pushed {
-                    return Err(
-                        unknown_kpi(api, tenant, &ks.kpi, &format!("{field}.kpi"), known).await?,
-                    );
-                }
-                if segment.is_some() {
-                    return Err(ApiError::invalid(
-                        format!("{field}.segment"),
-                        "pushed metrics take no segment",
-                    ));
-                }
-            }
-        }
-    }
-    if !known.scopes.contains(&scope) {
-        if !api.store.scope_exists(tenant, &scope).await? {
-            return Err(ApiError::invalid(
-                format!("{field}.scope"),
-                format!("{scope} does not exist"),
-            ));
-        }
-        known.scopes.insert(scope.clone());
-    }
-    if let Some(id) = &segment {
-        match api.store.get_segment(tenant, id).await {
-            Ok(_) => {}
-            Err(crate::storage::StorageError::NotFound(_)) => {
-                return Err(ApiError::invalid(
-                    format!("{field}.segment"),
-                    format!("segments/{id} does not exist"),
-                ));
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Ok(KpiKey {
+    Ok(KeyRequest {
         kpi: ks.kpi.clone(),
         scope,
         segment,
     })
+}
+
+/// A refused or failed query, its fields under `field`.
+fn query_error(err: QueryError, field: &str) -> ApiError {
+    match err {
+        QueryError::Invalid(e) => ApiError::from_domain(e, field),
+        QueryError::Storage(e) => e.into(),
+    }
+}
+
+/// The key of a `KpiScope` of a call, checked by `query`.
+async fn checked_key(
+    query: &mut Query<'_>,
+    value: Option<&proto::KpiScope>,
+    field: &str,
+) -> Result<KpiKey, ApiError> {
+    let request = key_request(value, field)?;
+    query.key(request).await.map_err(|e| query_error(e, field))
 }
 
 fn range(
@@ -278,28 +96,8 @@ fn range(
     Ok(period)
 }
 
-/// Whether a value for `period` can no longer change as of the newest computed day;
-/// `cohort` when its KPI is a cohort KPI or a custom KPI that uses one.
-fn is_final(
-    computed: &Computed,
-    newest: Option<NaiveDate>,
-    settings: &crate::domain::tenant::TenantSettings,
-    cohort: bool,
-) -> bool {
-    if computed.value == Err(Reason::OutsideCampaign) {
-        return true;
-    }
-    let Some(newest) = newest else { return false };
-    let lag = (newest - computed.period.last).num_days();
-    lag >= settings.trailing_days as i64 && (!cohort || lag > settings.returning_window_days as i64)
-}
-
-fn value_to_proto(
-    computed: &Computed,
-    run_id: &str,
-    version: i32,
-    is_final: bool,
-) -> proto::KpiValue {
+fn value_to_proto(answer: &Answer) -> proto::KpiValue {
+    let computed = &answer.computed;
     proto::KpiValue {
         kpi_scope: Some(proto::KpiScope {
             kpi: computed.key.kpi.clone(),
@@ -322,14 +120,10 @@ fn value_to_proto(
             .unwrap_or_default(),
         numerator: computed.numerator.map(positive_zero),
         denominator: computed.denominator.map(positive_zero),
-        definition_version: version,
-        run_id: run_id.to_string(),
-        r#final: is_final,
+        definition_version: answer.definition_version,
+        run_id: answer.run_id.clone(),
+        r#final: answer.is_final,
     }
-}
-
-fn version_of(kpi: &str) -> i32 {
-    catalogue::find(kpi).map(|d| d.version as i32).unwrap_or(1)
 }
 
 /// The proto value of an objective.
@@ -504,10 +298,10 @@ impl KpiService for Api {
             return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
         }
         let mut wanted = std::collections::HashSet::new();
-        let mut known = Names::default();
+        let mut query = Query::new(&self.store, &tenant);
         for (i, ks) in req.kpi_scopes.iter().enumerate() {
             let field = format!("kpi_scopes[{i}]");
-            wanted.insert(kpi_key_in(self, &tenant.id, Some(ks), &field, &mut known).await?);
+            wanted.insert(checked_key(&mut query, Some(ks), &field).await?);
         }
         let settings = tenant.settings.clone();
         let tenant_id = tenant.id.clone();
@@ -525,14 +319,13 @@ impl KpiService for Api {
                 std::future::ready(day)
             })
             .flat_map(move |day| {
-                let newest = Some(day.day);
-                let values: Vec<Result<proto::KpiValue, Status>> = day
-                    .values(|key| wanted.is_empty() || wanted.contains(key))
-                    .map(|c| {
-                        let cohort = day.cohort_kpis.contains(&c.key.kpi);
-                        Ok(value_to_proto(&c, &day.run_id, version_of(&c.key.kpi), is_final(&c, newest, &settings, cohort)))
-                    })
-                    .collect();
+                let values: Vec<Result<proto::KpiValue, Status>> = query::day_answers(
+                    &day,
+                    |key| wanted.is_empty() || wanted.contains(key),
+                    &settings,
+                )
+                .map(|a| Ok(value_to_proto(&a)))
+                .collect();
                 futures_util::stream::iter(values)
             });
         Ok(Response::new(Box::pin(
@@ -631,7 +424,7 @@ impl KpiService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
-        let summary = crate::compute::recompute(&self.store, &self.feed, &tenant.id, period)
+        let summary = crate::engine::recompute(&self.store, &self.feed, &tenant.id, period)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::ComputeKpisResponse {
@@ -924,16 +717,8 @@ impl Api {
         tenant: &Tenant,
         req: &proto::QuerySnapshotsRequest,
     ) -> Result<proto::QuerySnapshotsResponse, Status> {
-        let mut names = Names::default();
-        let key = kpi_key_in(
-            self,
-            &tenant.id,
-            req.kpi_scope.as_ref(),
-            "kpi_scope",
-            &mut names,
-        )
-        .await?;
-        let cohort = names.is_cohort(self, &tenant.id, &key.kpi).await?;
+        let mut query = Query::new(&self.store, tenant);
+        let key = checked_key(&mut query, req.kpi_scope.as_ref(), "kpi_scope").await?;
         let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
         let granularity = match proto::Granularity::try_from(req.granularity) {
             Ok(proto::Granularity::Unspecified | proto::Granularity::Day) => Granularity::Day,
@@ -948,59 +733,12 @@ impl Api {
                 .into());
             }
         };
-        let newest = self
-            .store
-            .newest_computed_day(&tenant.id)
+        let answers = query
+            .snapshots(&key, period, granularity)
             .await
             .map_err(ApiError::from)?;
-        // By day, as the periods of a DAY split: walked in step with them, no map needed.
-        let stored = if granularity == Granularity::Day {
-            self.store
-                .snapshots(&tenant.id, &key, &period)
-                .await
-                .map_err(ApiError::from)?
-        } else {
-            Vec::new()
-        };
-        let mut stored = stored.iter().peekable();
-        let mut engine: Option<Engine<'_>> = None;
-        let mut values = Vec::new();
-        for p in period.split(granularity) {
-            while stored
-                .next_if(|s| s.computed.period.first < p.first)
-                .is_some()
-            {}
-            if let Some(snapshot) = stored.next_if(|s| s.computed.period.first == p.first) {
-                let f = is_final(&snapshot.computed, newest, &tenant.settings, cohort);
-                values.push(value_to_proto(
-                    &snapshot.computed,
-                    &snapshot.run_id,
-                    snapshot.definition_version,
-                    f,
-                ));
-                continue;
-            }
-            if engine.is_none() {
-                engine = Some(
-                    Engine::new(&self.store, &tenant.id)
-                        .await
-                        .map_err(ApiError::from)?,
-                );
-            }
-            let Some(engine) = engine.as_mut() else {
-                continue;
-            };
-            let computed = engine
-                .compute(std::slice::from_ref(&key), p)
-                .await
-                .map_err(ApiError::from)?;
-            for c in computed {
-                let f = is_final(&c, newest, &tenant.settings, cohort);
-                values.push(value_to_proto(&c, "", version_of(&c.key.kpi), f));
-            }
-        }
         Ok(proto::QuerySnapshotsResponse {
-            values,
+            values: answers.iter().map(value_to_proto).collect(),
             currency_code: tenant.settings.currency.clone(),
         })
     }
@@ -1014,45 +752,19 @@ impl Api {
         if req.kpi_scopes.len() > 1000 {
             return Err(ApiError::invalid("kpi_scopes", "at most 1000 per call").into());
         }
-        let newest = self
-            .store
-            .newest_computed_day(&tenant.id)
-            .await
-            .map_err(ApiError::from)?;
+        let mut query = Query::new(&self.store, tenant);
         let mut values = Vec::with_capacity(req.kpi_scopes.len());
-        let mut known = Names::default();
         for (i, ks) in req.kpi_scopes.iter().enumerate() {
-            let key = kpi_key_in(
-                self,
-                &tenant.id,
-                Some(ks),
-                &format!("kpi_scopes[{i}]"),
-                &mut known,
-            )
-            .await?;
-            let cohort = known.is_cohort(self, &tenant.id, &key.kpi).await?;
-            match self
-                .store
-                .latest_snapshot(&tenant.id, &key, newest)
-                .await
-                .map_err(ApiError::from)?
-            {
-                Some(s) => {
-                    let f = is_final(&s.computed, newest, &tenant.settings, cohort);
-                    values.push(value_to_proto(
-                        &s.computed,
-                        &s.run_id,
-                        s.definition_version,
-                        f,
-                    ));
-                }
-                None => values.push(proto::KpiValue {
+            let key = checked_key(&mut query, Some(ks), &format!("kpi_scopes[{i}]")).await?;
+            values.push(match query.latest(&key).await.map_err(ApiError::from)? {
+                Some(answer) => value_to_proto(&answer),
+                None => proto::KpiValue {
                     kpi_scope: Some(ks.clone()),
                     undefined_reason: Reason::NoData.as_str().to_string(),
-                    definition_version: version_of(&ks.kpi),
+                    definition_version: query::definition_version(&ks.kpi),
                     ..Default::default()
-                }),
-            }
+                },
+            });
         }
         Ok(proto::BatchGetLatestResponse { values })
     }

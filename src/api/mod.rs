@@ -24,7 +24,7 @@ use tonic::Request;
 #[derive(Clone, Debug)]
 pub struct Api {
     store: Store,
-    feed: crate::compute::SnapshotFeed,
+    feed: crate::engine::SnapshotFeed,
     jobs: crate::jobs::Jobs,
     limiter: Option<limits::Limiter>,
     guesses: Option<limits::GuessLimiter>,

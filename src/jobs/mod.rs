@@ -13,13 +13,13 @@ pub mod report;
 pub mod scheduler;
 pub mod settings;
 
-use crate::compute::{self, SnapshotFeed};
 use crate::connectors::{
     ConnectorError, Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source,
 };
 use crate::domain::observation::CustomerKeySecret;
 use crate::domain::tenant::Tenant;
-use crate::goals::GoalFeed;
+use crate::engine::GoalFeed;
+use crate::engine::{self, SnapshotFeed};
 use crate::kpi::period::Period;
 use crate::storage::jobs::{NewRun, RunRecord, day_status, pull_status};
 use crate::storage::raw_responses::{Compressed, NewKeptPage, PullContext};
@@ -1023,7 +1023,7 @@ impl Jobs {
                 "lost the day's claim to another replica; not computed here".into(),
             );
         }
-        let recompute = compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, window);
+        let recompute = engine::recompute(&self.inner.store, &self.inner.feed, &tenant.id, window);
         // A claim lost while computing stops the day's writes: dropping the recompute
         // aborts its writer (only a commit already on its way may land).
         let computed = tokio::select! {
@@ -1069,7 +1069,7 @@ impl Jobs {
         // waits for and each one measures up to 28 periods per goal.
         if spec.job == NIGHTLY || spec.days.last() == Some(&day) {
             let started = Instant::now();
-            let step = match crate::goals::evaluate_goals(
+            let step = match crate::engine::evaluate_goals(
                 &self.inner.store,
                 &self.inner.goals,
                 &tenant.id,
@@ -1490,7 +1490,7 @@ impl Jobs {
         let mut error = None;
         for range in &ranges {
             let recompute =
-                compute::recompute(&self.inner.store, &self.inner.feed, &tenant.id, *range);
+                engine::recompute(&self.inner.store, &self.inner.feed, &tenant.id, *range);
             let computed = tokio::select! {
                 biased;
                 () = claim.lost() => Err("lost the day's claim to another replica".to_string()),
@@ -1707,29 +1707,25 @@ impl Jobs {
         };
         let started = Instant::now();
         // The custom KPIs over them too: KPIS.md holds those to the same window.
-        let step = match compute::recompute_cohorts(
-            &self.inner.store,
-            &self.inner.feed,
-            &tenant.id,
-            range,
-        )
-        .await
-        {
-            Ok(summary) => StepReport {
-                name: "recompute_cohorts".into(),
-                outcome: Outcome::Succeeded,
-                duration_ms: millis(started),
-                count: summary.snapshots,
-                detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
-            },
-            Err(e) => StepReport {
-                name: "recompute_cohorts".into(),
-                outcome: Outcome::Failed,
-                duration_ms: millis(started),
-                count: 0,
-                detail: e.to_string(),
-            },
-        };
+        let step =
+            match engine::recompute_cohorts(&self.inner.store, &self.inner.feed, &tenant.id, range)
+                .await
+            {
+                Ok(summary) => StepReport {
+                    name: "recompute_cohorts".into(),
+                    outcome: Outcome::Succeeded,
+                    duration_ms: millis(started),
+                    count: summary.snapshots,
+                    detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
+                },
+                Err(e) => StepReport {
+                    name: "recompute_cohorts".into(),
+                    outcome: Outcome::Failed,
+                    duration_ms: millis(started),
+                    count: 0,
+                    detail: e.to_string(),
+                },
+            };
         if let Some(day) = report.days.iter_mut().rev().find(|d| d.day == last) {
             if step.outcome == Outcome::Failed && day.outcome == Outcome::Succeeded {
                 day.outcome = Outcome::Partial;

@@ -7,8 +7,10 @@
 //! to per-day difference arrays: a month costs about what one day costs.
 use crate::domain::segment_rule::{AttrValue, Attribute, AttributeSource, SegmentRule};
 use crate::kpi::directory::Directory;
+use crate::kpi::key::{Parts, plain, with_parts};
 use crate::kpi::parts::AudienceCounts;
 use crate::kpi::period::Period;
+use crate::kpi::value::{Reason, Value, difference};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
@@ -323,6 +325,85 @@ fn spread<K: Clone + Eq + std::hash::Hash>(
             }
         }
     }
+}
+
+/// An audience KPI: the family's ids, dispatched here (KPIS.md: the catalogue, audience).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kpi {
+    /// `segment_followers`.
+    SegmentFollowers,
+    /// `followers_became_customers`.
+    FollowersBecameCustomers,
+    /// `segment_shares`.
+    SegmentShares,
+    /// `segment_mentions`.
+    SegmentMentions,
+    /// `target_audience_visitors`.
+    TargetAudienceVisitors,
+    /// `target_audience_growth`.
+    TargetAudienceGrowth,
+}
+
+impl Kpi {
+    /// The audience KPI of a catalogue id, if it is one.
+    pub fn of(id: &str) -> Option<Kpi> {
+        Some(match id {
+            "segment_followers" => Kpi::SegmentFollowers,
+            "followers_became_customers" => Kpi::FollowersBecameCustomers,
+            "segment_shares" => Kpi::SegmentShares,
+            "segment_mentions" => Kpi::SegmentMentions,
+            "target_audience_visitors" => Kpi::TargetAudienceVisitors,
+            "target_audience_growth" => Kpi::TargetAudienceGrowth,
+            _ => return None,
+        })
+    }
+
+    /// The interaction kind `segment_shares` and `segment_mentions` count.
+    pub fn interaction(self) -> &'static str {
+        if self == Kpi::SegmentShares {
+            "share"
+        } else {
+            "mention"
+        }
+    }
+}
+
+/// `segment_followers` and `followers_became_customers` from the scope's audience counts
+/// on the window's last day; nobody following: `no_data`.
+pub fn from_counts(kpi: Kpi, counts: &AudienceCounts) -> Parts {
+    if counts.following == 0 {
+        return plain(Err(Reason::NoData));
+    }
+    plain(Ok(if kpi == Kpi::SegmentFollowers {
+        counts.matching
+    } else {
+        counts.customers
+    } as f64))
+}
+
+/// `segment_shares` and `segment_mentions`: Σ over the scope's channels of the segment's
+/// interactions of the KPI's kind.
+pub fn interactions(
+    kpi: Kpi,
+    channels: &[String],
+    counts: &HashMap<(String, String), i64>,
+) -> Parts {
+    let kind = kpi.interaction();
+    let total: i64 = channels
+        .iter()
+        .map(|c| {
+            counts
+                .get(&(c.clone(), kind.to_string()))
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    plain(Ok(total as f64))
+}
+
+/// `target_audience_growth`: target audience visitors now − in the previous window.
+pub fn target_growth(current: Value, previous: Value) -> Parts {
+    with_parts(difference(current, previous), current, previous)
 }
 
 #[cfg(test)]

@@ -5,11 +5,36 @@ pub mod custom;
 pub mod directory;
 pub mod formula;
 pub mod goal_eval;
+pub mod key;
 pub mod parts;
 pub mod period;
 pub mod social;
 pub mod value;
 pub mod web_shop;
 
-/// The catalogue lives in the domain (the ground floor); this keeps `kpi::catalogue` working.
+/// The catalogue lives in the domain (the ground floor); this keeps `domain::catalogue` working.
 pub use crate::domain::catalogue;
+pub use key::{Computed, KpiKey, Parts};
+
+#[cfg(test)]
+mod tests {
+    use super::{audience, social, web_shop};
+    use crate::domain::catalogue;
+
+    #[test]
+    fn every_catalogue_kpi_belongs_to_exactly_one_family() {
+        for def in catalogue::catalogue() {
+            let families = [
+                social::Kpi::of(def.id).is_some(),
+                web_shop::Kpi::of(def.id).is_some(),
+                audience::Kpi::of(def.id).is_some(),
+            ];
+            assert_eq!(
+                families.iter().filter(|f| **f).count(),
+                1,
+                "{} must be dispatched by one family",
+                def.id
+            );
+        }
+    }
+}

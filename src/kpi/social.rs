@@ -1,5 +1,6 @@
 //! Social KPIs from channel day stats (KPIS.md: the catalogue, social), over the channels
 //! `C` of a scope and a period `P`.
+use super::key::{Parts, plain, with_parts};
 use super::parts::{ChannelSums, SOCIAL_FIELDS};
 use super::value::{Reason, Value, ratio};
 use std::collections::HashMap;
@@ -156,6 +157,95 @@ pub fn engagement_rate(
         numerator,
         followers,
     )
+}
+
+/// A social KPI: the family's ids, dispatched here (KPIS.md: the catalogue, social).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kpi {
+    /// `posts` ... `views`.
+    Sum(Field),
+    /// `followers`.
+    Followers,
+    /// `follower_growth`.
+    FollowerGrowth,
+    /// `follower_growth_pct`.
+    FollowerGrowthPct,
+    /// `shares_per_day`.
+    SharesPerDay,
+    /// `comments_per_post`.
+    CommentsPerPost,
+    /// `ipm`.
+    Ipm,
+    /// `engagement_rate`.
+    EngagementRate,
+}
+
+impl Kpi {
+    /// The social KPI of a catalogue id, if it is one.
+    pub fn of(id: &str) -> Option<Kpi> {
+        if let Some(field) = Field::of_kpi(id) {
+            return Some(Kpi::Sum(field));
+        }
+        Some(match id {
+            "followers" => Kpi::Followers,
+            "follower_growth" => Kpi::FollowerGrowth,
+            "follower_growth_pct" => Kpi::FollowerGrowthPct,
+            "shares_per_day" => Kpi::SharesPerDay,
+            "comments_per_post" => Kpi::CommentsPerPost,
+            "ipm" => Kpi::Ipm,
+            "engagement_rate" => Kpi::EngagementRate,
+            _ => return None,
+        })
+    }
+}
+
+/// What a social KPI reads of its window: the channel sums and the follower readings on
+/// the day before it and on its last day.
+pub struct Window<'a> {
+    /// Sums per channel over the window.
+    pub sums: &'a HashMap<String, ChannelSums>,
+    /// Follower readings on the day before the window.
+    pub followers_before: &'a HashMap<String, i64>,
+    /// Follower readings on the window's last day.
+    pub followers_last: &'a HashMap<String, i64>,
+    /// Days of the window.
+    pub days: i64,
+}
+
+/// The value of a social KPI over the channels `C` of its scope in a window.
+pub fn value(kpi: Kpi, channels: &[String], w: &Window<'_>) -> Parts {
+    let field = |f| field_sum(channels, w.sums, f);
+    match kpi {
+        Kpi::Sum(f) => plain(field(f)),
+        Kpi::Followers => plain(followers(channels, w.followers_last)),
+        Kpi::FollowerGrowth => plain(follower_growth(
+            channels,
+            w.followers_before,
+            w.followers_last,
+        )),
+        Kpi::FollowerGrowthPct => {
+            follower_growth_pct(channels, w.followers_before, w.followers_last)
+        }
+        Kpi::SharesPerDay => {
+            let shares = field(Field::Shares);
+            with_parts(shares_per_day(shares, w.days), shares, Ok(w.days as f64))
+        }
+        Kpi::CommentsPerPost => {
+            let (comments, posts) = (field(Field::Comments), field(Field::Posts));
+            with_parts(ratio(comments, posts), comments, posts)
+        }
+        Kpi::Ipm | Kpi::EngagementRate => {
+            let comments = field(Field::Comments);
+            let likes = field(Field::Likes);
+            let followers = followers(channels, w.followers_last);
+            let (value, n, d) = if kpi == Kpi::Ipm {
+                ipm(comments, likes, field(Field::Posts), followers)
+            } else {
+                engagement_rate(likes, comments, field(Field::Shares), followers)
+            };
+            with_parts(value, n, d)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Web and shop KPIs (KPIS.md: the catalogue, web and shop): visitors from web traffic,
 //! and one ordered pass over orders for attribution, buyers and returning buyers.
 use super::directory::{Directory, Influencers};
+use super::key::{Parts, plain, with_parts};
 use super::parts::{OrderFact, WebGroup};
 use super::period::Period;
+use super::social::{Field, composite_sum};
+use super::value::{Reason, Value, difference, ratio};
 use chrono::{Duration, NaiveDate};
 use std::collections::{BTreeSet, HashMap};
 
@@ -260,6 +263,154 @@ impl<'a> OrderPass<'a> {
                 }
             }
         }
+    }
+}
+
+/// A web or shop KPI: the family's ids, dispatched here (KPIS.md: the catalogue, web and
+/// shop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kpi {
+    /// `social_visitors`.
+    SocialVisitors,
+    /// `influencer_visitors`.
+    InfluencerVisitors,
+    /// `influencer_new_visitors`.
+    InfluencerNewVisitors,
+    /// `giveaway_entries`.
+    GiveawayEntries,
+    /// `code_buyers`.
+    CodeBuyers,
+    /// `first_code_buyers`.
+    FirstCodeBuyers,
+    /// `returning_buyers_after_code`.
+    ReturningBuyersAfterCode,
+    /// `returning_buyer_rate`.
+    ReturningBuyerRate,
+    /// `attributed_orders`.
+    AttributedOrders,
+    /// `attributed_revenue`.
+    AttributedRevenue,
+    /// `fees`.
+    Fees,
+    /// `roas`.
+    Roas,
+    /// `profit_per_visitor`.
+    ProfitPerVisitor,
+    /// `cost_per_engagement`.
+    CostPerEngagement,
+    /// `cpm`.
+    Cpm,
+}
+
+impl Kpi {
+    /// The web or shop KPI of a catalogue id, if it is one.
+    pub fn of(id: &str) -> Option<Kpi> {
+        Some(match id {
+            "social_visitors" => Kpi::SocialVisitors,
+            "influencer_visitors" => Kpi::InfluencerVisitors,
+            "influencer_new_visitors" => Kpi::InfluencerNewVisitors,
+            "giveaway_entries" => Kpi::GiveawayEntries,
+            "code_buyers" => Kpi::CodeBuyers,
+            "first_code_buyers" => Kpi::FirstCodeBuyers,
+            "returning_buyers_after_code" => Kpi::ReturningBuyersAfterCode,
+            "returning_buyer_rate" => Kpi::ReturningBuyerRate,
+            "attributed_orders" => Kpi::AttributedOrders,
+            "attributed_revenue" => Kpi::AttributedRevenue,
+            "fees" => Kpi::Fees,
+            "roas" => Kpi::Roas,
+            "profit_per_visitor" => Kpi::ProfitPerVisitor,
+            "cost_per_engagement" => Kpi::CostPerEngagement,
+            "cpm" => Kpi::Cpm,
+            _ => return None,
+        })
+    }
+
+    /// Whether the KPI is one of the scope's web totals.
+    pub fn is_visitors(self) -> bool {
+        matches!(
+            self,
+            Kpi::SocialVisitors | Kpi::InfluencerVisitors | Kpi::InfluencerNewVisitors
+        )
+    }
+
+    /// Whether the KPI is one of the scope's order totals.
+    pub fn is_orders(self) -> bool {
+        matches!(
+            self,
+            Kpi::CodeBuyers
+                | Kpi::FirstCodeBuyers
+                | Kpi::ReturningBuyersAfterCode
+                | Kpi::ReturningBuyerRate
+                | Kpi::AttributedOrders
+                | Kpi::AttributedRevenue
+        )
+    }
+}
+
+/// `social_visitors`, `influencer_visitors`, `influencer_new_visitors`: the scope's web
+/// totals, `no_data` without web traffic.
+pub fn visitors(kpi: Kpi, totals: Result<WebTotals, Reason>) -> Parts {
+    plain(totals.map(|t| match kpi {
+        Kpi::SocialVisitors => t.social_sessions,
+        Kpi::InfluencerVisitors => t.users,
+        _ => t.new_users,
+    }))
+}
+
+/// `giveaway_entries`: Σ first entries of the scope's giveaways; none: `no_data`.
+pub fn giveaway_entries(giveaways: &[String], first_entries: &HashMap<String, i64>) -> Parts {
+    if giveaways.is_empty() {
+        return plain(Err(Reason::NoData));
+    }
+    plain(Ok(giveaways
+        .iter()
+        .map(|g| first_entries.get(g).copied().unwrap_or(0))
+        .sum::<i64>() as f64))
+}
+
+/// The order KPIs (see [`Kpi::is_orders`]) from the scope's order totals; money in major
+/// units.
+pub fn from_orders(kpi: Kpi, t: &OrderTotals, per_major: f64) -> Parts {
+    match kpi {
+        Kpi::CodeBuyers => plain(Ok(t.code_buyers as f64)),
+        Kpi::FirstCodeBuyers => plain(Ok(t.first_code_buyers as f64)),
+        Kpi::ReturningBuyersAfterCode => plain(Ok(t.returning as f64)),
+        Kpi::ReturningBuyerRate => {
+            let (n, d) = (Ok(t.returning as f64), Ok(t.first_code_buyers as f64));
+            with_parts(ratio(n.map(|v| 100.0 * v), d), n, d)
+        }
+        Kpi::AttributedOrders => plain(Ok(t.orders as f64)),
+        _ => plain(Ok(t.revenue as f64 / per_major)),
+    }
+}
+
+/// `roas`: attributed revenue / fees.
+pub fn roas(revenue: Value, fees: Value) -> Parts {
+    with_parts(ratio(revenue, fees), revenue, fees)
+}
+
+/// `profit_per_visitor`: (profit − fees) / influencer visitors.
+pub fn profit_per_visitor(profit: Value, fees: Value, visitors: Value) -> Parts {
+    let numerator = difference(profit, fees);
+    with_parts(ratio(numerator, visitors), numerator, visitors)
+}
+
+/// `cost_per_engagement` and `cpm`: fees / what the paid channels gave, given by
+/// [`paid_denominator`].
+pub fn cost_per(fees: Value, denominator: Value) -> Parts {
+    with_parts(ratio(fees, denominator), fees, denominator)
+}
+
+/// The denominator of `cpm` (views / 1000) or `cost_per_engagement` (likes + comments +
+/// shares) over the paid channels, from their field sums.
+pub fn paid_denominator(kpi: Kpi, field: impl Fn(Field) -> Value) -> Value {
+    if kpi == Kpi::Cpm {
+        field(Field::Views).map(|v| v / 1000.0)
+    } else {
+        let likes = field(Field::Likes);
+        let comments = field(Field::Comments);
+        let shares = field(Field::Shares);
+        composite_sum(&[likes, comments, shares])
     }
 }
 

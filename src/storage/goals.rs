@@ -3,9 +3,9 @@ use super::entities::{campaign, channel, goal, influencer, segment};
 use super::revisioned::{self, Creating};
 use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
+use crate::domain::catalogue::Objective;
 use crate::domain::goal::{Baseline, Direction, Goal, Scope, Target};
 use crate::domain::names::Collection;
-use crate::kpi::catalogue::Objective;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,

@@ -2,18 +2,15 @@
 //! a half-written day.
 use super::entities::{kpi_snapshot, kpi_snapshot_day};
 use super::{Result, Store};
-use crate::compute::{Computed, KpiKey};
+use crate::kpi::key::{Computed, KpiKey, Parts};
 use crate::kpi::period::Period;
-use crate::kpi::value::{Reason, Value};
+use crate::kpi::value::Reason;
 use chrono::{Days, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query, ValueTuple};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
-
-/// A value, its numerator and its denominator: what a snapshot holds besides its key.
-pub type Parts = (Value, Option<f64>, Option<f64>);
 
 /// The key columns of a snapshot after tenant and day, as stored; ordered as the key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -175,7 +172,7 @@ impl Store {
         let mut inserts = rows.chunks(ROWS_PER_INSERT).map(|chunk| {
             let tuples = chunk.iter().map(|(key, (value, numerator, denominator))| {
                 let version = *versions.entry(key.kpi.as_str()).or_insert_with(|| {
-                    crate::kpi::catalogue::find(&key.kpi)
+                    crate::domain::catalogue::find(&key.kpi)
                         .map(|d| d.version as i32)
                         .unwrap_or(1)
                 });

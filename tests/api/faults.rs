@@ -816,9 +816,9 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
     let after = day_sets(&direct).await;
 
     // The new set of each day, from the same data, computed to the end.
-    tally::compute::recompute(
+    tally::engine::recompute(
         &direct,
-        &tally::compute::SnapshotFeed::default(),
+        &tally::engine::SnapshotFeed::default(),
         "acme",
         range,
     )
@@ -840,8 +840,8 @@ async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
     let url = db.url();
     let (direct, _key) = anna_of_acme(&url).await;
     let range = compute_range();
-    let feed = tally::compute::SnapshotFeed::default();
-    let old_run = tally::compute::recompute(&direct, &feed, "acme", range)
+    let feed = tally::engine::SnapshotFeed::default();
+    let old_run = tally::engine::recompute(&direct, &feed, "acme", range)
         .await
         .unwrap()
         .run_id;
@@ -852,7 +852,7 @@ async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
     // computed and queued for its writer (up to 16) must not be written after it.
     let run = {
         let (store, feed) = (direct.clone(), feed.clone());
-        tokio::spawn(async move { tally::compute::recompute(&store, &feed, "acme", range).await })
+        tokio::spawn(async move { tally::engine::recompute(&store, &feed, "acme", range).await })
     };
     until_a_new_day("the second run's first day", &direct, &old_run).await;
     run.abort();
@@ -1024,7 +1024,7 @@ struct Week {
 async fn run_week(p: &Platforms, store: &Store, tenant: &Tenant, days: &[NaiveDate]) -> Week {
     let runner = Jobs::new(
         store.clone(),
-        tally::compute::SnapshotFeed::default(),
+        tally::engine::SnapshotFeed::default(),
         live_registry(
             &p.urls(),
             &HttpSettings {

@@ -220,7 +220,7 @@ impl TestAppBuilder {
             tally::server::serve(
                 Jobs::new(
                     server_store,
-                    tally::compute::SnapshotFeed::default(),
+                    tally::engine::SnapshotFeed::default(),
                     registry,
                     credentials,
                     settings,
@@ -256,7 +256,7 @@ impl TestAppBuilder {
 pub fn jobs(store: &Store, registry: tally::connectors::Registry, settings: JobSettings) -> Jobs {
     Jobs::new(
         store.clone(),
-        tally::compute::SnapshotFeed::default(),
+        tally::engine::SnapshotFeed::default(),
         registry,
         tally::connectors::Credentials::default(),
         settings,

@@ -7,11 +7,11 @@ use chrono::NaiveDate;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value};
 use sea_orm::EntityTrait;
 use tally::domain::campaign::Campaign;
+use tally::domain::catalogue::Objective;
 use tally::domain::channel::{Channel, Platform};
 use tally::domain::goal::{Baseline, Direction, Goal, Target};
 use tally::domain::influencer::Influencer;
 use tally::domain::segment::Segment;
-use tally::kpi::catalogue::Objective;
 use tally::kpi::custom::CustomKpi;
 use tonic::Code;
 

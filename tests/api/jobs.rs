@@ -2,10 +2,10 @@
 use crate::helpers::{self, TestApp, TestDb, bad_fields, expect_code, small_tenant};
 use chrono::{Days, NaiveDate, Utc};
 use std::time::Duration;
-use tally::compute::KpiKey;
 use tally::connectors::demo::demo_registry;
 use tally::domain::goal::Scope;
 use tally::jobs::{self, JobSettings, NIGHTLY, RunSpec};
+use tally::kpi::KpiKey;
 use tally::kpi::period::Period;
 use tally::proto;
 use tally::proto::job_service_client::JobServiceClient;

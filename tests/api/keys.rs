@@ -387,7 +387,7 @@ async fn metrics_can_hide_tenant_ids(db: TestDb) {
     const TENANT: &str = "hidden-tenant";
     let (store, _key) = database_with_tenant(&db, TENANT).await;
     let day = chrono::Utc::now().date_naive() - chrono::Days::new(1);
-    tally::compute::recompute(
+    tally::engine::recompute(
         &store,
         &Default::default(),
         TENANT,

@@ -1431,12 +1431,12 @@ crate::on_both_databases!(
 /// (two blocks here), and checks that every stored day holds exactly what the engine
 /// computes for that day alone, part by part.
 async fn range_matches_single_days(app: &TestApp) {
-    use tally::compute::{Engine, SnapshotFeed};
+    use tally::engine::{Engine, SnapshotFeed};
     use tally::kpi::period::Period;
     let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
     let range = Period::new(day(2, 26), day(4, 3)).unwrap();
     let store = &app.store;
-    let run = tally::compute::recompute(store, &SnapshotFeed::default(), "acme", range)
+    let run = tally::engine::recompute(store, &SnapshotFeed::default(), "acme", range)
         .await
         .unwrap();
     let mut engine = Engine::new(store, "acme").await.unwrap();

@@ -147,7 +147,7 @@ impl Platforms {
     fn jobs(&self, store: &Store) -> Jobs {
         Jobs::new(
             store.clone(),
-            tally::compute::SnapshotFeed::default(),
+            tally::engine::SnapshotFeed::default(),
             live_registry(
                 &self.urls(),
                 &HttpSettings {

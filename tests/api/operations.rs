@@ -403,7 +403,7 @@ async fn metrics_count_calls_by_method_and_code() {
         })
         .before_serve(|store| async move {
             let day = chrono::Utc::now().date_naive() - chrono::Days::new(1);
-            tally::compute::recompute(
+            tally::engine::recompute(
                 &store,
                 &Default::default(),
                 "acme",
@@ -848,7 +848,7 @@ async fn newest_snapshot_times_per_tenant(db: TestDb) {
     let recompute = |tenant: &'static str| {
         let store = store.clone();
         async move {
-            tally::compute::recompute(
+            tally::engine::recompute(
                 &store,
                 &Default::default(),
                 tenant,

@@ -217,7 +217,7 @@ fn credentials() -> Credentials {
 fn runner(store: &Store, archive: &Arc<Archive>, settings: JobSettings) -> Jobs {
     Jobs::new(
         store.clone(),
-        tally::compute::SnapshotFeed::default(),
+        tally::engine::SnapshotFeed::default(),
         registry(archive),
         credentials(),
         settings,

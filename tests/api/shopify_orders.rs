@@ -123,7 +123,7 @@ async fn shop(db: TestDb, fake: &FakeShopify) -> Shop {
     );
     let jobs = Jobs::new(
         app.store.clone(),
-        tally::compute::SnapshotFeed::default(),
+        tally::engine::SnapshotFeed::default(),
         registry,
         Credentials::new(Some(secrets.path().to_path_buf()), []),
         JobSettings::default(),

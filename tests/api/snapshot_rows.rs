@@ -3,10 +3,10 @@
 //! days long enough to span several of the writer's statements.
 use crate::helpers::TestDb;
 use chrono::NaiveDate;
-use tally::compute::{Computed, KpiKey};
 use tally::domain::goal::Scope;
 use tally::kpi::period::Period;
 use tally::kpi::value::{Reason, Value};
+use tally::kpi::{Computed, KpiKey};
 use tally::storage::Store;
 
 fn day(d: u32) -> NaiveDate {

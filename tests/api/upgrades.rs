@@ -4,10 +4,10 @@ use crate::helpers::TestDb;
 use chrono::NaiveDate;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{EntityTrait, Set};
-use tally::compute::{Computed, KpiKey};
 use tally::domain::goal::Scope;
 use tally::kpi::period::Period;
 use tally::kpi::value::Reason;
+use tally::kpi::{Computed, KpiKey};
 use tally::storage::Store;
 use tally::storage::entities::kpi_snapshot;
 

@@ -1,57 +1,21 @@
 //! Goal tracking: measures each goal with the KPI engine, evaluates it (`kpi::goal_eval`),
 //! stores the evaluation and announces status changes; and judges, when a goal is set,
 //! whether its target is within reach of the growth the KPI has shown.
-use crate::compute::{Engine, KpiKey};
+use super::compute::Engine;
+use super::feed::{GoalChange, GoalFeed};
 use crate::domain::Stored;
+use crate::domain::catalogue::{self, RollUp};
 use crate::domain::goal::{Baseline, Direction, Goal, Scope};
-use crate::kpi::catalogue::{self, RollUp};
-use crate::kpi::goal_eval::{self, Evaluation, FORECAST_VALUES, GoalFacts, Measure, Status};
+use crate::kpi::KpiKey;
+use crate::kpi::goal_eval::{self, Evaluation, FORECAST_VALUES, GoalFacts, Measure};
 use crate::kpi::period::Period;
 use crate::storage::{PageRequest, Result, Store};
 use chrono::{Days, NaiveDate};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Days after its deadline that a goal is still evaluated, so late data can still settle
 /// it; after that its last evaluation stands.
 pub const EVALUATED_AFTER_DEADLINE: u64 = 31;
-
-/// A goal's status changed (or it was evaluated for the first time).
-#[derive(Clone, Debug)]
-pub struct GoalChange {
-    /// Tenant.
-    pub tenant: String,
-    /// Goal id.
-    pub goal_id: String,
-    /// The status before, if the goal was evaluated before.
-    pub previous: Option<Status>,
-    /// The new evaluation.
-    pub evaluation: Evaluation,
-    /// KPI definition version used.
-    pub definition_version: i32,
-}
-
-/// Publishes goal status changes to every watcher; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct GoalFeed(tokio::sync::broadcast::Sender<Arc<GoalChange>>);
-
-impl Default for GoalFeed {
-    fn default() -> Self {
-        GoalFeed(tokio::sync::broadcast::channel(1024).0)
-    }
-}
-
-impl GoalFeed {
-    /// A receiver of every change published from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<GoalChange>> {
-        self.0.subscribe()
-    }
-
-    fn publish(&self, change: GoalChange) {
-        // No watcher is not an error.
-        let _ = self.0.send(Arc::new(change));
-    }
-}
 
 /// How a goal's KPI rolls up and which definition version it has.
 fn kpi_kind(kpi: &str, custom_versions: &HashMap<String, i32>) -> (RollUp, i32) {

@@ -2,18 +2,20 @@
 //! the KPI math of `kpi::*`, one KPI family at a time, exactly as KPIS.md defines each
 //! value "directly from observations over the period". Campaign scopes clip each part to
 //! its own window (orders to `[start, end + order window]`, the rest to `[start, end]`).
+use crate::domain::catalogue;
 use crate::domain::goal::Scope;
 use crate::domain::segment_rule::{self, SegmentRule};
 use crate::kpi::audience::{AudiencePass, AudienceTally};
-use crate::kpi::catalogue;
 use crate::kpi::directory::{Directory, Influencers};
+use crate::kpi::key::{outside, plain};
 use crate::kpi::parts::{AudienceCounts, ChannelSums};
 use crate::kpi::period::Period;
-use crate::kpi::social::{self, Field};
-use crate::kpi::value::{Reason, Value, difference, finite, positive_zero, ratio};
+use crate::kpi::social;
+use crate::kpi::value::{Reason, Value, finite};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
-use crate::storage::snapshots::{Parts, SeriesKey, in_key_order};
-use crate::storage::{Result, StorageError, Store};
+use crate::kpi::{Computed, KpiKey, Parts};
+use crate::kpi::{audience, web_shop};
+use crate::storage::{Result, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -25,32 +27,6 @@ struct ScopeMembers {
     paid: Vec<String>,
     /// Its influencers.
     influencers: Influencers,
-}
-
-/// One KPI on one scope, maybe for a segment.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KpiKey {
-    /// KPI id or pushed metric key.
-    pub kpi: String,
-    /// Scope.
-    pub scope: Scope,
-    /// Segment id.
-    pub segment: Option<String>,
-}
-
-/// A computed value with its parts.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Computed {
-    /// What was computed.
-    pub key: KpiKey,
-    /// The period.
-    pub period: Period,
-    /// The value or why it is absent.
-    pub value: Value,
-    /// Numerator of a ratio, when it has one and it is defined.
-    pub numerator: Option<f64>,
-    /// Denominator of a ratio, when it has one and it is defined.
-    pub denominator: Option<f64>,
 }
 
 /// Everything a period needs that does not depend on a segment.
@@ -95,32 +71,6 @@ pub struct Engine<'a> {
     /// Single-day parts of [`Engine::prefetch_days`], kept across `clear_cache`.
     prefetched_days: PrefetchedDays,
     scopes: HashMap<Scope, Arc<ScopeMembers>>,
-}
-
-fn computed(key: &KpiKey, period: Period, (value, numerator, denominator): Parts) -> Computed {
-    Computed {
-        key: key.clone(),
-        period,
-        value: value.map(positive_zero),
-        numerator: numerator.map(positive_zero),
-        denominator: denominator.map(positive_zero),
-    }
-}
-
-fn outside() -> (Value, Option<f64>, Option<f64>) {
-    (Err(Reason::OutsideCampaign), None, None)
-}
-
-fn plain(value: Value) -> (Value, Option<f64>, Option<f64>) {
-    (value, None, None)
-}
-
-fn with_parts(
-    value: Value,
-    numerator: Value,
-    denominator: Value,
-) -> (Value, Option<f64>, Option<f64>) {
-    (value, numerator.ok(), denominator.ok())
 }
 
 impl<'a> Engine<'a> {
@@ -510,7 +460,7 @@ impl<'a> Engine<'a> {
         Ok(keys
             .iter()
             .zip(parts)
-            .map(|(key, parts)| computed(key, period, parts))
+            .map(|(key, parts)| Computed::new(key, period, parts))
             .collect())
     }
 
@@ -524,23 +474,12 @@ impl<'a> Engine<'a> {
         Ok(out)
     }
 
-    /// Σ of a social field over the scope's (or the given) channels in a window.
-    async fn field(&mut self, channels: &[String], window: Period, field: Field) -> Result<Value> {
-        let data = self.period(window).await?;
-        Ok(social::field_sum(channels, &data.sums, field))
-    }
-
-    async fn value(
-        &mut self,
-        key: &KpiKey,
-        period: Period,
-    ) -> Result<(Value, Option<f64>, Option<f64>)> {
+    async fn value(&mut self, key: &KpiKey, period: Period) -> Result<Parts> {
         let scope = &key.scope;
         let members = self.scope(scope);
         let channels = &members.channels;
         let window = self.window(scope, period);
         let order_window = self.order_window(scope, period);
-        let per_major = self.directory.minor_per_major();
         let kpi = key.kpi.as_str();
         if let Some(formula) = self.customs.get(kpi).cloned() {
             return self.custom(&formula, key, period).await;
@@ -559,132 +498,83 @@ impl<'a> Engine<'a> {
                 .and_then(finite);
             return Ok(plain(value));
         }
-        if let Some(field) = Field::of_kpi(kpi) {
+        // Each family names its KPIs and computes them from the parts loaded here.
+        if let Some(k) = social::Kpi::of(kpi) {
             let Some(w) = window else {
                 return Ok(outside());
             };
-            return Ok(plain(self.field(channels, w, field).await?));
+            let data = self.period(w).await?;
+            let inputs = social::Window {
+                sums: &data.sums,
+                followers_before: &data.followers_before,
+                followers_last: &data.followers_last,
+                days: w.days(),
+            };
+            return Ok(social::value(k, channels, &inputs));
+        }
+        if let Some(k) = web_shop::Kpi::of(kpi) {
+            return self
+                .web_shop(k, key, period, window, order_window, &members)
+                .await;
+        }
+        if let Some(k) = audience::Kpi::of(kpi) {
+            return self.audience_kpi(k, key, window, channels).await;
+        }
+        // Every catalogue id belongs to a family; a new one without its computation must
+        // not pass for a value.
+        tracing::error!(kpi, "no computation for this catalogue KPI");
+        Ok(plain(Err(Reason::NoData)))
+    }
+
+    /// A KPI of the web and shop family, from the scope's web and order totals, fees and
+    /// paid channels.
+    async fn web_shop(
+        &mut self,
+        kpi: web_shop::Kpi,
+        key: &KpiKey,
+        period: Period,
+        window: Option<Period>,
+        order_window: Option<Period>,
+        members: &ScopeMembers,
+    ) -> Result<Parts> {
+        use web_shop::Kpi as K;
+        let scope = &key.scope;
+        let per_major = self.directory.minor_per_major();
+        if kpi.is_visitors() {
+            let Some(w) = window else {
+                return Ok(outside());
+            };
+            return Ok(web_shop::visitors(kpi, self.web(scope, w).await?));
+        }
+        if kpi.is_orders() {
+            if order_window.is_none() {
+                return Ok(outside());
+            }
+            // A campaign without an order window in this period has no tally either.
+            let Some(t) = self.order_totals(scope, period).await? else {
+                return Ok(outside());
+            };
+            return Ok(web_shop::from_orders(kpi, &t, per_major));
         }
         match kpi {
-            "followers" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let data = self.period(w).await?;
-                Ok(plain(social::followers(channels, &data.followers_last)))
-            }
-            "follower_growth" | "follower_growth_pct" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let data = self.period(w).await?;
-                if kpi == "follower_growth" {
-                    Ok(plain(social::follower_growth(
-                        channels,
-                        &data.followers_before,
-                        &data.followers_last,
-                    )))
-                } else {
-                    Ok(social::follower_growth_pct(
-                        channels,
-                        &data.followers_before,
-                        &data.followers_last,
-                    ))
-                }
-            }
-            "shares_per_day" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let shares = self.field(channels, w, Field::Shares).await?;
-                let days = Ok(w.days() as f64);
-                Ok(with_parts(
-                    social::shares_per_day(shares, w.days()),
-                    shares,
-                    days,
-                ))
-            }
-            "comments_per_post" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let comments = self.field(channels, w, Field::Comments).await?;
-                let posts = self.field(channels, w, Field::Posts).await?;
-                Ok(with_parts(ratio(comments, posts), comments, posts))
-            }
-            "ipm" | "engagement_rate" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let comments = self.field(channels, w, Field::Comments).await?;
-                let likes = self.field(channels, w, Field::Likes).await?;
-                let followers = social::followers(channels, &self.period(w).await?.followers_last);
-                let (value, n, d) = if kpi == "ipm" {
-                    let posts = self.field(channels, w, Field::Posts).await?;
-                    social::ipm(comments, likes, posts, followers)
-                } else {
-                    let shares = self.field(channels, w, Field::Shares).await?;
-                    social::engagement_rate(likes, comments, shares, followers)
-                };
-                Ok(with_parts(value, n, d))
-            }
-            "social_visitors" | "influencer_visitors" | "influencer_new_visitors" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                let totals = self.web(scope, w).await?;
-                Ok(plain(totals.map(|t| match kpi {
-                    "social_visitors" => t.social_sessions,
-                    "influencer_visitors" => t.users,
-                    _ => t.new_users,
-                })))
-            }
-            "giveaway_entries" => {
+            K::GiveawayEntries => {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
                 let giveaways = self.directory.scope_giveaways(scope);
                 if giveaways.is_empty() {
-                    return Ok(plain(Err(Reason::NoData)));
+                    return Ok(web_shop::giveaway_entries(&giveaways, &HashMap::new()));
                 }
                 let data = self.period(w).await?;
-                Ok(plain(Ok(giveaways
-                    .iter()
-                    .map(|g| data.giveaways.get(g).copied().unwrap_or(0))
-                    .sum::<i64>() as f64)))
+                Ok(web_shop::giveaway_entries(&giveaways, &data.giveaways))
             }
-            "code_buyers"
-            | "first_code_buyers"
-            | "returning_buyers_after_code"
-            | "returning_buyer_rate"
-            | "attributed_orders"
-            | "attributed_revenue" => {
-                if order_window.is_none() {
-                    return Ok(outside());
-                }
-                // A campaign without an order window in this period has no tally either.
-                let Some(t) = self.order_totals(scope, period).await? else {
-                    return Ok(outside());
-                };
-                Ok(match kpi {
-                    "code_buyers" => plain(Ok(t.code_buyers as f64)),
-                    "first_code_buyers" => plain(Ok(t.first_code_buyers as f64)),
-                    "returning_buyers_after_code" => plain(Ok(t.returning as f64)),
-                    "returning_buyer_rate" => {
-                        let (n, d) = (Ok(t.returning as f64), Ok(t.first_code_buyers as f64));
-                        with_parts(ratio(n.map(|v| 100.0 * v), d), n, d)
-                    }
-                    "attributed_orders" => plain(Ok(t.orders as f64)),
-                    _ => plain(Ok(t.revenue as f64 / per_major)),
-                })
-            }
-            "fees" => {
+            K::Fees => {
                 let Some(w) = window else {
                     return Ok(outside());
                 };
                 Ok(plain(Ok(self.directory.fees(scope, &w) / per_major)))
             }
-            "roas" => {
+            K::Roas => {
                 let revenue = match order_window {
                     None => Err(Reason::OutsideCampaign),
                     Some(_) => match self.order_totals(scope, period).await? {
@@ -692,10 +582,9 @@ impl<'a> Engine<'a> {
                         None => Err(Reason::OutsideCampaign),
                     },
                 };
-                let fees = self.fees(scope, window);
-                Ok(with_parts(ratio(revenue, fees), revenue, fees))
+                Ok(web_shop::roas(revenue, self.fees(scope, window)))
             }
-            "profit_per_visitor" => {
+            K::ProfitPerVisitor => {
                 let profit = match order_window {
                     None => Err(Reason::OutsideCampaign),
                     Some(_) => match self.order_totals(scope, period).await? {
@@ -704,77 +593,56 @@ impl<'a> Engine<'a> {
                     },
                 };
                 let fees = self.fees(scope, window);
-                let numerator = difference(profit, fees);
                 let visitors = match window {
                     None => Err(Reason::OutsideCampaign),
                     Some(w) => self.web(scope, w).await?.map(|t| t.users),
                 };
-                Ok(with_parts(ratio(numerator, visitors), numerator, visitors))
+                Ok(web_shop::profit_per_visitor(profit, fees, visitors))
             }
-            "cost_per_engagement" | "cpm" => {
+            K::CostPerEngagement | K::Cpm => {
                 let fees = self.fees(scope, window);
                 let Some(w) = window else {
                     return Ok(outside());
                 };
-                let paid = &members.paid;
-                let denominator = if kpi == "cpm" {
-                    self.field(paid, w, Field::Views).await?.map(|v| v / 1000.0)
-                } else {
-                    let likes = self.field(paid, w, Field::Likes).await?;
-                    let comments = self.field(paid, w, Field::Comments).await?;
-                    let shares = self.field(paid, w, Field::Shares).await?;
-                    social::composite_sum(&[likes, comments, shares])
-                };
-                Ok(with_parts(ratio(fees, denominator), fees, denominator))
+                let data = self.period(w).await?;
+                let denominator = web_shop::paid_denominator(kpi, |f| {
+                    social::field_sum(&members.paid, &data.sums, f)
+                });
+                Ok(web_shop::cost_per(fees, denominator))
             }
-            "segment_followers" | "followers_became_customers" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
+            // The visitor and order KPIs were answered above.
+            _ => Ok(plain(Err(Reason::NoData))),
+        }
+    }
+
+    /// A KPI of the audience family, from the segment's audience counts, interactions and
+    /// web traffic.
+    async fn audience_kpi(
+        &mut self,
+        kpi: audience::Kpi,
+        key: &KpiKey,
+        window: Option<Period>,
+        channels: &[String],
+    ) -> Result<Parts> {
+        use audience::Kpi as K;
+        let scope = &key.scope;
+        let Some(w) = window else {
+            return Ok(outside());
+        };
+        match kpi {
+            K::SegmentFollowers | K::FollowersBecameCustomers => {
                 let counts = self.audience(key.segment.as_deref(), scope, w.last).await?;
-                if counts.following == 0 {
-                    return Ok(plain(Err(Reason::NoData)));
-                }
-                Ok(plain(Ok(if kpi == "segment_followers" {
-                    counts.matching
-                } else {
-                    counts.customers
-                } as f64)))
+                Ok(audience::from_counts(kpi, &counts))
             }
-            "segment_shares" | "segment_mentions" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
+            K::SegmentShares | K::SegmentMentions => {
                 let Some(segment) = key.segment.as_deref() else {
                     return Ok(plain(Err(Reason::NoData)));
                 };
-                let kind = if kpi == "segment_shares" {
-                    "share"
-                } else {
-                    "mention"
-                };
                 let counts = self.interactions(segment, w).await?;
-                let total: i64 = channels
-                    .iter()
-                    .map(|c| {
-                        counts
-                            .get(&(c.clone(), kind.to_string()))
-                            .copied()
-                            .unwrap_or(0)
-                    })
-                    .sum();
-                Ok(plain(Ok(total as f64)))
+                Ok(audience::interactions(kpi, channels, counts))
             }
-            "target_audience_visitors" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
-                Ok(plain(self.target_visitors(key, w).await?))
-            }
-            "target_audience_growth" => {
-                let Some(w) = window else {
-                    return Ok(outside());
-                };
+            K::TargetAudienceVisitors => Ok(plain(self.target_visitors(key, w).await?)),
+            K::TargetAudienceGrowth => {
                 let current = self.target_visitors(key, w).await?;
                 let previous = match w.previous().and_then(|p| match scope {
                     Scope::Campaign(id) => p.clip(&self.directory.campaigns.get(id)?.window),
@@ -783,14 +651,7 @@ impl<'a> Engine<'a> {
                     None => Err(Reason::OutsideCampaign),
                     Some(p) => self.target_visitors(key, p).await?,
                 };
-                let value = difference(current, previous);
-                Ok(with_parts(value, current, previous))
-            }
-            // Every catalogue id is matched above; a new one without its computation
-            // must not pass for a value.
-            other => {
-                tracing::error!(kpi = other, "no computation for this catalogue KPI");
-                Ok(plain(Err(Reason::NoData)))
+                Ok(audience::target_growth(current, previous))
             }
         }
     }
@@ -802,7 +663,7 @@ impl<'a> Engine<'a> {
         formula: &crate::kpi::formula::Formula,
         key: &KpiKey,
         period: Period,
-    ) -> Result<(Value, Option<f64>, Option<f64>)> {
+    ) -> Result<Parts> {
         let mut inputs: HashMap<String, Value> = HashMap::new();
         for (name, _) in formula.names() {
             if inputs.contains_key(&name) {
@@ -873,7 +734,7 @@ impl Engine<'_> {
     /// The KPIs whose values can change while their day is inside the returning-buyer
     /// window: the cohort KPIs and every custom KPI that uses one, however indirectly.
     pub fn cohort_kpis(&self) -> Vec<String> {
-        cohort_kpis(&self.customs)
+        super::cohort_kpis(&self.customs)
     }
 
     /// Ids of the tenant's segments.
@@ -956,279 +817,4 @@ impl Engine<'_> {
         keys.retain(|k| seen.insert(k.clone()));
         keys
     }
-}
-
-/// A day of snapshots as a run wrote it, for watchers.
-#[derive(Debug)]
-pub struct DayWritten {
-    /// Tenant.
-    pub tenant: String,
-    /// Run id.
-    pub run_id: String,
-    /// The day.
-    pub day: chrono::NaiveDate,
-    /// The run's keys, shared by every day it writes.
-    pub keys: Arc<[KpiKey]>,
-    /// The KPIs held to the returning-buyer window as the run started (see
-    /// [`cohort_kpis`]), for whether a value is final.
-    pub cohort_kpis: Arc<HashSet<String>>,
-    /// The value of each key, in the order of `keys`.
-    pub parts: Vec<Parts>,
-}
-
-impl DayWritten {
-    /// The day's values of the keys `wanted` keeps, built on demand: a watcher usually
-    /// follows a few series of a day's hundred thousand.
-    pub fn values<'a>(
-        &'a self,
-        wanted: impl Fn(&KpiKey) -> bool + 'a,
-    ) -> impl Iterator<Item = Computed> + 'a {
-        let period = Period::day(self.day);
-        self.keys
-            .iter()
-            .zip(&self.parts)
-            .filter(move |(key, _)| wanted(key))
-            .map(move |(key, parts)| computed(key, period, *parts))
-    }
-}
-
-/// Publishes written days to every watcher; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct SnapshotFeed(tokio::sync::broadcast::Sender<std::sync::Arc<DayWritten>>);
-
-impl Default for SnapshotFeed {
-    fn default() -> Self {
-        // A day is one message, so a small buffer holds many days of lag.
-        SnapshotFeed(tokio::sync::broadcast::channel(64).0)
-    }
-}
-
-impl SnapshotFeed {
-    /// A receiver of days written from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<DayWritten>> {
-        self.0.subscribe()
-    }
-
-    /// Whether anyone watches: a day is only assembled for watchers.
-    fn watched(&self) -> bool {
-        self.0.receiver_count() > 0
-    }
-
-    fn publish(&self, day: DayWritten) {
-        // No watcher is not an error.
-        let _ = self.0.send(std::sync::Arc::new(day));
-    }
-}
-
-/// What a recompute did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Run id recorded on every snapshot.
-    pub run_id: String,
-    /// Days recomputed.
-    pub days: u32,
-    /// Snapshots written.
-    pub snapshots: u64,
-}
-
-/// KPIs counted on the day of a cohort's first order, whose value can still grow while
-/// that day is inside the returning-buyer window (KPIS.md: recomputation).
-pub const COHORT_KPIS: [&str; 2] = ["returning_buyers_after_code", "returning_buyer_rate"];
-
-/// The cohort KPIs and the custom KPIs (of `customs`) that use one, directly or through
-/// other custom KPIs: KPIS.md holds both to the returning-buyer window.
-pub fn cohort_kpis(customs: &HashMap<String, crate::kpi::formula::Formula>) -> Vec<String> {
-    let mut ids: Vec<String> = COHORT_KPIS.iter().map(|k| k.to_string()).collect();
-    ids.extend(crate::kpi::custom::using(customs, &COHORT_KPIS));
-    ids
-}
-
-/// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
-/// each day replaced in one transaction.
-pub async fn recompute(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::All).await
-}
-
-/// Recomputes the snapshots of the cohort KPIs and of every custom KPI that uses one
-/// (see [`cohort_kpis`]) for each day of `range`, each day's replaced in one transaction.
-pub async fn recompute_cohorts(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::Cohorts).await
-}
-
-/// Which snapshots of a day a recompute replaces.
-#[derive(Clone, Copy)]
-enum Only {
-    /// All of them.
-    All,
-    /// Those of [`cohort_kpis`], as the tenant's custom KPIs stand when the run starts.
-    Cohorts,
-}
-
-/// Days whose orders one pass tallies in a long recompute. A pass streams the whole
-/// history of every customer with an order in its days (on data set M, 360,000 orders for
-/// a month, 663,000 for a quarter), so a year in quarters streams 2.7 M orders where it
-/// took 4.3 M in months; a quarter of per-influencer tallies is still small next to that.
-const ORDER_PREFETCH_DAYS: i64 = 92;
-
-/// Days whose other parts are loaded at once in a long recompute.
-const DAY_PREFETCH_DAYS: i64 = 31;
-
-/// The block of `len` days of `range` that starts on `day`, when one does.
-fn block_from(range: Period, day: chrono::NaiveDate, len: i64) -> Option<Period> {
-    ((day - range.first).num_days() % len == 0).then(|| Period {
-        first: day,
-        last: range.last.min(day + chrono::Days::new(len as u64 - 1)),
-    })
-}
-
-/// Computed days that may wait for the writer (5 MB each on data set M). The computing
-/// side, at 0.1 s a day, fills it well before a block's end; it covers a month's loading
-/// (1.6–2.1 s on M) but not all of a quarter's order pass, where the writer waits 2.3–2.9 s
-/// on a slower machine. 32 days did not make the year faster and cost 70 MB
-/// (BENCHMARKS.md, KPI engine).
-const QUEUED_DAYS: usize = 16;
-
-/// The result of a joined task; a panic in it is resumed here.
-fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
-    match result {
-        Ok(value) => value,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // A runtime shutting down cancels its tasks.
-        Err(e) => Err(StorageError::Database(sea_orm::DbErr::Custom(format!(
-            "the KPI snapshot writer stopped: {e}"
-        )))),
-    }
-}
-
-async fn recompute_keys(
-    store: &Store,
-    feed: &SnapshotFeed,
-    tenant: &str,
-    range: Period,
-    only: Only,
-) -> Result<RunSummary> {
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    store.refresh_statistics().await?;
-    let mut engine = Engine::new(store, tenant).await?;
-    let selected: Option<Vec<String>> = match only {
-        Only::All => None,
-        Only::Cohorts => Some(engine.cohort_kpis()),
-    };
-    let selected: Option<Vec<&str>> = selected
-        .as_ref()
-        .map(|o| o.iter().map(String::as_str).collect());
-    let only = selected.as_deref();
-    let metric_keys = store.metric_keys(tenant).await?;
-    let mut keys = engine.daily_keys(&metric_keys);
-    if let Some(only) = only {
-        keys.retain(|k| only.contains(&k.kpi.as_str()));
-    }
-    // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
-    let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
-    let keys: Arc<[KpiKey]> = keys.into();
-    let cohort_kpis: Arc<HashSet<String>> = Arc::new(engine.cohort_kpis().into_iter().collect());
-    let started = std::time::Instant::now();
-    // Days are written while later days are computed: the database writes on its own
-    // thread (SQLite's worker, PostgreSQL's backend) and the writer builds its statements
-    // on its own task, while the KPI math and the next block's loading run on this one.
-    // Days are still written one at a time and in order.
-    // A queued day is its values alone (5 MB a day on data set M, 22 MB as `Computed`),
-    // which keeps the queue small next to a block's loaded parts.
-    let (sender, receiver) =
-        tokio::sync::mpsc::channel::<(chrono::NaiveDate, Vec<Parts>)>(QUEUED_DAYS);
-    let compute = async {
-        for day in range.iter_days() {
-            if let Some(block) = block_from(range, day, ORDER_PREFETCH_DAYS) {
-                engine.prefetch_orders(block).await?;
-            }
-            if let Some(block) = block_from(range, day, DAY_PREFETCH_DAYS)
-                && only.is_none()
-            {
-                engine.prefetch_audience(block).await?;
-                engine.prefetch_days(block).await?;
-            }
-            let parts = engine.compute_parts(&keys, Period::day(day)).await?;
-            engine.clear_cache();
-            if sender.send((day, parts)).await.is_err() {
-                // The writer stopped on an error, which it returns.
-                break;
-            }
-        }
-        drop(sender);
-        Ok::<(), StorageError>(())
-    };
-    // The writer is a task of its own, so building its statements runs on another thread
-    // than the KPI math. It owns the receiver: a writer that stops on an error closes the
-    // queue, and a computing side waiting to send stops too.
-    let write = {
-        let (store, feed) = (store.clone(), feed.clone());
-        let (tenant, keys) = (tenant.to_string(), Arc::clone(&keys));
-        let cohort_kpis = Arc::clone(&cohort_kpis);
-        let only: Option<Vec<String>> = only.map(|o| o.iter().map(|k| k.to_string()).collect());
-        let run_id = run_id.clone();
-        async move {
-            let only: Option<Vec<&str>> = only
-                .as_ref()
-                .map(|o| o.iter().map(String::as_str).collect());
-            let mut receiver = receiver;
-            let mut summary = RunSummary {
-                run_id: run_id.clone(),
-                days: 0,
-                snapshots: 0,
-            };
-            while let Some((day, parts)) = receiver.recv().await {
-                store
-                    .replace_day_parts(&tenant, day, only.as_deref(), &series, &parts, &run_id)
-                    .await?;
-                summary.days += 1;
-                summary.snapshots += parts.len() as u64;
-                if feed.watched() {
-                    feed.publish(DayWritten {
-                        tenant: tenant.clone(),
-                        run_id: run_id.clone(),
-                        day,
-                        keys: Arc::clone(&keys),
-                        cohort_kpis: Arc::clone(&cohort_kpis),
-                        parts,
-                    });
-                }
-            }
-            Ok::<RunSummary, StorageError>(summary)
-        }
-    };
-    // In the caller's span, so what the writer logs is still tied to its run.
-    // Aborted when dropped: a run whose caller goes away stops writing, its open
-    // transaction rolled back, instead of writing on unseen.
-    let mut writer = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
-        tracing::Instrument::in_current_span(write),
-    ));
-    tokio::pin!(compute);
-    let summary = tokio::select! {
-        written = &mut writer => {
-            // The writer ends on an error, which ends the run at once (whatever the
-            // computing side is waiting for), or after the last day was sent.
-            let summary = joined(written)?;
-            compute.await?;
-            summary
-        }
-        computed = &mut compute => {
-            // The days computed before an error are still written.
-            let written = joined((&mut writer).await);
-            computed?;
-            written?
-        }
-    };
-    crate::metrics::kpi_computed(started.elapsed().as_secs_f64());
-    tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
-    Ok(summary)
 }
