@@ -6,7 +6,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tally::kpi::formula;
+use tally::domain::formula;
 use tally::kpi::value::Reason;
 
 #[derive(Arbitrary, Debug)]

@@ -258,14 +258,14 @@ impl Api {
                 "must not contain control characters other than line breaks and tabs",
             );
         }
-        let customs: HashMap<String, crate::kpi::formula::Formula> = self
+        let customs: HashMap<String, crate::domain::formula::Formula> = self
             .store
             .custom_kpis(tenant)
             .await?
             .into_iter()
             .filter(|c| c.id != id)
             .filter_map(|c| {
-                crate::kpi::formula::parse(&c.spec.formula)
+                crate::domain::formula::parse(&c.spec.formula)
                     .ok()
                     .map(|f| (c.id, f))
             })
@@ -697,7 +697,7 @@ impl KpiService for Api {
             .iter()
             .filter(|c| c.id != id)
             .filter(|c| {
-                crate::kpi::formula::parse(&c.spec.formula)
+                crate::domain::formula::parse(&c.spec.formula)
                     .is_ok_and(|f| f.names().iter().any(|(n, _)| n == id))
             })
             .map(|c| c.id.clone())

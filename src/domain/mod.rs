@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod catalogue;
 pub mod channel;
+pub mod formula;
 pub mod goal;
 pub mod influencer;
 pub mod names;

@@ -54,7 +54,7 @@ pub struct Engine<'a> {
     tenant: String,
     directory: Directory,
     segments: HashMap<String, SegmentRule>,
-    customs: HashMap<String, crate::kpi::formula::Formula>,
+    customs: HashMap<String, crate::domain::formula::Formula>,
     periods: HashMap<Period, PeriodData>,
     orders: HashMap<Period, (Vec<Option<String>>, OrderTally)>,
     /// Single-day order tallies of [`Engine::prefetch_orders`], kept across `clear_cache`.
@@ -99,7 +99,7 @@ impl<'a> Engine<'a> {
         let mut customs = HashMap::new();
         for custom in store.custom_kpis(tenant).await? {
             // Formulas were validated when written; one that no longer parses is left out.
-            if let Ok(f) = crate::kpi::formula::parse(&custom.spec.formula) {
+            if let Ok(f) = crate::domain::formula::parse(&custom.spec.formula) {
                 customs.insert(custom.id, f);
             }
         }
@@ -660,7 +660,7 @@ impl<'a> Engine<'a> {
     /// scope, segment and period.
     async fn custom(
         &mut self,
-        formula: &crate::kpi::formula::Formula,
+        formula: &crate::domain::formula::Formula,
         key: &KpiKey,
         period: Period,
     ) -> Result<Parts> {

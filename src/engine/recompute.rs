@@ -27,7 +27,7 @@ pub const COHORT_KPIS: [&str; 2] = ["returning_buyers_after_code", "returning_bu
 
 /// The cohort KPIs and the custom KPIs (of `customs`) that use one, directly or through
 /// other custom KPIs: KPIS.md holds both to the returning-buyer window.
-pub fn cohort_kpis(customs: &HashMap<String, crate::kpi::formula::Formula>) -> Vec<String> {
+pub fn cohort_kpis(customs: &HashMap<String, crate::domain::formula::Formula>) -> Vec<String> {
     let mut ids: Vec<String> = COHORT_KPIS.iter().map(|k| k.to_string()).collect();
     ids.extend(crate::kpi::custom::using(customs, &COHORT_KPIS));
     ids

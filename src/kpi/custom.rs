@@ -1,7 +1,7 @@
 //! Custom KPIs (KPIS.md: custom KPIs and pushed metrics): a tenant's formulas over KPI ids,
 //! other custom KPIs and pushed metric keys, evaluated like ratios on period values.
-use super::formula::{self, Formula, FormulaError, NameKind};
 use crate::domain::catalogue::{self, ScopeKind};
+use crate::domain::formula::{self, Formula, FormulaError, NameKind};
 use std::collections::{HashMap, HashSet};
 
 /// The fields of a custom KPI definition.

@@ -1,9 +1,8 @@
-//! KPIs: the catalogue, values and their reasons, custom formulas and the engine.
+//! KPIs: the catalogue, values and their reasons, custom KPIs and the engine.
 pub mod anomaly;
 pub mod audience;
 pub mod custom;
 pub mod directory;
-pub mod formula;
 pub mod goal_eval;
 pub mod key;
 pub mod parts;

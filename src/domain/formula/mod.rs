@@ -58,7 +58,7 @@ pub const MAX_NESTING: usize = 32;
 // module's public API.
 mod grammar {
     #[derive(pest_derive::Parser)]
-    #[grammar = "kpi/formula.pest"]
+    #[grammar = "domain/formula/grammar.pest"]
     pub(super) struct FormulaParser;
 }
 

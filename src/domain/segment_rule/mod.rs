@@ -54,7 +54,7 @@ pub const MAX_NESTING: usize = 64;
 // module's public API.
 mod grammar {
     #[derive(pest_derive::Parser)]
-    #[grammar = "domain/segment_rule.pest"]
+    #[grammar = "domain/segment_rule/grammar.pest"]
     pub(super) struct RuleParser;
 }
 
