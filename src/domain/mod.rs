@@ -11,6 +11,7 @@ pub mod observation;
 pub mod segment;
 pub mod segment_rule;
 pub mod tenant;
+mod text;
 
 use chrono::{DateTime, Utc};
 
