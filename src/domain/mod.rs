@@ -12,6 +12,7 @@ pub mod segment;
 pub mod segment_rule;
 pub mod tenant;
 mod text;
+pub mod value;
 
 use chrono::{DateTime, Utc};
 

@@ -8,11 +8,13 @@ pub mod key;
 pub mod parts;
 pub mod period;
 pub mod social;
-pub mod value;
 pub mod web_shop;
 
 /// The catalogue lives in the domain (the ground floor); this keeps `domain::catalogue` working.
 pub use crate::domain::catalogue;
+/// Values and their reasons live in the domain, which formulas evaluate on; this keeps
+/// `kpi::value` working.
+pub use crate::domain::value;
 pub use key::{Computed, KpiKey, Parts};
 
 #[cfg(test)]

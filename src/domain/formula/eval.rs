@@ -2,7 +2,7 @@
 //! values: known names and constant divisors.
 
 use super::{FormulaError, Kind, NameKind, Node, Op};
-use crate::kpi::value::{Reason, Value};
+use crate::domain::value::{Reason, Value};
 
 impl Op {
     /// Applies the operator to two present values; see [`super::Formula::evaluate`]
@@ -15,7 +15,7 @@ impl Op {
             Op::Div if right == 0.0 => return Err(Reason::ZeroDenominator),
             Op::Div => left / right,
         };
-        crate::kpi::value::finite(result)
+        crate::domain::value::finite(result)
     }
 }
 

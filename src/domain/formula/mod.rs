@@ -44,7 +44,7 @@ use std::str::FromStr;
 use pest::Parser as _;
 
 use super::text::Position;
-use crate::kpi::value::{Reason, Value};
+use crate::domain::value::{Reason, Value};
 use eval::Evaluator;
 use grammar::{FormulaParser, Rule};
 use parse::{Builder, check_paren_depth, internal_error, syntax_error, too_long};
