@@ -1,9 +1,38 @@
 //! Tally: KPI tracking for influencer and social-media marketing.
 //!
-//! Layout: `api` converts and validates gRPC messages and calls `storage` with `domain`
-//! types; `domain` and `kpi` are plain Rust without I/O; `server` wires the services,
-//! health, reflection and shutdown; `cli` is what the `tally` binary runs; `client` holds
-//! the commands that work on a running server through the generated gRPC clients alone.
+//! # Layout
+//!
+//! Data flows one way, from the edges down to the ground floor:
+//!
+//! ```text
+//!  client ──gRPC──> api ──> engine ──> kpi ──> domain
+//!                    │        │                  ▲
+//!                    │        └────> storage ────┘
+//!  connectors ──> jobs ──> engine, storage
+//! ```
+//!
+//! - [`domain`]: the ground floor, plain Rust without I/O: resources and their rules, the
+//!   KPI catalogue, the sources a pull is for and the observations it yields, values and
+//!   their reasons, and the two small languages (segment rules, formulas).
+//! - [`kpi`]: the math of KPIS.md as pure functions; each family (social, web/shop,
+//!   audience, custom) owns the dispatch of its KPIs.
+//! - [`storage`]: sea-orm repositories, one code path for SQLite and PostgreSQL.
+//! - [`engine`]: the use cases: compute a period, recompute snapshots, answer snapshot
+//!   queries, evaluate goals, and the feeds that watchers follow.
+//! - [`connectors`]: one trait; each platform's wire format turned into observations, with
+//!   the responses kept for re-deriving.
+//! - [`jobs`]: the runner and the nightly schedule: pull, store, recompute, evaluate.
+//! - [`api`]: the gRPC services: convert and validate, one call down, convert back.
+//! - [`server`], [`rpc_layer`], [`metrics`], [`telemetry`]: serving, the per-call layer,
+//!   Prometheus metrics, logs and traces.
+//! - [`client`]: the commands that work on a running server through the generated
+//!   clients alone.
+//! - [`cli`] wires both sides for the `tally` binary, [`demo`] runs the embedded demo,
+//!   [`config`] reads settings (a leaf), [`auth`] hashes API keys, [`proto`] is the
+//!   generated tally.v1 code.
+//!
+//! `.ci/module-cycles` fails CI when a top-level module imports one that imports it
+//! back, or when `client` imports anything but `proto`.
 pub mod api;
 pub mod auth;
 pub mod cli;
