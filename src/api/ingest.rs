@@ -18,8 +18,6 @@ use tonic::{Request, Response, Status};
 pub const MAX_ROWS: usize = 10_000;
 /// Largest request message, in bytes; the client side encodes by the same constant.
 pub use crate::proto::MAX_MESSAGE_BYTES;
-/// Most discount codes on one order.
-const MAX_CODES: usize = 20;
 
 /// The row index and its error, with the field made absolute (`rows[3].day`).
 struct Rejected(proto::RejectedRow);
@@ -223,56 +221,31 @@ impl IngestService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.into_inner();
         check_batch(req.rows.len())?;
-        let tz = Self::time_zone(&tenant);
-        let currency = tenant.settings.currency.clone();
-        let customer_keys = &self.jobs.settings().customer_keys;
+        let context = obs::OrderContext {
+            time_zone: Self::time_zone(&tenant),
+            currency: &tenant.settings.currency,
+            customer_keys: &self.jobs.settings().customer_keys,
+        };
         let (accepted, rejected) = partition(&req.rows, |r| {
-            let order_id = check_label("order_id", &r.order_id, 128, true)?;
-            let placed_at = instant(r.placed_at.as_ref(), "placed_at")?;
-            let code = r.currency_code.trim().to_ascii_uppercase();
-            if code != currency {
-                let reason = if crate::domain::tenant::check_currency(&code).is_err() {
-                    format!(
-                        "`{}` is not an ISO 4217 currency code",
-                        crate::domain::names::shorten(&r.currency_code)
-                    )
-                } else {
-                    format!(
-                        "{code} is not the tenant's currency {currency}; convert before sending"
-                    )
-                };
-                return Err(("currency_code".into(), reason));
-            }
-            if r.discount_codes.len() > MAX_CODES {
-                return Err((
-                    "discount_codes".into(),
-                    format!("at most {MAX_CODES} codes per order"),
-                ));
-            }
-            let codes = r
-                .discount_codes
-                .iter()
-                .enumerate()
-                .map(|(i, c)| check_label(&format!("discount_codes[{i}]"), c.trim(), 64, true))
-                .collect::<RowResult<Vec<_>>>()?;
-            Ok(obs::Order {
-                customer_key: obs::customer_key(
-                    &check_label("customer_id", r.customer_id.trim(), 128, false)?,
-                    &check_label("customer_email", &r.customer_email, 320, false)?,
-                    customer_keys,
-                ),
-                day: local_day(placed_at, tz),
-                placed_at,
-                revenue_minor: check_count("revenue_minor", r.revenue_minor)?,
-                cost_minor: check_count("cost_of_goods_minor", r.cost_of_goods_minor)?,
-                discount_minor: check_count("discount_minor", r.discount_minor)?,
-                currency: code,
-                codes,
-                utm_source: check_label("utm_source", &r.utm_source, 200, false)?,
-                utm_medium: check_label("utm_medium", &r.utm_medium, 200, false)?,
-                utm_campaign: check_label("utm_campaign", &r.utm_campaign, 200, false)?,
-                order_id,
-            })
+            // The id before the time, as IngestOrders has always reported them.
+            obs::Order::check_id(&r.order_id)?;
+            let fields = obs::OrderFields {
+                order_id: &r.order_id,
+                placed_at: instant(r.placed_at.as_ref(), "placed_at")?,
+                currency: &r.currency_code,
+                revenue_minor: r.revenue_minor,
+                cost_minor: r.cost_of_goods_minor,
+                discount_minor: r.discount_minor,
+                codes: &r.discount_codes,
+                customer: obs::OrderCustomer::Given {
+                    id: &r.customer_id,
+                    email: &r.customer_email,
+                },
+                utm_source: &r.utm_source,
+                utm_medium: &r.utm_medium,
+                utm_campaign: &r.utm_campaign,
+            };
+            obs::Order::new(fields, &context)
         });
         finish!(self, tenant, req, accepted, rejected, upsert_orders)
     }
@@ -294,8 +267,7 @@ impl IngestService for Api {
         let mut ids = Vec::with_capacity(len);
         let mut rejected = Vec::new();
         for (index, id) in req.order_ids.iter().enumerate() {
-            // The same rule as IngestOrders' order_id, so every stored id can be named.
-            match check_label("order_id", id, 128, true) {
+            match obs::Order::check_id(id) {
                 Ok(id) => ids.push(id),
                 Err((_, reason)) => rejected.push(proto::RejectedRow {
                     index: index as i32,

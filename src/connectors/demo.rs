@@ -8,7 +8,7 @@ use super::{Connector, ConnectorError, Page, PageSink, PullRequest};
 use crate::domain::channel::Platform;
 use crate::domain::observation::{
     AudienceMember, ChannelDayStats, Interaction, InteractionKind, MemberAttributes, Order,
-    WebTraffic, customer_key, local_day,
+    OrderContext, OrderCustomer, OrderFields, WebTraffic,
 };
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rand::rngs::StdRng;
@@ -224,28 +224,40 @@ impl DemoSource {
             let placed_at = instant(day, rng.random_range(0..86_400), request.time_zone);
             let customer_id = customer.to_string();
             let discount = if code.is_some() { revenue / 10 } else { 0 };
-            page.orders.push(Order {
-                order_id: format!("{}-{day}-{number}", request.source.channel_id),
-                customer_key: customer_key(&customer_id, "", &request.customer_keys),
+            let order_id = format!("{}-{day}-{number}", request.source.channel_id);
+            let codes: Vec<String> = code.map(|c| vec![c.to_string()]).unwrap_or_default();
+            let (utm_source, utm_medium) = if campaign.is_empty() {
+                ("", "")
+            } else {
+                ("influencer", "social")
+            };
+            let fields = OrderFields {
+                order_id: &order_id,
                 placed_at,
-                day: local_day(placed_at, request.time_zone),
+                currency: &request.currency,
                 revenue_minor: revenue - discount,
                 cost_minor: revenue * 2 / 5,
                 discount_minor: discount,
-                currency: request.currency.clone(),
-                codes: code.map(|c| vec![c.to_string()]).unwrap_or_default(),
-                utm_source: if campaign.is_empty() {
-                    String::new()
-                } else {
-                    "influencer".into()
+                codes: &codes,
+                customer: OrderCustomer::Given {
+                    id: &customer_id,
+                    email: "",
                 },
-                utm_medium: if campaign.is_empty() {
-                    String::new()
-                } else {
-                    "social".into()
-                },
-                utm_campaign: campaign.to_string(),
-            });
+                utm_source,
+                utm_medium,
+                utm_campaign: campaign,
+            };
+            let context = OrderContext {
+                time_zone: request.time_zone,
+                currency: &request.currency,
+                customer_keys: &request.customer_keys,
+            };
+            match Order::new(fields, &context) {
+                Ok(order) => page.orders.push(order),
+                Err((field, why)) => page
+                    .skipped
+                    .push(format!("order {order_id}: {field} {why}")),
+            }
         };
         let mut number = 0;
         for (index, influencer) in INFLUENCERS.iter().enumerate() {

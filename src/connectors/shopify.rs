@@ -3,7 +3,7 @@
 use super::http::{Call, Http, bad, credential, endpoint, start_of_day};
 use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
 use crate::domain::channel::check_shop_domain;
-use crate::domain::observation::{Order, customer_key, local_day};
+use crate::domain::observation::{Order, OrderContext, OrderCustomer, OrderFields, customer_key};
 use chrono::{DateTime, SecondsFormat, Utc};
 use iso_currency::Currency;
 use reqwest::header::{HeaderMap, LINK};
@@ -189,13 +189,14 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
     let currency = raw["currency"]
         .as_str()
         .ok_or_else(|| bad(PLATFORM, format!("{} is missing", field("currency"))))?;
-    if currency != request.currency {
+    // Before the amounts are read: an order in another currency is skipped, not an error.
+    let Ok(code) = Order::check_currency(currency, &request.currency) else {
         return Ok(Mapped::Skipped(format!(
             "order {id}: currency {currency} is not the tenant's {}",
             request.currency
         )));
-    }
-    let exponent = Currency::from_code(currency)
+    };
+    let exponent = Currency::from_code(&code)
         .and_then(Currency::exponent)
         .ok_or_else(|| {
             bad(
@@ -229,7 +230,7 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
             )
         })?
         .with_timezone(&Utc);
-    let codes = raw["discount_codes"]
+    let codes: Vec<String> = raw["discount_codes"]
         .as_array()
         .into_iter()
         .flatten()
@@ -238,23 +239,49 @@ fn order(request: &PullRequest, index: usize, raw: &Value) -> Result<Mapped, Con
         .filter(|c| !c.is_empty())
         .collect();
     let (utm_source, utm_medium, utm_campaign) = utm(raw["landing_site"].as_str().unwrap_or(""));
-    Ok(Mapped::Order(Order {
-        order_id: id.clone(),
-        customer_key: raw[CUSTOMER_KEY].as_str().map(str::to_string),
+    let fields = OrderFields {
+        order_id: &id,
         placed_at,
-        // An order keeps the day it was placed on, however late a refund changes it.
-        day: local_day(placed_at, request.time_zone),
+        currency,
         // After discounts and refunds, before tax and shipping (KPIS.md).
         revenue_minor: amount("current_subtotal_price")?,
-        discount_minor: amount("total_discounts")?,
         // The REST order carries no cost of goods.
         cost_minor: 0,
-        currency: currency.to_string(),
-        codes,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-    }))
+        discount_minor: amount("total_discounts")?,
+        codes: &codes,
+        customer: OrderCustomer::Keyed(raw[CUSTOMER_KEY].as_str()),
+        utm_source: &utm_source,
+        utm_medium: &utm_medium,
+        utm_campaign: &utm_campaign,
+    };
+    let context = OrderContext {
+        // An order keeps the day it was placed on, however late a refund changes it.
+        time_zone: request.time_zone,
+        currency: &request.currency,
+        customer_keys: &request.customer_keys,
+    };
+    // An order that breaks a rule IngestOrders applies is left out with its reason; one
+    // odd order must not stop every later sync of the shop.
+    match Order::new(fields, &context) {
+        Ok(order) => Ok(Mapped::Order(order)),
+        Err((name, why)) => Ok(Mapped::Skipped(format!(
+            "order {id}: {} {why}",
+            shopify_field(&name)
+        ))),
+    }
+}
+
+/// The Shopify field an order's field is read from, for messages about it.
+fn shopify_field(name: &str) -> &str {
+    match name {
+        "order_id" => "id",
+        "placed_at" => "created_at",
+        "revenue_minor" => "current_subtotal_price",
+        "discount_minor" => "total_discounts",
+        "utm_source" | "utm_medium" | "utm_campaign" => "landing_site",
+        other if other.starts_with("discount_codes") => "discount_codes",
+        other => other,
+    }
 }
 
 /// The field of a kept order that holds the customer key Tally computed in place of the

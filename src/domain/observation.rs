@@ -299,7 +299,133 @@ pub struct Order {
     pub utm_campaign: String,
 }
 
+/// Most discount codes on one order.
+pub const MAX_CODES: usize = 20;
+
+/// Who placed an order, as a source knows it.
+#[derive(Clone, Copy, Debug)]
+pub enum OrderCustomer<'a> {
+    /// A shop customer id and an e-mail address (either may be empty), keyed here.
+    Given {
+        /// Shop customer id.
+        id: &'a str,
+        /// E-mail address.
+        email: &'a str,
+    },
+    /// A key computed earlier by [`customer_key`] (a connector keeps no address).
+    Keyed(Option<&'a str>),
+}
+
+/// The facts of an order as a source reports them, before the rules of [`Order::new`].
+#[derive(Clone, Debug)]
+pub struct OrderFields<'a> {
+    /// Shop order id.
+    pub order_id: &'a str,
+    /// When it was placed.
+    pub placed_at: DateTime<Utc>,
+    /// Currency code as sent (trimmed and uppercased here).
+    pub currency: &'a str,
+    /// Revenue in minor units.
+    pub revenue_minor: i64,
+    /// Cost of goods in minor units.
+    pub cost_minor: i64,
+    /// Discount in minor units.
+    pub discount_minor: i64,
+    /// Discount codes as listed.
+    pub codes: &'a [String],
+    /// Who placed it.
+    pub customer: OrderCustomer<'a>,
+    /// utm_source.
+    pub utm_source: &'a str,
+    /// utm_medium.
+    pub utm_medium: &'a str,
+    /// utm_campaign.
+    pub utm_campaign: &'a str,
+}
+
+/// What an order is checked against: the tenant's zone and currency, the customer secret.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderContext<'a> {
+    /// The tenant's time zone, which gives the order its day.
+    pub time_zone: chrono_tz::Tz,
+    /// The tenant's currency.
+    pub currency: &'a str,
+    /// The secret that keys guests' e-mail addresses.
+    pub customer_keys: &'a CustomerKeySecret,
+}
+
 impl Order {
+    /// Checks an order id: 1 to 128 characters, no control characters. Deleting by id
+    /// uses the same rule, so every stored id can be named.
+    pub fn check_id(order_id: &str) -> RowResult<String> {
+        check_label("order_id", order_id, 128, true)
+    }
+
+    /// Checks a currency code against the tenant's (`currency_code` on failure); the
+    /// normalised code when they agree. Connectors skip an order on this error alone.
+    pub fn check_currency(code: &str, tenant_currency: &str) -> RowResult<String> {
+        let normal = code.trim().to_ascii_uppercase();
+        if normal == tenant_currency {
+            return Ok(normal);
+        }
+        let reason = if super::tenant::check_currency(&normal).is_err() {
+            format!(
+                "`{}` is not an ISO 4217 currency code",
+                super::names::shorten(code)
+            )
+        } else {
+            format!(
+                "{normal} is not the tenant's currency {tenant_currency}; convert before sending"
+            )
+        };
+        err("currency_code", reason)
+    }
+
+    /// An order that meets every rule, whoever reports it (IngestOrders, a shop
+    /// connector); the error names the first field that breaks one, in the order below.
+    pub fn new(fields: OrderFields<'_>, context: &OrderContext<'_>) -> RowResult<Order> {
+        let order_id = Order::check_id(fields.order_id)?;
+        let placed_at = fields.placed_at;
+        if !(1970..=9999).contains(&chrono::Datelike::year(&placed_at)) {
+            return err("placed_at", "is not a valid time between 1970 and 9999");
+        }
+        let currency = Order::check_currency(fields.currency, context.currency)?;
+        if fields.codes.len() > MAX_CODES {
+            return err(
+                "discount_codes",
+                format!("at most {MAX_CODES} codes per order"),
+            );
+        }
+        let codes = fields
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| check_label(&format!("discount_codes[{i}]"), c.trim(), 64, true))
+            .collect::<RowResult<Vec<_>>>()?;
+        let customer_key = match fields.customer {
+            OrderCustomer::Given { id, email } => customer_key(
+                &check_label("customer_id", id.trim(), 128, false)?,
+                &check_label("customer_email", email, 320, false)?,
+                context.customer_keys,
+            ),
+            OrderCustomer::Keyed(key) => key.map(str::to_string),
+        };
+        Ok(Order {
+            customer_key,
+            day: local_day(placed_at, context.time_zone),
+            placed_at,
+            revenue_minor: check_count("revenue_minor", fields.revenue_minor)?,
+            cost_minor: check_count("cost_of_goods_minor", fields.cost_minor)?,
+            discount_minor: check_count("discount_minor", fields.discount_minor)?,
+            currency,
+            codes,
+            utm_source: check_label("utm_source", fields.utm_source, 200, false)?,
+            utm_medium: check_label("utm_medium", fields.utm_medium, 200, false)?,
+            utm_campaign: check_label("utm_campaign", fields.utm_campaign, 200, false)?,
+            order_id,
+        })
+    }
+
     /// The keys of the order's codes, in listed order (see [`code_key`]).
     pub fn code_keys(&self) -> Vec<String> {
         self.codes.iter().map(|c| code_key(c)).collect()
@@ -598,6 +724,61 @@ mod tests {
         let mut bad = row.clone();
         bad.new_users = 5;
         assert_eq!(bad.check().unwrap_err().0, "new_users");
+    }
+
+    #[test]
+    fn orders_meet_one_set_of_rules_whoever_reports_them() {
+        let secret = CustomerKeySecret::development();
+        let context = OrderContext {
+            time_zone: "Europe/Amsterdam".parse().unwrap(),
+            currency: "EUR",
+            customer_keys: &secret,
+        };
+        let codes = vec![" SUMMER10 ".to_string()];
+        let fields = OrderFields {
+            order_id: "1001",
+            placed_at: Utc.with_ymd_and_hms(2026, 7, 1, 22, 30, 0).unwrap(),
+            currency: " eur",
+            revenue_minor: 1000,
+            cost_minor: 400,
+            discount_minor: 100,
+            codes: &codes,
+            customer: OrderCustomer::Given {
+                id: " 42 ",
+                email: "",
+            },
+            utm_source: "",
+            utm_medium: "",
+            utm_campaign: "",
+        };
+        let order = Order::new(fields.clone(), &context).unwrap();
+        assert_eq!(order.day, NaiveDate::from_ymd_opt(2026, 7, 2).unwrap());
+        assert_eq!(order.currency, "EUR");
+        assert_eq!(order.codes, ["SUMMER10"]);
+        assert_eq!(order.customer_key.as_deref(), Some("c:42"));
+        let field_of = |f: OrderFields<'_>| Order::new(f, &context).unwrap_err().0;
+        let usd = OrderFields {
+            currency: "USD",
+            ..fields.clone()
+        };
+        assert_eq!(field_of(usd), "currency_code");
+        let negative = OrderFields {
+            discount_minor: -1,
+            ..fields.clone()
+        };
+        assert_eq!(field_of(negative), "discount_minor");
+        let many = vec!["A".to_string(); MAX_CODES + 1];
+        let too_many = OrderFields {
+            codes: &many,
+            ..fields.clone()
+        };
+        assert_eq!(field_of(too_many), "discount_codes");
+        let long = "x".repeat(201);
+        let utm = OrderFields {
+            utm_campaign: &long,
+            ..fields
+        };
+        assert_eq!(field_of(utm), "utm_campaign");
     }
 
     #[test]
