@@ -6,7 +6,7 @@ use super::error::ApiError;
 use crate::domain::channel::Platform;
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
-use crate::domain::observation::{self as obs, RowResult, check_count, check_label, local_day};
+use crate::domain::observation::{self as obs, RowResult, check_label, local_day};
 use crate::domain::tenant::Tenant;
 use crate::proto;
 use crate::proto::ingest_service_server::IngestService;
@@ -163,20 +163,21 @@ impl IngestService for Api {
             .await?;
         let (accepted, rejected) = partition(&req.rows, |r| {
             let (channel_id, _) = channel_id(&r.channel, &platforms)?;
-            let count = |field: &str, v: Option<i64>| v.map(|v| check_count(field, v)).transpose();
-            Ok(obs::ChannelDayStats {
+            let row = obs::ChannelDayStats {
                 channel_id,
                 day: day(r.day.as_ref(), "day")?,
-                followers: count("followers", r.followers)?,
-                posts: count("posts", r.posts)?,
-                mentions: count("mentions", r.mentions)?,
-                shares: count("shares", r.shares)?,
-                comments: count("comments", r.comments)?,
-                likes: count("likes", r.likes)?,
-                link_clicks: count("link_clicks", r.link_clicks)?,
-                views: count("views", r.views)?,
-                reach: count("reach", r.reach)?,
-            })
+                followers: r.followers,
+                posts: r.posts,
+                mentions: r.mentions,
+                shares: r.shares,
+                comments: r.comments,
+                likes: r.likes,
+                link_clicks: r.link_clicks,
+                views: r.views,
+                reach: r.reach,
+            };
+            row.check()?;
+            Ok(row)
         });
         finish!(self, tenant, req, accepted, rejected, upsert_channel_stats)
     }
@@ -191,18 +192,14 @@ impl IngestService for Api {
         let (accepted, rejected) = partition(&req.rows, |r| {
             let row = obs::WebTraffic {
                 day: day(r.day.as_ref(), "day")?,
-                source: check_label("source", &r.source, 200, false)?,
-                medium: check_label("medium", &r.medium, 200, false)?,
-                campaign: check_label("campaign", &r.campaign, 200, false)?,
-                channel_group: check_label(
-                    "default_channel_group",
-                    &r.default_channel_group,
-                    100,
-                    false,
-                )?,
-                age_bracket: optional_text(&r.age_bracket, "age_bracket", 16)?,
+                source: r.source.clone(),
+                medium: r.medium.clone(),
+                campaign: r.campaign.clone(),
+                channel_group: r.default_channel_group.clone(),
+                // An empty text on the wire is a dimension not reported.
+                age_bracket: (!r.age_bracket.is_empty()).then(|| r.age_bracket.clone()),
                 age: r.age,
-                country: optional_text(&r.country, "country", 64)?,
+                country: (!r.country.is_empty()).then(|| r.country.clone()),
                 is_customer: r.is_customer,
                 sessions: r.sessions,
                 users: r.users,

@@ -158,7 +158,7 @@ impl DemoSource {
                        users: i64,
                        rng: &mut StdRng| {
             let new_users = users * rng.random_range(30..80) / 100;
-            page.web_traffic.push(WebTraffic {
+            let traffic = WebTraffic {
                 day,
                 source: source.into(),
                 medium: medium.into(),
@@ -171,7 +171,12 @@ impl DemoSource {
                 sessions: users + users / 4,
                 users,
                 new_users,
-            });
+            };
+            // The rules every source's rows meet, demo data included.
+            match traffic.check() {
+                Ok(()) => page.web_traffic.push(traffic),
+                Err((field, why)) => page.skipped.push(format!("web traffic: {field} {why}")),
+            }
         };
         for (index, influencer) in INFLUENCERS.iter().enumerate() {
             // Split each influencer's visitors by age so age segments have web data.

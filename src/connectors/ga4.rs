@@ -143,8 +143,14 @@ fn map(request: &PullRequest, reply: &Value, first_row: usize) -> Result<Page, C
         let dims = columns(reply, "dimensionHeaders", &DIMENSIONS)?;
         let mets = columns(reply, "metricHeaders", &METRICS)?;
         for (i, r) in rows.iter().enumerate() {
-            page.web_traffic
-                .push(row(request, first_row + i, r, &dims, &mets)?);
+            let index = first_row + i;
+            let traffic = row(request, index, r, &dims, &mets)?;
+            // The rules IngestWebTraffic applies; one odd row is left out with its
+            // reason rather than failing the day.
+            match traffic.check() {
+                Ok(()) => page.web_traffic.push(traffic),
+                Err((field, why)) => page.skipped.push(format!("rows[{index}]: {field} {why}")),
+            }
         }
     }
     page.day_zone = property_zone(request, reply)?;

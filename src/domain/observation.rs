@@ -196,6 +196,31 @@ pub struct ChannelDayStats {
     pub reach: Option<i64>,
 }
 
+impl ChannelDayStats {
+    /// Checks every rule a row meets, whoever reports it (IngestChannelStats, the social
+    /// connectors, whose counts pass [`check_count`] as they are read): each reported
+    /// count neither negative nor above [`MAX_COUNT`], the first breach named.
+    pub fn check(&self) -> RowResult<()> {
+        let counts = [
+            ("followers", self.followers),
+            ("posts", self.posts),
+            ("mentions", self.mentions),
+            ("shares", self.shares),
+            ("comments", self.comments),
+            ("likes", self.likes),
+            ("link_clicks", self.link_clicks),
+            ("views", self.views),
+            ("reach", self.reach),
+        ];
+        for (field, value) in counts {
+            if let Some(value) = value {
+                check_count(field, value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Web traffic of one day for one combination of dimensions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebTraffic {
@@ -250,8 +275,20 @@ impl WebTraffic {
         sha256_hex(&parts.join("\u{0}"))
     }
 
-    /// Checks the counts: none negative, new users at most users.
+    /// Checks every rule a row meets, whoever reports it (IngestWebTraffic, GA4): labels
+    /// bounded and free of control characters, counts bounded, new users at most users,
+    /// a plausible age. The error names the first field that breaks one.
     pub fn check(&self) -> RowResult<()> {
+        check_label("source", &self.source, 200, false)?;
+        check_label("medium", &self.medium, 200, false)?;
+        check_label("campaign", &self.campaign, 200, false)?;
+        check_label("default_channel_group", &self.channel_group, 100, false)?;
+        if let Some(bracket) = &self.age_bracket {
+            check_label("age_bracket", bracket, 16, false)?;
+        }
+        if let Some(country) = &self.country {
+            check_label("country", country, 64, false)?;
+        }
         check_count("sessions", self.sessions)?;
         check_count("users", self.users)?;
         check_count("new_users", self.new_users)?;
@@ -724,6 +761,23 @@ mod tests {
         let mut bad = row.clone();
         bad.new_users = 5;
         assert_eq!(bad.check().unwrap_err().0, "new_users");
+        let mut long = row.clone();
+        long.campaign = "x".repeat(201);
+        assert_eq!(long.check().unwrap_err().0, "campaign");
+        let stats = ChannelDayStats {
+            channel_id: "anna-ig".into(),
+            day: row.day,
+            followers: Some(10),
+            posts: None,
+            mentions: None,
+            shares: None,
+            comments: None,
+            likes: None,
+            link_clicks: None,
+            views: Some(-1),
+            reach: None,
+        };
+        assert_eq!(stats.check().unwrap_err().0, "views");
     }
 
     #[test]
