@@ -262,6 +262,24 @@ impl StoreSink<'_> {
     }
 }
 
+impl Pulled {
+    /// Counts a stored page of `rows` rows and keeps what it reports: at most 20 skipped
+    /// rows, each missing metric once, the platform's day zone.
+    fn add(&mut self, rows: u64, page: Page) {
+        self.rows += rows;
+        let room = 20usize.saturating_sub(self.skipped.len());
+        self.skipped.extend(page.skipped.into_iter().take(room));
+        for missing in page.missing {
+            if !self.missing.contains(&missing) {
+                self.missing.push(missing);
+            }
+        }
+        if page.day_zone.is_some() {
+            self.day_zone = page.day_zone;
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl PageSink for StoreSink<'_> {
     async fn page(&mut self, page: Page, next_cursor: Option<String>) -> Result<(), SinkError> {
@@ -296,21 +314,7 @@ impl PageSink for StoreSink<'_> {
         .await
         .map_err(err)?;
         self.replace = false;
-        let pulled = &mut self.pulled;
-        pulled.rows += rows;
-        for reason in page.skipped {
-            if pulled.skipped.len() < 20 {
-                pulled.skipped.push(reason);
-            }
-        }
-        for missing in page.missing {
-            if !pulled.missing.contains(&missing) {
-                pulled.missing.push(missing);
-            }
-        }
-        if page.day_zone.is_some() {
-            pulled.day_zone = page.day_zone;
-        }
+        self.pulled.add(rows, page);
         Ok(())
     }
 }
@@ -1609,17 +1613,7 @@ impl Jobs {
                 Ok(days) => order_days.extend(days),
                 Err(e) => return vec![report(connector.name(), Outcome::Failed, e.to_string())],
             }
-            pulled.rows += page.rows();
-            let room = 20usize.saturating_sub(pulled.skipped.len());
-            pulled.skipped.extend(page.skipped.into_iter().take(room));
-            for missing in page.missing {
-                if !pulled.missing.contains(&missing) {
-                    pulled.missing.push(missing);
-                }
-            }
-            if page.day_zone.is_some() {
-                pulled.day_zone = page.day_zone;
-            }
+            pulled.add(page.rows(), page);
         }
         let mut r = report(
             connector.name(),
