@@ -1,19 +1,22 @@
 //! CampaignService.
 use super::Api;
 use super::convert::{self, Pager};
-use super::crud::{Resource, Updating};
+use super::crud::Resource;
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::campaign::{
     Campaign, Giveaway, MAX_GIVEAWAYS, MAX_PARTICIPANTS, Money, Participant,
 };
 use crate::domain::names::Collection;
+use crate::engine::resources::campaigns::{self, CampaignPatch};
+use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::campaign_service_server::CampaignService;
 use tonic::{Request, Response, Status};
 
 const CAMPAIGN: Resource = Resource {
     field: "campaign",
+    id_field: "campaign_id",
     collection: Collection::Campaigns,
     updatable: &[
         "display_name",
@@ -160,20 +163,12 @@ fn set_fields(msg: &proto::Campaign) -> Vec<&'static str> {
     .collect()
 }
 
-#[tonic::async_trait]
-impl CampaignService for Api {
-    async fn create_campaign(
-        &self,
-        request: Request<proto::CreateCampaignRequest>,
-    ) -> Result<Response<proto::Campaign>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
+impl TryFrom<proto::CreateCampaignRequest> for Checked<Create<Campaign>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::CreateCampaignRequest) -> Result<Self, ApiError> {
         let mut problems = Problems::default();
-        let id = problems.or(
-            convert::new_id(&req.campaign_id, "campaign_id", Collection::Campaigns),
-            String::new(),
-        );
-        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let ids = CAMPAIGN.create_ids(&mut problems, &req.campaign_id, &req.request_id);
         let msg = problems.required(req.campaign, "campaign");
         let start_date = problems.take(convert::parse_date(
             msg.start_date.as_ref(),
@@ -185,20 +180,73 @@ impl CampaignService for Api {
         ));
         // A bad date stands in as the other one, so that no order rule fires on it.
         let fallback = start_date.or(end_date).unwrap_or_default();
-        let mut spec = Campaign {
+        let spec = Campaign {
             display_name: msg.display_name.clone(),
             start_date: start_date.unwrap_or(fallback),
             end_date: end_date.unwrap_or(fallback),
             participants: participants(&msg.participants, &mut problems),
             giveaways: giveaways(&msg.giveaways, &mut problems),
         };
-        problems.domain(spec.validate(&tenant.settings.currency), "campaign");
-        problems.finish()?;
-        let stored = self
-            .store
-            .create_campaign(&tenant.id, &id, &spec, request_id)
+        CAMPAIGN.create(ids, spec, problems)
+    }
+}
+
+impl TryFrom<proto::UpdateCampaignRequest> for Checked<Update<CampaignPatch>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::UpdateCampaignRequest) -> Result<Self, ApiError> {
+        let msg = CAMPAIGN.required(req.campaign)?;
+        let mut problems = Problems::default();
+        let target = CAMPAIGN.target(
+            &mut problems,
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            || set_fields(&msg),
+        )?;
+        let mask = &target.mask;
+        // A field that does not convert is left out of the patch, keeping its stored value.
+        let patch = CampaignPatch {
+            display_name: mask.has("display_name").then(|| msg.display_name.clone()),
+            start_date: mask
+                .has("start_date")
+                .then(|| {
+                    problems.take(convert::parse_date(
+                        msg.start_date.as_ref(),
+                        "campaign.start_date",
+                    ))
+                })
+                .flatten(),
+            end_date: mask
+                .has("end_date")
+                .then(|| {
+                    problems.take(convert::parse_date(
+                        msg.end_date.as_ref(),
+                        "campaign.end_date",
+                    ))
+                })
+                .flatten(),
+            participants: mask
+                .has("participants")
+                .then(|| participants(&msg.participants, &mut problems)),
+            giveaways: mask
+                .has("giveaways")
+                .then(|| giveaways(&msg.giveaways, &mut problems)),
+        };
+        CAMPAIGN.update(target, patch, problems)
+    }
+}
+
+#[tonic::async_trait]
+impl CampaignService for Api {
+    async fn create_campaign(
+        &self,
+        request: Request<proto::CreateCampaignRequest>,
+    ) -> Result<Response<proto::Campaign>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let create = request.into_inner().try_into()?;
+        let stored = campaigns::create(&self.store, &tenant, create)
             .await
-            .map_err(|e| ApiError::from_storage(e, "campaign"))?;
+            .map_err(|e| ApiError::from_resource(e, CAMPAIGN.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -208,9 +256,7 @@ impl CampaignService for Api {
     ) -> Result<Response<proto::Campaign>, Status> {
         let tenant = self.tenant(&request).await?;
         let id = CAMPAIGN.id(&request.get_ref().name)?;
-        let stored = self
-            .store
-            .get_campaign(&tenant.id, id)
+        let stored = campaigns::get(&self.store, &tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(to_proto(&stored)))
@@ -223,9 +269,7 @@ impl CampaignService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = self
-            .store
-            .list_campaigns(&tenant.id, pager.request())
+        let page = campaigns::list(&self.store, &tenant, pager.request())
             .await
             .map_err(ApiError::from)?;
         let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
@@ -240,47 +284,10 @@ impl CampaignService for Api {
         request: Request<proto::UpdateCampaignRequest>,
     ) -> Result<Response<proto::Campaign>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let msg = CAMPAIGN.required(req.campaign)?;
-        let mut problems = Problems::default();
-        let Updating { id, mask, current } = CAMPAIGN
-            .load_for_update(
-                &mut problems,
-                (&msg.name, &msg.etag),
-                req.update_mask.as_ref(),
-                || set_fields(&msg),
-                |id| self.store.get_campaign(&tenant.id, id),
-            )
-            .await?;
-        let mut spec = current.spec.clone();
-        if mask.has("display_name") {
-            spec.display_name = msg.display_name.clone();
-        }
-        if mask.has("start_date") {
-            spec.start_date = problems.or(
-                convert::parse_date(msg.start_date.as_ref(), "campaign.start_date"),
-                spec.start_date,
-            );
-        }
-        if mask.has("end_date") {
-            spec.end_date = problems.or(
-                convert::parse_date(msg.end_date.as_ref(), "campaign.end_date"),
-                spec.end_date,
-            );
-        }
-        if mask.has("participants") {
-            spec.participants = participants(&msg.participants, &mut problems);
-        }
-        if mask.has("giveaways") {
-            spec.giveaways = giveaways(&msg.giveaways, &mut problems);
-        }
-        problems.domain(spec.validate(&tenant.settings.currency), "campaign");
-        problems.finish()?;
-        let stored = self
-            .store
-            .update_campaign(&tenant.id, id, current.revision, &spec)
+        let update = request.into_inner().try_into()?;
+        let stored = campaigns::update(&self.store, &tenant, update)
             .await
-            .map_err(|e| ApiError::from_storage(e, "campaign"))?;
+            .map_err(|e| ApiError::from_resource(e, CAMPAIGN.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -290,10 +297,10 @@ impl CampaignService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        CAMPAIGN
-            .delete((&req.name, &req.etag), |id, revision| {
-                self.store.delete_campaign(&tenant.id, id, revision)
-            })
+        let delete = CAMPAIGN.delete(&req.name, &req.etag)?;
+        campaigns::delete(&self.store, &tenant, delete)
             .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
     }
 }

@@ -1,11 +1,13 @@
 //! ChannelService.
 use super::Api;
 use super::convert::{self, Pager};
-use super::crud::{Resource, Updating};
+use super::crud::Resource;
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::channel::{Channel, Platform};
 use crate::domain::names::Collection;
+use crate::engine::resources::channels::{self, ChannelPatch};
+use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::channel_service_server::ChannelService;
 use crate::storage::channels::OwnerFilter;
@@ -13,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 const CHANNEL: Resource = Resource {
     field: "channel",
+    id_field: "channel_id",
     collection: Collection::Channels,
     updatable: &["display_name", "owner", "account_id", "credentials_ref"],
 };
@@ -88,22 +91,14 @@ fn set_fields(msg: &proto::Channel) -> Vec<&'static str> {
     .collect()
 }
 
-#[tonic::async_trait]
-impl ChannelService for Api {
-    async fn create_channel(
-        &self,
-        request: Request<proto::CreateChannelRequest>,
-    ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
+impl TryFrom<proto::CreateChannelRequest> for Checked<Create<Channel>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::CreateChannelRequest) -> Result<Self, ApiError> {
         let mut problems = Problems::default();
-        let id = problems.or(
-            convert::new_id(&req.channel_id, "channel_id", Collection::Channels),
-            String::new(),
-        );
-        let request_id = problems.or(convert::request_id(&req.request_id), None);
+        let ids = CHANNEL.create_ids(&mut problems, &req.channel_id, &req.request_id);
         let msg = problems.required(req.channel, "channel");
-        let mut spec = Channel {
+        let spec = Channel {
             display_name: msg.display_name.clone(),
             // The fallback only lets the other fields be checked; the call is refused.
             platform: problems.or(
@@ -114,13 +109,73 @@ impl ChannelService for Api {
             account_id: msg.account_id.clone(),
             credentials_ref: msg.credentials_ref.clone(),
         };
-        problems.domain(spec.validate(), "channel");
-        problems.finish()?;
-        let stored = self
-            .store
-            .create_channel(&tenant.id, &id, &spec, request_id)
+        CHANNEL.create(ids, spec, problems)
+    }
+}
+
+impl TryFrom<proto::UpdateChannelRequest> for Checked<Update<ChannelPatch>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::UpdateChannelRequest) -> Result<Self, ApiError> {
+        let msg = CHANNEL.required(req.channel)?;
+        let mut problems = Problems::default();
+        let target = CHANNEL.target(
+            &mut problems,
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            || set_fields(&msg),
+        )?;
+        let mask = &target.mask;
+        // The platform is not updatable: when set, it is only compared with the stored one.
+        let platform = if msg.platform != 0 {
+            problems.take(platform_from_proto(msg.platform, "channel.platform"))
+        } else {
+            None
+        };
+        let owner = if mask.has("owner") {
+            problems.take(owner_from_proto(&msg.owner, "channel.owner"))
+        } else {
+            None
+        };
+        let patch = ChannelPatch {
+            platform,
+            display_name: mask.has("display_name").then(|| msg.display_name.clone()),
+            owner,
+            account_id: mask.has("account_id").then(|| msg.account_id.clone()),
+            credentials_ref: mask
+                .has("credentials_ref")
+                .then(|| msg.credentials_ref.clone()),
+        };
+        CHANNEL.update(target, patch, problems)
+    }
+}
+
+/// The owner filter of a ListChannels request.
+fn owner_filter(owner: &str) -> Result<OwnerFilter, ApiError> {
+    Ok(match owner {
+        "" => OwnerFilter::Any,
+        "brand" => OwnerFilter::Brand,
+        other => OwnerFilter::Influencer(
+            convert::parse_name(other, "owner", Collection::Influencers)
+                .map_err(|_| {
+                    ApiError::invalid("owner", "must be empty, `brand` or `influencers/{id}`")
+                })?
+                .to_string(),
+        ),
+    })
+}
+
+#[tonic::async_trait]
+impl ChannelService for Api {
+    async fn create_channel(
+        &self,
+        request: Request<proto::CreateChannelRequest>,
+    ) -> Result<Response<proto::Channel>, Status> {
+        let tenant = self.tenant(&request).await?;
+        let create = request.into_inner().try_into()?;
+        let stored = channels::create(&self.store, &tenant, create)
             .await
-            .map_err(|e| ApiError::from_storage(e, "channel"))?;
+            .map_err(|e| ApiError::from_resource(e, CHANNEL.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -130,9 +185,7 @@ impl ChannelService for Api {
     ) -> Result<Response<proto::Channel>, Status> {
         let tenant = self.tenant(&request).await?;
         let id = CHANNEL.id(&request.get_ref().name)?;
-        let stored = self
-            .store
-            .get_channel(&tenant.id, id)
+        let stored = channels::get(&self.store, &tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(to_proto(&stored)))
@@ -144,21 +197,9 @@ impl ChannelService for Api {
     ) -> Result<Response<proto::ListChannelsResponse>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        let owner = match req.owner.as_str() {
-            "" => OwnerFilter::Any,
-            "brand" => OwnerFilter::Brand,
-            other => OwnerFilter::Influencer(
-                convert::parse_name(other, "owner", Collection::Influencers)
-                    .map_err(|_| {
-                        ApiError::invalid("owner", "must be empty, `brand` or `influencers/{id}`")
-                    })?
-                    .to_string(),
-            ),
-        };
+        let owner = owner_filter(&req.owner)?;
         let pager = Pager::new(req.page_size, &req.page_token, &[&req.owner])?;
-        let page = self
-            .store
-            .list_channels(&tenant.id, &owner, pager.request())
+        let page = channels::list(&self.store, &tenant, &owner, pager.request())
             .await
             .map_err(ApiError::from)?;
         let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
@@ -173,48 +214,10 @@ impl ChannelService for Api {
         request: Request<proto::UpdateChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let msg = CHANNEL.required(req.channel)?;
-        let mut problems = Problems::default();
-        let Updating { id, mask, current } = CHANNEL
-            .load_for_update(
-                &mut problems,
-                (&msg.name, &msg.etag),
-                req.update_mask.as_ref(),
-                || set_fields(&msg),
-                |id| self.store.get_channel(&tenant.id, id),
-            )
-            .await?;
-        if msg.platform != 0
-            && problems
-                .take(platform_from_proto(msg.platform, "channel.platform"))
-                .is_some_and(|p| p != current.spec.platform)
-        {
-            problems.add(
-                "channel.platform",
-                "cannot change; create a new channel instead",
-            );
-        }
-        let mut spec = current.spec.clone();
-        if mask.has("display_name") {
-            spec.display_name = msg.display_name.clone();
-        }
-        if mask.has("owner") {
-            spec.owner = problems.or(owner_from_proto(&msg.owner, "channel.owner"), spec.owner);
-        }
-        if mask.has("account_id") {
-            spec.account_id = msg.account_id.clone();
-        }
-        if mask.has("credentials_ref") {
-            spec.credentials_ref = msg.credentials_ref.clone();
-        }
-        problems.domain(spec.validate(), "channel");
-        problems.finish()?;
-        let stored = self
-            .store
-            .update_channel(&tenant.id, id, current.revision, &spec)
+        let update = request.into_inner().try_into()?;
+        let stored = channels::update(&self.store, &tenant, update)
             .await
-            .map_err(|e| ApiError::from_storage(e, "channel"))?;
+            .map_err(|e| ApiError::from_resource(e, CHANNEL.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -224,10 +227,10 @@ impl ChannelService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        CHANNEL
-            .delete((&req.name, &req.etag), |id, revision| {
-                self.store.delete_channel(&tenant.id, id, revision)
-            })
+        let delete = CHANNEL.delete(&req.name, &req.etag)?;
+        channels::delete(&self.store, &tenant, delete)
             .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
     }
 }

@@ -1,31 +1,32 @@
 //! The request mechanics the five resource services share (influencers, channels,
-//! campaigns, segments, goals): names, the etag and field mask of an Update, the etag of a
-//! Delete. What a resource checks and how its fields apply stays in its own handler.
+//! campaigns, segments, goals): names, request ids, the etag and field mask of an Update,
+//! the etag of a Delete, each read into the use case's request types
+//! ([`crate::engine::resources`]). What a resource's fields convert to stays in its own
+//! handler.
 use super::convert::{self, Mask};
 use super::error::{ApiError, Problems};
-use crate::domain::Stored;
 use crate::domain::names::Collection;
-use crate::storage::StorageError;
-use tonic::{Response, Status};
+use crate::engine::resources::{Checked, Create, Delete, Update};
 
 /// A resource as its service's requests name it.
 pub struct Resource {
     /// The request field holding the resource (`influencer`), prefix of its violations.
     pub field: &'static str,
+    /// The field of a Create request holding the new id (`influencer_id`).
+    pub id_field: &'static str,
     /// The collection its names belong to.
     pub collection: Collection,
     /// The fields an Update may change.
     pub updatable: &'static [&'static str],
 }
 
-/// What an Update changes: the stored resource its etag named and the fields to apply.
-pub struct Updating<'a, T> {
-    /// The resource's id.
-    pub id: &'a str,
+/// The target of an Update, read from its name, etag and mask.
+pub struct Target {
+    name: String,
+    id: String,
+    revision: Option<i64>,
     /// The fields to change.
     pub mask: Mask,
-    /// The resource as stored; its revision is the one the update must still find.
-    pub current: Stored<T>,
 }
 
 impl Resource {
@@ -39,20 +40,47 @@ impl Resource {
         message.ok_or_else(|| ApiError::invalid(self.field, "is required"))
     }
 
-    /// Reads an Update's name, etag and mask (recording every problem of the three in
-    /// `problems`), loads the stored resource with `get`, and refuses it when the etag
-    /// sent is not its current one.
-    pub async fn load_for_update<'a, T, F>(
+    /// Reads a Create's id and request id, recording their problems in `problems`.
+    pub fn create_ids(
         &self,
         problems: &mut Problems,
-        (name, etag): (&'a str, &str),
+        id: &str,
+        request_id: &str,
+    ) -> (String, Option<String>) {
+        let id = problems.or(
+            convert::new_id(id, self.id_field, self.collection),
+            String::new(),
+        );
+        let request_id = problems.or(convert::request_id(request_id), None);
+        (id, request_id.map(str::to_string))
+    }
+
+    /// A Create of `spec` with the problems recorded in `problems` held back.
+    pub fn create<T>(
+        &self,
+        (id, request_id): (String, Option<String>),
+        spec: T,
+        problems: Problems,
+    ) -> Result<Checked<Create<T>>, ApiError> {
+        Ok(Checked {
+            request: Create {
+                id,
+                request_id,
+                spec,
+            },
+            invalid: problems.hold(self.field)?,
+        })
+    }
+
+    /// Reads an Update's name, etag and mask, recording every problem of the three in
+    /// `problems`; refused when any is bad, since the fields cannot be read without them.
+    pub fn target(
+        &self,
+        problems: &mut Problems,
+        (name, etag): (&str, &str),
         mask: Option<&prost_types::FieldMask>,
         set_fields: impl FnOnce() -> Vec<&'static str>,
-        get: impl FnOnce(&'a str) -> F,
-    ) -> Result<Updating<'a, T>, ApiError>
-    where
-        F: Future<Output = crate::storage::Result<Stored<T>>>,
-    {
+    ) -> Result<Target, ApiError> {
         let target = convert::update_target(
             problems,
             self.field,
@@ -62,29 +90,41 @@ impl Resource {
             self.updatable,
             set_fields,
         );
-        let Some((id, etag, mask)) = target else {
+        let Some((id, revision, mask)) = target else {
             return Err(std::mem::take(problems).refuse());
         };
-        let current = get(id).await?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(StorageError::EtagMismatch(name.to_string()).into());
-        }
-        Ok(Updating { id, mask, current })
+        Ok(Target {
+            name: name.to_string(),
+            id: id.to_string(),
+            revision,
+            mask,
+        })
     }
 
-    /// Answers a Delete request: reads its name and etag and calls `delete` with the id
-    /// and the revision the etag names.
-    pub async fn delete<'a, F>(
+    /// An Update of `target` by `patch`, with the problems recorded in `problems` held
+    /// back.
+    pub fn update<P>(
         &self,
-        (name, etag): (&'a str, &str),
-        delete: impl FnOnce(&'a str, Option<i64>) -> F,
-    ) -> Result<Response<()>, Status>
-    where
-        F: Future<Output = crate::storage::Result<()>>,
-    {
-        let id = self.id(name)?;
-        let revision = convert::etag(etag, "etag")?;
-        delete(id, revision).await.map_err(ApiError::from)?;
-        Ok(Response::new(()))
+        target: Target,
+        patch: P,
+        problems: Problems,
+    ) -> Result<Checked<Update<P>>, ApiError> {
+        Ok(Checked {
+            request: Update {
+                name: target.name,
+                id: target.id,
+                revision: target.revision,
+                patch,
+            },
+            invalid: problems.hold(self.field)?,
+        })
+    }
+
+    /// Reads a Delete request's name and etag.
+    pub fn delete(&self, name: &str, etag: &str) -> Result<Delete, ApiError> {
+        Ok(Delete {
+            id: self.id(name)?.to_string(),
+            revision: convert::etag(etag, "etag")?,
+        })
     }
 }

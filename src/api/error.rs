@@ -1,5 +1,6 @@
 //! API errors and their one mapping to `tonic::Status`, with google.rpc rich details.
-use crate::domain::{DomainError, Violation};
+use crate::domain::{DomainError, Violation, prefixed, within};
+use crate::engine::resources::{Invalid, ResourceError};
 use crate::storage::StorageError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -81,6 +82,16 @@ impl ApiError {
             e @ StorageError::Conflict(_) => ApiError::Conflict(e),
             e @ StorageError::Unavailable(_) => ApiError::Unavailable(e),
             e @ StorageError::Database(_) => ApiError::Internal(e),
+        }
+    }
+
+    /// Converts a use case's error, prefixing the field of an invalid reference.
+    pub fn from_resource(err: ResourceError, prefix: &str) -> Self {
+        match err {
+            ResourceError::Invalid(violations) => ApiError::Invalid(violations),
+            ResourceError::NotFound(what) => ApiError::NotFound(what),
+            ResourceError::FailedPrecondition(what) => ApiError::FailedPrecondition(what),
+            ResourceError::Storage(e) => ApiError::from_storage(e, prefix),
         }
     }
 
@@ -167,6 +178,19 @@ impl Problems {
         }
     }
 
+    /// The violations recorded, held back for the use case to answer together with the
+    /// domain's (see [`Invalid`]); `field` is the request field that holds the resource.
+    /// An error that is not bad input is answered at once.
+    pub fn hold(self, field: &'static str) -> Result<Invalid, ApiError> {
+        match self.other {
+            Some(other) => Err(other),
+            None => Ok(Invalid {
+                field,
+                violations: self.violations,
+            }),
+        }
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.violations.is_empty() && self.other.is_none()
@@ -189,13 +213,6 @@ impl Problems {
             (None, false) => Err(ApiError::Invalid(self.violations)),
         }
     }
-}
-
-/// Whether `field` is `parent` or a path inside it (`a.b`, `a[3]`).
-fn within(field: &str, parent: &str) -> bool {
-    field
-        .strip_prefix(parent)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// The longest path that holds every one of `fields` (`campaign.participants` for
@@ -245,6 +262,12 @@ fn capped(violations: &[Violation]) -> Vec<Violation> {
     out
 }
 
+impl From<ResourceError> for ApiError {
+    fn from(err: ResourceError) -> Self {
+        ApiError::from_resource(err, "")
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         ApiError::from_storage(err, "")
@@ -257,14 +280,6 @@ impl From<crate::jobs::JobError> for ApiError {
             crate::jobs::JobError::Storage(e) => ApiError::from(e),
             crate::jobs::JobError::Invalid(field, problem) => ApiError::invalid(field, problem),
         }
-    }
-}
-
-fn prefixed(prefix: &str, field: &str) -> String {
-    match (prefix.is_empty(), field.is_empty()) {
-        (true, _) => field.to_string(),
-        (false, true) => prefix.to_string(),
-        (false, false) => format!("{prefix}.{field}"),
     }
 }
 

@@ -1,12 +1,14 @@
 //! GoalService.
 use super::Api;
 use super::convert::{self, Mask, Pager};
-use super::crud::{Resource, Updating};
+use super::crud::Resource;
 use super::error::{ApiError, Problems};
 use super::kpi::{objective_from_proto, objective_to_proto};
 use crate::domain::Stored;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::names::Collection;
+use crate::engine::resources::goals::{self, GoalPatch, Written};
+use crate::engine::resources::{Checked, Create, Update};
 use crate::kpi::goal_eval::{Evaluation, Status as GoalStatus};
 use crate::kpi::value::positive_zero;
 use crate::proto;
@@ -15,6 +17,7 @@ use tonic::{Request, Response, Status};
 
 const GOAL: Resource = Resource {
     field: "goal",
+    id_field: "goal_id",
     collection: Collection::Goals,
     updatable: &[
         "display_name",
@@ -127,58 +130,45 @@ pub type GoalStream = std::pin::Pin<
 >;
 
 impl Api {
-    /// A goal as returned by Create and Update: with the achievability warning, if any.
-    async fn with_warnings(
-        &self,
-        tenant: &crate::domain::tenant::Tenant,
-        stored: &Stored<Goal>,
-    ) -> Result<proto::Goal, ApiError> {
-        let today = chrono::Utc::now()
-            .with_timezone(&tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC))
-            .date_naive();
-        let warning = crate::engine::achievability(
-            &self.store,
-            &tenant.id,
-            stored,
-            today,
-            self.jobs.settings().goal_warning_factor,
-        )
-        .await?;
-        let mut goal = to_proto(stored);
-        goal.warnings.extend(warning);
-        Ok(goal)
+    /// A goal as Create and Update answer it: with the achievability warning, if any.
+    fn written(written: Written) -> proto::Goal {
+        let mut goal = to_proto(&written.stored);
+        goal.warnings.extend(written.warning);
+        goal
+    }
+
+    /// How far beyond its history a goal's target may reach before it is warned about.
+    fn warning_factor(&self) -> f64 {
+        self.jobs.settings().goal_warning_factor
     }
 }
 
-/// Reads each goal field of `msg` that `mask` selects into `goal`, recording every field
-/// that does not convert (the goal keeps its value there).
-fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask, problems: &mut Problems) {
+/// Reads each goal field of `msg` that `mask` selects, recording every field that does not
+/// convert (left out of the patch, so the goal keeps its value there).
+fn patch(msg: &proto::Goal, mask: &Mask, problems: &mut Problems) -> GoalPatch {
+    let mut patch = GoalPatch::default();
     if mask.has("display_name") {
-        goal.display_name = msg.display_name.clone();
+        patch.display_name = Some(msg.display_name.clone());
     }
     if mask.has("objective") {
-        goal.objective = problems.or(
-            objective_from_proto(msg.objective, "goal.objective"),
-            goal.objective,
-        );
+        patch.objective = problems.take(objective_from_proto(msg.objective, "goal.objective"));
     }
     if mask.has("kpi") {
-        goal.kpi = msg.kpi.clone();
+        patch.kpi = Some(msg.kpi.clone());
     }
     if mask.has("scope") {
-        goal.scope = msg.scope.clone();
+        patch.scope = Some(msg.scope.clone());
     }
     if mask.has("segment") && msg.segment.is_empty() {
-        goal.segment = None;
+        patch.segment = Some(None);
     } else if mask.has("segment") {
-        goal.segment = problems
+        patch.segment = problems
             .take(convert::parse_name(
                 &msg.segment,
                 "goal.segment",
                 Collection::Segments,
             ))
-            .map(str::to_string)
-            .or(goal.segment.take());
+            .map(|id| Some(id.to_string()));
     }
     if mask.has("baseline") {
         let baseline = msg.baseline.unwrap_or_default();
@@ -188,9 +178,13 @@ fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask, problems: &mut Problem
             {
                 problems.add("goal.baseline.value", "is only allowed with the FIXED rule");
             }
-            Ok(proto::BaselineRule::Unspecified) => goal.baseline = Baseline::None,
-            Ok(proto::BaselineRule::Fixed) => goal.baseline = Baseline::Fixed(baseline.value),
-            Ok(proto::BaselineRule::KpiBeforeStart) => goal.baseline = Baseline::KpiBeforeStart,
+            Ok(proto::BaselineRule::Unspecified) => patch.baseline = Some(Baseline::None),
+            Ok(proto::BaselineRule::Fixed) => {
+                patch.baseline = Some(Baseline::Fixed(baseline.value));
+            }
+            Ok(proto::BaselineRule::KpiBeforeStart) => {
+                patch.baseline = Some(Baseline::KpiBeforeStart);
+            }
             Err(_) => problems.add(
                 "goal.baseline.rule",
                 format!("{} is not a BaselineRule value", baseline.rule),
@@ -198,20 +192,21 @@ fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask, problems: &mut Problem
         }
     }
     if mask.has("target") {
-        goal.target = msg
-            .target
-            .as_ref()
-            .and_then(|t| t.kind)
-            .map(|kind| match kind {
-                proto::target::Kind::AbsoluteValue(v) => Target::Absolute(v),
-                proto::target::Kind::RelativeChangePercent(v) => Target::RelativePercent(v),
-            });
+        patch.target = Some(
+            msg.target
+                .as_ref()
+                .and_then(|t| t.kind)
+                .map(|kind| match kind {
+                    proto::target::Kind::AbsoluteValue(v) => Target::Absolute(v),
+                    proto::target::Kind::RelativeChangePercent(v) => Target::RelativePercent(v),
+                }),
+        );
     }
     if mask.has("direction") {
         match proto::Direction::try_from(msg.direction) {
-            Ok(proto::Direction::Unspecified) => goal.direction = None,
-            Ok(proto::Direction::Up) => goal.direction = Some(Direction::Up),
-            Ok(proto::Direction::Down) => goal.direction = Some(Direction::Down),
+            Ok(proto::Direction::Unspecified) => patch.direction = Some(None),
+            Ok(proto::Direction::Up) => patch.direction = Some(Some(Direction::Up)),
+            Ok(proto::Direction::Down) => patch.direction = Some(Some(Direction::Down)),
             Err(_) => problems.add(
                 "goal.direction",
                 format!("{} is not a Direction value", msg.direction),
@@ -219,24 +214,21 @@ fn apply(goal: &mut Goal, msg: &proto::Goal, mask: &Mask, problems: &mut Problem
         }
     }
     if mask.has("start_date") {
-        goal.start_date = problems
-            .take(convert::parse_date(
-                msg.start_date.as_ref(),
-                "goal.start_date",
-            ))
-            .or(goal.start_date);
+        patch.start_date = problems.take(convert::parse_date(
+            msg.start_date.as_ref(),
+            "goal.start_date",
+        ));
     }
     if mask.has("deadline") {
-        goal.deadline = problems
-            .take(convert::parse_date(msg.deadline.as_ref(), "goal.deadline"))
-            .or(goal.deadline);
+        patch.deadline = problems.take(convert::parse_date(msg.deadline.as_ref(), "goal.deadline"));
     }
     if mask.has("owner") {
-        goal.owner = msg.owner.clone();
+        patch.owner = Some(msg.owner.clone());
     }
     if mask.has("trailing_days") {
-        goal.trailing_days = (msg.trailing_days != 0).then_some(msg.trailing_days);
+        patch.trailing_days = Some((msg.trailing_days != 0).then_some(msg.trailing_days));
     }
+    patch
 }
 
 fn set_fields(msg: &proto::Goal) -> Vec<&'static str> {
@@ -281,25 +273,36 @@ fn empty_goal() -> Goal {
 fn read_new(msg: &proto::Goal, problems: &mut Problems) -> Goal {
     let mut goal = empty_goal();
     let mask = Mask::Fields(set_fields(msg).into_iter().map(String::from).collect());
-    apply(&mut goal, msg, &mask, problems);
+    patch(msg, &mask, problems).apply(&mut goal);
     goal
 }
 
-impl Api {
-    /// The tenant's own KPI ids a goal may measure: custom KPIs and pushed metric keys.
-    async fn tenant_kpis(
-        &self,
-        tenant: &str,
-    ) -> Result<std::collections::HashSet<String>, ApiError> {
-        let mut ids = self.store.metric_key_set(tenant).await?;
-        ids.extend(
-            self.store
-                .custom_kpis(tenant)
-                .await?
-                .into_iter()
-                .map(|c| c.id),
-        );
-        Ok(ids)
+impl TryFrom<proto::CreateGoalRequest> for Checked<Create<Goal>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::CreateGoalRequest) -> Result<Self, ApiError> {
+        let mut problems = Problems::default();
+        let ids = GOAL.create_ids(&mut problems, &req.goal_id, &req.request_id);
+        let msg = problems.required(req.goal, "goal");
+        let spec = read_new(&msg, &mut problems);
+        GOAL.create(ids, spec, problems)
+    }
+}
+
+impl TryFrom<proto::UpdateGoalRequest> for Checked<Update<GoalPatch>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::UpdateGoalRequest) -> Result<Self, ApiError> {
+        let msg = GOAL.required(req.goal)?;
+        let mut problems = Problems::default();
+        let target = GOAL.target(
+            &mut problems,
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            || set_fields(&msg),
+        )?;
+        let patch = patch(&msg, &target.mask, &mut problems);
+        GOAL.update(target, patch, problems)
     }
 }
 
@@ -310,27 +313,11 @@ impl GoalService for Api {
         request: Request<proto::CreateGoalRequest>,
     ) -> Result<Response<proto::Goal>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let mut problems = Problems::default();
-        let id = problems.or(
-            convert::new_id(&req.goal_id, "goal_id", Collection::Goals),
-            String::new(),
-        );
-        let request_id = problems.or(convert::request_id(&req.request_id), None);
-        let msg = problems.required(req.goal, "goal");
-        let spec = read_new(&msg, &mut problems);
-        let known = self.tenant_kpis(&tenant.id).await?;
-        let scope = problems.domain(spec.validate_with(&|k| known.contains(k)), "goal");
-        problems.finish()?;
-        let Some(scope) = scope else {
-            return Err(Problems::default().refuse().into());
-        };
-        let stored = self
-            .store
-            .create_goal(&tenant.id, &id, &spec, &scope, request_id)
+        let create = request.into_inner().try_into()?;
+        let written = goals::create(&self.store, &tenant, create, self.warning_factor())
             .await
-            .map_err(|e| ApiError::from_storage(e, "goal"))?;
-        Ok(Response::new(self.with_warnings(&tenant, &stored).await?))
+            .map_err(|e| ApiError::from_resource(e, GOAL.field))?;
+        Ok(Response::new(Api::written(written)))
     }
 
     async fn get_goal(
@@ -339,9 +326,7 @@ impl GoalService for Api {
     ) -> Result<Response<proto::Goal>, Status> {
         let tenant = self.tenant(&request).await?;
         let id = GOAL.id(&request.get_ref().name)?;
-        let stored = self
-            .store
-            .get_goal(&tenant.id, id)
+        let stored = goals::get(&self.store, &tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(to_proto(&stored)))
@@ -354,9 +339,7 @@ impl GoalService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = self
-            .store
-            .list_goals(&tenant.id, pager.request())
+        let page = goals::list(&self.store, &tenant, pager.request())
             .await
             .map_err(ApiError::from)?;
         let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
@@ -371,32 +354,11 @@ impl GoalService for Api {
         request: Request<proto::UpdateGoalRequest>,
     ) -> Result<Response<proto::Goal>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let msg = GOAL.required(req.goal)?;
-        let mut problems = Problems::default();
-        let Updating { id, mask, current } = GOAL
-            .load_for_update(
-                &mut problems,
-                (&msg.name, &msg.etag),
-                req.update_mask.as_ref(),
-                || set_fields(&msg),
-                |id| self.store.get_goal(&tenant.id, id),
-            )
-            .await?;
-        let mut spec = current.spec.clone();
-        apply(&mut spec, &msg, &mask, &mut problems);
-        let known = self.tenant_kpis(&tenant.id).await?;
-        let scope = problems.domain(spec.validate_with(&|k| known.contains(k)), "goal");
-        problems.finish()?;
-        let Some(scope) = scope else {
-            return Err(Problems::default().refuse().into());
-        };
-        let stored = self
-            .store
-            .update_goal(&tenant.id, id, current.revision, &spec, &scope)
+        let update = request.into_inner().try_into()?;
+        let written = goals::update(&self.store, &tenant, update, self.warning_factor())
             .await
-            .map_err(|e| ApiError::from_storage(e, "goal"))?;
-        Ok(Response::new(self.with_warnings(&tenant, &stored).await?))
+            .map_err(|e| ApiError::from_resource(e, GOAL.field))?;
+        Ok(Response::new(Api::written(written)))
     }
 
     async fn delete_goal(
@@ -405,10 +367,11 @@ impl GoalService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        GOAL.delete((&req.name, &req.etag), |id, revision| {
-            self.store.delete_goal(&tenant.id, id, revision)
-        })
-        .await
+        let delete = GOAL.delete(&req.name, &req.etag)?;
+        goals::delete(&self.store, &tenant, delete)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
     }
 
     async fn get_goal_progress(
@@ -417,44 +380,16 @@ impl GoalService for Api {
     ) -> Result<Response<proto::GoalEvaluation>, Status> {
         let tenant = self.tenant(&request).await?;
         let id = GOAL.id(&request.get_ref().name)?;
-        let goal = self
-            .store
-            .get_goal(&tenant.id, id)
+        let yesterday = crate::jobs::yesterday(chrono::Utc::now(), &tenant);
+        let (goal, evaluation, version) = goals::progress(&self.store, &tenant, id, yesterday)
             .await
             .map_err(ApiError::from)?;
-        let as_of = match self
-            .store
-            .newest_snapshot_day(&tenant.id)
-            .await
-            .map_err(ApiError::from)?
-        {
-            Some(day) => day,
-            None => crate::jobs::yesterday(chrono::Utc::now(), &tenant),
-        };
-        let mut evaluator = crate::engine::Evaluator::new(&self.store, &tenant.id)
-            .await
-            .map_err(ApiError::from)?;
-        match evaluator
-            .evaluate(&goal.spec, as_of)
-            .await
-            .map_err(ApiError::from)?
-        {
-            Some((evaluation, version)) => Ok(Response::new(evaluation_to_proto(
-                &goal.id,
-                &evaluation,
-                version,
-                None,
-            ))),
-            None => Err(ApiError::FailedPrecondition(format!(
-                "goal `{}` starts on {}, after {as_of}, the newest computed day",
-                goal.id,
-                goal.spec
-                    .start_date
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "an unset day".into())
-            ))
-            .into()),
-        }
+        Ok(Response::new(evaluation_to_proto(
+            &goal.id,
+            &evaluation,
+            version,
+            None,
+        )))
     }
 
     async fn list_goal_evaluations(
@@ -464,15 +399,8 @@ impl GoalService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let id = convert::parse_name(&req.parent, "parent", Collection::Goals)?;
-        // The goal must exist in this tenant (NOT_FOUND otherwise).
-        self.store
-            .get_goal(&tenant.id, id)
-            .await
-            .map_err(ApiError::from)?;
         let pager = Pager::new(req.page_size, &req.page_token, &[&req.parent])?;
-        let page = self
-            .store
-            .list_goal_evaluations(&tenant.id, id, pager.request())
+        let page = goals::evaluations(&self.store, &tenant, id, pager.request())
             .await
             .map_err(ApiError::from)?;
         let last = page.items.last().map(|e| e.evaluation.as_of.to_string());
@@ -502,8 +430,7 @@ impl GoalService for Api {
         let mut wanted = std::collections::HashSet::new();
         for (i, name) in req.goals.iter().enumerate() {
             let id = convert::parse_name(name, &format!("goals[{i}]"), Collection::Goals)?;
-            self.store
-                .get_goal(&tenant.id, id)
+            goals::get(&self.store, &tenant, id)
                 .await
                 .map_err(ApiError::from)?;
             wanted.insert(id.to_string());

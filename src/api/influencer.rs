@@ -1,17 +1,20 @@
 //! InfluencerService.
 use super::Api;
 use super::convert::{self, Pager};
-use super::crud::{Resource, Updating};
+use super::crud::Resource;
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::influencer::{Influencer, TrackingValue};
 use crate::domain::names::Collection;
+use crate::engine::resources::influencers::{self, InfluencerPatch};
+use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::influencer_service_server::InfluencerService;
 use tonic::{Request, Response, Status};
 
 const INFLUENCER: Resource = Resource {
     field: "influencer",
+    id_field: "influencer_id",
     collection: Collection::Influencers,
     updatable: &["display_name", "tags", "discount_codes", "tracking_values"],
 };
@@ -73,6 +76,44 @@ fn set_fields(msg: &proto::Influencer) -> Vec<&'static str> {
     set
 }
 
+impl TryFrom<proto::CreateInfluencerRequest> for Checked<Create<Influencer>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::CreateInfluencerRequest) -> Result<Self, ApiError> {
+        let mut problems = Problems::default();
+        let ids = INFLUENCER.create_ids(&mut problems, &req.influencer_id, &req.request_id);
+        let msg = problems.required(req.influencer, "influencer");
+        INFLUENCER.create(ids, from_proto(&msg), problems)
+    }
+}
+
+impl TryFrom<proto::UpdateInfluencerRequest> for Checked<Update<InfluencerPatch>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::UpdateInfluencerRequest) -> Result<Self, ApiError> {
+        let msg = INFLUENCER.required(req.influencer)?;
+        let mut problems = Problems::default();
+        let target = INFLUENCER.target(
+            &mut problems,
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            || set_fields(&msg),
+        )?;
+        let mask = &target.mask;
+        let patch = InfluencerPatch {
+            display_name: mask.has("display_name").then(|| msg.display_name.clone()),
+            tags: mask.has("tags").then(|| msg.tags.clone()),
+            discount_codes: mask
+                .has("discount_codes")
+                .then(|| msg.discount_codes.clone()),
+            tracking_values: mask
+                .has("tracking_values")
+                .then(|| tracking(&msg.tracking_values)),
+        };
+        INFLUENCER.update(target, patch, problems)
+    }
+}
+
 #[tonic::async_trait]
 impl InfluencerService for Api {
     async fn create_influencer(
@@ -80,22 +121,10 @@ impl InfluencerService for Api {
         request: Request<proto::CreateInfluencerRequest>,
     ) -> Result<Response<proto::Influencer>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let mut problems = Problems::default();
-        let id = problems.or(
-            convert::new_id(&req.influencer_id, "influencer_id", Collection::Influencers),
-            String::new(),
-        );
-        let request_id = problems.or(convert::request_id(&req.request_id), None);
-        let msg = problems.required(req.influencer, "influencer");
-        let mut spec = from_proto(&msg);
-        problems.domain(spec.validate(), "influencer");
-        problems.finish()?;
-        let stored = self
-            .store
-            .create_influencer(&tenant.id, &id, &spec, request_id)
+        let create = request.into_inner().try_into()?;
+        let stored = influencers::create(&self.store, &tenant, create)
             .await
-            .map_err(|e| ApiError::from_storage(e, "influencer"))?;
+            .map_err(|e| ApiError::from_resource(e, INFLUENCER.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -105,9 +134,7 @@ impl InfluencerService for Api {
     ) -> Result<Response<proto::Influencer>, Status> {
         let tenant = self.tenant(&request).await?;
         let id = INFLUENCER.id(&request.get_ref().name)?;
-        let stored = self
-            .store
-            .get_influencer(&tenant.id, id)
+        let stored = influencers::get(&self.store, &tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(to_proto(&stored)))
@@ -120,9 +147,7 @@ impl InfluencerService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = self
-            .store
-            .list_influencers(&tenant.id, pager.request())
+        let page = influencers::list(&self.store, &tenant, pager.request())
             .await
             .map_err(ApiError::from)?;
         let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
@@ -137,38 +162,10 @@ impl InfluencerService for Api {
         request: Request<proto::UpdateInfluencerRequest>,
     ) -> Result<Response<proto::Influencer>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let msg = INFLUENCER.required(req.influencer)?;
-        let mut problems = Problems::default();
-        let Updating { id, mask, current } = INFLUENCER
-            .load_for_update(
-                &mut problems,
-                (&msg.name, &msg.etag),
-                req.update_mask.as_ref(),
-                || set_fields(&msg),
-                |id| self.store.get_influencer(&tenant.id, id),
-            )
-            .await?;
-        let mut spec = current.spec.clone();
-        if mask.has("display_name") {
-            spec.display_name = msg.display_name.clone();
-        }
-        if mask.has("tags") {
-            spec.tags = msg.tags.clone();
-        }
-        if mask.has("discount_codes") {
-            spec.discount_codes = msg.discount_codes.clone();
-        }
-        if mask.has("tracking_values") {
-            spec.tracking_values = tracking(&msg.tracking_values);
-        }
-        spec.validate()
-            .map_err(|e| ApiError::from_domain(e, "influencer"))?;
-        let stored = self
-            .store
-            .update_influencer(&tenant.id, id, current.revision, &spec)
+        let update = request.into_inner().try_into()?;
+        let stored = influencers::update(&self.store, &tenant, update)
             .await
-            .map_err(|e| ApiError::from_storage(e, "influencer"))?;
+            .map_err(|e| ApiError::from_resource(e, INFLUENCER.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -178,10 +175,10 @@ impl InfluencerService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        INFLUENCER
-            .delete((&req.name, &req.etag), |id, revision| {
-                self.store.delete_influencer(&tenant.id, id, revision)
-            })
+        let delete = INFLUENCER.delete(&req.name, &req.etag)?;
+        influencers::delete(&self.store, &tenant, delete)
             .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
     }
 }

@@ -9,13 +9,14 @@ use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
 use crate::domain::tenant::Tenant;
 use crate::engine::query::{self, Answer, KeyRequest, Query, QueryError};
+use crate::engine::resources::custom_kpis::{self, CustomKpiPatch};
+use crate::engine::resources::{Checked, Create, Delete, Update};
 use crate::kpi::KpiKey;
+use crate::kpi::custom::CustomKpi;
 use crate::kpi::period::{Granularity, Period};
 use crate::kpi::value::{Reason, positive_zero};
 use crate::proto;
 use crate::proto::kpi_service_server::KpiService;
-use chrono::NaiveDate;
-use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 
 /// Longest range one ComputeKpis or QuerySnapshots call covers.
@@ -224,58 +225,78 @@ fn custom_to_proto(
     }
 }
 
-impl Api {
-    /// Validates a custom KPI's fields and formula against the tenant's other definitions.
-    async fn check_custom(
-        &self,
-        tenant: &str,
-        id: &str,
-        spec: &crate::kpi::custom::CustomKpi,
-    ) -> Result<(), ApiError> {
-        let mut v = crate::domain::Violations::default();
-        v.check(
-            "kpi_definition.display_name",
-            crate::domain::check_text(&spec.display_name, 200),
+impl TryFrom<proto::CreateKpiDefinitionRequest> for Checked<Create<CustomKpi>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::CreateKpiDefinitionRequest) -> Result<Self, ApiError> {
+        let mut problems = Problems::default();
+        problems.take(
+            crate::kpi::custom::check_id(&req.kpi_definition_id)
+                .map_err(|e| ApiError::invalid("kpi_definition_id", e)),
         );
-        v.check(
-            "kpi_definition.unit",
-            crate::domain::check_text(&spec.unit, 32),
-        );
-        if spec.description.chars().count() > 2000 {
-            v.add(
-                "kpi_definition.description",
-                "is longer than 2000 characters",
-            );
-        } else if spec
-            .description
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            // Lines and tabs are text; other control characters (NUL above all, which
-            // PostgreSQL cannot store) are not.
-            v.add(
-                "kpi_definition.description",
-                "must not contain control characters other than line breaks and tabs",
-            );
-        }
-        let customs: HashMap<String, crate::domain::formula::Formula> = self
-            .store
-            .custom_kpis(tenant)
-            .await?
-            .into_iter()
-            .filter(|c| c.id != id)
-            .filter_map(|c| {
-                crate::domain::formula::parse(&c.spec.formula)
-                    .ok()
-                    .map(|f| (c.id, f))
-            })
-            .collect();
-        let metrics = self.store.metric_key_set(tenant).await?;
-        if let Err(e) = crate::kpi::custom::validate_formula(id, &spec.formula, &customs, &metrics)
-        {
-            v.add("kpi_definition.formula", e.to_string());
-        }
-        v.finish().map_err(|e| ApiError::from_domain(e, ""))
+        let msg = problems.required(req.kpi_definition, "kpi_definition");
+        Ok(Checked {
+            request: Create {
+                id: req.kpi_definition_id,
+                request_id: None,
+                spec: CustomKpi {
+                    display_name: msg.display_name,
+                    description: msg.description,
+                    unit: msg.unit,
+                    formula: msg.formula,
+                    version: 1,
+                },
+            },
+            invalid: problems.hold("kpi_definition")?,
+        })
+    }
+}
+
+impl TryFrom<proto::UpdateKpiDefinitionRequest> for Checked<Update<CustomKpiPatch>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::UpdateKpiDefinitionRequest) -> Result<Self, ApiError> {
+        let msg = req
+            .kpi_definition
+            .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
+        let mut problems = Problems::default();
+        let id = problems.take(definition_id(&msg.name, "kpi_definition.name"));
+        let etag = problems.take(crate::api::convert::etag(&msg.etag, "kpi_definition.etag"));
+        let mask = problems.take(crate::api::convert::Mask::read(
+            req.update_mask.as_ref(),
+            &["display_name", "description", "unit", "formula"],
+            || {
+                [
+                    ("display_name", !msg.display_name.is_empty()),
+                    ("description", !msg.description.is_empty()),
+                    ("unit", !msg.unit.is_empty()),
+                    ("formula", !msg.formula.is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(f, set)| set.then_some(f))
+                .collect()
+            },
+        ));
+        // The rules of the definition need the stored one; without a name there is none.
+        let (Some(id), Some(revision), Some(mask)) = (id, etag, mask) else {
+            return Err(problems.refuse());
+        };
+        let id = id.to_string();
+        let patch = CustomKpiPatch {
+            display_name: mask.has("display_name").then(|| msg.display_name.clone()),
+            description: mask.has("description").then(|| msg.description.clone()),
+            unit: mask.has("unit").then(|| msg.unit.clone()),
+            formula: mask.has("formula").then(|| msg.formula.clone()),
+        };
+        Ok(Checked {
+            request: Update {
+                name: msg.name,
+                id,
+                revision,
+                patch,
+            },
+            invalid: problems.hold("kpi_definition")?,
+        })
     }
 }
 
@@ -346,9 +367,7 @@ impl KpiService for Api {
             .iter()
             .map(definition_to_proto)
             .collect();
-        let customs = self
-            .store
-            .custom_kpis(&tenant.id)
+        let customs = custom_kpis::list(&self.store, &tenant)
             .await
             .map_err(ApiError::from)?;
         all.extend(customs.iter().map(custom_to_proto));
@@ -384,13 +403,9 @@ impl KpiService for Api {
         if let Some(def) = catalogue::find(id) {
             return Ok(Response::new(definition_to_proto(def)));
         }
-        let custom = self
-            .store
-            .custom_kpis(&tenant.id)
+        let custom = custom_kpis::find(&self.store, &tenant, id)
             .await
             .map_err(ApiError::from)?
-            .into_iter()
-            .find(|c| c.id == id)
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "KPI definition `{}`",
@@ -473,53 +488,23 @@ impl KpiService for Api {
                 return Err(ApiError::Invalid(violations).into());
             }
         };
-        let dir = self
-            .store
-            .directory(&tenant.id)
-            .await
-            .map_err(ApiError::from)?;
-        let exists = match &scope {
-            Scope::Tenant => true,
-            Scope::Influencer(id) => dir.influencers.contains(id),
-            Scope::Campaign(id) => dir.campaigns.contains_key(id),
-            Scope::Channel(id) => dir.channels.contains_key(id),
-        };
-        if !exists {
-            return Err(ApiError::NotFound(scope.to_string()).into());
-        }
-        // KPIs at tenant scope cover the brand's own channels; bought followers matter on
-        // every channel, so here the tenant means all of them (as the proto says).
-        let channels: Vec<String> = match &scope {
-            Scope::Tenant => dir.channels.keys().cloned().collect(),
-            other => dir.scope_channels(other),
-        };
         let threshold = self.jobs.settings().fake_follower_threshold;
-        let series = self
-            .store
-            .follower_series(&tenant.id, &channels, &period)
+        let flags = crate::engine::follower_flags(&self.store, &tenant, &scope, &period, threshold)
             .await
             .map_err(ApiError::from)?;
-        let mut flags: Vec<(NaiveDate, String, proto::FollowerFlag)> = Vec::new();
-        for (channel, days) in &series {
-            for flag in crate::kpi::anomaly::flags(days, &period, threshold) {
-                flags.push((
-                    flag.day,
-                    channel.clone(),
-                    proto::FollowerFlag {
-                        channel: Collection::Channels.name(channel),
-                        day: crate::api::convert::date(flag.day),
-                        follower_growth: flag.growth,
-                        trailing_median_growth: flag.growth_score.median,
-                        growth_score: flag.growth_score.score,
-                        engagement_score: flag.engagement_score.map(|e| e.score),
-                        reason: flag.reason,
-                    },
-                ));
-            }
-        }
-        flags.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let flags = flags
+            .into_iter()
+            .map(|(channel, flag)| proto::FollowerFlag {
+                channel: Collection::Channels.name(&channel),
+                day: crate::api::convert::date(flag.day),
+                follower_growth: flag.growth,
+                trailing_median_growth: flag.growth_score.median,
+                growth_score: flag.growth_score.score,
+                engagement_score: flag.engagement_score.map(|e| e.score),
+                reason: flag.reason,
+            });
         Ok(Response::new(proto::ListFollowerFlagsResponse {
-            flags: flags.into_iter().map(|(_, _, f)| f).collect(),
+            flags: flags.collect(),
         }))
     }
 
@@ -545,45 +530,8 @@ impl KpiService for Api {
         request: Request<proto::CreateKpiDefinitionRequest>,
     ) -> Result<Response<proto::KpiDefinition>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let mut problems = Problems::default();
-        problems.take(
-            crate::kpi::custom::check_id(&req.kpi_definition_id)
-                .map_err(|e| ApiError::invalid("kpi_definition_id", e)),
-        );
-        let msg = problems.required(req.kpi_definition, "kpi_definition");
-        let spec = crate::kpi::custom::CustomKpi {
-            display_name: msg.display_name,
-            description: msg.description,
-            unit: msg.unit,
-            formula: msg.formula,
-            version: 1,
-        };
-        problems.take(
-            self.check_custom(&tenant.id, &req.kpi_definition_id, &spec)
-                .await,
-        );
-        problems.finish()?;
-        // KPIS.md: a pushed metric key must differ from every custom KPI id; both name
-        // the same snapshots.
-        if self
-            .store
-            .metric_key_exists(&tenant.id, &req.kpi_definition_id)
-            .await
-            .map_err(ApiError::from)?
-        {
-            return Err(ApiError::invalid(
-                "kpi_definition_id",
-                format!(
-                    "`{}` is a pushed metric key of this tenant; give the custom KPI another id",
-                    req.kpi_definition_id
-                ),
-            )
-            .into());
-        }
-        let stored = self
-            .store
-            .create_custom_kpi(&tenant.id, &req.kpi_definition_id, &spec)
+        let create = request.into_inner().try_into()?;
+        let stored = custom_kpis::create(&self.store, &tenant, create)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(custom_to_proto(&stored)))
@@ -594,71 +542,8 @@ impl KpiService for Api {
         request: Request<proto::UpdateKpiDefinitionRequest>,
     ) -> Result<Response<proto::KpiDefinition>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let msg = req
-            .kpi_definition
-            .ok_or_else(|| ApiError::invalid("kpi_definition", "is required"))?;
-        let mut problems = Problems::default();
-        let id = problems.take(definition_id(&msg.name, "kpi_definition.name"));
-        let etag = problems.take(crate::api::convert::etag(&msg.etag, "kpi_definition.etag"));
-        let mask = problems.take(crate::api::convert::Mask::read(
-            req.update_mask.as_ref(),
-            &["display_name", "description", "unit", "formula"],
-            || {
-                [
-                    ("display_name", !msg.display_name.is_empty()),
-                    ("description", !msg.description.is_empty()),
-                    ("unit", !msg.unit.is_empty()),
-                    ("formula", !msg.formula.is_empty()),
-                ]
-                .into_iter()
-                .filter_map(|(f, set)| set.then_some(f))
-                .collect()
-            },
-        ));
-        // The rules of the definition need the stored one; without a name there is none.
-        let (Some(id), Some(etag), Some(mask)) = (id, etag, mask) else {
-            return Err(problems.refuse().into());
-        };
-        let id = id.to_string();
-        if catalogue::find(&id).is_some() {
-            return Err(ApiError::FailedPrecondition(format!(
-                "kpiDefinitions/{id} is built in and cannot change"
-            ))
-            .into());
-        }
-        let current = self
-            .store
-            .custom_kpis(&tenant.id)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| ApiError::NotFound(format!("kpiDefinitions/{id}")))?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                msg.name.clone(),
-            ))
-            .into());
-        }
-        let mut spec = current.spec.clone();
-        if mask.has("display_name") {
-            spec.display_name = msg.display_name.clone();
-        }
-        if mask.has("description") {
-            spec.description = msg.description.clone();
-        }
-        if mask.has("unit") {
-            spec.unit = msg.unit.clone();
-        }
-        if mask.has("formula") {
-            spec.formula = msg.formula.clone();
-        }
-        self.check_custom(&tenant.id, &id, &spec).await?;
-        let changed = spec.formula != current.spec.formula;
-        let stored = self
-            .store
-            .update_custom_kpi(&tenant.id, &id, current.revision, &spec, changed)
+        let update = request.into_inner().try_into()?;
+        let stored = custom_kpis::update(&self.store, &tenant, update)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(custom_to_proto(&stored)))
@@ -671,39 +556,12 @@ impl KpiService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let id = definition_id(&req.name, "name")?;
-        if catalogue::find(id).is_some() {
-            return Err(ApiError::FailedPrecondition(format!(
-                "kpiDefinitions/{id} is built in and cannot be deleted"
-            ))
-            .into());
-        }
-        let etag = crate::api::convert::etag(&req.etag, "etag")?;
-        let customs = self
-            .store
-            .custom_kpis(&tenant.id)
-            .await
-            .map_err(ApiError::from)?;
-        let current = customs
-            .iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| ApiError::NotFound(format!("kpiDefinitions/{id}")))?;
-        if etag.is_some_and(|r| r != current.revision) {
-            return Err(ApiError::from(crate::storage::StorageError::EtagMismatch(
-                req.name.clone(),
-            ))
-            .into());
-        }
-        let used_by: Vec<String> = customs
-            .iter()
-            .filter(|c| c.id != id)
-            .filter(|c| {
-                crate::domain::formula::parse(&c.spec.formula)
-                    .is_ok_and(|f| f.names().iter().any(|(n, _)| n == id))
-            })
-            .map(|c| c.id.clone())
-            .collect();
-        self.store
-            .delete_custom_kpi(&tenant.id, id, &used_by)
+        custom_kpis::not_built_in(id, "cannot be deleted").map_err(ApiError::from)?;
+        let delete = Delete {
+            id: id.to_string(),
+            revision: crate::api::convert::etag(&req.etag, "etag")?,
+        };
+        custom_kpis::delete(&self.store, &tenant, &req.name, delete)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(()))

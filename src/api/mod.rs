@@ -1,5 +1,7 @@
-//! The gRPC API layer: converts and validates protobuf messages, calls storage with domain
-//! types and converts back. No SQL here and no protobuf below here.
+//! The gRPC API layer: converts and validates protobuf messages (`TryFrom<proto>` into the
+//! request types of `engine`), calls one use case and converts its answer back. No SQL
+//! here and no protobuf below here. It also authenticates each call (`revocation` ends
+//! streams whose key is revoked) and keeps the read cache (`read_cache`).
 pub mod campaign;
 pub mod channel;
 pub mod convert;

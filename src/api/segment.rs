@@ -1,17 +1,20 @@
 //! SegmentService.
 use super::Api;
 use super::convert::{self, Pager};
-use super::crud::{Resource, Updating};
+use super::crud::Resource;
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
 use crate::domain::segment::Segment;
+use crate::engine::resources::segments::{self, SegmentPatch};
+use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::segment_service_server::SegmentService;
 use tonic::{Request, Response, Status};
 
 const SEGMENT: Resource = Resource {
     field: "segment",
+    id_field: "segment_id",
     collection: Collection::Segments,
     updatable: &["display_name", "rule"],
 };
@@ -33,6 +36,52 @@ fn to_proto(stored: &Stored<Segment>) -> proto::Segment {
     }
 }
 
+impl TryFrom<proto::CreateSegmentRequest> for Checked<Create<Segment>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::CreateSegmentRequest) -> Result<Self, ApiError> {
+        let mut problems = Problems::default();
+        let ids = SEGMENT.create_ids(&mut problems, &req.segment_id, &req.request_id);
+        let msg = problems.required(req.segment, "segment");
+        let spec = Segment {
+            display_name: msg.display_name,
+            rule: msg.rule,
+        };
+        SEGMENT.create(ids, spec, problems)
+    }
+}
+
+impl TryFrom<proto::UpdateSegmentRequest> for Checked<Update<SegmentPatch>> {
+    type Error = ApiError;
+
+    fn try_from(req: proto::UpdateSegmentRequest) -> Result<Self, ApiError> {
+        let msg = SEGMENT.required(req.segment)?;
+        let mut problems = Problems::default();
+        let target = SEGMENT.target(
+            &mut problems,
+            (&msg.name, &msg.etag),
+            req.update_mask.as_ref(),
+            || {
+                [
+                    ("display_name", !msg.display_name.is_empty()),
+                    ("rule", !msg.rule.is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(f, set)| set.then_some(f))
+                .collect()
+            },
+        )?;
+        let patch = SegmentPatch {
+            display_name: target
+                .mask
+                .has("display_name")
+                .then(|| msg.display_name.clone()),
+            rule: target.mask.has("rule").then(|| msg.rule.clone()),
+        };
+        SEGMENT.update(target, patch, problems)
+    }
+}
+
 #[tonic::async_trait]
 impl SegmentService for Api {
     async fn create_segment(
@@ -40,25 +89,10 @@ impl SegmentService for Api {
         request: Request<proto::CreateSegmentRequest>,
     ) -> Result<Response<proto::Segment>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let mut problems = Problems::default();
-        let id = problems.or(
-            convert::new_id(&req.segment_id, "segment_id", Collection::Segments),
-            String::new(),
-        );
-        let request_id = problems.or(convert::request_id(&req.request_id), None);
-        let msg = problems.required(req.segment, "segment");
-        let spec = Segment {
-            display_name: msg.display_name,
-            rule: msg.rule,
-        };
-        problems.domain(spec.validate(), "segment");
-        problems.finish()?;
-        let stored = self
-            .store
-            .create_segment(&tenant.id, &id, &spec, request_id)
+        let create = request.into_inner().try_into()?;
+        let stored = segments::create(&self.store, &tenant, create)
             .await
-            .map_err(|e| ApiError::from_storage(e, "segment"))?;
+            .map_err(|e| ApiError::from_resource(e, SEGMENT.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -68,9 +102,7 @@ impl SegmentService for Api {
     ) -> Result<Response<proto::Segment>, Status> {
         let tenant = self.tenant(&request).await?;
         let id = SEGMENT.id(&request.get_ref().name)?;
-        let stored = self
-            .store
-            .get_segment(&tenant.id, id)
+        let stored = segments::get(&self.store, &tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(to_proto(&stored)))
@@ -83,9 +115,7 @@ impl SegmentService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = self
-            .store
-            .list_segments(&tenant.id, pager.request())
+        let page = segments::list(&self.store, &tenant, pager.request())
             .await
             .map_err(ApiError::from)?;
         let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
@@ -100,40 +130,10 @@ impl SegmentService for Api {
         request: Request<proto::UpdateSegmentRequest>,
     ) -> Result<Response<proto::Segment>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let msg = SEGMENT.required(req.segment)?;
-        let mut problems = Problems::default();
-        let Updating { id, mask, current } = SEGMENT
-            .load_for_update(
-                &mut problems,
-                (&msg.name, &msg.etag),
-                req.update_mask.as_ref(),
-                || {
-                    [
-                        ("display_name", !msg.display_name.is_empty()),
-                        ("rule", !msg.rule.is_empty()),
-                    ]
-                    .into_iter()
-                    .filter_map(|(f, set)| set.then_some(f))
-                    .collect()
-                },
-                |id| self.store.get_segment(&tenant.id, id),
-            )
-            .await?;
-        let mut spec = current.spec.clone();
-        if mask.has("display_name") {
-            spec.display_name = msg.display_name.clone();
-        }
-        if mask.has("rule") {
-            spec.rule = msg.rule.clone();
-        }
-        spec.validate()
-            .map_err(|e| ApiError::from_domain(e, "segment"))?;
-        let stored = self
-            .store
-            .update_segment(&tenant.id, id, current.revision, &spec)
+        let update = request.into_inner().try_into()?;
+        let stored = segments::update(&self.store, &tenant, update)
             .await
-            .map_err(|e| ApiError::from_storage(e, "segment"))?;
+            .map_err(|e| ApiError::from_resource(e, SEGMENT.field))?;
         Ok(Response::new(to_proto(&stored)))
     }
 
@@ -143,10 +143,10 @@ impl SegmentService for Api {
     ) -> Result<Response<()>, Status> {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
-        SEGMENT
-            .delete((&req.name, &req.etag), |id, revision| {
-                self.store.delete_segment(&tenant.id, id, revision)
-            })
+        let delete = SEGMENT.delete(&req.name, &req.etag)?;
+        segments::delete(&self.store, &tenant, delete)
             .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(()))
     }
 }

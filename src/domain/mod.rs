@@ -36,6 +36,23 @@ impl Violation {
     }
 }
 
+/// Whether the path `field` is `parent` or a path inside it (`a.b`, `a[3]`).
+pub fn within(field: &str, parent: &str) -> bool {
+    field
+        .strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
+/// The path `field` inside `prefix` (`campaign.end_date`); `prefix` alone for the resource
+/// itself.
+pub fn prefixed(prefix: &str, field: &str) -> String {
+    match (prefix.is_empty(), field.is_empty()) {
+        (true, _) => field.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{field}"),
+    }
+}
+
 /// Errors of domain validation.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {

@@ -4,18 +4,23 @@
 //! a time), the KPI engine they and live answers use (`compute`: loads the parts a period
 //! needs through storage and asks each KPI family of `kpi` for its values), the snapshot
 //! queries (`query`: which keys a tenant has, stored snapshots or live values, whether a
-//! value is final), goal tracking (`goals`) and the feeds watchers follow (`feed`).
+//! value is final), goal tracking (`goals`), the feeds watchers follow (`feed`), the
+//! follower flags of a scope (`follower_flags`) and the create, update and
+//! delete of the revisioned resources (`resources`).
 //!
 //! Data flows one way: `api` converts a request into `kpi`/`domain` types and calls one
 //! function here; this layer reads and writes through `storage` and computes with `kpi`;
 //! nothing here imports `api` or a proto type.
 mod compute;
 mod feed;
+mod follower_flags;
 mod goals;
 pub mod query;
 mod recompute;
+pub mod resources;
 
 pub use compute::Engine;
 pub use feed::{DayWritten, GoalChange, GoalFeed, SnapshotFeed};
+pub use follower_flags::follower_flags;
 pub use goals::{EVALUATED_AFTER_DEADLINE, Evaluator, achievability, evaluate_goals};
 pub use recompute::{COHORT_KPIS, RunSummary, cohort_kpis, recompute, recompute_cohorts};
