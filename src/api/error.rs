@@ -279,6 +279,7 @@ impl From<crate::jobs::JobError> for ApiError {
         match err {
             crate::jobs::JobError::Storage(e) => ApiError::from(e),
             crate::jobs::JobError::Invalid(field, problem) => ApiError::invalid(field, problem),
+            crate::jobs::JobError::FailedPrecondition(what) => ApiError::FailedPrecondition(what),
         }
     }
 }

@@ -4,16 +4,12 @@ use super::convert::{self, Pager};
 use super::error::ApiError;
 use crate::domain::names::Collection;
 use crate::jobs::report::{DayReport, Outcome, RunReport};
-use crate::jobs::{self, BACKFILL, NIGHTLY, REDERIVE, RunSpec};
-use crate::kpi::period::Period;
+use crate::jobs::{self, BACKFILL, NIGHTLY, REDERIVE, RunRequest};
 use crate::proto;
 use crate::proto::job_service_server::JobService;
 use crate::storage::jobs::RunRecord;
 use chrono::Utc;
 use tonic::{Request, Response, Status};
-
-/// Longest backfill one call may ask for.
-const MAX_BACKFILL_DAYS: i64 = 400;
 
 fn status(value: &str) -> proto::RunStatus {
     match value {
@@ -113,6 +109,27 @@ fn job_name(name: &str) -> Result<&'static str, ApiError> {
     }
 }
 
+impl TryFrom<proto::RunJobRequest> for RunRequest {
+    type Error = ApiError;
+
+    fn try_from(req: proto::RunJobRequest) -> Result<Self, ApiError> {
+        let job = job_name(&req.name)?;
+        match (&req.first_day, &req.last_day) {
+            (None, None) if job == REDERIVE => Err(ApiError::invalid(
+                "first_day",
+                "jobs/rederive needs first_day and last_day: the days whose kept responses are mapped again",
+            )),
+            (None, None) => Ok(RunRequest::Due { force: req.force }),
+            (first, last) => Ok(RunRequest::Days {
+                rederive: job == REDERIVE,
+                first: convert::parse_date(first.as_ref(), "first_day")?,
+                last: convert::parse_date(last.as_ref(), "last_day")?,
+                force: req.force,
+            }),
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl JobService for Api {
     async fn list_jobs(
@@ -142,80 +159,10 @@ impl JobService for Api {
         request: Request<proto::RunJobRequest>,
     ) -> Result<Response<proto::JobRun>, Status> {
         let tenant = self.tenant(&request).await?;
-        let req = request.into_inner();
-        let job = job_name(&req.name)?;
-        let yesterday = jobs::yesterday(Utc::now(), &tenant);
-        let spec = match (&req.first_day, &req.last_day) {
-            (None, None) if job == REDERIVE => {
-                return Err(ApiError::invalid(
-                    "first_day",
-                    "jobs/rederive needs first_day and last_day: the days whose kept responses are mapped again",
-                )
-                .into());
-            }
-            (None, None) => {
-                let days = self
-                    .jobs
-                    .due_days(&tenant, Utc::now())
-                    .await
-                    .map_err(ApiError::from)?;
-                if days.is_empty() {
-                    return Err(ApiError::FailedPrecondition(format!(
-                        "every due day up to {yesterday} has succeeded or is running; give first_day and last_day with force to run days again"
-                    ))
-                    .into());
-                }
-                RunSpec {
-                    job: NIGHTLY.into(),
-                    days,
-                    force: req.force,
-                }
-            }
-            (first, last) => {
-                let first = convert::parse_date(first.as_ref(), "first_day")?;
-                let last = convert::parse_date(last.as_ref(), "last_day")?;
-                let period = Period::new(first, last).ok_or_else(|| {
-                    ApiError::invalid("last_day", format!("{last} is before first_day {first}"))
-                })?;
-                if last > yesterday {
-                    return Err(ApiError::invalid(
-                        "last_day",
-                        format!(
-                            "{last} has not ended yet in {}; the last complete day is {yesterday}",
-                            tenant.settings.time_zone
-                        ),
-                    )
-                    .into());
-                }
-                if period.days() > MAX_BACKFILL_DAYS {
-                    return Err(ApiError::invalid(
-                        "first_day",
-                        format!(
-                            "the range has {} days; at most {MAX_BACKFILL_DAYS} per run",
-                            period.days()
-                        ),
-                    )
-                    .into());
-                }
-                if job == REDERIVE {
-                    RunSpec::rederive(period.iter_days().collect())
-                } else {
-                    RunSpec {
-                        job: BACKFILL.into(),
-                        days: period.iter_days().collect(),
-                        force: req.force,
-                    }
-                }
-            }
-        };
-        let id = self
-            .jobs
-            .start(&tenant, spec)
-            .await
-            .map_err(ApiError::from)?;
+        let run = request.into_inner().try_into()?;
         let run = self
-            .store
-            .get_run(&tenant.id, &id)
+            .jobs
+            .run_job(&tenant, run)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(run_to_proto(&run, true)))
@@ -228,8 +175,8 @@ impl JobService for Api {
         let tenant = self.tenant(&request).await?;
         let id = convert::parse_name(&request.get_ref().name, "name", Collection::JobRuns)?;
         let run = self
-            .store
-            .get_run(&tenant.id, id)
+            .jobs
+            .run_record(&tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(run_to_proto(&run, true)))
@@ -257,8 +204,8 @@ impl JobService for Api {
         };
         let pager = Pager::new(req.page_size, &req.page_token, &[&req.trigger])?;
         let page = self
-            .store
-            .list_runs(&tenant.id, trigger, pager.request())
+            .jobs
+            .run_records(&tenant, trigger, pager.request())
             .await
             .map_err(ApiError::from)?;
         let next_page_token = pager.next_token(&page, page.items.last().map(|r| r.id.as_str()));
@@ -275,8 +222,8 @@ impl JobService for Api {
         let tenant = self.tenant(&request).await?;
         let id = convert::parse_name(&request.get_ref().name, "name", Collection::JobRuns)?;
         let run = self
-            .store
-            .request_cancel(&tenant.id, id)
+            .jobs
+            .cancel(&tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(run_to_proto(&run, true)))

@@ -10,8 +10,11 @@
 //! after the day's other sources, once the limit resets, if that is within
 //! `rate_limit_max_wait`; else the next run pulls it.
 pub mod report;
+mod runs;
 pub mod scheduler;
 pub mod settings;
+
+pub use runs::{MAX_BACKFILL_DAYS, RunRequest};
 
 use crate::connectors::{
     ConnectorError, Credentials, Page, PageSink, PullRequest, Registry, SinkError, Source,
@@ -54,6 +57,9 @@ pub enum JobError {
     /// A request was invalid: (field, problem).
     #[error("{0}: {1}")]
     Invalid(String, String),
+    /// The state of the tenant's runs forbids the request.
+    #[error("{0}")]
+    FailedPrecondition(String),
 }
 
 /// How the scheduler and runner behave.
