@@ -125,3 +125,76 @@ pub struct Delete {
     /// The revision the caller read, if it sent an etag.
     pub revision: Option<i64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(violations: &[&str]) -> Invalid {
+        Invalid {
+            field: "campaign",
+            violations: violations
+                .iter()
+                .map(|f| Violation::new(*f, "bad"))
+                .collect(),
+        }
+    }
+
+    fn fields(result: Result<(), ResourceError>) -> Vec<String> {
+        match result {
+            Err(ResourceError::Invalid(v)) => v.into_iter().map(|v| v.field).collect(),
+            other => panic!("expected violations, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_domain_is_answered_only_when_the_conversion_found_nothing() {
+        assert!(invalid(&[]).finish(Ok(7)).is_ok_and(|v| v == 7));
+        assert_eq!(
+            fields(invalid(&["campaign.start_date"]).finish(Ok(()))),
+            ["campaign.start_date"]
+        );
+    }
+
+    #[test]
+    fn domain_violations_are_prefixed_and_those_inside_a_reported_field_left_out() {
+        let domain = Err(DomainError::Invalid(vec![
+            Violation::new("start_date", "after end_date"),
+            Violation::new("participants[2].fee", "wrong currency"),
+            Violation::new("end_date", "too far"),
+            Violation::new("", "whole resource"),
+        ]));
+        assert_eq!(
+            fields(invalid(&["campaign.start_date", "campaign.participants[2]"]).finish(domain)),
+            [
+                "campaign.start_date",
+                "campaign.participants[2]",
+                "campaign.end_date",
+                "campaign"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_update_refuses_a_revision_other_than_its_etag_names() {
+        let update = |revision| Update {
+            name: "campaigns/spring".to_string(),
+            id: "spring".to_string(),
+            revision,
+            patch: (),
+        };
+        let stored = |revision| Stored {
+            id: "spring".to_string(),
+            revision,
+            create_time: chrono::DateTime::UNIX_EPOCH,
+            update_time: chrono::DateTime::UNIX_EPOCH,
+            spec: (),
+        };
+        assert!(update(None).current(stored(3)).is_ok());
+        assert!(update(Some(3)).current(stored(3)).is_ok());
+        assert!(matches!(
+            update(Some(2)).current(stored(3)),
+            Err(ResourceError::Storage(StorageError::EtagMismatch(name))) if name == "campaigns/spring"
+        ));
+    }
+}
