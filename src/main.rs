@@ -1,8 +1,7 @@
 //! The `tally` binary: parse the command line, read settings, run the library.
 use clap::Parser;
 use std::process::ExitCode;
-use tally::cli::{Cli, run};
-use tally::config::Settings;
+use tally::{Cli, Settings, run};
 
 #[tokio::main]
 async fn main() -> ExitCode {

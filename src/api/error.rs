@@ -157,12 +157,6 @@ impl Problems {
         self.take(result).unwrap_or(fallback)
     }
 
-    /// Records the violations of domain validation, prefixed by the request field that
-    /// holds the resource.
-    pub fn domain<T>(&mut self, result: Result<T, DomainError>, prefix: &str) -> Option<T> {
-        self.take(result.map_err(|e| ApiError::from_domain(e, prefix)))
-    }
-
     /// Adds a batch of violations, leaving out those on a field already reported or
     /// inside one: such a field holds a fallback, and what a later rule says about the
     /// fallback is noise.
@@ -189,11 +183,6 @@ impl Problems {
                 violations: self.violations,
             }),
         }
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.violations.is_empty() && self.other.is_none()
     }
 
     /// The error to answer when the request cannot go on; a generic violation if,
@@ -378,21 +367,18 @@ mod tests {
         let msg: Option<String> = problems.required(None, "goal");
         assert!(msg.is_none());
         // Inside the missing `goal`: said of its fallback, left out.
-        problems.domain::<()>(
-            Err(DomainError::Invalid(vec![Violation::new(
-                "kpi",
-                "is required",
-            )])),
+        problems.take::<()>(Err(ApiError::from_domain(
+            DomainError::Invalid(vec![Violation::new("kpi", "is required")]),
             "goal",
-        );
+        )));
         // One batch may say two things of one field; both are kept.
-        problems.domain::<()>(
-            Err(DomainError::Invalid(vec![
+        problems.take::<()>(Err(ApiError::from_domain(
+            DomainError::Invalid(vec![
                 Violation::new("kpi", "first"),
                 Violation::new("kpi", "second"),
-            ])),
+            ]),
             "other",
-        );
+        )));
         problems.take::<()>(Err(ApiError::invalid("goals", "a sibling, not a child")));
         let Err(ApiError::Invalid(found)) = problems.finish() else {
             panic!("must refuse");

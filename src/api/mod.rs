@@ -2,24 +2,28 @@
 //! request types of `engine`), calls one use case and converts its answer back. No SQL
 //! here and no protobuf below here. It also authenticates each call (`revocation` ends
 //! streams whose key is revoked) and keeps the read cache (`read_cache`).
-pub mod campaign;
-pub mod channel;
-pub mod convert;
-pub mod crud;
-pub mod error;
-pub mod goal;
-pub mod influencer;
-pub mod ingest;
-pub mod job;
-pub mod kpi;
-pub mod limits;
-pub mod read_cache;
-pub mod revocation;
-pub mod segment;
+pub(crate) mod campaign;
+pub(crate) mod channel;
+pub(crate) mod convert;
+pub(crate) mod crud;
+pub(crate) mod error;
+pub(crate) mod goal;
+pub(crate) mod influencer;
+pub(crate) mod ingest;
+pub(crate) mod job;
+pub(crate) mod kpi;
+pub(crate) mod limits;
+pub(crate) mod read_cache;
+pub(crate) mod revocation;
+pub(crate) mod segment;
+
+pub use convert::date as proto_date;
+pub use error::ApiError;
+pub use ingest::MAX_MESSAGE_BYTES;
+pub use limits::RateLimit;
 
 use crate::domain::tenant::Tenant;
 use crate::storage::Store;
-use error::ApiError;
 use tonic::Request;
 
 /// The state every service shares; cheap to clone.

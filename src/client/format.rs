@@ -142,11 +142,6 @@ pub fn csv(headers: &[&str], rows: &[Vec<String>]) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// A raw number for CSV: empty when undefined.
-pub fn raw(v: Option<f64>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
 /// Prints rows as a table, CSV or JSON. Tables get `human` cells, the others `raw` ones.
 pub(super) fn print_rows(
     format: OutputFormat,

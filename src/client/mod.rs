@@ -12,13 +12,13 @@
 //! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
 //!   the server side (`cli.rs`) and hands this the numbers.
 pub mod chart;
-pub mod connection;
+pub(crate) mod connection;
 pub mod files;
-pub mod format;
-pub mod goals;
-pub mod key;
-pub mod kpi;
-pub mod lists;
-pub mod progress;
-pub mod report;
+pub(crate) mod format;
+pub(crate) mod goals;
+pub(crate) mod key;
+pub(crate) mod kpi;
+pub(crate) mod lists;
+pub(crate) mod progress;
+pub(crate) mod report;
 pub mod upload;

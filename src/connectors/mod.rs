@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub mod credentials;
+mod credentials;
 pub mod demo;
 pub mod ga4;
 pub(crate) mod http;
 pub mod instagram;
 mod kept;
-pub mod live;
+pub(crate) mod live;
 pub mod shopify;
 pub mod tiktok;
 pub mod x;

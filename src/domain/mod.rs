@@ -6,7 +6,7 @@ pub mod channel;
 pub mod formula;
 pub mod goal;
 pub mod influencer;
-pub mod names;
+pub(crate) mod names;
 pub mod observation;
 pub mod segment;
 pub mod segment_rule;

@@ -15,9 +15,9 @@ mod compute;
 mod feed;
 mod follower_flags;
 mod goals;
-pub mod query;
+pub(crate) mod query;
 mod recompute;
-pub mod resources;
+pub(crate) mod resources;
 
 pub use compute::Engine;
 pub use feed::{DayWritten, GoalChange, GoalFeed, SnapshotFeed};

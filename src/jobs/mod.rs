@@ -11,8 +11,8 @@
 //! `rate_limit_max_wait`; else the next run pulls it.
 pub mod report;
 mod runs;
-pub mod scheduler;
-pub mod settings;
+pub(crate) mod scheduler;
+pub(crate) mod settings;
 
 pub use runs::{MAX_BACKFILL_DAYS, RunRequest};
 

@@ -1,14 +1,14 @@
 //! KPIs: the catalogue, values and their reasons, custom KPIs and the engine.
-pub mod anomaly;
-pub mod audience;
+pub(crate) mod anomaly;
+pub(crate) mod audience;
 pub mod custom;
-pub mod directory;
-pub mod goal_eval;
-pub mod key;
-pub mod parts;
+pub(crate) mod directory;
+pub(crate) mod goal_eval;
+pub(crate) mod key;
+pub(crate) mod parts;
 pub mod period;
-pub mod social;
-pub mod web_shop;
+pub(crate) mod social;
+pub(crate) mod web_shop;
 
 /// The catalogue lives in the domain (the ground floor); this keeps `domain::catalogue` working.
 pub use crate::domain::catalogue;

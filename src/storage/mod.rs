@@ -2,27 +2,27 @@
 //!
 //! Every query filters on the tenant. Writes that touch several tables run in one
 //! transaction, so a failed call leaves nothing half-written.
-pub mod anomaly;
-pub mod campaigns;
-pub mod channels;
-pub mod custom_kpis;
+pub(crate) mod anomaly;
+pub(crate) mod campaigns;
+pub(crate) mod channels;
+pub(crate) mod custom_kpis;
 pub mod customer_keys;
-pub mod directory;
+pub(crate) mod directory;
 pub mod entities;
-pub mod generations;
-pub mod goal_evaluations;
-pub mod goals;
-pub mod idempotency;
-pub mod influencers;
+pub(crate) mod generations;
+pub(crate) mod goal_evaluations;
+pub(crate) mod goals;
+pub(crate) mod idempotency;
+pub(crate) mod influencers;
 pub mod jobs;
-pub mod kpi_data;
-pub mod metrics;
-pub mod observations;
+pub(crate) mod kpi_data;
+pub(crate) mod metrics;
+pub(crate) mod observations;
 pub mod raw_responses;
 pub(crate) mod revisioned;
-pub mod segments;
-pub mod snapshots;
-pub mod tenants;
+pub(crate) mod segments;
+pub(crate) mod snapshots;
+pub(crate) mod tenants;
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{

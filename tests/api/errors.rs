@@ -361,7 +361,7 @@ async fn a_unique_violation_names_no_constraint_and_says_retry(app: TestApp) {
         .await
         .unwrap_err();
     let raw = err.to_string();
-    let status = tonic::Status::from(tally::api::error::ApiError::from(
+    let status = tonic::Status::from(tally::api::ApiError::from(
         tally::storage::StorageError::from(err),
     ));
     let message = status.message().to_lowercase();

@@ -183,7 +183,7 @@ async fn bad_rows_are_rejected_with_reasons_and_change_nothing(app: TestApp) {
 
     // A request over the server's message limit is refused before any handler runs.
     let mut huge = stats(4, Some(1), 1);
-    huge.channel = "x".repeat(::tally::api::ingest::MAX_MESSAGE_BYTES + 1);
+    huge.channel = "x".repeat(::tally::api::MAX_MESSAGE_BYTES + 1);
     let status = client
         .ingest_channel_stats(app.req(IngestChannelStatsRequest {
             rows: vec![huge],

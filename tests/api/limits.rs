@@ -3,7 +3,7 @@
 use crate::helpers::{TestApp, TestDb, serve_options, with_key};
 use std::num::NonZeroU32;
 use std::time::Duration;
-use tally::api::limits::RateLimit;
+use tally::api::RateLimit;
 use tally::proto;
 use tally::proto::influencer_service_client::InfluencerServiceClient;
 use tally::server::ServeOptions;

@@ -149,7 +149,7 @@ impl Shop {
 
     /// The stored value of `kpi` for anna on `day`, as QuerySnapshots gives it.
     async fn anna(&self, kpi: &str, day: NaiveDate) -> Option<f64> {
-        let date = tally::api::convert::date(day);
+        let date = tally::api::proto_date(day);
         let response = self
             .app
             .kpis()
@@ -356,8 +356,8 @@ async fn delete_orders_by_id(db: TestDb) {
     let compute = || async {
         app.kpis()
             .compute_kpis(app.req(proto::ComputeKpisRequest {
-                first_day: tally::api::convert::date(day),
-                last_day: tally::api::convert::date(day),
+                first_day: tally::api::proto_date(day),
+                last_day: tally::api::proto_date(day),
             }))
             .await
             .unwrap();
@@ -378,7 +378,7 @@ async fn delete_orders_by_id(db: TestDb) {
         .into_inner();
     assert_eq!(first.deleted_count, 1);
     assert_eq!(first.not_stored_order_ids, vec!["never-sent".to_string()]);
-    assert_eq!(first.days, vec![tally::api::convert::date(day).unwrap()]);
+    assert_eq!(first.days, vec![tally::api::proto_date(day).unwrap()]);
     assert!(first.rejected.is_empty());
     let again = delete(&["1001", "never-sent"], false)
         .await
