@@ -232,7 +232,7 @@ pub async fn achievability(
         Direction::Up => 1.0,
         Direction::Down => -1.0,
     };
-    let (needed, best, what) = if facts.measure.from_nothing() {
+    let (needed, best, what) = if facts.measure.starts_from_nothing() {
         // Daily values add up to the measure: compare with the best total over a window
         // as long as the goal (scaled up when the history is shorter).
         let best = best_window_total(&series, span);

@@ -50,7 +50,7 @@ impl Measure {
 
     /// Whether the measure starts from nothing at the goal's start, so that progress is
     /// measured against the target alone.
-    pub fn from_nothing(self) -> bool {
+    pub fn starts_from_nothing(self) -> bool {
         matches!(self, Measure::SinceStart | Measure::Cumulative)
     }
 
@@ -98,7 +98,7 @@ pub fn progress(
     target: Option<f64>,
 ) -> Option<f64> {
     let (measured, target) = (measured?, target?);
-    let (numerator, denominator) = if measure.from_nothing() {
+    let (numerator, denominator) = if measure.starts_from_nothing() {
         (measured, target)
     } else {
         let baseline = baseline?;
