@@ -3,6 +3,7 @@
 //! Every query filters on the tenant. Writes that touch several tables run in one
 //! transaction, so a failed call leaves nothing half-written.
 pub mod anomaly;
+pub(crate) mod bulk;
 pub mod campaigns;
 pub mod channels;
 pub mod custom_kpis;
