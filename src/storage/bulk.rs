@@ -230,7 +230,8 @@ impl Batch {
         }
         match self {
             Batch::Postgres(tx) => {
-                let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} = ANY($2)");
+                let sql =
+                    format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} = ANY($2)");
                 sqlx::query(AssertSqlSafe(sql))
                     .bind(tenant_id)
                     .bind(values)
@@ -367,9 +368,9 @@ fn copy_row(buf: &mut Vec<u8>, row: &[Cell<'_>]) {
                 let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
             }
             // Microseconds, truncated, as sqlx binds a time.
-            Cell::Time(t) => buf.extend_from_slice(
-                t.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes(),
-            ),
+            Cell::Time(t) => {
+                buf.extend_from_slice(t.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes())
+            }
         }
     }
     buf.push(b'\n');

@@ -253,7 +253,8 @@ impl Store {
                 ]
             })
             .collect();
-        self.write_batch(&CHANNEL_DAY_STATS, tenant_id, &cells).await
+        self.write_batch(&CHANNEL_DAY_STATS, tenant_id, &cells)
+            .await
     }
 
     /// Upserts web traffic rows in one transaction.
@@ -329,9 +330,7 @@ impl Store {
         let mut batch = Batch::begin(&self.db).await?;
         // The upsert reports the orders that were stored before: only those can have codes
         // to replace, so bulk loads of new orders delete nothing.
-        let replaced = batch
-            .upsert(&ORDERS, tenant_id, now, &orders, true)
-            .await?;
+        let replaced = batch.upsert(&ORDERS, tenant_id, now, &orders, true).await?;
         batch
             .delete_in("order_codes", "order_id", tenant_id, &replaced)
             .await?;
@@ -484,9 +483,16 @@ impl Store {
     }
 
     /// Writes the rows of one table as one batch.
-    async fn write_batch(&self, table: &Table, tenant_id: &str, rows: &[Vec<Cell<'_>>]) -> Result<()> {
+    async fn write_batch(
+        &self,
+        table: &Table,
+        tenant_id: &str,
+        rows: &[Vec<Cell<'_>>],
+    ) -> Result<()> {
         let mut batch = Batch::begin(&self.db).await?;
-        batch.upsert(table, tenant_id, Utc::now(), rows, false).await?;
+        batch
+            .upsert(table, tenant_id, Utc::now(), rows, false)
+            .await?;
         batch.commit().await
     }
 }
