@@ -27,17 +27,20 @@ PG_BASE=${PG_BASE:-postgres://postgres@127.0.0.1:5432}
 PG_DB=${PG_DB:-tally_ingest_floor}
 PORT=${PORT:-51071}
 WORK=${WORK:-/tmp/ingest_floor}
-BIN=target/release/tally
+PROFILE=${PROFILE:-release}
+BIN=target/$PROFILE/tally
 mkdir -p "$WORK"
 
-cargo build --release --quiet --bin tally --example generate_orders
+[ "$PROFILE" = release ] && cargo build --release --quiet --bin tally --example generate_orders
 CSV="$WORK/orders-$ROWS.csv"
-[ -s "$CSV" ] || target/release/examples/generate_orders "$ROWS" >"$CSV"
+[ -s "$CSV" ] || "target/$PROFILE/examples/generate_orders" "$ROWS" >"$CSV"
 
 export TALLY_LISTEN_ADDR=127.0.0.1:$PORT
 export TALLY_SCHEDULER_ENABLED=false
 export TALLY_MIGRATE_ON_START=false
 export TALLY_LOG=warn
+# Orders here carry customer ids, no e-mail addresses: the key is never used.
+export TALLY_CUSTOMER_KEY_SECRET=ingest-floor-benchmark-only-secret
 
 # The tenant id `tally admin create-tenant` gives is random; the floor rows carry one of
 # the same length.
@@ -72,7 +75,7 @@ fresh() {
       export TALLY_DATABASE_URL="$PG_BASE/$PG_DB"
       ;;
   esac
-  "$BIN" migrate >/dev/null
+  "$BIN" migrate >/dev/null 2>&1
 }
 
 # Prints "seconds peak_rss_anon_kib vm_hwm_kib client_cpu_seconds" of one `tally ingest`
@@ -80,7 +83,7 @@ fresh() {
 tally_run() {
   fresh "$1"
   local key server sampler start end
-  key=$("$BIN" admin create-tenant "Ingest floor" | tail -n 1)
+  key=$("$BIN" admin create-tenant "Ingest floor" 2>/dev/null | tail -n 1)
   "$BIN" serve >"$WORK/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do
@@ -117,7 +120,7 @@ floor_run() {
   case $1 in
     sqlite)
       start=$(now)
-      sqlite3 "$WORK/bench.db" <<SQL
+      sqlite3 "$WORK/bench.db" >/dev/null <<SQL
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 PRAGMA cache_size=-32768;
