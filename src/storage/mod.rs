@@ -3,6 +3,7 @@
 //! Every query filters on the tenant. Writes that touch several tables run in one
 //! transaction, so a failed call leaves nothing half-written.
 pub(crate) mod anomaly;
+pub(crate) mod bulk;
 pub(crate) mod campaigns;
 pub(crate) mod channels;
 pub(crate) mod custom_kpis;

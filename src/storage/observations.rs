@@ -1,9 +1,8 @@
 //! Observations: idempotent upserts keyed by each table's natural key, one transaction per
-//! batch, so a batch is either stored whole or not at all.
-use super::entities::{
-    audience_member, campaign, channel, channel_day_stat, giveaway, giveaway_entry, influencer,
-    interaction, metric_point, order, order_code, web_traffic,
-};
+//! batch, so a batch is either stored whole or not at all. The rows are written set-based
+//! through [`super::bulk`]; each table's columns are listed here once, in row order.
+use super::bulk::{Batch, Cell, Table};
+use super::entities::{campaign, channel, giveaway, influencer, order, order_code};
 use super::{Result, Store};
 use crate::domain::channel::Platform;
 use crate::domain::goal::Scope;
@@ -12,11 +11,7 @@ use crate::domain::observation::{
     Order, WebTraffic,
 };
 use chrono::{NaiveDate, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IdenStatic,
-    Iterable, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
@@ -40,32 +35,134 @@ fn last_per_key<T, K: Hash + Eq>(rows: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
     kept
 }
 
-/// Inserts `models`, replacing every non-key column of rows whose key exists.
-async fn upsert<A>(
-    txn: &DatabaseTransaction,
-    mut models: Vec<A>,
-    keys: Vec<<A::Entity as EntityTrait>::Column>,
-) -> Result<()>
-where
-    A: ActiveModelTrait + Send,
-{
-    let updates: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|c| !keys.iter().any(|k| k.as_str() == c.as_str()))
-        .collect();
-    while !models.is_empty() {
-        let n = models.len().min(CHUNK);
-        let chunk: Vec<A> = models.drain(..n).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns(keys.clone())
-                    .update_columns(updates.clone())
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
-}
+const ORDERS: Table = Table {
+    name: "orders",
+    columns: &[
+        "order_id",
+        "customer_key",
+        "placed_at",
+        "day",
+        "revenue_minor",
+        "cost_minor",
+        "discount_minor",
+        "currency",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "source_key",
+        "campaign_key",
+    ],
+    key: &["order_id"],
+    stamped: true,
+};
+
+const ORDER_CODES: Table = Table {
+    name: "order_codes",
+    columns: &["order_id", "position", "code", "code_key"],
+    key: &["order_id", "position"],
+    stamped: false,
+};
+
+const CHANNEL_DAY_STATS: Table = Table {
+    name: "channel_day_stats",
+    columns: &[
+        "channel_id",
+        "day",
+        "followers",
+        "posts",
+        "mentions",
+        "shares",
+        "comments",
+        "likes",
+        "link_clicks",
+        "views",
+        "reach",
+    ],
+    key: &["channel_id", "day"],
+    stamped: true,
+};
+
+const WEB_TRAFFIC: Table = Table {
+    name: "web_traffic",
+    columns: &[
+        "day",
+        "row_key",
+        "source",
+        "medium",
+        "campaign",
+        "channel_group",
+        "source_key",
+        "campaign_key",
+        "age_bracket",
+        "age",
+        "country",
+        "country_lc",
+        "is_customer",
+        "sessions",
+        "users",
+        "new_users",
+    ],
+    key: &["day", "row_key"],
+    stamped: true,
+};
+
+const AUDIENCE_MEMBERS: Table = Table {
+    name: "audience_members",
+    columns: &[
+        "platform",
+        "account_id",
+        "channel_id",
+        "customer_id",
+        "first_seen",
+        "last_seen",
+        "bio",
+        "bio_lc",
+        "followers",
+        "influence_score",
+        "age",
+        "country",
+        "country_lc",
+    ],
+    key: &["platform", "account_id", "channel_id"],
+    stamped: true,
+};
+
+const INTERACTIONS: Table = Table {
+    name: "interactions",
+    columns: &[
+        "channel_id",
+        "interaction_id",
+        "kind",
+        "platform",
+        "account_id",
+        "occurred_at",
+        "day",
+        "is_customer",
+        "bio",
+        "bio_lc",
+        "followers",
+        "influence_score",
+        "age",
+        "country",
+        "country_lc",
+    ],
+    key: &["channel_id", "interaction_id"],
+    stamped: true,
+};
+
+const GIVEAWAY_ENTRIES: Table = Table {
+    name: "giveaway_entries",
+    columns: &["giveaway_id", "entrant_key", "entered_at", "day"],
+    key: &["giveaway_id", "entrant_key", "entered_at"],
+    stamped: true,
+};
+
+const METRIC_POINTS: Table = Table {
+    name: "metric_points",
+    columns: &["metric_key", "scope", "day", "value"],
+    key: &["metric_key", "scope", "day"],
+    stamped: true,
+};
 
 /// What [`Store::delete_orders`] removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -138,63 +235,54 @@ impl Store {
         tenant_id: &str,
         rows: &[ChannelDayStats],
     ) -> Result<()> {
-        let now = Utc::now();
-        let models = last_per_key(rows, |r| (r.channel_id.clone(), r.day))
+        let cells: Vec<Vec<Cell>> = last_per_key(rows, |r| (r.channel_id.clone(), r.day))
             .into_iter()
-            .map(|r| channel_day_stat::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                channel_id: Set(r.channel_id.clone()),
-                day: Set(r.day),
-                followers: Set(r.followers),
-                posts: Set(r.posts),
-                mentions: Set(r.mentions),
-                shares: Set(r.shares),
-                comments: Set(r.comments),
-                likes: Set(r.likes),
-                link_clicks: Set(r.link_clicks),
-                views: Set(r.views),
-                reach: Set(r.reach),
-                update_time: Set(now),
+            .map(|r| {
+                vec![
+                    Cell::from(&r.channel_id),
+                    r.day.into(),
+                    r.followers.into(),
+                    r.posts.into(),
+                    r.mentions.into(),
+                    r.shares.into(),
+                    r.comments.into(),
+                    r.likes.into(),
+                    r.link_clicks.into(),
+                    r.views.into(),
+                    r.reach.into(),
+                ]
             })
             .collect();
-        let txn = self.begin_write().await?;
-        use channel_day_stat::Column as C;
-        upsert(&txn, models, vec![C::TenantId, C::ChannelId, C::Day]).await?;
-        txn.commit().await?;
-        Ok(())
+        self.write_batch(&CHANNEL_DAY_STATS, tenant_id, &cells)
+            .await
     }
 
     /// Upserts web traffic rows in one transaction.
     pub async fn upsert_web_traffic(&self, tenant_id: &str, rows: &[WebTraffic]) -> Result<()> {
-        let now = Utc::now();
-        let models = last_per_key(rows, |r| (r.day, r.row_key()))
+        let cells: Vec<Vec<Cell>> = last_per_key(rows, |r| (r.day, r.row_key()))
             .into_iter()
-            .map(|r| web_traffic::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                day: Set(r.day),
-                row_key: Set(r.row_key()),
-                source: Set(r.source.clone()),
-                medium: Set(r.medium.clone()),
-                campaign: Set(r.campaign.clone()),
-                channel_group: Set(r.channel_group.clone()),
-                source_key: Set(r.source.to_lowercase()),
-                campaign_key: Set(r.campaign.to_lowercase()),
-                age_bracket: Set(r.age_bracket.clone()),
-                age: Set(r.age),
-                country: Set(r.country.clone()),
-                country_lc: Set(lc(&r.country)),
-                is_customer: Set(r.is_customer),
-                sessions: Set(r.sessions),
-                users: Set(r.users),
-                new_users: Set(r.new_users),
-                update_time: Set(now),
+            .map(|r| {
+                vec![
+                    r.day.into(),
+                    r.row_key().into(),
+                    Cell::from(&r.source),
+                    Cell::from(&r.medium),
+                    Cell::from(&r.campaign),
+                    Cell::from(&r.channel_group),
+                    r.source.to_lowercase().into(),
+                    r.campaign.to_lowercase().into(),
+                    r.age_bracket.as_ref().into(),
+                    r.age.into(),
+                    r.country.as_ref().into(),
+                    lc(&r.country).into(),
+                    r.is_customer.into(),
+                    r.sessions.into(),
+                    r.users.into(),
+                    r.new_users.into(),
+                ]
             })
             .collect();
-        let txn = self.begin_write().await?;
-        use web_traffic::Column as C;
-        upsert(&txn, models, vec![C::TenantId, C::Day, C::RowKey]).await?;
-        txn.commit().await?;
-        Ok(())
+        self.write_batch(&WEB_TRAFFIC, tenant_id, &cells).await
     }
 
     /// Upserts orders with their codes in one transaction; a corrected order's codes
@@ -202,70 +290,54 @@ impl Store {
     pub async fn upsert_orders(&self, tenant_id: &str, rows: &[Order]) -> Result<()> {
         let now = Utc::now();
         let rows = last_per_key(rows, |r| r.order_id.clone());
-        let models = rows
+        let orders: Vec<Vec<Cell>> = rows
             .iter()
-            .map(|r| order::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                order_id: Set(r.order_id.clone()),
-                customer_key: Set(r.customer_key.clone()),
-                placed_at: Set(r.placed_at),
-                day: Set(r.day),
-                revenue_minor: Set(r.revenue_minor),
-                cost_minor: Set(r.cost_minor),
-                discount_minor: Set(r.discount_minor),
-                currency: Set(r.currency.clone()),
-                utm_source: Set(r.utm_source.clone()),
-                utm_medium: Set(r.utm_medium.clone()),
-                utm_campaign: Set(r.utm_campaign.clone()),
-                source_key: Set(r.utm_source.to_lowercase()),
-                campaign_key: Set(r.utm_campaign.to_lowercase()),
-                update_time: Set(now),
+            .map(|r| {
+                vec![
+                    Cell::from(&r.order_id),
+                    r.customer_key.as_ref().into(),
+                    r.placed_at.into(),
+                    r.day.into(),
+                    r.revenue_minor.into(),
+                    r.cost_minor.into(),
+                    r.discount_minor.into(),
+                    Cell::from(&r.currency),
+                    Cell::from(&r.utm_source),
+                    Cell::from(&r.utm_medium),
+                    Cell::from(&r.utm_campaign),
+                    r.utm_source.to_lowercase().into(),
+                    r.utm_campaign.to_lowercase().into(),
+                ]
             })
             .collect();
-        let codes: Vec<order_code::ActiveModel> = rows
+        let codes: Vec<Vec<Cell>> = rows
             .iter()
             .flat_map(|r| {
                 r.codes
                     .iter()
                     .zip(r.code_keys())
                     .enumerate()
-                    .map(|(position, (code, key))| order_code::ActiveModel {
-                        tenant_id: Set(tenant_id.to_string()),
-                        order_id: Set(r.order_id.clone()),
-                        position: Set(position as i32),
-                        code: Set(code.clone()),
-                        code_key: Set(key),
+                    .map(|(position, (code, key))| {
+                        vec![
+                            Cell::from(&r.order_id),
+                            (position as i64).into(),
+                            Cell::from(code),
+                            key.into(),
+                        ]
                     })
             })
             .collect();
-        let txn = self.begin_write().await?;
-        // Only orders that were stored before can have codes to replace; finding them
-        // through the primary key keeps bulk loads of new orders free of DELETEs.
-        let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
-        for chunk in ids.chunks(CHUNK) {
-            let existing: Vec<String> = order::Entity::find()
-                .select_only()
-                .column(order::Column::OrderId)
-                .filter(order::Column::TenantId.eq(tenant_id))
-                .filter(order::Column::OrderId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            if existing.is_empty() {
-                continue;
-            }
-            order_code::Entity::delete_many()
-                .filter(order_code::Column::TenantId.eq(tenant_id))
-                .filter(order_code::Column::OrderId.is_in(existing))
-                .exec(&txn)
-                .await?;
-        }
-        use order::Column as C;
-        upsert(&txn, models, vec![C::TenantId, C::OrderId]).await?;
-        use order_code::Column as K;
-        upsert(&txn, codes, vec![K::TenantId, K::OrderId, K::Position]).await?;
-        txn.commit().await?;
-        Ok(())
+        let mut batch = Batch::begin(&self.db).await?;
+        // The upsert reports the orders that were stored before: only those can have codes
+        // to replace, so bulk loads of new orders delete nothing.
+        let replaced = batch.upsert(&ORDERS, tenant_id, now, &orders, true).await?;
+        batch
+            .delete_in("order_codes", "order_id", tenant_id, &replaced)
+            .await?;
+        batch
+            .upsert(&ORDER_CODES, tenant_id, now, &codes, false)
+            .await?;
+        batch.commit().await
     }
 
     /// Removes orders by id with their codes in one transaction. Ids that are not stored
@@ -316,82 +388,59 @@ impl Store {
         tenant_id: &str,
         rows: &[AudienceMember],
     ) -> Result<()> {
-        let now = Utc::now();
-        let models = last_per_key(rows, |r| {
+        let cells: Vec<Vec<Cell>> = last_per_key(rows, |r| {
             (r.platform, r.account_id.clone(), r.channel_id.clone())
         })
         .into_iter()
         .map(|r| {
             let a: &MemberAttributes = &r.attributes;
-            audience_member::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                platform: Set(r.platform.as_str().to_string()),
-                account_id: Set(r.account_id.clone()),
-                channel_id: Set(r.channel_id.clone()),
-                customer_id: Set(r.customer_id.clone()),
-                first_seen: Set(r.first_seen),
-                last_seen: Set(r.last_seen),
-                bio: Set(a.bio.clone()),
-                bio_lc: Set(lc(&a.bio)),
-                followers: Set(a.followers),
-                influence_score: Set(a.influence_score),
-                age: Set(a.age),
-                country: Set(a.country.clone()),
-                country_lc: Set(lc(&a.country)),
-                update_time: Set(now),
-            }
+            vec![
+                r.platform.as_str().into(),
+                Cell::from(&r.account_id),
+                Cell::from(&r.channel_id),
+                r.customer_id.as_ref().into(),
+                r.first_seen.into(),
+                r.last_seen.into(),
+                a.bio.as_ref().into(),
+                lc(&a.bio).into(),
+                a.followers.into(),
+                a.influence_score.into(),
+                a.age.into(),
+                a.country.as_ref().into(),
+                lc(&a.country).into(),
+            ]
         })
         .collect();
-        let txn = self.begin_write().await?;
-        use audience_member::Column as C;
-        upsert(
-            &txn,
-            models,
-            vec![C::TenantId, C::Platform, C::AccountId, C::ChannelId],
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        self.write_batch(&AUDIENCE_MEMBERS, tenant_id, &cells).await
     }
 
     /// Upserts interactions in one transaction.
     pub async fn upsert_interactions(&self, tenant_id: &str, rows: &[Interaction]) -> Result<()> {
-        let now = Utc::now();
-        let models = last_per_key(rows, |r| (r.channel_id.clone(), r.interaction_id.clone()))
-            .into_iter()
-            .map(|r| {
-                let a = &r.attributes;
-                interaction::ActiveModel {
-                    tenant_id: Set(tenant_id.to_string()),
-                    channel_id: Set(r.channel_id.clone()),
-                    interaction_id: Set(r.interaction_id.clone()),
-                    kind: Set(r.kind.as_str().to_string()),
-                    platform: Set(r.platform.as_str().to_string()),
-                    account_id: Set(r.account_id.clone()),
-                    occurred_at: Set(r.occurred_at),
-                    day: Set(r.day),
-                    is_customer: Set(a.is_customer),
-                    bio: Set(a.bio.clone()),
-                    bio_lc: Set(lc(&a.bio)),
-                    followers: Set(a.followers),
-                    influence_score: Set(a.influence_score),
-                    age: Set(a.age),
-                    country: Set(a.country.clone()),
-                    country_lc: Set(lc(&a.country)),
-                    update_time: Set(now),
-                }
-            })
-            .collect();
-        let txn = self.begin_write().await?;
-        use interaction::Column as C;
-        upsert(
-            &txn,
-            models,
-            vec![C::TenantId, C::ChannelId, C::InteractionId],
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let cells: Vec<Vec<Cell>> =
+            last_per_key(rows, |r| (r.channel_id.clone(), r.interaction_id.clone()))
+                .into_iter()
+                .map(|r| {
+                    let a = &r.attributes;
+                    vec![
+                        Cell::from(&r.channel_id),
+                        Cell::from(&r.interaction_id),
+                        r.kind.as_str().into(),
+                        r.platform.as_str().into(),
+                        Cell::from(&r.account_id),
+                        r.occurred_at.into(),
+                        r.day.into(),
+                        a.is_customer.into(),
+                        a.bio.as_ref().into(),
+                        lc(&a.bio).into(),
+                        a.followers.into(),
+                        a.influence_score.into(),
+                        a.age.into(),
+                        a.country.as_ref().into(),
+                        lc(&a.country).into(),
+                    ]
+                })
+                .collect();
+        self.write_batch(&INTERACTIONS, tenant_id, &cells).await
     }
 
     /// Upserts giveaway entries in one transaction.
@@ -400,56 +449,51 @@ impl Store {
         tenant_id: &str,
         rows: &[GiveawayEntry],
     ) -> Result<()> {
-        let now = Utc::now();
-        let models = last_per_key(rows, |r| {
+        let cells: Vec<Vec<Cell>> = last_per_key(rows, |r| {
             (r.giveaway_id.clone(), r.entrant_key.clone(), r.entered_at)
         })
         .into_iter()
-        .map(|r| giveaway_entry::ActiveModel {
-            tenant_id: Set(tenant_id.to_string()),
-            giveaway_id: Set(r.giveaway_id.clone()),
-            entrant_key: Set(r.entrant_key.clone()),
-            entered_at: Set(r.entered_at),
-            day: Set(r.day),
-            update_time: Set(now),
+        .map(|r| {
+            vec![
+                Cell::from(&r.giveaway_id),
+                Cell::from(&r.entrant_key),
+                r.entered_at.into(),
+                r.day.into(),
+            ]
         })
         .collect();
-        let txn = self.begin_write().await?;
-        use giveaway_entry::Column as C;
-        upsert(
-            &txn,
-            models,
-            vec![C::TenantId, C::GiveawayId, C::EntrantKey, C::EnteredAt],
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        self.write_batch(&GIVEAWAY_ENTRIES, tenant_id, &cells).await
     }
 
     /// Upserts metric points in one transaction.
     pub async fn upsert_metric_points(&self, tenant_id: &str, rows: &[MetricPoint]) -> Result<()> {
-        let now = Utc::now();
-        let models = last_per_key(rows, |r| (r.key.clone(), r.scope.to_string(), r.day))
-            .into_iter()
-            .map(|r| metric_point::ActiveModel {
-                tenant_id: Set(tenant_id.to_string()),
-                metric_key: Set(r.key.clone()),
-                scope: Set(r.scope.to_string()),
-                day: Set(r.day),
-                value: Set(r.value),
-                update_time: Set(now),
-            })
-            .collect();
-        let txn = self.begin_write().await?;
-        use metric_point::Column as C;
-        upsert(
-            &txn,
-            models,
-            vec![C::TenantId, C::MetricKey, C::Scope, C::Day],
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let cells: Vec<Vec<Cell>> =
+            last_per_key(rows, |r| (r.key.clone(), r.scope.to_string(), r.day))
+                .into_iter()
+                .map(|r| {
+                    vec![
+                        Cell::from(&r.key),
+                        r.scope.to_string().into(),
+                        r.day.into(),
+                        r.value.into(),
+                    ]
+                })
+                .collect();
+        self.write_batch(&METRIC_POINTS, tenant_id, &cells).await
+    }
+
+    /// Writes the rows of one table as one batch.
+    async fn write_batch(
+        &self,
+        table: &Table,
+        tenant_id: &str,
+        rows: &[Vec<Cell<'_>>],
+    ) -> Result<()> {
+        let mut batch = Batch::begin(&self.db).await?;
+        batch
+            .upsert(table, tenant_id, Utc::now(), rows, false)
+            .await?;
+        batch.commit().await
     }
 }
 
