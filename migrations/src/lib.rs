@@ -16,6 +16,7 @@ mod m20261124_000008_members_by_customer;
 mod m20261124_000009_snapshots_by_day;
 mod m20261124_000010_snapshot_days;
 mod m20261207_000001_raw_responses;
+mod m20261208_000020_period_snapshots;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_snapshots_by_day::Migration),
             Box::new(m20261124_000010_snapshot_days::Migration),
             Box::new(m20261207_000001_raw_responses::Migration),
+            Box::new(m20261208_000020_period_snapshots::Migration),
         ]
     }
 }

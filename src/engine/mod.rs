@@ -14,6 +14,7 @@ mod feed;
 mod goals;
 pub mod query;
 mod recompute;
+mod rollup;
 
 pub use compute::Engine;
 pub use feed::{DayWritten, GoalChange, GoalFeed, SnapshotFeed};

@@ -7,6 +7,7 @@ pub mod goal_eval;
 pub mod key;
 pub mod parts;
 pub mod period;
+pub mod rollup;
 pub mod social;
 pub mod web_shop;
 

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod kpi_data;
 pub mod metrics;
 pub mod observations;
+pub mod period_snapshots;
 pub mod raw_responses;
 pub(crate) mod revisioned;
 pub mod segments;
