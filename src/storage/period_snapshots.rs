@@ -38,7 +38,9 @@ pub mod kpi_period_snapshot {
         pub run_id: String,
         pub compute_time: DateTimeUtc,
     }
-    no_relations!();
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 use kpi_period_snapshot::Column as C;

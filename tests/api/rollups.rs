@@ -154,6 +154,11 @@ async fn structure(app: &TestApp) {
             .await
             .unwrap();
     }
+}
+
+/// Custom KPIs: over sums and a level, over a pushed metric, over a cohort KPI; once the
+/// metric has points.
+async fn customs(app: &TestApp) {
     for (id, formula) in [
         ("my_ipm", "(comments + likes + posts) / (followers / 1000)"),
         ("searches_per_fee", "brand_searches / fees"),
@@ -189,16 +194,17 @@ async fn observations(app: &TestApp, seed: u64) {
             }
             followers *= 1.0 + r.random_range(-0.01..0.03);
             let likes = r.random_range(0..200);
+            let (posts, mentions) = (r.random_range(0..3), r.random_range(0..4));
             let maybe = |r: &mut StdRng, p: f64, v: i64| r.random_bool(p).then_some(v);
             stats.push(ChannelDayStats {
                 channel: format!("channels/{id}"),
                 day: date(d),
                 followers: maybe(&mut r, 0.85, followers.round() as i64),
-                posts: maybe(&mut r, 0.95, r.random_range(0..3)),
+                posts: maybe(&mut r, 0.95, posts),
                 likes: maybe(&mut r, 0.9, likes),
                 comments: maybe(&mut r, 0.9, likes / 7),
                 shares: maybe(&mut r, if platform == Platform::X { 0.3 } else { 0.8 }, likes / 11),
-                mentions: maybe(&mut r, 0.5, r.random_range(0..4)),
+                mentions: maybe(&mut r, 0.5, mentions),
                 views: maybe(&mut r, 0.7, likes * 13),
                 link_clicks: maybe(&mut r, 0.6, likes / 20),
                 ..Default::default()
@@ -531,6 +537,7 @@ async fn served_equals_live(
 async fn served_rollups_equal_live_values(app: TestApp) {
     structure(&app).await;
     observations(&app, 23).await;
+    customs(&app).await;
     // Nine whole weeks, Monday February 16th to Sunday April 19th; February and April
     // are stored whole though only part of them is recomputed.
     let computed = Period::new(day(2, 16), day(4, 19)).unwrap();
@@ -569,13 +576,9 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     // Reaching before and after the recomputed days: stored February, live the rest.
     let wider = Period::new(day(2, 1), day(4, 26)).unwrap();
     compared += served_equals_live(&app, &keys, &cohort, newest, wider, &all).await;
-    // A single week inside spring, and its last days alone.
-    for range in [
-        Period::new(day(3, 9), day(3, 15)).unwrap(),
-        Period::new(day(3, 18), day(3, 24)).unwrap(),
-    ] {
-        compared += served_equals_live(&app, &keys, &cohort, newest, range, &all).await;
-    }
+    // A week across spring's end.
+    let week = Period::new(day(3, 18), day(3, 24)).unwrap();
+    compared += served_equals_live(&app, &keys, &cohort, newest, week, &all).await;
     assert!(compared > keys.len() * 20, "{compared} values compared");
 
     // Whole weeks and months are read from the stored rows of the run.
@@ -588,7 +591,8 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     assert_eq!(weeks.len(), 9);
     assert!(weeks.iter().all(|w| !w.run_id.is_empty()), "{weeks:?}");
     let months = served(&app, &anna, computed, G::Month).await;
-    assert!(months.iter().all(|m| m.run_id.is_empty()), "clipped months are composed");
+    let runs: Vec<bool> = months.iter().map(|m| m.run_id.is_empty()).collect();
+    assert_eq!(runs, [true, false, true], "clipped February and April are composed");
 }
 
 /// Changing an order and recomputing its day alone changes the stored week and month that
@@ -596,6 +600,7 @@ async fn served_rollups_equal_live_values(app: TestApp) {
 async fn recomputing_a_day_updates_its_week_and_month(app: TestApp) {
     structure(&app).await;
     observations(&app, 5).await;
+    customs(&app).await;
     let feed = SnapshotFeed::default();
     let march = Period::new(day(3, 1), day(3, 31)).unwrap();
     tally::engine::recompute(&app.store, &feed, "acme", march)
