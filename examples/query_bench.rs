@@ -119,11 +119,20 @@ async fn main() -> BoxResult<()> {
                 times[g].push(took);
                 slowest.push((
                     took,
-                    format!("{} on {} ({}) by {name}", key.kpi, key.scope, key.segment.as_deref().unwrap_or("-")),
+                    format!(
+                        "{} on {} ({}) by {name}",
+                        key.kpi,
+                        key.scope,
+                        key.segment.as_deref().unwrap_or("-")
+                    ),
                 ));
             }
         }
-        eprintln!("round {} took {:.1} s", round + 1, started.elapsed().as_secs_f64());
+        eprintln!(
+            "round {} took {:.1} s",
+            round + 1,
+            started.elapsed().as_secs_f64()
+        );
     }
     for t in &mut times {
         t.sort();

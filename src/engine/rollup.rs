@@ -8,8 +8,8 @@ use super::recompute::COHORT_KPIS;
 use crate::domain::catalogue::{self, RollUp};
 use crate::domain::formula::Formula;
 use crate::domain::goal::Scope;
-use crate::kpi::key::{outside, plain, with_parts};
 use crate::kpi::directory::Directory;
+use crate::kpi::key::{outside, plain, with_parts};
 use crate::kpi::period::Period;
 use crate::kpi::rollup::{days_inside, level, ratio_parts, sum};
 use crate::kpi::value::{Value, ratio};
@@ -75,7 +75,13 @@ impl<'a> Rollups<'a> {
             let days = (stored.len() as i64 == period.days()).then(|| {
                 stored
                     .into_iter()
-                    .map(|s| (s.computed.value, s.computed.numerator, s.computed.denominator))
+                    .map(|s| {
+                        (
+                            s.computed.value,
+                            s.computed.numerator,
+                            s.computed.denominator,
+                        )
+                    })
                     .collect()
             });
             self.days.insert((other, period), days);
@@ -138,7 +144,12 @@ impl<'a> Rollups<'a> {
     }
 
     /// The daily values of another KPI of the same scope and segment.
-    async fn values(&mut self, key: &KpiKey, kpi: &str, period: Period) -> Result<Option<Vec<Value>>> {
+    async fn values(
+        &mut self,
+        key: &KpiKey,
+        kpi: &str,
+        period: Period,
+    ) -> Result<Option<Vec<Value>>> {
         let other = KpiKey {
             kpi: kpi.to_string(),
             ..key.clone()

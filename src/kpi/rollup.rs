@@ -99,6 +99,9 @@ mod tests {
             (Ok(3.0), Ok(0.0))
         );
         assert_eq!(ratio_parts((OUT, None, None)), (OUT, OUT));
-        assert_eq!(ratio_parts((Ok(2.0), Some(4.0), Some(2.0))), (Ok(4.0), Ok(2.0)));
+        assert_eq!(
+            ratio_parts((Ok(2.0), Some(4.0), Some(2.0))),
+            (Ok(4.0), Ok(2.0))
+        );
     }
 }

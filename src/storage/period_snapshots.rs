@@ -145,13 +145,11 @@ impl Store {
                 C::ComputeTime,
             ]);
             for (key, (value, numerator, denominator)) in chunk {
-                let version = *versions
-                    .entry(key.kpi.as_str())
-                    .or_insert_with(|| {
-                        crate::domain::catalogue::find(&key.kpi)
-                            .map(|d| d.version as i32)
-                            .unwrap_or(1)
-                    });
+                let version = *versions.entry(key.kpi.as_str()).or_insert_with(|| {
+                    crate::domain::catalogue::find(&key.kpi)
+                        .map(|d| d.version as i32)
+                        .unwrap_or(1)
+                });
                 let value = value.map(crate::kpi::value::positive_zero);
                 insert
                     .values([
@@ -245,8 +243,7 @@ impl Store {
                 .into_tuple()
                 .all(&self.db)
                 .await?;
-            for (first, value, reason, numerator, denominator, definition_version, run_id) in rows
-            {
+            for (first, value, reason, numerator, denominator, definition_version, run_id) in rows {
                 let value = match (value, reason.as_deref().and_then(Reason::parse)) {
                     (Some(v), _) => Ok(v),
                     (None, Some(r)) => Err(r),

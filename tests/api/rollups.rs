@@ -124,7 +124,13 @@ async fn structure(app: &TestApp) {
         }),
     };
     for (id, first, last, participants, giveaways) in [
-        ("winter", day(1, 20), day(2, 20), vec![fee("bob", 30_000)], vec![]),
+        (
+            "winter",
+            day(1, 20),
+            day(2, 20),
+            vec![fee("bob", 30_000)],
+            vec![],
+        ),
         (
             "spring",
             day(3, 4),
@@ -136,7 +142,13 @@ async fn structure(app: &TestApp) {
                 host: "influencers/anna".into(),
             }],
         ),
-        ("summer", day(4, 10), day(5, 20), vec![fee("cleo", 50_000)], vec![]),
+        (
+            "summer",
+            day(4, 10),
+            day(5, 20),
+            vec![fee("cleo", 50_000)],
+            vec![],
+        ),
     ] {
         app.campaigns()
             .create_campaign(app.req(CreateCampaignRequest {
@@ -203,7 +215,11 @@ async fn observations(app: &TestApp, seed: u64) {
                 posts: maybe(&mut r, 0.95, posts),
                 likes: maybe(&mut r, 0.9, likes),
                 comments: maybe(&mut r, 0.9, likes / 7),
-                shares: maybe(&mut r, if platform == Platform::X { 0.3 } else { 0.8 }, likes / 11),
+                shares: maybe(
+                    &mut r,
+                    if platform == Platform::X { 0.3 } else { 0.8 },
+                    likes / 11,
+                ),
                 mentions: maybe(&mut r, 0.5, mentions),
                 views: maybe(&mut r, 0.7, likes * 13),
                 link_clicks: maybe(&mut r, 0.6, likes / 20),
@@ -424,20 +440,22 @@ async fn served(app: &TestApp, key: &KpiKey, range: Period, granularity: G) -> V
         G::Range => Granularity::Range,
     };
     app.kpis()
-        .query_snapshots(app.req(QuerySnapshotsRequest {
-            kpi_scope: Some(KpiScope {
-                kpi: key.kpi.clone(),
-                scope: key.scope.to_string(),
-                segment: key
-                    .segment
-                    .as_ref()
-                    .map(|s| format!("segments/{s}"))
-                    .unwrap_or_default(),
+        .query_snapshots(
+            app.req(QuerySnapshotsRequest {
+                kpi_scope: Some(KpiScope {
+                    kpi: key.kpi.clone(),
+                    scope: key.scope.to_string(),
+                    segment: key
+                        .segment
+                        .as_ref()
+                        .map(|s| format!("segments/{s}"))
+                        .unwrap_or_default(),
+                }),
+                first_day: date(range.first),
+                last_day: date(range.last),
+                granularity: granularity as i32,
             }),
-            first_day: date(range.first),
-            last_day: date(range.last),
-            granularity: granularity as i32,
-        }))
+        )
         .await
         .unwrap_or_else(|e| panic!("{key:?} {range}: {e:?}"))
         .into_inner()
@@ -469,7 +487,10 @@ fn expected(c: &Computed, newest: NaiveDate, cohort: bool) -> Served {
         c.period.first,
         c.period.last,
         c.value.ok(),
-        c.value.err().map(|r| r.as_str().to_string()).unwrap_or_default(),
+        c.value
+            .err()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
         c.numerator,
         c.denominator,
         outside || (lag >= 3 && (!cohort || lag > 90)),
@@ -508,7 +529,13 @@ async fn served_equals_live(
         let mut engine = Engine::new(&app.store, "acme").await.unwrap();
         let mut live: Vec<Vec<Computed>> = vec![Vec::new(); keys.len()];
         for p in range.split(granularity) {
-            for (i, c) in engine.compute(keys, p).await.unwrap().into_iter().enumerate() {
+            for (i, c) in engine
+                .compute(keys, p)
+                .await
+                .unwrap()
+                .into_iter()
+                .enumerate()
+            {
                 live[i].push(c);
             }
             engine.clear_cache();
@@ -520,7 +547,10 @@ async fn served_equals_live(
                 .iter()
                 .map(of_served)
                 .collect();
-            let want: Vec<Served> = live.iter().map(|c| expected(c, newest, is_cohort)).collect();
+            let want: Vec<Served> = live
+                .iter()
+                .map(|c| expected(c, newest, is_cohort))
+                .collect();
             assert_eq!(got.len(), want.len(), "{key:?} {range} {granularity:?}");
             for (g, w) in got.iter().zip(&want) {
                 assert!(
@@ -592,7 +622,11 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     assert!(weeks.iter().all(|w| !w.run_id.is_empty()), "{weeks:?}");
     let months = served(&app, &anna, computed, G::Month).await;
     let runs: Vec<bool> = months.iter().map(|m| m.run_id.is_empty()).collect();
-    assert_eq!(runs, [true, false, true], "clipped February and April are composed");
+    assert_eq!(
+        runs,
+        [true, false, true],
+        "clipped February and April are composed"
+    );
 }
 
 /// Changing an order and recomputing its day alone changes the stored week and month that
@@ -636,19 +670,34 @@ async fn recomputing_a_day_updates_its_week_and_month(app: TestApp) {
     let month_after = served(&app, &anna, march, G::Month).await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].run_id, run.run_id, "the week is the new run's");
-    assert_eq!(month_after[0].run_id, run.run_id, "the month is the new run's");
+    assert_eq!(
+        month_after[0].run_id, run.run_id,
+        "the month is the new run's"
+    );
     let plus = |v: &[KpiValue]| v[0].value.unwrap() + 1_234.56;
-    assert!(same_number(after[0].value, Some(plus(&before))), "{before:?} {after:?}");
+    assert!(
+        same_number(after[0].value, Some(plus(&before))),
+        "{before:?} {after:?}"
+    );
     assert!(
         same_number(month_after[0].value, Some(plus(&month_before))),
         "{month_before:?} {month_after:?}"
     );
     // And equal to the live value.
     let mut engine = Engine::new(&app.store, "acme").await.unwrap();
-    let live = engine.compute(std::slice::from_ref(&anna), week).await.unwrap();
+    let live = engine
+        .compute(std::slice::from_ref(&anna), week)
+        .await
+        .unwrap();
     assert!(same_number(after[0].value, live[0].value.ok()));
     // The clipped week of a range (Wednesday to Sunday) is composed from the new day.
-    let clipped = served(&app, &anna, Period::new(day(3, 11), day(3, 15)).unwrap(), G::Week).await;
+    let clipped = served(
+        &app,
+        &anna,
+        Period::new(day(3, 11), day(3, 15)).unwrap(),
+        G::Week,
+    )
+    .await;
     let live = engine
         .compute(
             std::slice::from_ref(&anna),
