@@ -166,7 +166,7 @@ async fn main() -> BoxResult<()> {
         ms(*rolled.last().unwrap_or(&Duration::ZERO)),
         p99.as_secs_f64() / day_p99.as_secs_f64().max(1e-9),
     );
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!();
     println!("Slowest single queries:");
     for (took, what) in slowest.iter().take(10) {
