@@ -1,10 +1,10 @@
 //! WEEK, MONTH and RANGE values composed from stored daily values (KPIS.md: roll-up
 //! classes), for the periods no stored week or month answers: a week or month clipped by
-//! the requested range, and RANGE. What cannot be composed exactly (distinct counts,
-//! cohort KPIs, a campaign's profit, any period with a day not stored) is left to the
-//! live computation; boundary KPIs are computed live from the two days of follower
-//! readings they need.
-use super::recompute::COHORT_KPIS;
+//! the requested range, and RANGE. What cannot be composed exactly (distinct counts, a
+//! campaign's profit, any period with a day not stored) is left to the live computation;
+//! boundary KPIs are computed live from the two days of follower readings they need.
+//! The cohort KPIs are class `sum` and a ratio of sums, so they compose: as fresh as the
+//! stored days (and the stored weeks and months), which recompute runs keep up to date.
 use crate::domain::catalogue::{self, RollUp};
 use crate::domain::formula::Formula;
 use crate::domain::goal::Scope;
@@ -218,9 +218,6 @@ impl<'a> Rollups<'a> {
             // A pushed metric: the sum of its points.
             return Ok(self.sum_of(key, kpi, period).await?.map(plain));
         };
-        if COHORT_KPIS.contains(&kpi) {
-            return Ok(None);
-        }
         match def.roll_up {
             RollUp::Sum => Ok(self.sum_of(key, kpi, period).await?.map(plain)),
             RollUp::Level => Ok(self
@@ -292,6 +289,20 @@ impl<'a> Rollups<'a> {
                 // Revenue and fees each over their own window.
                 let (revenue, fees) = (sum_of!("attributed_revenue"), sum_of!("fees"));
                 web_shop::roas(revenue, fees)
+            }
+            "returning_buyer_rate" => {
+                // Returning buyers over first code buyers, both counted on the day of the
+                // first code order (class `sum`) and defined on every day of the order
+                // window. As fresh as the stored days, which the nightly cohort run keeps
+                // up to date inside the returning-buyer window, as it does the stored
+                // weeks and months.
+                let Some(days) = self.days(key, period).await? else {
+                    return Ok(None);
+                };
+                let (numerators, denominators): (Vec<Value>, Vec<Value>) =
+                    days.iter().map(|d| ratio_parts(*d)).unzip();
+                let (n, d) = (sum(numerators), sum(denominators));
+                with_parts(ratio(n.map(|v| 100.0 * v), d), n, d)
             }
             "cost_per_engagement" | "cpm" | "profit_per_visitor" => {
                 // A campaign's profit counts orders in the order tail where its fees are
