@@ -590,9 +590,8 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     let newest = computed.last;
     let all = [G::Week, G::Month, G::Range];
     let mut compared = 0;
-    // Whole weeks, months clipped at both ends.
-    compared += served_equals_live(&app, &keys, &cohort, newest, computed, &all).await;
-    // Weeks clipped at both ends, March whole, the campaigns' edges inside; by day too.
+    // Whole weeks and weeks clipped at both ends, March whole and February and April
+    // clipped, the campaigns' edges inside; by day too.
     let clipped = Period::new(day(2, 25), day(4, 8)).unwrap();
     compared += served_equals_live(
         &app,
@@ -606,10 +605,7 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     // Reaching before and after the recomputed days: stored February, live the rest.
     let wider = Period::new(day(2, 1), day(4, 26)).unwrap();
     compared += served_equals_live(&app, &keys, &cohort, newest, wider, &all).await;
-    // A week across spring's end.
-    let week = Period::new(day(3, 18), day(3, 24)).unwrap();
-    compared += served_equals_live(&app, &keys, &cohort, newest, week, &all).await;
-    assert!(compared > keys.len() * 20, "{compared} values compared");
+    assert!(compared > keys.len() * 60, "{compared} values compared");
 
     // Whole weeks and months are read from the stored rows of the run.
     let anna = KpiKey {
