@@ -15,9 +15,10 @@ mod compute;
 mod feed;
 mod follower_flags;
 mod goals;
-pub(crate) mod query;
+pub mod query;
 mod recompute;
 pub(crate) mod resources;
+mod rollup;
 
 pub use compute::Engine;
 pub use feed::{DayWritten, GoalChange, GoalFeed, SnapshotFeed};

@@ -1,9 +1,11 @@
 //! Snapshot queries (QuerySnapshots, BatchGetLatest, WatchSnapshots): checks a requested
 //! key against the catalogue and the tenant's names and resources, answers from stored
-//! snapshots, computes live what is not stored, and says whether each value is final.
+//! snapshots (days, whole weeks and months), composes from stored days what their roll-up
+//! class allows, computes live the rest, and says whether each value is final.
 use super::Engine;
 use super::feed::DayWritten;
 use super::recompute::COHORT_KPIS;
+use super::rollup::Rollups;
 use crate::domain::catalogue::{self, SegmentUse};
 use crate::domain::formula::Formula;
 use crate::domain::goal::Scope;
@@ -12,6 +14,8 @@ use crate::domain::{DomainError, Violation};
 use crate::kpi::period::{Granularity, Period};
 use crate::kpi::value::Reason;
 use crate::kpi::{Computed, KpiKey};
+use crate::storage::period_snapshots::Stored;
+use crate::storage::snapshots::Snapshot;
 use crate::storage::{StorageError, Store};
 use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
@@ -305,22 +309,23 @@ impl<'a> Query<'a> {
     }
 
     /// The values of a checked key over each period of `period` split by `granularity`:
-    /// by day the stored snapshots, and live values where none is stored.
+    /// by day the stored snapshots; a whole week or month its stored value; a clipped week
+    /// or month and a RANGE composed from stored days where the KPI's roll-up class allows
+    /// (see [`Rollups`]); live values for the rest.
     pub async fn snapshots(
         &mut self,
         key: &KpiKey,
         period: Period,
         granularity: Granularity,
     ) -> Result<Vec<Answer>, StorageError> {
+        if granularity != Granularity::Day {
+            return self.rolled_up(key, period, granularity).await;
+        }
         let cohort = self.is_cohort(&key.kpi).await?;
         let newest = self.newest().await?;
         let (store, tenant) = (self.store, self.tenant);
         // By day, as the periods of a DAY split: walked in step with them, no map needed.
-        let stored = if granularity == Granularity::Day {
-            store.snapshots(&tenant.id, key, &period).await?
-        } else {
-            Vec::new()
-        };
+        let stored = store.snapshots(&tenant.id, key, &period).await?;
         let mut stored = stored.into_iter().peekable();
         let mut engine: Option<Engine<'_>> = None;
         let mut answers = Vec::new();
@@ -352,6 +357,73 @@ impl<'a> Query<'a> {
                     computed: c,
                 });
             }
+        }
+        Ok(answers)
+    }
+
+    /// [`Query::snapshots`] by WEEK, MONTH or RANGE. A stored week or month keeps its run
+    /// id; a composed or live value has none.
+    async fn rolled_up(
+        &mut self,
+        key: &KpiKey,
+        period: Period,
+        granularity: Granularity,
+    ) -> Result<Vec<Answer>, StorageError> {
+        let cohort = self.is_cohort(&key.kpi).await?;
+        let newest = self.newest().await?;
+        self.customs().await?;
+        let (store, tenant) = (self.store, self.tenant);
+        let formulas = &self.customs.as_ref().expect("loaded above").1;
+        let periods = period.split(granularity);
+        let mut stored: HashMap<NaiveDate, Snapshot> = HashMap::new();
+        if let Some(kind) = Stored::of(granularity) {
+            let whole: Vec<NaiveDate> = periods
+                .iter()
+                .filter(|p| kind.is_whole(p))
+                .map(|p| p.first)
+                .collect();
+            stored = store
+                .period_snapshots(&tenant.id, key, kind, &whole)
+                .await?
+                .into_iter()
+                .map(|s| (s.computed.period.first, s))
+                .collect();
+        }
+        let mut rollups = Rollups::new(store, &tenant.id);
+        let mut engine: Option<Engine<'_>> = None;
+        let mut answers = Vec::with_capacity(periods.len());
+        for p in periods {
+            if let Some(snapshot) = stored.remove(&p.first)
+                && snapshot.computed.period == p
+            {
+                answers.push(Answer {
+                    is_final: is_final(&snapshot.computed, newest, &tenant.settings, cohort),
+                    computed: snapshot.computed,
+                    run_id: snapshot.run_id,
+                    definition_version: snapshot.definition_version,
+                });
+                continue;
+            }
+            let computed = match rollups.compose(key, p, formulas).await? {
+                Some(parts) => Computed::new(key, p, parts),
+                None => {
+                    if engine.is_none() {
+                        engine = Some(Engine::new(store, &tenant.id).await?);
+                    }
+                    let Some(engine) = engine.as_mut() else {
+                        continue;
+                    };
+                    let mut parts = engine.compute_parts(std::slice::from_ref(key), p).await?;
+                    let Some(parts) = parts.pop() else { continue };
+                    Computed::new(key, p, parts)
+                }
+            };
+            answers.push(Answer {
+                is_final: is_final(&computed, newest, &tenant.settings, cohort),
+                definition_version: definition_version(&computed.key.kpi),
+                run_id: String::new(),
+                computed,
+            });
         }
         Ok(answers)
     }

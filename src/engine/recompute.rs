@@ -1,10 +1,13 @@
 //! Recompute runs: every daily snapshot of a tenant (or only the cohort KPIs') for a
 //! range of days, computed a day at a time by the [`Engine`] while a writer task replaces
-//! the days already computed, each in one transaction, and publishes them on the feed.
+//! the days already computed, each in one transaction, and publishes them on the feed;
+//! then every ISO week and calendar month holding a recomputed day is computed over its
+//! whole period and stored, each replaced in one transaction (KPIS.md: roll-ups).
 use super::compute::Engine;
 use super::feed::{DayWritten, SnapshotFeed};
 use crate::kpi::period::Period;
 use crate::kpi::{KpiKey, Parts};
+use crate::storage::period_snapshots::Stored;
 use crate::storage::snapshots::{SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
 use std::collections::{HashMap, HashSet};
@@ -88,6 +91,30 @@ fn block_from(range: Period, day: chrono::NaiveDate, len: i64) -> Option<Period>
 /// (BENCHMARKS.md, KPI engine).
 const QUEUED_DAYS: usize = 16;
 
+/// What the computing side of a run hands its writer.
+enum Computed {
+    /// A day's values, in the order of the run's keys.
+    Day(chrono::NaiveDate, Vec<Parts>),
+    /// A whole week's or month's values, in the order of the run's keys.
+    Period(Stored, Period, Vec<Parts>),
+}
+
+/// Every ISO week and calendar month that holds a day of `range`, each once: a year is 53
+/// weeks and 12 months, where recomputing them per day would be 730 periods.
+fn touched_periods(range: Period) -> Vec<(Stored, Period)> {
+    let mut touched = Vec::new();
+    for granularity in [Stored::Week, Stored::Month] {
+        for day in range.iter_days() {
+            if let Some(period) = granularity.period_of(day)
+                && touched.last() != Some(&(granularity, period))
+            {
+                touched.push((granularity, period));
+            }
+        }
+    }
+    touched
+}
+
 /// The result of a joined task; a panic in it is resumed here.
 fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
     match result {
@@ -134,8 +161,8 @@ async fn recompute_keys(
     // Days are still written one at a time and in order.
     // A queued day is its values alone (5 MB a day on data set M, 22 MB as `Computed`),
     // which keeps the queue small next to a block's loaded parts.
-    let (sender, receiver) =
-        tokio::sync::mpsc::channel::<(chrono::NaiveDate, Vec<Parts>)>(QUEUED_DAYS);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Computed>(QUEUED_DAYS);
+    let touched = touched_periods(range);
     let compute = async {
         for day in range.iter_days() {
             if let Some(block) = block_from(range, day, ORDER_PREFETCH_DAYS) {
@@ -149,9 +176,22 @@ async fn recompute_keys(
             }
             let parts = engine.compute_parts(&keys, Period::day(day)).await?;
             engine.clear_cache();
-            if sender.send((day, parts)).await.is_err() {
+            if sender.send(Computed::Day(day, parts)).await.is_err() {
                 // The writer stopped on an error, which it returns.
-                break;
+                return Ok(());
+            }
+        }
+        // Then each week and month holding a recomputed day, once, over the whole period,
+        // while the writer still writes the last days.
+        for (granularity, period) in &touched {
+            let parts = engine.compute_parts(&keys, *period).await?;
+            engine.clear_cache();
+            if sender
+                .send(Computed::Period(*granularity, *period, parts))
+                .await
+                .is_err()
+            {
+                return Ok(());
             }
         }
         drop(sender);
@@ -176,7 +216,24 @@ async fn recompute_keys(
                 days: 0,
                 snapshots: 0,
             };
-            while let Some((day, parts)) = receiver.recv().await {
+            while let Some(computed) = receiver.recv().await {
+                let (day, parts) = match computed {
+                    Computed::Day(day, parts) => (day, parts),
+                    Computed::Period(granularity, period, parts) => {
+                        store
+                            .replace_period(
+                                &tenant,
+                                granularity,
+                                period,
+                                only.as_deref(),
+                                &keys[..],
+                                &parts,
+                                &run_id,
+                            )
+                            .await?;
+                        continue;
+                    }
+                };
                 store
                     .replace_day_parts(&tenant, day, only.as_deref(), &series, &parts, &run_id)
                     .await?;

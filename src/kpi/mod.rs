@@ -7,6 +7,7 @@ pub(crate) mod goal_eval;
 pub(crate) mod key;
 pub(crate) mod parts;
 pub mod period;
+pub(crate) mod rollup;
 pub(crate) mod social;
 pub(crate) mod web_shop;
 

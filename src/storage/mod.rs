@@ -19,6 +19,7 @@ pub mod jobs;
 pub(crate) mod kpi_data;
 pub(crate) mod metrics;
 pub(crate) mod observations;
+pub(crate) mod period_snapshots;
 pub mod raw_responses;
 pub(crate) mod revisioned;
 pub(crate) mod segments;

@@ -28,6 +28,7 @@ mod platform_social;
 mod raw_responses;
 mod read_cache;
 mod resources;
+mod rollups;
 mod rule_properties;
 mod secrets;
 mod shopify_orders;
