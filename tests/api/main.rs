@@ -29,6 +29,7 @@ mod raw_responses;
 mod read_cache;
 mod resources;
 mod rule_properties;
+mod run_ids;
 mod secrets;
 mod shopify_orders;
 mod snapshot_rows;
