@@ -111,18 +111,19 @@ class AgainstTheServer(unittest.TestCase):
     def test_errors_carry_their_details(self):
         with TallyClient(ADDR, KEY) as tally:
             with self.assertRaises(grpc.RpcError) as bad:
-                tally.kpis.QuerySnapshots(
-                    kpi_pb2.QuerySnapshotsRequest(
-                        kpi_scope=kpi_pb2.KpiScope(kpi="no_such_kpi", scope="tenant"),
-                        first_day=date(datetime.date(2026, 3, 10)),
+                tally.influencers.CreateInfluencer(
+                    influencer_pb2.CreateInfluencerRequest(
+                        influencer_id="Not An Id", influencer=influencer_pb2.Influencer()
                     )
                 )
             d = error_details(bad.exception)
             self.assertEqual(d.code, grpc.StatusCode.INVALID_ARGUMENT)
             self.assertEqual((d.reason, d.domain), ("FIELD_INVALID", "tally.dev"))
-            fields = {v.field for v in d.violations}
-            self.assertIn("kpi_scope.kpi", fields)
-            self.assertIn("last_day", fields)
+            # Every bad field in one reply.
+            self.assertEqual(
+                [v.field for v in d.violations], ["influencer_id", "influencer.display_name"]
+            )
+            self.assertIsNone(d.retry_delay)
             self.assertIn("INVALID_ARGUMENT", str(d))
 
             with self.assertRaises(grpc.RpcError) as missing:
