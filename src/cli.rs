@@ -675,3 +675,57 @@ mod tests {
         assert!(crate::domain::names::check_id(&slug(&"x".repeat(100))).is_ok());
     }
 }
+
+/// README.md's command table names every subcommand, so a new one is documented or fails
+/// here.
+#[cfg(test)]
+mod readme {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// `tally PATH` of every leaf subcommand (`tally admin create-key`, `tally kpi query`).
+    fn leaves(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let subcommands: Vec<&clap::Command> = command
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subcommands.is_empty() {
+            out.push(path.to_string());
+        }
+        for sub in subcommands {
+            leaves(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn the_command_table_names_every_subcommand() {
+        let readme = include_str!("../README.md");
+        let table: Vec<&str> = readme
+            .split("## Commands\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README.md has a Commands section")
+            .lines()
+            .filter(|line| line.starts_with("| `tally "))
+            .collect();
+        let mut missing = Vec::new();
+        let mut all = Vec::new();
+        leaves(&Cli::command(), "tally", &mut all);
+        for command in &all {
+            let named = table.iter().any(|row| {
+                row.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .any(|code| code == command || code.starts_with(&format!("{command} ")))
+            });
+            if !named {
+                missing.push(command.clone());
+            }
+        }
+        assert!(all.len() > 10, "{all:?}");
+        assert!(
+            missing.is_empty(),
+            "README.md's command table misses {missing:?}"
+        );
+    }
+}

@@ -128,9 +128,8 @@ pub fn target(addr: &str, tls_files: bool) -> Result<Target, AddressError> {
         None => tls_files,
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
-    let parsed: http::uri::Authority = authority
-        .parse()
-        .map_err(|_| invalid("is not host:port"))?;
+    let parsed: http::uri::Authority =
+        authority.parse().map_err(|_| invalid("is not host:port"))?;
     if parsed.as_str().contains('@') {
         return Err(invalid("a server address carries no user name"));
     }
@@ -181,8 +180,9 @@ impl ServerAddr {
         if target.tls {
             let mut config = ClientTlsConfig::new();
             config = match &self.server_ca_file {
-                Some(path) => config
-                    .ca_certificate(Certificate::from_pem(read("--server-ca-file", path)?)),
+                Some(path) => {
+                    config.ca_certificate(Certificate::from_pem(read("--server-ca-file", path)?))
+                }
                 None => config.with_webpki_roots(),
             };
             if let (Some(cert), Some(key)) = (&self.client_cert_file, &self.client_key_file) {
@@ -244,7 +244,10 @@ mod tests {
             ok("https://tally.example.com", false),
             ("https://tally.example.com".to_string(), true)
         );
-        assert_eq!(ok("[::1]:50051", false), ("http://[::1]:50051".into(), false));
+        assert_eq!(
+            ok("[::1]:50051", false),
+            ("http://[::1]:50051".into(), false)
+        );
     }
 
     #[test]
@@ -257,7 +260,9 @@ mod tests {
             ok("https://localhost:50051", true),
             ("https://localhost:50051".to_string(), true)
         );
-        let error = target("http://localhost:50051", true).unwrap_err().to_string();
+        let error = target("http://localhost:50051", true)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("use https://"), "{error}");
     }
 

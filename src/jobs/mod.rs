@@ -1720,31 +1720,30 @@ impl Jobs {
         };
         let started = Instant::now();
         // The custom KPIs over them too: KPIS.md holds those to the same window.
-        let step =
-            match engine::recompute_cohorts(
-                &self.inner.store,
-                &self.inner.feed,
-                &tenant.id,
-                range,
-                run_id,
-            )
-            .await
-            {
-                Ok(summary) => StepReport {
-                    name: "recompute_cohorts".into(),
-                    outcome: Outcome::Succeeded,
-                    duration_ms: millis(started),
-                    count: summary.snapshots,
-                    detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
-                },
-                Err(e) => StepReport {
-                    name: "recompute_cohorts".into(),
-                    outcome: Outcome::Failed,
-                    duration_ms: millis(started),
-                    count: 0,
-                    detail: e.to_string(),
-                },
-            };
+        let step = match engine::recompute_cohorts(
+            &self.inner.store,
+            &self.inner.feed,
+            &tenant.id,
+            range,
+            run_id,
+        )
+        .await
+        {
+            Ok(summary) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: summary.snapshots,
+                detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
+            },
+            Err(e) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Failed,
+                duration_ms: millis(started),
+                count: 0,
+                detail: e.to_string(),
+            },
+        };
         if let Some(day) = report.days.iter_mut().rev().find(|d| d.day == last) {
             if step.outcome == Outcome::Failed && day.outcome == Outcome::Succeeded {
                 day.outcome = Outcome::Partial;

@@ -853,7 +853,9 @@ async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
     // computed and queued for its writer (up to 16) must not be written after it.
     let run = {
         let (store, feed) = (direct.clone(), feed.clone());
-        tokio::spawn(async move { tally::engine::recompute(&store, &feed, "acme", range, "run-new").await })
+        tokio::spawn(async move {
+            tally::engine::recompute(&store, &feed, "acme", range, "run-new").await
+        })
     };
     until_a_new_day("the second run's first day", &direct, &old_run).await;
     run.abort();

@@ -739,7 +739,8 @@ async fn client_commands_take_every_address_form_with_tls_by_the_scheme() {
         (format!("grpc://{}", app.addr), "http:// or https://"),
         ("localhost".to_string(), "has no port"),
     ] {
-        let (ok, stderr) = client_command(&["health-check"], &app.key, &[("TALLY_ADDR", &addr)]).await;
+        let (ok, stderr) =
+            client_command(&["health-check"], &app.key, &[("TALLY_ADDR", &addr)]).await;
         assert!(!ok && stderr.contains(says), "{addr}: {stderr}");
     }
     app.stop().await;
@@ -755,7 +756,10 @@ async fn client_commands_take_every_address_form_with_tls_by_the_scheme() {
         .await;
     let port = server.addr.port();
     let with_ca = |addr: String| [("TALLY_ADDR", addr), ("TALLY_SERVER_CA_FILE", ca.clone())];
-    for addr in [format!("https://localhost:{port}"), format!("localhost:{port}")] {
+    for addr in [
+        format!("https://localhost:{port}"),
+        format!("localhost:{port}"),
+    ] {
         for args in commands {
             let env = with_ca(addr.clone());
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -770,11 +774,13 @@ async fn client_commands_take_every_address_form_with_tls_by_the_scheme() {
     assert!(!ok && stderr.contains("use https://"), "{stderr}");
     // Without the CA the built-in web roots do not know the test CA.
     let https = format!("https://localhost:{port}");
-    let (ok, stderr) = client_command(&["influencers"], &server.key, &[("TALLY_ADDR", &https)]).await;
+    let (ok, stderr) =
+        client_command(&["influencers"], &server.key, &[("TALLY_ADDR", &https)]).await;
     assert!(!ok, "a certificate of an unknown CA was accepted: {stderr}");
     // A bare address without a TLS file is plaintext, which the TLS port refuses.
     let bare = format!("localhost:{port}");
-    let (ok, stderr) = client_command(&["influencers"], &server.key, &[("TALLY_ADDR", &bare)]).await;
+    let (ok, stderr) =
+        client_command(&["influencers"], &server.key, &[("TALLY_ADDR", &bare)]).await;
     assert!(!ok, "plaintext to the TLS port: {stderr}");
     server.stop().await;
 
@@ -790,7 +796,13 @@ async fn client_commands_take_every_address_form_with_tls_by_the_scheme() {
     let cert = pki.file("client.crt", &pki.client_cert);
     let key = pki.file("client.key", &pki.client_key);
     let (ok, stderr) = client_command(
-        &["influencers", "--client-cert-file", &cert, "--client-key-file", &key],
+        &[
+            "influencers",
+            "--client-cert-file",
+            &cert,
+            "--client-key-file",
+            &key,
+        ],
         &server.key,
         &[("TALLY_ADDR", &addr), ("TALLY_SERVER_CA_FILE", &ca)],
     )

@@ -128,17 +128,29 @@ async fn every_run_id_in_a_response_resolves(db: TestDb) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ended = ended.expect("the backfill ended within a minute");
-    assert_eq!(ended.status, proto::RunStatus::Succeeded as i32, "{ended:?}");
+    assert_eq!(
+        ended.status,
+        proto::RunStatus::Succeeded as i32,
+        "{ended:?}"
+    );
     assert_eq!(
         snapshot_runs(&app, "followers", y - Days::new(1), y).await,
         [backfill_id.clone(), backfill_id.clone()]
     );
     let cohort_runs = snapshot_runs(&app, "returning_buyer_rate", first, y).await;
-    assert!(cohort_runs.iter().all(|r| *r == backfill_id), "{cohort_runs:?}");
+    assert!(
+        cohort_runs.iter().all(|r| *r == backfill_id),
+        "{cohort_runs:?}"
+    );
 
     // Every run id of every snapshot of the range resolves, and names the run that has it.
     let mut seen = BTreeSet::new();
-    for kpi in ["followers", "attributed_orders", "returning_buyer_rate", "ipm"] {
+    for kpi in [
+        "followers",
+        "attributed_orders",
+        "returning_buyer_rate",
+        "ipm",
+    ] {
         seen.extend(snapshot_runs(&app, kpi, first, y).await);
     }
     assert_eq!(
