@@ -156,16 +156,6 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, AddressError> {
 }
 
 impl ServerAddr {
-    /// A plaintext address, as tests and examples write one.
-    pub fn plaintext(addr: impl Into<String>) -> ServerAddr {
-        ServerAddr {
-            addr: addr.into(),
-            server_ca_file: None,
-            client_cert_file: None,
-            client_key_file: None,
-        }
-    }
-
     /// The endpoint to dial, with TLS configured when the address uses it.
     pub fn endpoint(&self) -> Result<(Endpoint, Target), AddressError> {
         let files = self.server_ca_file.is_some() || self.client_cert_file.is_some();
