@@ -937,7 +937,7 @@ async fn timed_recompute(
     eprintln!("recomputing {label} {period} ...");
     let anon = AnonPeak::start();
     let start = Instant::now();
-    let summary = tally::engine::recompute(store, &feed, TENANT, period).await?;
+    let summary = tally::engine::recompute(store, &feed, TENANT, period, "run-bench").await?;
     let wall = start.elapsed();
     drop(feed);
     if let Some(w) = watcher {

@@ -50,9 +50,9 @@ pub enum Command {
     /// Ask a server's grpc.health.v1 whether it is SERVING; exits 0 if so, 1 otherwise (for
     /// probes and `helm test` in images without a shell).
     HealthCheck {
-        /// Server address.
-        #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
-        addr: String,
+        /// The server and how to reach it.
+        #[command(flatten)]
+        server: crate::client::address::ServerAddr,
         /// Service to ask about; empty for the whole server.
         #[arg(long, default_value = "")]
         service: String,
@@ -75,9 +75,9 @@ pub enum Command {
         /// Rows per call, 1 to 10000.
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u16).range(1..=10000))]
         batch_size: u16,
-        /// Server address.
-        #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
-        addr: String,
+        /// The server and how to reach it.
+        #[command(flatten)]
+        server: crate::client::address::ServerAddr,
         /// API key of the tenant.
         #[command(flatten)]
         key: crate::client::key::ClientKey,
@@ -161,14 +161,9 @@ pub enum CliError {
     /// An upload failed.
     #[error(transparent)]
     Upload(#[from] crate::client::upload::UploadError),
-    /// The server address is not usable.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// The address.
-        addr: String,
-        /// Why.
-        source: tonic::transport::Error,
-    },
+    /// The server cannot be reached at the address given.
+    #[error(transparent)]
+    Connect(#[from] crate::client::address::AddressError),
     /// Bad command-line input.
     #[error("{0}")]
     Usage(String),
@@ -354,7 +349,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             file,
             format,
             batch_size,
-            addr,
+            server,
             key,
             max_attempts,
             max_retry_seconds,
@@ -368,17 +363,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                             .into(),
                     )
                 })?;
-            let channel = tonic::transport::Endpoint::from_shared(addr.clone())
-                .map_err(|source| CliError::Connect {
-                    addr: addr.clone(),
-                    source,
-                })?
-                .connect()
-                .await
-                .map_err(|source| CliError::Connect {
-                    addr: addr.clone(),
-                    source,
-                })?;
+            let channel = server.connect().await?;
             let retry = crate::client::upload::RetryPolicy {
                 max_attempts,
                 max_wait: Duration::from_secs(max_retry_seconds),
@@ -400,18 +385,15 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::HealthCheck { addr, service } => {
-            let connect = |source| CliError::Connect {
-                addr: addr.clone(),
-                source,
-            };
-            let channel = tonic::transport::Endpoint::from_shared(addr.clone())
-                .map_err(connect)?
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(5))
-                .connect()
-                .await
-                .map_err(connect)?;
+        Command::HealthCheck { server, service } => {
+            let addr = &server.addr;
+            let channel = server
+                .connect_with(|endpoint| {
+                    endpoint
+                        .connect_timeout(Duration::from_secs(5))
+                        .timeout(Duration::from_secs(5))
+                })
+                .await?;
             let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
             let status = health
                 .check(tonic_health::pb::HealthCheckRequest { service })
@@ -691,5 +673,59 @@ mod tests {
         assert_eq!(slug("42 Brands"), "t-42-brands");
         assert_eq!(slug("Ünïcode Café"), "n-code-caf");
         assert!(crate::domain::names::check_id(&slug(&"x".repeat(100))).is_ok());
+    }
+}
+
+/// README.md's command table names every subcommand, so a new one is documented or fails
+/// here.
+#[cfg(test)]
+mod readme {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// `tally PATH` of every leaf subcommand (`tally admin create-key`, `tally kpi query`).
+    fn leaves(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let subcommands: Vec<&clap::Command> = command
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subcommands.is_empty() {
+            out.push(path.to_string());
+        }
+        for sub in subcommands {
+            leaves(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn the_command_table_names_every_subcommand() {
+        let readme = include_str!("../README.md");
+        let table: Vec<&str> = readme
+            .split("## Commands\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README.md has a Commands section")
+            .lines()
+            .filter(|line| line.starts_with("| `tally "))
+            .collect();
+        let mut missing = Vec::new();
+        let mut all = Vec::new();
+        leaves(&Cli::command(), "tally", &mut all);
+        for command in &all {
+            let named = table.iter().any(|row| {
+                row.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .any(|code| code == command || code.starts_with(&format!("{command} ")))
+            });
+            if !named {
+                missing.push(command.clone());
+            }
+        }
+        assert!(all.len() > 10, "{all:?}");
+        assert!(
+            missing.is_empty(),
+            "README.md's command table misses {missing:?}"
+        );
     }
 }

@@ -1,19 +1,11 @@
-"""Build hook: generates the tally.v1 stubs from ../../proto before packaging them."""
+"""The runtime dependencies follow the generated stubs (see generate.requirements); the rest
+of the package is in pyproject.toml, and build_backend/tally_build.py generates the stubs."""
 import os
 import sys
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import generate  # noqa: E402
 
-
-class BuildPyWithStubs(build_py):
-    def run(self):
-        import generate
-
-        generate.generate()
-        super().run()
-
-
-setup(cmdclass={"build_py": BuildPyWithStubs})
+setup(install_requires=generate.requirements())

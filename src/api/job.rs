@@ -4,7 +4,7 @@ use super::convert::{self, Pager};
 use super::error::ApiError;
 use crate::domain::names::Collection;
 use crate::jobs::report::{DayReport, Outcome, RunReport};
-use crate::jobs::{self, BACKFILL, NIGHTLY, REDERIVE, RunRequest};
+use crate::jobs::{self, BACKFILL, COMPUTE, NIGHTLY, REDERIVE, RunRequest};
 use crate::proto;
 use crate::proto::job_service_server::JobService;
 use crate::storage::jobs::RunRecord;
@@ -72,10 +72,10 @@ fn day_to_proto(day: &DayReport) -> proto::DayResult {
 fn run_to_proto(run: &RunRecord, details: bool) -> proto::JobRun {
     proto::JobRun {
         name: Collection::JobRuns.name(&run.id),
-        job: Collection::Jobs.name(if run.job == REDERIVE {
-            REDERIVE
-        } else {
-            NIGHTLY
+        job: Collection::Jobs.name(match run.job.as_str() {
+            REDERIVE => REDERIVE,
+            COMPUTE => COMPUTE,
+            _ => NIGHTLY,
         }),
         trigger: run.job.clone(),
         first_day: convert::date(run.first_day),
@@ -190,12 +190,12 @@ impl JobService for Api {
         let req = request.get_ref();
         let trigger = match req.trigger.as_str() {
             "" => None,
-            t @ (NIGHTLY | BACKFILL | REDERIVE) => Some(t),
+            t @ (NIGHTLY | BACKFILL | REDERIVE | COMPUTE) => Some(t),
             other => {
                 return Err(ApiError::invalid(
                     "trigger",
                     format!(
-                        "`{}` is not a trigger; use nightly, backfill, rederive or leave it empty",
+                        "`{}` is not a trigger; use nightly, backfill, rederive, compute or leave it empty",
                         crate::domain::names::shorten(other)
                     ),
                 )

@@ -439,7 +439,10 @@ impl KpiService for Api {
         let tenant = self.tenant(&request).await?;
         let req = request.get_ref();
         let period = range(req.first_day.as_ref(), req.last_day.as_ref())?;
-        let summary = crate::engine::recompute(&self.store, &self.feed, &tenant.id, period)
+        // A run of its own, so the run id its snapshots carry is one GetJobRun finds.
+        let summary = self
+            .jobs
+            .compute(&tenant, period)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::ComputeKpisResponse {

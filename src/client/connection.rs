@@ -1,6 +1,7 @@
 //! How the analysts' commands reach the server: its address and the tenant's key
 //! ([`Conn`]), the authenticated `Client` with one method per tally.v1 call they make
 //! (through the generated clients of [`crate::proto`]), and their errors on one line.
+use super::address::{AddressError, ServerAddr};
 use super::chart;
 use super::key::ClientKey;
 use crate::proto;
@@ -16,9 +17,9 @@ use tonic::{Code, Request, Status};
 /// Where the server is and whose data to read.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Conn {
-    /// Server address.
-    #[arg(long, env = "TALLY_ADDR", default_value = "http://127.0.0.1:50051")]
-    pub addr: String,
+    /// The server and how to reach it.
+    #[command(flatten)]
+    pub server: ServerAddr,
     /// API key of the tenant.
     #[command(flatten)]
     pub key: ClientKey,
@@ -37,13 +38,8 @@ pub struct Currency {
 #[derive(Debug, thiserror::Error)]
 pub enum HumanError {
     /// The server cannot be reached.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// The address.
-        addr: String,
-        /// Why.
-        source: tonic::transport::Error,
-    },
+    #[error(transparent)]
+    Connect(#[from] AddressError),
     /// The server refused a call.
     #[error("{}", describe(.0))]
     Rpc(Box<Status>),
@@ -131,19 +127,11 @@ where
 
 impl Client {
     pub(super) async fn connect(conn: &Conn) -> Result<Client, HumanError> {
-        let connect = |source| HumanError::Connect {
-            addr: conn.addr.clone(),
-            source,
-        };
         let key = conn
             .key
             .resolve()
             .map_err(|e| HumanError::Usage(e.to_string()))?;
-        let channel = tonic::transport::Endpoint::from_shared(conn.addr.clone())
-            .map_err(connect)?
-            .connect()
-            .await
-            .map_err(connect)?;
+        let channel = conn.server.connect().await?;
         let header = format!("Bearer {key}").parse().map_err(|_| {
             HumanError::Usage("the API key contains characters a header cannot carry".into())
         })?;

@@ -3,6 +3,7 @@
 //! ([`crate::proto`]) with the tenant's API key, as any other client would; nothing here
 //! imports a server module (api, storage, jobs, compute, goals, server, connectors).
 //!
+//! - [`address`]: the server's address in its three forms, TLS chosen by the scheme.
 //! - [`key`]: where a command finds the API key it sends.
 //! - [`files`], [`upload`]: `tally ingest`, an observation file (CSV or NDJSON) read as
 //!   ingest rows and sent in batches, with retries and a summary of rejected lines.
@@ -11,6 +12,7 @@
 //!   those commands, printing through [`format`] (tables, units, CSV, JSON).
 //! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
 //!   the server side (`cli.rs`) and hands this the numbers.
+pub mod address;
 pub mod chart;
 pub(crate) mod connection;
 pub mod files;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// What a recompute did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunSummary {
-    /// Run id recorded on every snapshot.
+    /// Id of the job run, recorded on every snapshot.
     pub run_id: String,
     /// Days recomputed.
     pub days: u32,
@@ -37,25 +37,29 @@ pub fn cohort_kpis(customs: &HashMap<String, crate::domain::formula::Formula>) -
 }
 
 /// Recomputes every daily snapshot of the tenant for each day of `range`, a day at a time,
-/// each day replaced in one transaction.
+/// each day replaced in one transaction. `run_id` is the id of the job run doing it
+/// (`jobRuns/{run_id}`), recorded on every snapshot so that GetJobRun finds it.
 pub async fn recompute(
     store: &Store,
     feed: &SnapshotFeed,
     tenant: &str,
     range: Period,
+    run_id: &str,
 ) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::All).await
+    recompute_keys(store, feed, tenant, range, Only::All, run_id).await
 }
 
 /// Recomputes the snapshots of the cohort KPIs and of every custom KPI that uses one
-/// (see [`cohort_kpis`]) for each day of `range`, each day's replaced in one transaction.
+/// (see [`cohort_kpis`]) for each day of `range`, each day's replaced in one transaction;
+/// `run_id` as in [`recompute`].
 pub async fn recompute_cohorts(
     store: &Store,
     feed: &SnapshotFeed,
     tenant: &str,
     range: Period,
+    run_id: &str,
 ) -> Result<RunSummary> {
-    recompute_keys(store, feed, tenant, range, Only::Cohorts).await
+    recompute_keys(store, feed, tenant, range, Only::Cohorts, run_id).await
 }
 
 /// Which snapshots of a day a recompute replaces.
@@ -133,8 +137,9 @@ async fn recompute_keys(
     tenant: &str,
     range: Period,
     only: Only,
+    run_id: &str,
 ) -> Result<RunSummary> {
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let run_id = run_id.to_string();
     store.refresh_statistics().await?;
     let mut engine = Engine::new(store, tenant).await?;
     let selected: Option<Vec<String>> = match only {

@@ -9,6 +9,7 @@
 //! A source whose platform rate-limits it past the HTTP client's wait is pulled again
 //! after the day's other sources, once the limit resets, if that is within
 //! `rate_limit_max_wait`; else the next run pulls it.
+mod compute;
 pub mod report;
 mod runs;
 pub(crate) mod scheduler;
@@ -40,6 +41,9 @@ pub const NIGHTLY: &str = "nightly";
 
 /// A backfill or one-off run asked for by a person.
 pub const BACKFILL: &str = "backfill";
+
+/// A recompute asked for with KpiService.ComputeKpis (see [`Jobs::compute`]).
+pub const COMPUTE: &str = "compute";
 
 /// A run that maps each day's kept responses again (see [`RunSpec::rederive`]).
 pub const REDERIVE: &str = "rederive";
@@ -808,7 +812,7 @@ impl Jobs {
             if let Some(Period { first, last }) = computed {
                 // Returning buyers before a changed order's day count it too.
                 let first = outside.first().map_or(first, |&d| d.min(first));
-                self.recompute_cohorts(tenant, first, last, &mut report)
+                self.recompute_cohorts(tenant, run_id, first, last, &mut report)
                     .await;
             }
             self.prune_kept_responses(tenant, latest, &mut report).await;
@@ -1033,7 +1037,13 @@ impl Jobs {
                 "lost the day's claim to another replica; not computed here".into(),
             );
         }
-        let recompute = engine::recompute(&self.inner.store, &self.inner.feed, &tenant.id, window);
+        let recompute = engine::recompute(
+            &self.inner.store,
+            &self.inner.feed,
+            &tenant.id,
+            window,
+            run_id,
+        );
         // A claim lost while computing stops the day's writes: dropping the recompute
         // aborts its writer (only a commit already on its way may land).
         let computed = tokio::select! {
@@ -1063,7 +1073,9 @@ impl Jobs {
         }
         order_days.retain(|d| !window.contains(*d));
         if !order_days.is_empty() {
-            let step = self.recompute_order_days(tenant, &order_days, claim).await;
+            let step = self
+                .recompute_order_days(tenant, run_id, &order_days, claim)
+                .await;
             if step.outcome == Outcome::Failed && day_report.outcome == Outcome::Succeeded {
                 day_report.outcome = Outcome::Partial;
                 day_report.detail = format!(
@@ -1485,6 +1497,7 @@ impl Jobs {
     async fn recompute_order_days(
         &self,
         tenant: &Tenant,
+        run_id: &str,
         days: &BTreeSet<NaiveDate>,
         claim: &DayClaim,
     ) -> StepReport {
@@ -1499,8 +1512,13 @@ impl Jobs {
         let mut snapshots = 0;
         let mut error = None;
         for range in &ranges {
-            let recompute =
-                engine::recompute(&self.inner.store, &self.inner.feed, &tenant.id, *range);
+            let recompute = engine::recompute(
+                &self.inner.store,
+                &self.inner.feed,
+                &tenant.id,
+                *range,
+                run_id,
+            );
             let computed = tokio::select! {
                 biased;
                 () = claim.lost() => Err("lost the day's claim to another replica".to_string()),
@@ -1694,6 +1712,7 @@ impl Jobs {
     async fn recompute_cohorts(
         &self,
         tenant: &Tenant,
+        run_id: &str,
         first: NaiveDate,
         last: NaiveDate,
         report: &mut RunReport,
@@ -1707,25 +1726,30 @@ impl Jobs {
         };
         let started = Instant::now();
         // The custom KPIs over them too: KPIS.md holds those to the same window.
-        let step =
-            match engine::recompute_cohorts(&self.inner.store, &self.inner.feed, &tenant.id, range)
-                .await
-            {
-                Ok(summary) => StepReport {
-                    name: "recompute_cohorts".into(),
-                    outcome: Outcome::Succeeded,
-                    duration_ms: millis(started),
-                    count: summary.snapshots,
-                    detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
-                },
-                Err(e) => StepReport {
-                    name: "recompute_cohorts".into(),
-                    outcome: Outcome::Failed,
-                    duration_ms: millis(started),
-                    count: 0,
-                    detail: e.to_string(),
-                },
-            };
+        let step = match engine::recompute_cohorts(
+            &self.inner.store,
+            &self.inner.feed,
+            &tenant.id,
+            range,
+            run_id,
+        )
+        .await
+        {
+            Ok(summary) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: summary.snapshots,
+                detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
+            },
+            Err(e) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Failed,
+                duration_ms: millis(started),
+                count: 0,
+                detail: e.to_string(),
+            },
+        };
         if let Some(day) = report.days.iter_mut().rev().find(|d| d.day == last) {
             if step.outcome == Outcome::Failed && day.outcome == Outcome::Succeeded {
                 day.outcome = Outcome::Partial;

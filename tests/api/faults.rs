@@ -821,6 +821,7 @@ async fn a_kill_9_during_compute_leaves_every_day_old_or_new(db: TestDb) {
         &tally::engine::SnapshotFeed::default(),
         "acme",
         range,
+        "run-direct",
     )
     .await
     .unwrap();
@@ -841,7 +842,7 @@ async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
     let (direct, _key) = anna_of_acme(&url).await;
     let range = compute_range();
     let feed = tally::engine::SnapshotFeed::default();
-    let old_run = tally::engine::recompute(&direct, &feed, "acme", range)
+    let old_run = tally::engine::recompute(&direct, &feed, "acme", range, "run-old")
         .await
         .unwrap()
         .run_id;
@@ -852,7 +853,9 @@ async fn a_dropped_run_stops_writing_at_once(db: TestDb) {
     // computed and queued for its writer (up to 16) must not be written after it.
     let run = {
         let (store, feed) = (direct.clone(), feed.clone());
-        tokio::spawn(async move { tally::engine::recompute(&store, &feed, "acme", range).await })
+        tokio::spawn(async move {
+            tally::engine::recompute(&store, &feed, "acme", range, "run-new").await
+        })
     };
     until_a_new_day("the second run's first day", &direct, &old_run).await;
     run.abort();

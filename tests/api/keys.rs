@@ -392,6 +392,7 @@ async fn metrics_can_hide_tenant_ids(db: TestDb) {
         &Default::default(),
         TENANT,
         tally::kpi::period::Period::day(day),
+        "run-test",
     )
     .await
     .unwrap();

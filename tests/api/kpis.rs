@@ -1436,7 +1436,7 @@ async fn range_matches_single_days(app: &TestApp) {
     let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
     let range = Period::new(day(2, 26), day(4, 3)).unwrap();
     let store = &app.store;
-    let run = tally::engine::recompute(store, &SnapshotFeed::default(), "acme", range)
+    let run = tally::engine::recompute(store, &SnapshotFeed::default(), "acme", range, "run-test")
         .await
         .unwrap();
     let mut engine = Engine::new(store, "acme").await.unwrap();

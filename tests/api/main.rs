@@ -30,6 +30,7 @@ mod read_cache;
 mod resources;
 mod rollups;
 mod rule_properties;
+mod run_ids;
 mod secrets;
 mod shopify_orders;
 mod snapshot_rows;

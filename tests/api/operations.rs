@@ -408,6 +408,7 @@ async fn metrics_count_calls_by_method_and_code() {
                 &Default::default(),
                 "acme",
                 tally::kpi::period::Period::day(day),
+                "run-test",
             )
             .await
             .unwrap();
@@ -680,6 +681,136 @@ async fn mutual_tls_requires_a_client_certificate_signed_by_the_ca() {
     server.stop().await;
 }
 
+/// Runs a client command of `tally` with the key and `env`, the address given as
+/// TALLY_ADDR; returns whether it succeeded, and its stderr.
+async fn client_command(args: &[&str], key: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .env("TALLY_API_KEY", key)
+        .env("TALLY_LOG", "off")
+        .env_remove("TALLY_CONFIG")
+        .env_remove("TALLY_SERVER_CA_FILE")
+        .env_remove("TALLY_CLIENT_CERT_FILE")
+        .env_remove("TALLY_CLIENT_KEY_FILE")
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("run tally");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The client commands (`influencers` through the analysts' connection, `ingest` and
+/// `health-check` through their own) take `host:port`, `http://` and `https://`, with TLS
+/// chosen by the scheme, and by a TLS file for a bare `host:port`.
+#[tokio::test]
+async fn client_commands_take_every_address_form_with_tls_by_the_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let deletions = dir.path().join("deletions.csv");
+    std::fs::write(&deletions, "order_id\nnever-stored\n").unwrap();
+    let deletions = deletions.display().to_string();
+    let commands: [&[&str]; 3] = [
+        &["influencers"],
+        &["health-check"],
+        &["ingest", "--kind", "order-deletions", "--file", &deletions],
+    ];
+
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let port = app.addr.port();
+    for addr in [
+        app.addr.to_string(),
+        format!("http://{}", app.addr),
+        format!("localhost:{port}"),
+        format!("http://localhost:{port}/"),
+    ] {
+        for args in commands {
+            let (ok, stderr) = client_command(args, &app.key, &[("TALLY_ADDR", &addr)]).await;
+            assert!(ok, "{args:?} at {addr}: {stderr}");
+        }
+    }
+    // TLS to a plaintext port fails, and says that it tried TLS.
+    let https = format!("https://localhost:{port}");
+    let (ok, stderr) = client_command(&["influencers"], &app.key, &[("TALLY_ADDR", &https)]).await;
+    assert!(!ok && stderr.contains("(TLS)"), "{stderr}");
+    // Forms that are not an address are refused with the reason, before any connection.
+    for (addr, says) in [
+        (format!("grpc://{}", app.addr), "http:// or https://"),
+        ("localhost".to_string(), "has no port"),
+    ] {
+        let (ok, stderr) =
+            client_command(&["health-check"], &app.key, &[("TALLY_ADDR", &addr)]).await;
+        assert!(!ok && stderr.contains(says), "{addr}: {stderr}");
+    }
+    app.stop().await;
+
+    let pki = pki();
+    let ca = pki.file("ca.crt", &pki.ca);
+    let server = TestApp::builder(TestDb::sqlite())
+        .options(ServeOptions {
+            tls: Some(pki.server_tls(false)),
+            ..serve_options()
+        })
+        .spawn()
+        .await;
+    let port = server.addr.port();
+    let with_ca = |addr: String| [("TALLY_ADDR", addr), ("TALLY_SERVER_CA_FILE", ca.clone())];
+    for addr in [
+        format!("https://localhost:{port}"),
+        format!("localhost:{port}"),
+    ] {
+        for args in commands {
+            let env = with_ca(addr.clone());
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (ok, stderr) = client_command(args, &server.key, &env).await;
+            assert!(ok, "{args:?} at {addr} with the CA: {stderr}");
+        }
+    }
+    // http:// says plaintext: with a CA file it is a contradiction, refused as such.
+    let env = with_ca(format!("http://localhost:{port}"));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (ok, stderr) = client_command(&["influencers"], &server.key, &env).await;
+    assert!(!ok && stderr.contains("use https://"), "{stderr}");
+    // Without the CA the built-in web roots do not know the test CA.
+    let https = format!("https://localhost:{port}");
+    let (ok, stderr) =
+        client_command(&["influencers"], &server.key, &[("TALLY_ADDR", &https)]).await;
+    assert!(!ok, "a certificate of an unknown CA was accepted: {stderr}");
+    // A bare address without a TLS file is plaintext, which the TLS port refuses.
+    let bare = format!("localhost:{port}");
+    let (ok, stderr) =
+        client_command(&["influencers"], &server.key, &[("TALLY_ADDR", &bare)]).await;
+    assert!(!ok, "plaintext to the TLS port: {stderr}");
+    server.stop().await;
+
+    // Mutual TLS: the client certificate from --client-cert-file and --client-key-file.
+    let server = TestApp::builder(TestDb::sqlite())
+        .options(ServeOptions {
+            tls: Some(pki.server_tls(true)),
+            ..serve_options()
+        })
+        .spawn()
+        .await;
+    let addr = format!("https://localhost:{}", server.addr.port());
+    let cert = pki.file("client.crt", &pki.client_cert);
+    let key = pki.file("client.key", &pki.client_key);
+    let (ok, stderr) = client_command(
+        &[
+            "influencers",
+            "--client-cert-file",
+            &cert,
+            "--client-key-file",
+            &key,
+        ],
+        &server.key,
+        &[("TALLY_ADDR", &addr), ("TALLY_SERVER_CA_FILE", &ca)],
+    )
+    .await;
+    assert!(ok, "mutual TLS with the client certificate: {stderr}");
+    server.stop().await;
+}
+
 #[test]
 fn tls_files_that_cannot_be_used_are_named() {
     let pki = pki();
@@ -853,6 +984,7 @@ async fn newest_snapshot_times_per_tenant(db: TestDb) {
                 &Default::default(),
                 tenant,
                 tally::kpi::period::Period::day(day),
+                "run-test",
             )
             .await
             .unwrap()

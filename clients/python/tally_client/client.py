@@ -2,36 +2,105 @@
 
 import collections
 import datetime
+import importlib
 import json
+import pkgutil
+import urllib.parse
 import uuid
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 import grpc
+from google.protobuf import message as _message
 from google.rpc import error_details_pb2
 from google.type import date_pb2
 from grpc_status import rpc_status
 
-from tally.v1 import (
-    campaign_pb2_grpc,
-    channel_pb2_grpc,
-    goal_pb2_grpc,
-    influencer_pb2_grpc,
-    ingest_pb2_grpc,
-    job_pb2_grpc,
-    kpi_pb2_grpc,
-    segment_pb2_grpc,
-)
+import tally.v1
 
-SERVICES = (
-    "InfluencerService",
-    "ChannelService",
-    "CampaignService",
-    "SegmentService",
-    "GoalService",
-    "KpiService",
-    "IngestService",
-    "JobService",
-)
+Request = TypeVar("Request", bound=_message.Message)
+
+def _stub_classes() -> Dict[str, type]:
+    """Every service's stub class of the generated `tally.v1` package, by service name
+    (`KpiService`), found at import so that a service added to proto/ needs no change
+    here."""
+    stubs: Dict[str, type] = {}
+    for module in pkgutil.iter_modules(tally.v1.__path__):
+        if not module.name.endswith("_pb2_grpc"):
+            continue
+        grpc_module = importlib.import_module(f"tally.v1.{module.name}")
+        messages = importlib.import_module(f"tally.v1.{module.name[: -len('_grpc')]}")
+        for service in messages.DESCRIPTOR.services_by_name:
+            stubs[service] = getattr(grpc_module, f"{service}Stub")
+    return stubs
+
+
+STUBS = _stub_classes()
+SERVICES = tuple(sorted(STUBS))
+
+# Attribute names of the services on TallyClient; any other service is `client.stub(name)`.
+_ATTRIBUTES = {
+    "InfluencerService": "influencers",
+    "ChannelService": "channels",
+    "CampaignService": "campaigns",
+    "SegmentService": "segments",
+    "GoalService": "goals",
+    "KpiService": "kpis",
+    "IngestService": "ingest",
+    "JobService": "jobs",
+    "TenantService": "tenants",
+}
+
+
+class Address(NamedTuple):
+    """A server address as TallyClient reads it: the gRPC target and whether it uses TLS."""
+
+    target: str
+    tls: bool
+
+
+def parse_address(address: str, tls: Optional[bool] = None) -> Address:
+    """Reads `host:port`, `http://host:port` or `https://host:port`.
+
+    The scheme decides TLS: `https://` is TLS, `http://` plaintext. A bare `host:port` is
+    plaintext unless `tls` is True (TallyClient passes True when it is given credentials
+    or root certificates). `tls` contradicting a scheme is a ValueError, as is a path,
+    query or user part (gRPC has no use for them). Other gRPC targets (`dns:///host:port`,
+    `unix:/path`) are passed through as they are, plaintext unless `tls`.
+    """
+    text = address.strip()
+    if not text:
+        raise ValueError("the server address is empty; give host:port or https://host:port")
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme in ("http", "https"):
+        parts = urllib.parse.urlsplit(text)
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ValueError(f"{address!r}: a server address is scheme://host:port, nothing more")
+        if not parts.hostname:
+            raise ValueError(f"{address!r} names no host")
+        scheme_tls = scheme == "https"
+        if tls is not None and tls != scheme_tls:
+            raise ValueError(
+                f"{address!r} says {'TLS' if scheme_tls else 'plaintext'} but TLS was "
+                f"{'asked for' if tls else 'turned off'}; use {'https' if tls else 'http'}://"
+            )
+        port = parts.port or (443 if scheme_tls else 80)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return Address(f"{host}:{port}", scheme_tls)
+    if scheme and scheme != "dns":
+        raise ValueError(f"{address!r}: the scheme must be http:// or https://")
+    return Address(text, bool(tls))
 
 
 def _service_config(attempts: int, initial: float, maximum: float, multiplier: float) -> str:
@@ -126,19 +195,27 @@ class TallyClient:
     ...                                      influencer_pb2.ListInfluencersRequest()):
     ...         print(influencer.name)
 
-    `target` is host:port. The channel is plaintext unless `credentials` (such as
-    grpc.ssl_channel_credentials()) are given. UNAVAILABLE is retried up to `attempts`
-    times in all (at most 5) with exponential backoff from `initial_backoff` to
-    `max_backoff` seconds; unary calls get a deadline of `timeout` seconds unless the call
-    passes its own.
+    `address` is `host:port`, `http://host:port` or `https://host:port` (see
+    `parse_address`): `https://` is TLS, checked against the system's roots or
+    `root_certificates` (PEM bytes of a private CA); `host:port` and `http://` are
+    plaintext, unless `credentials` (such as grpc.ssl_channel_credentials(...) with a
+    client certificate) or `root_certificates` are given, which mean TLS. UNAVAILABLE is
+    retried up to `attempts` times in all (at most 5) with exponential backoff from
+    `initial_backoff` to `max_backoff` seconds; unary calls get a deadline of `timeout`
+    seconds unless the call passes its own.
+
+    The services are attributes (`influencers`, `channels`, `campaigns`, `segments`,
+    `goals`, `kpis`, `ingest`, `jobs`, and `tenants` when the server has TenantService);
+    `stub("KpiService")` returns any service's stub by name.
     """
 
     def __init__(
         self,
-        target: str,
+        address: str,
         api_key: str,
         *,
         credentials: Optional[grpc.ChannelCredentials] = None,
+        root_certificates: Optional[bytes] = None,
         timeout: Optional[float] = 30.0,
         attempts: int = 5,
         initial_backoff: float = 0.2,
@@ -148,6 +225,10 @@ class TallyClient:
     ):
         if not api_key:
             raise ValueError("an API key is required (tally admin create-tenant prints one)")
+        if credentials is not None and root_certificates is not None:
+            raise ValueError("give credentials or root_certificates, not both")
+        wants_tls = True if credentials is not None or root_certificates is not None else None
+        self.address = parse_address(address, wants_tls)
         opts = [
             ("grpc.enable_retries", 1),
             (
@@ -158,26 +239,38 @@ class TallyClient:
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
             *options,
         ]
-        if credentials is None:
-            self.channel = grpc.insecure_channel(target, options=opts)
+        if not self.address.tls:
+            self.channel = grpc.insecure_channel(self.address.target, options=opts)
         else:
-            self.channel = grpc.secure_channel(target, credentials, options=opts)
+            if credentials is None:
+                credentials = grpc.ssl_channel_credentials(root_certificates)
+            self.channel = grpc.secure_channel(self.address.target, credentials, options=opts)
         channel = grpc.intercept_channel(self.channel, _Interceptor(api_key, timeout))
-        self.influencers = influencer_pb2_grpc.InfluencerServiceStub(channel)
-        self.channels = channel_pb2_grpc.ChannelServiceStub(channel)
-        self.campaigns = campaign_pb2_grpc.CampaignServiceStub(channel)
-        self.segments = segment_pb2_grpc.SegmentServiceStub(channel)
-        self.goals = goal_pb2_grpc.GoalServiceStub(channel)
-        self.kpis = kpi_pb2_grpc.KpiServiceStub(channel)
-        self.ingest = ingest_pb2_grpc.IngestServiceStub(channel)
-        self.jobs = job_pb2_grpc.JobServiceStub(channel)
+        self._stubs = {name: stub(channel) for name, stub in STUBS.items()}
+        for name, attribute in _ATTRIBUTES.items():
+            if name in self._stubs:
+                setattr(self, attribute, self._stubs[name])
+
+    def stub(self, service: str) -> Any:
+        """The stub of a tally.v1 service by name, such as `KpiService`."""
+        try:
+            return self._stubs[service.rsplit(".", 1)[-1]]
+        except KeyError:
+            raise KeyError(f"no service {service!r}; the client knows {', '.join(SERVICES)}") from None
 
     def wait_ready(self, timeout: float = 10.0) -> None:
-        """Blocks until the channel is connected; grpc.FutureTimeoutError after `timeout`."""
-        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        """Blocks until the channel is connected; a TimeoutError naming the address, and
+        whether it was tried with TLS, after `timeout` seconds."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            how = "TLS" if self.address.tls else "plaintext"
+            raise TimeoutError(
+                f"no Tally server answered at {self.address.target} ({how}) within {timeout} s"
+            ) from None
 
     @staticmethod
-    def list_all(method: Callable, request: Any, **call_kwargs) -> Iterator[Any]:
+    def list_all(method: Callable[..., Any], request: Request, **call_kwargs: Any) -> Iterator[Any]:
         """Yields every item of a List call, following next_page_token page by page.
 
         `method` is a stub method such as `client.influencers.ListInfluencers`; `request`
@@ -221,36 +314,68 @@ def _copy(message: Any) -> Any:
     return copy
 
 
+class FieldViolation(NamedTuple):
+    """One bad field of a request: its path (`kpi_scope.scope`) and what is wrong."""
+
+    field: str
+    description: str
+
+
 class ErrorDetails(NamedTuple):
-    """What a Tally error says: its code and message, the google.rpc.ErrorInfo reason
-    (such as FIELD_INVALID), each BadRequest violation as (field, description), and the
-    RetryInfo delay in seconds when the server suggests one."""
+    """What a Tally error says (the google.rpc.Status the server sends): its code and
+    message, the google.rpc.ErrorInfo reason (such as FIELD_INVALID or RESOURCE_NOT_FOUND),
+    domain (`tally.dev`) and metadata, each google.rpc.BadRequest violation, the
+    google.rpc.RetryInfo delay in seconds when the server suggests waiting, and any other
+    detail, unpacked when it is a google.rpc type and left as an Any otherwise."""
 
     code: grpc.StatusCode
     message: str
     reason: str
-    violations: List[Tuple[str, str]]
+    violations: List[FieldViolation]
     retry_delay: Optional[float]
+    domain: str = ""
+    metadata: Mapping[str, str] = {}
+    other: Sequence[_message.Message] = ()
+
+    def __str__(self) -> str:
+        line = f"{self.code.name}: {self.message}"
+        if self.reason:
+            line += f" (reason {self.reason})"
+        for v in self.violations:
+            if f"{v.field}: {v.description}" not in self.message:
+                line += f"; {v.field}: {v.description}"
+        return line
 
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
     """Decodes the rich details (google.rpc.Status) of a failed call."""
-    reason, violations, retry_delay = "", [], None
+    reason, domain, metadata = "", "", {}
+    violations: List[FieldViolation] = []
+    retry_delay: Optional[float] = None
+    other: List[_message.Message] = []
     status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None
     for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = [(v.field, v.description) for v in bad.field_violations]
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            retry_delay = retry.retry_delay.ToTimedelta().total_seconds()
-    return ErrorDetails(error.code(), error.details() or "", reason, violations, retry_delay)
+        kind = getattr(error_details_pb2, detail.TypeName().rsplit(".", 1)[-1], None)
+        if not detail.TypeName().startswith("google.rpc.") or kind is None:
+            other.append(detail)
+            continue
+        unpacked = kind()
+        detail.Unpack(unpacked)
+        if isinstance(unpacked, error_details_pb2.ErrorInfo):
+            reason, domain, metadata = unpacked.reason, unpacked.domain, dict(unpacked.metadata)
+        elif isinstance(unpacked, error_details_pb2.BadRequest):
+            violations.extend(
+                FieldViolation(v.field, v.description) for v in unpacked.field_violations
+            )
+        elif isinstance(unpacked, error_details_pb2.RetryInfo):
+            retry_delay = unpacked.retry_delay.ToTimedelta().total_seconds()
+        else:
+            other.append(unpacked)
+    code = error.code() if callable(getattr(error, "code", None)) else grpc.StatusCode.UNKNOWN
+    message = error.details() if callable(getattr(error, "details", None)) else str(error)
+    return ErrorDetails(
+        code, message or "", reason, violations, retry_delay, domain, metadata, tuple(other)
+    )
 
 
 def date(day: datetime.date) -> date_pb2.Date:
