@@ -620,6 +620,7 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             unknown_key_limit: std::num::NonZeroU32::new(settings.unknown_key_limit_per_minute),
             read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
             database_check_interval,
+            operator_key_hash: settings.operator_key_hash()?,
         },
     )
     .await?;

@@ -4,7 +4,8 @@
 //! a time), the KPI engine they and live answers use (`compute`: loads the parts a period
 //! needs through storage and asks each KPI family of `kpi` for its values), the snapshot
 //! queries (`query`: which keys a tenant has, stored snapshots or live values, whether a
-//! value is final), goal tracking (`goals`) and the feeds watchers follow (`feed`).
+//! value is final), goal tracking (`goals`), the feeds watchers follow (`feed`), and the
+//! operator's provisioning of tenants, settings and API keys (`tenants`).
 //!
 //! Data flows one way: `api` converts a request into `kpi`/`domain` types and calls one
 //! function here; this layer reads and writes through `storage` and computes with `kpi`;
@@ -14,6 +15,7 @@ mod feed;
 mod goals;
 pub mod query;
 mod recompute;
+pub mod tenants;
 
 pub use compute::Engine;
 pub use feed::{DayWritten, GoalChange, GoalFeed, SnapshotFeed};
