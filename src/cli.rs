@@ -769,7 +769,11 @@ async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
                         Some(t) => format!("revoked {}", t.to_rfc3339()),
                         None => "valid".into(),
                     };
-                    println!("{}\tcreated {}\t{state}", key.id, key.create_time.to_rfc3339());
+                    println!(
+                        "{}\tcreated {}\t{state}",
+                        key.id,
+                        key.create_time.to_rfc3339()
+                    );
                 }
                 match (found.more, found.items.last()) {
                     (true, Some(last)) => page.after = Some(last.id.clone()),

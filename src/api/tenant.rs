@@ -266,10 +266,8 @@ impl TenantService for Api {
         let page = tenants::list_tenants(&self.store, pager.request())
             .await
             .map_err(|e| ApiError::from_provision(e, ""))?;
-        let next_page_token = pager.next_token(
-            &page,
-            page.items.last().map(|r| r.tenant.id.as_str()),
-        );
+        let next_page_token =
+            pager.next_token(&page, page.items.last().map(|r| r.tenant.id.as_str()));
         Ok(Response::new(proto::ListTenantsResponse {
             tenants: page.items.iter().map(tenant_to_proto).collect(),
             next_page_token,

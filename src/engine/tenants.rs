@@ -35,7 +35,10 @@ impl NewTenant {
         mut settings: TenantSettings,
     ) -> Result<NewTenant, DomainError> {
         let mut v = Violations::default();
-        v.check("display_name", crate::domain::check_text(&display_name, 200));
+        v.check(
+            "display_name",
+            crate::domain::check_text(&display_name, 200),
+        );
         if let Err(DomainError::Invalid(found)) = settings.validate() {
             for violation in found {
                 v.add(
