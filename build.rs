@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tally/v1/kpi.proto",
         "proto/tally/v1/ingest.proto",
         "proto/tally/v1/job.proto",
+        "proto/tally/v1/tenant.proto",
         // Compiled only so that reflection can describe the error details Tally sends.
         "proto/google/rpc/error_details.proto",
     ];

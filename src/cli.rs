@@ -106,7 +106,8 @@ pub enum Command {
     Report(crate::client::report::ReportArgs),
 }
 
-/// Administration of tenants and keys; works directly on the database.
+/// Administration of tenants and keys: works directly on the database, through the same
+/// use cases as TenantService (`engine::tenants`).
 #[derive(Debug, Subcommand)]
 pub enum Admin {
     /// Create a tenant and its first API key; prints the key alone on stdout.
@@ -128,9 +129,41 @@ pub enum Admin {
         /// Days after a first code order in which a repeat order makes a returning buyer.
         #[arg(long, default_value_t = 90)]
         returning_window_days: i32,
+        /// Recent days each nightly run pulls and recomputes again, 0 to 60.
+        #[arg(long, default_value_t = 3)]
+        recompute_trailing_days: i32,
     },
+    /// Change a tenant's settings. The time zone, currency and windows are refused once
+    /// the tenant has KPI snapshots (they were computed with the old ones); the trailing
+    /// days can change at any time.
+    UpdateSettings {
+        /// Tenant id.
+        tenant: String,
+        /// New IANA time zone.
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// New ISO 4217 reporting currency.
+        #[arg(long)]
+        currency: Option<String>,
+        /// New order window, in days.
+        #[arg(long)]
+        order_window_days: Option<i32>,
+        /// New returning-buyer window, in days.
+        #[arg(long)]
+        returning_window_days: Option<i32>,
+        /// New count of recent days each nightly run recomputes, 0 to 60.
+        #[arg(long)]
+        recompute_trailing_days: Option<i32>,
+    },
+    /// List every tenant with its settings.
+    ListTenants,
     /// Create another API key for a tenant; prints the key alone on stdout.
     CreateKey {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// List a tenant's API keys (ids and times; no key is ever shown again).
+    ListKeys {
         /// Tenant id.
         tenant: String,
     },
@@ -141,6 +174,9 @@ pub enum Admin {
         /// Key id, such as `k1a2b3c4d5e6f`.
         key_id: String,
     },
+    /// Make an operator key for TenantService: prints the key alone on stdout and, on
+    /// stderr, the hash to set as TALLY_OPERATOR_KEY_HASH. Touches no database.
+    OperatorKey,
 }
 
 /// Errors of a command, printed by `main`.
@@ -155,6 +191,9 @@ pub enum CliError {
     /// Bad arguments.
     #[error(transparent)]
     Invalid(#[from] DomainError),
+    /// A tenant or key could not be provisioned.
+    #[error(transparent)]
+    Provision(#[from] crate::engine::tenants::ProvisionError),
     /// The server failed.
     #[error(transparent)]
     Server(#[from] crate::server::ServerError),
@@ -422,6 +461,8 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Runs(args) => Ok(crate::client::lists::runs(args).await?),
         Command::Chart(args) => Ok(crate::client::chart::run(args).await?),
         Command::Report(args) => Ok(crate::client::report::run(args).await?),
+        // Needs no database: answered before one is opened.
+        Command::Admin(Admin::OperatorKey) => operator_key(),
         Command::Admin(admin) => {
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 2).await?;
@@ -602,6 +643,7 @@ async fn serve_jobs(settings: &Settings, jobs: crate::jobs::Jobs) -> Result<(), 
             unknown_key_limit: std::num::NonZeroU32::new(settings.unknown_key_limit_per_minute),
             read_cache_ttl: std::time::Duration::from_millis(settings.read_cache_ttl_ms),
             database_check_interval,
+            operator_key_hash: settings.operator_key_hash()?,
         },
     )
     .await?;
@@ -615,6 +657,7 @@ async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, Cli
 }
 
 async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
+    use crate::engine::tenants::{self, NewTenant, SettingsChange};
     match admin {
         Admin::CreateTenant {
             name,
@@ -623,44 +666,138 @@ async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
             currency,
             order_window_days,
             returning_window_days,
+            recompute_trailing_days,
         } => {
             let id = id.unwrap_or_else(|| slug(&name));
             let mut violations = crate::domain::Violations::default();
             violations.check("id", check_id(&id));
-            violations.check("name", crate::domain::check_text(&name, 200));
             violations.finish()?;
-            let mut settings = TenantSettings {
+            let settings = TenantSettings {
                 time_zone,
                 currency,
                 order_window_days,
                 returning_window_days,
-                ..TenantSettings::default()
+                trailing_days: recompute_trailing_days,
             };
-            settings.validate()?;
-            store
-                .create_tenant(&Tenant {
-                    id: id.clone(),
-                    display_name: name,
-                    settings,
-                })
-                .await?;
-            let (key_id, key) = store.create_api_key(&id).await?;
-            eprintln!("created tenant `{id}` with API key `{key_id}`; the key is shown once:");
-            println!("{key}");
+            let new = NewTenant::new(id.clone(), name, settings)?;
+            tenants::create_tenant(store, new).await?;
+            let (key, secret) = tenants::create_api_key(store, &id).await?;
+            eprintln!(
+                "created tenant `{id}` with API key `{}`; the key is shown once:",
+                key.id
+            );
+            println!("{secret}");
             Ok(())
+        }
+        Admin::UpdateSettings {
+            tenant,
+            time_zone,
+            currency,
+            order_window_days,
+            returning_window_days,
+            recompute_trailing_days,
+        } => {
+            let change = SettingsChange {
+                time_zone,
+                currency,
+                order_window_days,
+                returning_window_days,
+                trailing_days: recompute_trailing_days,
+            };
+            if change == SettingsChange::default() {
+                return Err(CliError::Usage(
+                    "name at least one setting to change, such as --time-zone".into(),
+                ));
+            }
+            let record = tenants::update_settings(store, &tenant, &change.checked()?).await?;
+            eprintln!("updated the settings of tenant `{tenant}`:");
+            println!("{}", tenant_line(&record));
+            Ok(())
+        }
+        Admin::ListTenants => {
+            let mut page = crate::storage::PageRequest {
+                after: None,
+                limit: 500,
+            };
+            loop {
+                let found = tenants::list_tenants(store, &page).await?;
+                for record in &found.items {
+                    println!("{}", tenant_line(record));
+                }
+                match (found.more, found.items.last()) {
+                    (true, Some(last)) => page.after = Some(last.tenant.id.clone()),
+                    _ => return Ok(()),
+                }
+            }
         }
         Admin::CreateKey { tenant } => {
-            let (key_id, key) = store.create_api_key(&tenant).await?;
-            eprintln!("created API key `{key_id}` for tenant `{tenant}`; the key is shown once:");
-            println!("{key}");
+            let (key, secret) = tenants::create_api_key(store, &tenant).await?;
+            eprintln!(
+                "created API key `{}` for tenant `{tenant}`; the key is shown once:",
+                key.id
+            );
+            println!("{secret}");
             Ok(())
         }
+        Admin::ListKeys { tenant } => {
+            let mut page = crate::storage::PageRequest {
+                after: None,
+                limit: 500,
+            };
+            loop {
+                let found = tenants::list_api_keys(store, &tenant, &page).await?;
+                for key in &found.items {
+                    let state = match key.revoke_time {
+                        Some(t) => format!("revoked {}", t.to_rfc3339()),
+                        None => "valid".into(),
+                    };
+                    println!(
+                        "{}\tcreated {}\t{state}",
+                        key.id,
+                        key.create_time.to_rfc3339()
+                    );
+                }
+                match (found.more, found.items.last()) {
+                    (true, Some(last)) => page.after = Some(last.id.clone()),
+                    _ => return Ok(()),
+                }
+            }
+        }
         Admin::RevokeKey { tenant, key_id } => {
-            store.revoke_api_key(&tenant, &key_id).await?;
+            tenants::revoke_api_key(store, &tenant, &key_id).await?;
             eprintln!("revoked API key `{key_id}` of tenant `{tenant}`");
             Ok(())
         }
+        Admin::OperatorKey => operator_key(),
     }
+}
+
+/// `tally admin operator-key`: a new operator key on stdout, its hash on stderr.
+fn operator_key() -> Result<(), CliError> {
+    let key = crate::auth::generate_operator_key();
+    eprintln!(
+        "operator key made; set TALLY_OPERATOR_KEY_HASH={} on the servers. The key is \
+         shown once:",
+        crate::auth::hash_key(&key)
+    );
+    println!("{key}");
+    Ok(())
+}
+
+/// One line of `tally admin list-tenants`: the id and every setting.
+fn tenant_line(record: &crate::storage::tenants::TenantRecord) -> String {
+    let (t, s) = (&record.tenant, &record.tenant.settings);
+    format!(
+        "{}\t{}\ttime_zone={} currency={} order_window_days={} returning_window_days={} \
+         recompute_trailing_days={}",
+        t.id,
+        t.display_name,
+        s.time_zone,
+        s.currency,
+        s.order_window_days,
+        s.returning_window_days,
+        s.trailing_days
+    )
 }
 
 #[cfg(test)]

@@ -154,6 +154,9 @@ pub struct Settings {
     pub raw_retention_days: u32,
     /// Compressed bytes of kept responses per tenant; beyond it the oldest days are dropped.
     pub raw_max_bytes_per_tenant: u64,
+    /// Hex SHA-256 of the operator key that TenantService accepts (`tally admin
+    /// operator-key` makes one); unset turns TenantService off.
+    pub operator_key_hash: Option<String>,
 }
 
 /// Where pulled data comes from.
@@ -215,6 +218,7 @@ impl Default for Settings {
             insecure_dev_customer_key: false,
             raw_retention_days: 400,
             raw_max_bytes_per_tenant: 256 << 20,
+            operator_key_hash: None,
         }
     }
 }
@@ -232,6 +236,25 @@ impl ConfigError {
 }
 
 impl Settings {
+    /// The operator key's hash, lower-cased, or None when unset or empty; anything but 64
+    /// hex digits is refused, so that a key pasted by mistake never starts a server.
+    pub fn operator_key_hash(&self) -> Result<Option<String>, ConfigError> {
+        let Some(hash) = self.operator_key_hash.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        let hash = hash.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError::invalid(
+                "operator_key_hash: must be the 64 hex digits of the key's SHA-256 \
+                 (`tally admin operator-key` prints one), not the key itself",
+            ));
+        }
+        Ok(Some(hash))
+    }
+
     /// How often the database is pinged for health, checked: zero is refused (a ping loop
     /// without pause would load the database it watches).
     pub fn health_check_interval(&self) -> Result<std::time::Duration, ConfigError> {
@@ -246,7 +269,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 43] = [
+    pub const KEYS: [&'static str; 44] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -290,6 +313,7 @@ impl Settings {
         "insecure_dev_customer_key",
         "raw_retention_days",
         "raw_max_bytes_per_tenant",
+        "operator_key_hash",
     ];
 
     /// Reads defaults, the file named by `TALLY_CONFIG` if any, and `TALLY_*` variables.

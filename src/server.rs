@@ -19,6 +19,7 @@ use crate::proto::ingest_service_server::IngestServiceServer;
 use crate::proto::job_service_server::JobServiceServer;
 use crate::proto::kpi_service_server::KpiServiceServer;
 use crate::proto::segment_service_server::SegmentServiceServer;
+use crate::proto::tenant_service_server::TenantServiceServer;
 use crate::storage::Store;
 use std::future::Future;
 use std::time::Duration;
@@ -38,6 +39,7 @@ const SERVICES: &[&str] = &[
     "tally.v1.KpiService",
     "tally.v1.IngestService",
     "tally.v1.JobService",
+    "tally.v1.TenantService",
 ];
 
 /// The listener's connections with Nagle's algorithm off. `serve_with_incoming` ignores
@@ -100,6 +102,8 @@ pub struct ServeOptions {
     pub database_check_interval: Duration,
     /// How long keys' tenants and hot answers stay cached; zero turns the cache off.
     pub read_cache_ttl: Duration,
+    /// Hex SHA-256 of the operator key TenantService accepts; None turns it off.
+    pub operator_key_hash: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -117,6 +121,7 @@ impl Default for ServeOptions {
                 crate::config::DEFAULT_HEALTH_CHECK_INTERVAL_MS,
             ),
             read_cache_ttl: Duration::from_millis(crate::config::DEFAULT_READ_CACHE_TTL_MS),
+            operator_key_hash: None,
         }
     }
 }
@@ -267,6 +272,7 @@ pub async fn serve(
         unknown_key_limit,
         database_check_interval,
         read_cache_ttl,
+        operator_key_hash,
     } = options;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &tls {
@@ -333,7 +339,8 @@ pub async fn serve(
     let api = Api::new(jobs)
         .with_rate_limit(rate_limit)
         .with_unknown_key_limit(unknown_key_limit)
-        .with_read_cache(read_cache_ttl);
+        .with_read_cache(read_cache_ttl)
+        .with_operator_key_hash(operator_key_hash);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let reporter_for_shutdown = reporter.clone();
     let signal = async move {
@@ -358,6 +365,7 @@ pub async fn serve(
         .add_service(GoalServiceServer::new(api.clone()))
         .add_service(KpiServiceServer::new(api.clone()))
         .add_service(JobServiceServer::new(api.clone()))
+        .add_service(TenantServiceServer::new(api.clone()))
         .add_service(
             IngestServiceServer::new(api)
                 .max_decoding_message_size(crate::api::ingest::MAX_MESSAGE_BYTES),

@@ -16,6 +16,7 @@ pub(crate) mod limits;
 pub(crate) mod read_cache;
 pub(crate) mod revocation;
 pub(crate) mod segment;
+pub(crate) mod tenant;
 
 pub use convert::date as proto_date;
 pub use error::ApiError;
@@ -37,6 +38,9 @@ pub struct Api {
     cache: Option<std::sync::Arc<read_cache::ReadCache>>,
     /// How often an open stream's key is checked again (see [`revocation`]).
     key_check: std::time::Duration,
+    /// Hash of the operator key, the only credential TenantService accepts and one no
+    /// other service accepts; None turns TenantService off.
+    operator_key: Option<String>,
 }
 
 impl Api {
@@ -50,7 +54,15 @@ impl Api {
             guesses: None,
             cache: None,
             key_check: revocation::UNCACHED_KEY_CHECK,
+            operator_key: None,
         }
+    }
+
+    /// The same API with TenantService open to the key hashed as `hash` (hex SHA-256, see
+    /// [`crate::auth::hash_key`]); None keeps it closed.
+    pub fn with_operator_key_hash(mut self, hash: Option<String>) -> Self {
+        self.operator_key = hash.map(|h| h.to_ascii_lowercase());
+        self
     }
 
     /// The same API reading keys and hot answers through caches whose entries live
@@ -85,20 +97,19 @@ impl Api {
     /// [`Api::tenant`] and the hash of the call's key, for streams that must end when the
     /// key is revoked.
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<(Tenant, String), ApiError> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .ok_or(ApiError::Unauthenticated(
-                "missing `authorization: Bearer <api key>` metadata",
-            ))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(crate::auth::bearer_token)
-            .ok_or(ApiError::Unauthenticated(
-                "`authorization` metadata must be `Bearer <api key>`",
-            ))?;
-        let hash = crate::auth::hash_key(key);
+        let hash = bearer_hash(request)?;
+        // Never a tenant's key, whatever the key table holds: the operator's key works on
+        // TenantService alone, so a leaked tenant key and the operator key stay apart.
+        if self
+            .operator_key
+            .as_deref()
+            .is_some_and(|op| crate::auth::hashes_equal(op, &hash))
+        {
+            return Err(ApiError::Unauthenticated(
+                "the operator key only calls TenantService; call tenant RPCs with one of \
+                 the tenant's API keys",
+            ));
+        }
         let peer = request.remote_addr().map(|addr| addr.ip());
         let tenant = self
             .tenant_of_hash(&hash, peer)
@@ -144,4 +155,22 @@ impl Api {
         }
         Ok(found)
     }
+}
+
+/// The hash of the key in the call's `authorization: Bearer <key>`, or UNAUTHENTICATED.
+fn bearer_hash<T>(request: &Request<T>) -> Result<String, ApiError> {
+    let header = request
+        .metadata()
+        .get("authorization")
+        .ok_or(ApiError::Unauthenticated(
+            "missing `authorization: Bearer <api key>` metadata",
+        ))?;
+    let key = header
+        .to_str()
+        .ok()
+        .and_then(crate::auth::bearer_token)
+        .ok_or(ApiError::Unauthenticated(
+            "`authorization` metadata must be `Bearer <api key>`",
+        ))?;
+    Ok(crate::auth::hash_key(key))
 }

@@ -19,6 +19,8 @@ pub enum Collection {
     Jobs,
     /// `jobRuns/{id}`
     JobRuns,
+    /// `tenants/{id}` (TenantService, for the operator)
+    Tenants,
 }
 
 impl Collection {
@@ -33,6 +35,7 @@ impl Collection {
             Collection::KpiDefinitions => "kpiDefinitions",
             Collection::Jobs => "jobs",
             Collection::JobRuns => "jobRuns",
+            Collection::Tenants => "tenants",
         }
     }
 

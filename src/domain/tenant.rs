@@ -12,7 +12,8 @@ pub struct TenantSettings {
     pub order_window_days: i32,
     /// Days after a first code order in which a repeat order makes a returning buyer.
     pub returning_window_days: i32,
-    /// Days recomputed each night for late platform data.
+    /// Days recomputed each night for late platform data (`recompute_trailing_days` in
+    /// the API).
     pub trailing_days: i32,
 }
 
@@ -46,7 +47,7 @@ impl TenantSettings {
         for (field, value, max) in [
             ("order_window_days", self.order_window_days, 3650),
             ("returning_window_days", self.returning_window_days, 3650),
-            ("trailing_days", self.trailing_days, 60),
+            ("recompute_trailing_days", self.trailing_days, 60),
         ] {
             if !(0..=max).contains(&value) {
                 v.add(field, format!("is {value}; it must be between 0 and {max}"));

@@ -5,8 +5,9 @@
 //! needs through storage and asks each KPI family of `kpi` for its values), the snapshot
 //! queries (`query`: which keys a tenant has, stored snapshots or live values, whether a
 //! value is final), goal tracking (`goals`), the feeds watchers follow (`feed`), the
-//! follower flags of a scope (`follower_flags`) and the create, update and
-//! delete of the revisioned resources (`resources`).
+//! follower flags of a scope (`follower_flags`), the create, update and delete of the
+//! revisioned resources (`resources`) and the operator's provisioning of tenants,
+//! settings and API keys (`tenants`).
 //!
 //! Data flows one way: `api` converts a request into `kpi`/`domain` types and calls one
 //! function here; this layer reads and writes through `storage` and computes with `kpi`;
@@ -19,6 +20,7 @@ pub mod query;
 mod recompute;
 pub(crate) mod resources;
 mod rollup;
+pub mod tenants;
 
 pub use compute::Engine;
 pub use feed::{DayWritten, GoalChange, GoalFeed, SnapshotFeed};

@@ -21,6 +21,7 @@ mod kpis;
 mod limits;
 mod nightly;
 mod operations;
+mod operators;
 mod otlp;
 mod paging;
 mod platform_days;

@@ -158,30 +158,29 @@ lets the kubelet SIGKILL calls that are still draining.
 
 {{/* Pod securityContext shared by the server, the migration Job and the test pod. */}}
 {{- define "tally.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-# Only chown the volume when its root is not already ours, so big SQLite volumes do not
-# slow every start.
-fsGroupChangePolicy: OnRootMismatch
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml (include "tally.adaptSecurityContext" (dict "context" .Values.podSecurityContext "root" .) | fromYaml) }}
 {{- end }}
 
-{{/* Container securityContext shared by every tally container. */}}
+{{/* Container securityContext shared by every tally container: containerSecurityContext. */}}
 {{- define "tally.containerSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-readOnlyRootFilesystem: true
-allowPrivilegeEscalation: false
-privileged: false
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml (include "tally.adaptSecurityContext" (dict "context" .Values.containerSecurityContext "root" .) | fromYaml) }}
+{{- end }}
+
+{{/*
+A securityContext from values without the null keys, and on OpenShift (openshift: true, or
+auto on a cluster serving security.openshift.io/v1) without the fixed ids its restricted
+SCC would refuse: its admission assigns the namespace's UID, GID and fsGroup instead.
+*/}}
+{{- define "tally.adaptSecurityContext" -}}
+{{- $root := .root }}
+{{- $openshift := or (eq (toString $root.Values.openshift) "true") (and (eq (toString $root.Values.openshift) "auto") ($root.Capabilities.APIVersions.Has "security.openshift.io/v1")) }}
+{{- $out := dict }}
+{{- range $key, $value := .context }}
+{{- if and (not (kindIs "invalid" $value)) (not (and $openshift (has $key (list "runAsUser" "runAsGroup" "fsGroup")))) }}
+{{- $_ := set $out $key $value }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
 {{- end }}
 
 {{/*
