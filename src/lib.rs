@@ -40,7 +40,7 @@
 //! it; the rest is `pub(crate)`. Each folder's `mod.rs` re-exports what is meant to be
 //! used from outside, and the items below are where a program embedding Tally starts.
 pub mod api;
-pub(crate) mod auth;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;

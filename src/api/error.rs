@@ -157,6 +157,12 @@ impl Problems {
         self.take(result).unwrap_or(fallback)
     }
 
+    /// Records the violations of domain validation, prefixed by the request field that
+    /// holds the resource.
+    pub fn domain<T>(&mut self, result: Result<T, DomainError>, prefix: &str) -> Option<T> {
+        self.take(result.map_err(|e| ApiError::from_domain(e, prefix)))
+    }
+
     /// Adds a batch of violations, leaving out those on a field already reported or
     /// inside one: such a field holds a fallback, and what a later rule says about the
     /// fallback is noise.

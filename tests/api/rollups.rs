@@ -572,7 +572,7 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     // are stored whole though only part of them is recomputed.
     let computed = Period::new(day(2, 16), day(4, 19)).unwrap();
     let feed = SnapshotFeed::default();
-    tally::engine::recompute(&app.store, &feed, "acme", computed)
+    tally::engine::recompute(&app.store, &feed, "acme", computed, "run-rollups")
         .await
         .unwrap();
     let engine = Engine::new(&app.store, "acme").await.unwrap();
@@ -633,7 +633,7 @@ async fn recomputing_a_day_updates_its_week_and_month(app: TestApp) {
     customs(&app).await;
     let feed = SnapshotFeed::default();
     let march = Period::new(day(3, 1), day(3, 31)).unwrap();
-    tally::engine::recompute(&app.store, &feed, "acme", march)
+    tally::engine::recompute(&app.store, &feed, "acme", march, "run-march")
         .await
         .unwrap();
     let anna = KpiKey {
@@ -659,7 +659,7 @@ async fn recomputing_a_day_updates_its_week_and_month(app: TestApp) {
         }))
         .await
         .unwrap();
-    let run = tally::engine::recompute(&app.store, &feed, "acme", Period::day(day(3, 11)))
+    let run = tally::engine::recompute(&app.store, &feed, "acme", Period::day(day(3, 11)), "run-march-11")
         .await
         .unwrap();
     let after = served(&app, &anna, week, G::Week).await;
