@@ -1,16 +1,16 @@
 //! The demo tenant: a dozen influencers with channels, codes and tracking values, two
 //! segments, a campaign with a giveaway and SMART goals, written through the same
 //! validation and storage code as the API. Deterministic: the same data every run.
-use crate::domain::DomainError;
 use crate::domain::campaign::{Campaign, Giveaway, Money, Participant};
 use crate::domain::catalogue::Objective;
 use crate::domain::channel::{Channel, Platform};
 use crate::domain::goal::Scope;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::influencer::{Influencer, TrackingValue};
-use crate::domain::observation::GiveawayEntry;
+use crate::domain::observation::{CustomerKeySecret, GiveawayEntry};
 use crate::domain::segment::Segment;
 use crate::domain::tenant::{Tenant, TenantSettings};
+use crate::domain::{DomainError, Violation};
 use crate::engine::Engine;
 use crate::jobs::{Jobs, RunSpec};
 use crate::kpi::KpiKey;
@@ -261,7 +261,7 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
         seeded.goals += 1;
     }
     store
-        .upsert_giveaway_entries(TENANT, &giveaway_entries(&campaign, "autumn-box"))
+        .upsert_giveaway_entries(TENANT, &giveaway_entries(&campaign, "autumn-box")?)
         .await?;
     let (_, key) = store.create_api_key(TENANT).await?;
     Ok((seeded, key))
@@ -269,8 +269,10 @@ pub async fn seed(store: &Store, today: NaiveDate) -> Result<(Seeded, String), D
 
 /// Entries of a giveaway over its campaign's days, as an agency's giveaway tool would
 /// ingest them (giveaway platforms have no connector).
-fn giveaway_entries(campaign: &Campaign, giveaway: &str) -> Vec<GiveawayEntry> {
+fn giveaway_entries(campaign: &Campaign, giveaway: &str) -> Result<Vec<GiveawayEntry>, DemoError> {
     let tz = chrono_tz::Europe::Amsterdam;
+    // The entrants are account ids, which no secret keys (only e-mail addresses are).
+    let keys = CustomerKeySecret::development();
     let mut entries = Vec::new();
     let days = (campaign.end_date - campaign.start_date).num_days();
     for n in 0..=days {
@@ -285,15 +287,12 @@ fn giveaway_entries(campaign: &Campaign, giveaway: &str) -> Vec<GiveawayEntry> {
             else {
                 continue;
             };
-            entries.push(GiveawayEntry {
-                giveaway_id: giveaway.to_string(),
-                entrant_key: entrant,
-                entered_at,
-                day,
-            });
+            let entry = GiveawayEntry::new(giveaway, &entrant, entered_at, tz, &keys)
+                .map_err(|(field, why)| DomainError::Invalid(vec![Violation::new(field, why)]))?;
+            entries.push(entry);
         }
     }
-    entries
+    Ok(entries)
 }
 
 /// Days of generated history the demo backfills.

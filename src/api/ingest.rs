@@ -6,7 +6,7 @@ use super::error::ApiError;
 use crate::domain::channel::Platform;
 use crate::domain::goal::Scope;
 use crate::domain::names::Collection;
-use crate::domain::observation::{self as obs, RowResult, check_label, local_day};
+use crate::domain::observation::{self as obs, RowResult, local_day};
 use crate::domain::tenant::Tenant;
 use crate::proto;
 use crate::proto::ingest_service_server::IngestService;
@@ -92,23 +92,22 @@ fn channel_id(name: &str, platforms: &HashMap<String, Platform>) -> RowResult<(S
         .ok_or_else(|| ("channel".into(), format!("{name} does not exist")))
 }
 
-fn optional_text(value: &str, field: &str, max: usize) -> RowResult<Option<String>> {
-    let value = check_label(field, value, max, false)?;
-    Ok((!value.is_empty()).then_some(value))
+/// An empty text on the wire is a value not given.
+fn optional_text(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_string())
 }
 
-fn attributes(value: Option<&proto::MemberAttributes>) -> RowResult<obs::MemberAttributes> {
+/// The attributes as sent; their rules are [`obs::MemberAttributes::check`]'s.
+fn attributes(value: Option<&proto::MemberAttributes>) -> obs::MemberAttributes {
     let a = value.cloned().unwrap_or_default();
-    let attributes = obs::MemberAttributes {
-        bio: optional_text(&a.bio, "attributes.bio", 2000)?,
+    obs::MemberAttributes {
+        bio: optional_text(&a.bio),
         followers: a.followers,
         influence_score: a.influence_score,
         age: a.age,
-        country: optional_text(&a.country, "attributes.country", 64)?,
+        country: optional_text(&a.country),
         is_customer: a.is_customer,
-    };
-    attributes.check()?;
-    Ok(attributes)
+    }
 }
 
 fn response(accepted: usize, rejected: Vec<Rejected>, written: bool) -> proto::IngestResponse {
@@ -316,28 +315,17 @@ impl IngestService for Api {
                 .as_ref()
                 .map(|d| day(Some(d), "last_seen"))
                 .transpose()?;
-            if last_seen.is_some_and(|last| last < first_seen) {
-                return Err((
-                    "last_seen".into(),
-                    format!("is before first_seen {first_seen}"),
-                ));
-            }
-            let attributes = attributes(r.attributes.as_ref())?;
-            if attributes.is_customer.is_some() {
-                return Err((
-                    "attributes.is_customer".into(),
-                    "is derived from customer_id for audience members; leave it unset".into(),
-                ));
-            }
-            Ok(obs::AudienceMember {
+            let member = obs::AudienceMember {
                 platform,
-                account_id: check_label("account_id", r.account_id.trim(), 200, true)?,
+                account_id: r.account_id.trim().to_string(),
                 channel_id,
-                attributes,
-                customer_id: optional_text(r.customer_id.trim(), "customer_id", 128)?,
+                attributes: attributes(r.attributes.as_ref()),
+                customer_id: optional_text(r.customer_id.trim()),
                 first_seen,
                 last_seen,
-            })
+            };
+            member.check()?;
+            Ok(member)
         });
         finish!(
             self,
@@ -379,16 +367,18 @@ impl IngestService for Api {
                 }
             };
             let occurred_at = instant(r.occurred_at.as_ref(), "occurred_at")?;
-            Ok(obs::Interaction {
+            let interaction = obs::Interaction {
                 channel_id,
-                interaction_id: check_label("interaction_id", r.interaction_id.trim(), 200, true)?,
+                interaction_id: r.interaction_id.trim().to_string(),
                 kind,
                 platform,
-                account_id: check_label("account_id", r.account_id.trim(), 200, true)?,
+                account_id: r.account_id.trim().to_string(),
                 day: local_day(occurred_at, tz),
                 occurred_at,
-                attributes: attributes(r.attributes.as_ref())?,
-            })
+                attributes: attributes(r.attributes.as_ref()),
+            };
+            interaction.check()?;
+            Ok(interaction)
         });
         finish!(self, tenant, req, accepted, rejected, upsert_interactions)
     }
@@ -405,7 +395,7 @@ impl IngestService for Api {
         let ids: HashSet<String> = req
             .rows
             .iter()
-            .filter(|r| crate::domain::names::check_id(&r.giveaway_id).is_ok())
+            .filter(|r| obs::GiveawayEntry::check_id(&r.giveaway_id).is_ok())
             .map(|r| r.giveaway_id.clone())
             .collect();
         let known = self
@@ -415,8 +405,7 @@ impl IngestService for Api {
             .map_err(ApiError::from)?;
         let customer_keys = &self.jobs.settings().customer_keys;
         let (accepted, rejected) = partition(&req.rows, |r| {
-            crate::domain::names::check_id(&r.giveaway_id)
-                .map_err(|e| ("giveaway_id".to_string(), e))?;
+            obs::GiveawayEntry::check_id(&r.giveaway_id)?;
             if !known.contains(&r.giveaway_id) {
                 return Err((
                     "giveaway_id".into(),
@@ -426,14 +415,10 @@ impl IngestService for Api {
                     ),
                 ));
             }
-            let entrant = check_label("entrant", r.entrant.trim(), 320, true)?;
+            // The entrant before the time, as IngestGiveawayEntries has always reported them.
+            obs::GiveawayEntry::check_entrant(&r.entrant)?;
             let entered_at = instant(r.entered_at.as_ref(), "entered_at")?;
-            Ok(obs::GiveawayEntry {
-                giveaway_id: r.giveaway_id.clone(),
-                entrant_key: obs::entrant_key(&entrant, customer_keys),
-                day: local_day(entered_at, tz),
-                entered_at,
-            })
+            obs::GiveawayEntry::new(&r.giveaway_id, &r.entrant, entered_at, tz, customer_keys)
         });
         finish!(
             self,
@@ -480,7 +465,7 @@ impl IngestService for Api {
                 .collect()
         };
         let (accepted, rejected) = partition(&req.rows, |r| {
-            obs::check_metric_key(&r.metric_key).map_err(|e| ("metric_key".to_string(), e))?;
+            obs::MetricPoint::check_key(&r.metric_key)?;
             if customs.contains(&r.metric_key) {
                 return Err((
                     "metric_key".into(),
@@ -494,13 +479,9 @@ impl IngestService for Api {
             if known.get(&r.scope) != Some(&true) {
                 return Err(("scope".into(), format!("{scope} does not exist")));
             }
-            let value = obs::check_value(r.value).map_err(|e| ("value".to_string(), e))?;
-            Ok(obs::MetricPoint {
-                key: r.metric_key.clone(),
-                scope,
-                day: day(r.day.as_ref(), "day")?,
-                value,
-            })
+            // The value before the day, as IngestMetricPoints has always reported them.
+            obs::MetricPoint::check_value(r.value)?;
+            obs::MetricPoint::new(&r.metric_key, scope, day(r.day.as_ref(), "day")?, r.value)
         });
         finish!(self, tenant, req, accepted, rejected, upsert_metric_points)
     }

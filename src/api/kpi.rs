@@ -168,13 +168,15 @@ fn definition_to_proto(def: &KpiDefinition) -> proto::KpiDefinition {
         unit: def.unit.to_string(),
         description: def.description.to_string(),
         formula: def.formula.to_string(),
-        roll_up: match def.roll_up {
-            RollUp::Sum => proto::RollUp::Sum,
-            RollUp::Level => proto::RollUp::Level,
-            RollUp::Boundary => proto::RollUp::Boundary,
-            RollUp::Distinct => proto::RollUp::Distinct,
-            RollUp::Ratio => proto::RollUp::Ratio,
-            RollUp::Change => proto::RollUp::Change,
+        roll_up: match crate::kpi::roll_up(def.id) {
+            // Every built-in KPI has a family (a test in kpi holds them to it).
+            None => proto::RollUp::Unspecified,
+            Some(RollUp::Sum) => proto::RollUp::Sum,
+            Some(RollUp::Level) => proto::RollUp::Level,
+            Some(RollUp::Boundary) => proto::RollUp::Boundary,
+            Some(RollUp::Distinct) => proto::RollUp::Distinct,
+            Some(RollUp::Ratio) => proto::RollUp::Ratio,
+            Some(RollUp::Change) => proto::RollUp::Change,
         } as i32,
         objectives: def
             .objectives

@@ -115,7 +115,7 @@ impl DemoSource {
                 .random_bool(0.3)
                 .then(|| (1_000 + fan % 400).to_string());
             let account_id = format!("{}-fan-{fan}", source.platform.as_str());
-            page.audience.push(AudienceMember {
+            let member = AudienceMember {
                 platform: source.platform,
                 account_id: account_id.clone(),
                 channel_id: source.channel_id.clone(),
@@ -123,7 +123,12 @@ impl DemoSource {
                 customer_id: customer,
                 first_seen: day,
                 last_seen: None,
-            });
+            };
+            // The rules every source's rows meet, demo data included.
+            match member.check() {
+                Ok(()) => page.audience.push(member),
+                Err((field, why)) => page.skipped.push(format!("audience: {field} {why}")),
+            }
             let kinds = [
                 InteractionKind::Comment,
                 InteractionKind::Like,
@@ -131,7 +136,7 @@ impl DemoSource {
                 InteractionKind::Mention,
             ];
             for (j, kind) in kinds.iter().enumerate().take(rng.random_range(1..4)) {
-                page.interactions.push(Interaction {
+                let interaction = Interaction {
                     channel_id: source.channel_id.clone(),
                     interaction_id: format!("{}-{day}-{k}-{j}", source.channel_id),
                     kind: *kind,
@@ -140,7 +145,11 @@ impl DemoSource {
                     occurred_at: instant(day, rng.random_range(0..86_400), request.time_zone),
                     day,
                     attributes: attributes.clone(),
-                });
+                };
+                match interaction.check() {
+                    Ok(()) => page.interactions.push(interaction),
+                    Err((field, why)) => page.skipped.push(format!("interaction: {field} {why}")),
+                }
             }
         }
         page

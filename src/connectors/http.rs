@@ -9,7 +9,7 @@
 //! scrubbed of the secret in every spelling a URL, a form or JSON can give it (see
 //! [`scrub`]) before they reach an error or a log line.
 use super::{ConnectorError, HttpSettings, PullRequest, Secret};
-use crate::domain::observation::{ChannelDayStats, check_count};
+use crate::domain::observation::{ChannelDayStats, RowResult, check_count};
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -626,9 +626,10 @@ pub(crate) fn bad(platform: &'static str, message: impl Into<String>) -> Connect
     }
 }
 
-/// A count at `field`: a JSON integer or a string of digits (Google sends int64 as
-/// text), not negative; None when absent or null.
-pub(crate) fn optional_count(
+/// A whole number at `field`: a JSON integer or a string of digits (Google sends int64
+/// as text); None when absent or null. Whether it is a plausible count is the rule of the
+/// row it goes into (see [`stats_page`]).
+pub(crate) fn optional_number(
     platform: &'static str,
     value: &Value,
     field: &str,
@@ -639,10 +640,21 @@ pub(crate) fn optional_count(
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
-    let number =
-        number.ok_or_else(|| bad(platform, format!("{field}: {value} is not a whole number")))?;
-    check_count(field, number)
+    number
         .map(Some)
+        .ok_or_else(|| bad(platform, format!("{field}: {value} is not a whole number")))
+}
+
+/// A count at `field` that is no row's (a page's row count): an [`optional_number`]
+/// that must also be a count, else the answer is bad.
+pub(crate) fn optional_count(
+    platform: &'static str,
+    value: &Value,
+    field: &str,
+) -> Result<Option<i64>, ConnectorError> {
+    optional_number(platform, value, field)?
+        .map(|number| check_count(field, number))
+        .transpose()
         .map_err(|(field, reason)| bad(platform, format!("{field} {reason}")))
 }
 
@@ -655,7 +667,7 @@ pub(crate) fn reported(
     metric: &str,
     missing: &mut Vec<super::MissingMetric>,
 ) -> Result<Option<i64>, ConnectorError> {
-    let count = optional_count(platform, value, field)?;
+    let count = optional_number(platform, value, field)?;
     if count.is_none() {
         missing.push(super::MissingMetric {
             metric: metric.to_string(),
@@ -663,6 +675,45 @@ pub(crate) fn reported(
         });
     }
     Ok(count)
+}
+
+/// The page of one day's channel statistics. The row goes in when it meets every rule of
+/// [`ChannelDayStats::check`] and the lifetime totals it was derived from are counts too;
+/// otherwise it is left out with its reason, as GA4 leaves out a row that breaks one, and
+/// the totals are not remembered, so no later difference is computed from them.
+pub(crate) fn stats_page(
+    row: ChannelDayStats,
+    totals: Option<Value>,
+    missing: Vec<super::MissingMetric>,
+) -> super::Page {
+    let totals_check = || -> RowResult<()> {
+        let listed = totals
+            .as_ref()
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten();
+        for (key, value) in listed {
+            let number = value
+                .as_i64()
+                .ok_or_else(|| (key.clone(), format!("{value} is not a whole number")))?;
+            check_count(key, number)?;
+        }
+        Ok(())
+    };
+    let mut page = super::Page {
+        missing,
+        ..super::Page::default()
+    };
+    match row.check().and_then(|()| totals_check()) {
+        Ok(()) => {
+            page.channel_stats.push(row);
+            page.totals = totals;
+        }
+        Err((field, why)) => page
+            .skipped
+            .push(format!("channel statistics: {field} {why}")),
+    }
+    page
 }
 
 /// The reason of a metric the platform's answer left out.
@@ -825,6 +876,43 @@ mod tests {
         assert_eq!(scrub("a key", "k+y/Ab=c=="), "a key");
         assert_eq!(scrub("nothing here", ""), "nothing here");
         assert_eq!(scrub("ünïcode stays", "k+y"), "ünïcode stays");
+    }
+
+    #[test]
+    fn a_social_row_that_breaks_a_rule_is_skipped_with_its_totals() {
+        let row = ChannelDayStats {
+            channel_id: "anna-x".into(),
+            day: chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+            followers: Some(10),
+            posts: None,
+            mentions: None,
+            shares: None,
+            comments: None,
+            likes: None,
+            link_clicks: None,
+            views: None,
+            reach: None,
+        };
+        let totals = serde_json::json!({"tweet_count": 7});
+        let page = stats_page(row.clone(), Some(totals.clone()), vec![]);
+        assert_eq!(page.channel_stats, std::slice::from_ref(&row));
+        assert_eq!(page.totals, Some(totals.clone()));
+        assert!(page.skipped.is_empty());
+
+        let mut negative = row.clone();
+        negative.followers = Some(-1);
+        let page = stats_page(negative, Some(totals), vec![]);
+        assert!(page.channel_stats.is_empty() && page.totals.is_none());
+        assert_eq!(page.skipped.len(), 1);
+        assert!(page.skipped[0].contains("followers"), "{:?}", page.skipped);
+
+        let page = stats_page(row, Some(serde_json::json!({"tweet_count": -3})), vec![]);
+        assert!(page.channel_stats.is_empty() && page.totals.is_none());
+        assert!(
+            page.skipped[0].contains("tweet_count"),
+            "{:?}",
+            page.skipped
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! v21.0), so a refused list is asked for again one metric at a time, and what is still
 //! refused is reported as missing.
 use super::http::{
-    Call, Http, Verdict, bad, credential, difference, empty_stats, endpoint, optional_count,
-    platform_message, start_of_day,
+    Call, Http, Verdict, bad, credential, difference, empty_stats, endpoint, optional_number,
+    platform_message, start_of_day, stats_page,
 };
 use super::kept::{clean, refusal, refused};
 use super::{
@@ -240,7 +240,7 @@ fn day_value(body: &Value, name: &str, until: i64) -> Result<Result<i64, String>
             })?;
         if end.timestamp() == until {
             return Ok(
-                optional_count(PLATFORM, &value["value"], &format!("{field}.value"))?
+                optional_number(PLATFORM, &value["value"], &format!("{field}.value"))?
                     .ok_or_else(|| "not in the response".to_string()),
             );
         }
@@ -258,7 +258,7 @@ fn total_value(body: &Value, name: &str) -> Result<Result<i64, String>, Connecto
         return Err(bad(PLATFORM, "insights: data is missing"));
     }
     Ok(match metric(body, name) {
-        Some(entry) => optional_count(
+        Some(entry) => optional_number(
             PLATFORM,
             &entry["total_value"]["value"],
             &format!("data[{name}].total_value.value"),
@@ -289,11 +289,11 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
             lacks("media_count", reason);
         } else {
             check_account(request, body)?;
-            row.followers = optional_count(PLATFORM, &body["followers_count"], "followers_count")?;
+            row.followers = optional_number(PLATFORM, &body["followers_count"], "followers_count")?;
             if row.followers.is_none() {
                 lacks("followers_count", "not in the response");
             }
-            match optional_count(PLATFORM, &body["media_count"], "media_count")? {
+            match optional_number(PLATFORM, &body["media_count"], "media_count")? {
                 Some(media) => {
                     row.posts = difference(request.previous_totals.as_ref(), "media_count", media);
                     totals = Some(json!({"media_count": media}));
@@ -350,11 +350,8 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
     }
 
     Ok(Page {
-        channel_stats: vec![row],
-        totals,
-        missing,
         day_zone: (request.time_zone != PACIFIC).then(|| PACIFIC.name().to_string()),
-        ..Page::default()
+        ..stats_page(row, totals, missing)
     })
 }
 

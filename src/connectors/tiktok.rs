@@ -6,7 +6,7 @@
 //! this channel.
 use super::http::{
     Call, Http, Verdict, credential, difference, empty_stats, endpoint, platform_message,
-    present_totals, reported,
+    present_totals, reported, stats_page,
 };
 use super::kept::{keep, kept};
 use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
@@ -89,15 +89,8 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
     row.followers = followers;
     row.posts = videos.and_then(|v| difference(previous, "video_count", v));
     row.likes = likes.and_then(|l| difference(previous, "likes_count", l));
-    Ok(Page {
-        channel_stats: vec![row],
-        totals: Some(present_totals(&[
-            ("likes_count", likes),
-            ("video_count", videos),
-        ])),
-        missing,
-        ..Page::default()
-    })
+    let totals = present_totals(&[("likes_count", likes), ("video_count", videos)]);
+    Ok(stats_page(row, Some(totals), missing))
 }
 
 #[async_trait::async_trait]

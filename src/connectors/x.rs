@@ -4,7 +4,7 @@
 //! username, with or without `@` (`/2/users/by/username/{username}`); the answer's `id`,
 //! or its `username` compared without case, must be that account.
 use super::http::{
-    Call, Http, credential, difference, empty_stats, endpoint, present_totals, reported,
+    Call, Http, credential, difference, empty_stats, endpoint, present_totals, reported, stats_page,
 };
 use super::kept::{keep, kept};
 use super::{Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, RawResponse};
@@ -99,12 +99,11 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
     row.followers = followers;
     row.posts = tweets.and_then(|t| difference(request.previous_totals.as_ref(), "tweet_count", t));
     // like_count counts likes the account gave, not likes it received: not mapped.
-    Ok(Page {
-        channel_stats: vec![row],
-        totals: Some(present_totals(&[("tweet_count", tweets)])),
+    Ok(stats_page(
+        row,
+        Some(present_totals(&[("tweet_count", tweets)])),
         missing,
-        ..Page::default()
-    })
+    ))
 }
 
 #[async_trait::async_trait]

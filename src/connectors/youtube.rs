@@ -5,7 +5,7 @@
 //! carry that id) or a handle (`@name`, asked with `forHandle=`), as CreateChannel checks.
 use super::http::{
     Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint,
-    optional_count, platform_message, present_totals, reported,
+    optional_number, platform_message, present_totals, reported, stats_page,
 };
 use super::kept::{keep, kept};
 use super::{
@@ -115,7 +115,7 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
         &mut missing,
     )?;
     let hidden = stats["hiddenSubscriberCount"].as_bool().unwrap_or(false);
-    let subscribers = optional_count(
+    let subscribers = optional_number(
         PLATFORM,
         &stats["subscriberCount"],
         "items[0].statistics.subscriberCount",
@@ -135,15 +135,8 @@ fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorErro
     }
     row.posts = videos.and_then(|v| difference(previous, "videoCount", v));
     row.views = views.and_then(|v| difference(previous, "viewCount", v));
-    Ok(Page {
-        channel_stats: vec![row],
-        totals: Some(present_totals(&[
-            ("videoCount", videos),
-            ("viewCount", views),
-        ])),
-        missing,
-        ..Page::default()
-    })
+    let totals = present_totals(&[("videoCount", videos), ("viewCount", views)]);
+    Ok(stats_page(row, Some(totals), missing))
 }
 
 #[async_trait::async_trait]

@@ -2,11 +2,12 @@
 //! and suggestions per objective.
 //!
 //! This module mirrors `KPIS.md` (the exact KPI contract) and must be kept in step with
-//! it: ids, tiers, units and roll-up classes are copied from its catalogue tables and its
-//! "Roll-up classes" table, and channel-scope applicability follows its "Scopes" section
+//! it: ids, tiers and units are copied from its catalogue tables, and channel-scope
+//! applicability follows its "Scopes" section
 //! (at `channel` scope only the social KPIs and the audience KPIs other than
 //! `target_audience_*` apply). The `formula` strings are short restatements for display;
-//! `KPIS.md` stays authoritative for the exact semantics.
+//! `KPIS.md` stays authoritative for the exact semantics. A KPI's roll-up class is its
+//! family's to declare, beside its computation (`kpi::roll_up`).
 
 /// How much a KPI says about value, from cheap-to-inflate counts to business outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,7 +159,7 @@ pub enum SegmentUse {
     Optional,
 }
 
-/// One built-in KPI: its id, tier, unit, meaning, roll-up class and where it applies.
+/// One built-in KPI: its id, tier, unit, meaning and where it applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KpiDefinition {
     /// The KPI id, as in `KPIS.md` (e.g. `"engagement_rate"`).
@@ -172,8 +173,6 @@ pub struct KpiDefinition {
     pub description: &'static str,
     /// The `KPIS.md` definition in short.
     pub formula: &'static str,
-    /// The roll-up class from the `KPIS.md` "Roll-up classes" table.
-    pub roll_up: RollUp,
     /// The objectives this KPI serves, most fitting first.
     pub objectives: &'static [Objective],
     /// Whether the KPI takes an audience segment.
@@ -236,7 +235,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "followers",
         tier: Tier::Vanity,
         unit: "count",
-        roll_up: RollUp::Level,
         description: "How many followers the scope's channels have on the last day of the period. Easy to inflate, so read it together with engagement.",
         formula: "Σ over channels of C with a follower reading on last of that reading; channels without a reading that day are left out",
         objectives: &[BrandAwareness, NewAudience],
@@ -249,7 +247,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "posts",
         tier: Tier::Vanity,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: "How many posts the scope's channels published in the period. It measures effort, not effect.",
         formula: "Σ posts over C and the days of P",
         objectives: &[Engagement, BrandAwareness],
@@ -262,7 +259,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "follower_growth",
         tier: Tier::Vanity,
         unit: "count",
-        roll_up: RollUp::Boundary,
         description: "How many followers were gained (or lost) over the period. Only channels with a reading at both ends count.",
         formula: "Σ (followers on last − followers on the day before first) over channels of C with both readings",
         objectives: &[BrandAwareness, NewAudience],
@@ -275,7 +271,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "follower_growth_pct",
         tier: Tier::Quality,
         unit: "percent",
-        roll_up: RollUp::Boundary,
         description: "Follower growth over the period as a percentage of the followers at its start. Comparable across channels of different size.",
         formula: "100 × Σ (end − start) / Σ start, over channels of C with a reading on the day before first and on last",
         objectives: &[BrandAwareness, NewAudience],
@@ -288,7 +283,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "mentions",
         tier: Tier::Quality,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: "How often the scope's channels were mentioned in the period. A sign that people talk about the brand.",
         formula: "Σ mentions over C and the days of P",
         objectives: &[BrandAwareness, Engagement],
@@ -301,7 +295,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "shares",
         tier: Tier::Quality,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: concat!(
             "How often the scope's posts were shared in the period, retweets and reposts included. Shares carry content to new people.",
             instagram_days!()
@@ -317,7 +310,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "comments",
         tier: Tier::Quality,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: concat!(
             "How many comments the scope's posts received in the period.",
             instagram_days!()
@@ -333,7 +325,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "likes",
         tier: Tier::Quality,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: concat!(
             "How many likes the scope's posts received in the period.",
             instagram_days!()
@@ -349,7 +340,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "link_clicks",
         tier: Tier::Quality,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: concat!(
             "How often links in the scope's posts were clicked in the period. The step from attention to a visit.",
             instagram_days!()
@@ -365,7 +355,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "views",
         tier: Tier::Quality,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: concat!(
             "How often the scope's content was viewed in the period. A measure of reach.",
             instagram_days!()
@@ -381,7 +370,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "shares_per_day",
         tier: Tier::Quality,
         unit: "count_per_day",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Average number of shares per day of the period. Compares periods of different length.",
             instagram_days!()
@@ -397,7 +385,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "comments_per_post",
         tier: Tier::Quality,
         unit: "ratio",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Comments received per post published in the period. Shows whether posts start conversations.",
             instagram_days!()
@@ -413,7 +400,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "ipm",
         tier: Tier::Composite,
         unit: "per_mille",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Interactions per mille: comments, likes and posts per thousand followers. Conversocial's measure of how active an audience is relative to its size.",
             instagram_days!()
@@ -429,7 +415,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "engagement_rate",
         tier: Tier::Composite,
         unit: "percent",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Likes, comments and shares in the period as a percentage of followers. The standard measure of how engaged an audience is.",
             instagram_days!()
@@ -446,7 +431,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "social_visitors",
         tier: Tier::Business,
         unit: "sessions",
-        roll_up: RollUp::Sum,
         description: concat!(
             "Website sessions that came from social media (organic or paid) in the period. At influencer and campaign scope only those from the influencers' tracking values.",
             ga4_days!()
@@ -462,7 +446,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "influencer_visitors",
         tier: Tier::Business,
         unit: "users",
-        roll_up: RollUp::Sum,
         description: concat!(
             "Website users that came through the influencers' tracking links in the period. Daily users are summed, so a person visiting on two days counts twice.",
             ga4_days!()
@@ -478,7 +461,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "influencer_new_visitors",
         tier: Tier::Business,
         unit: "users",
-        roll_up: RollUp::Sum,
         description: concat!(
             "First-time website users that came through the influencers' tracking links in the period.",
             ga4_days!()
@@ -494,7 +476,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "giveaway_entries",
         tier: Tier::Business,
         unit: "entries",
-        roll_up: RollUp::Sum,
         description: "Entrants of the scope's giveaways, each entrant counted once per giveaway on the day of their first entry.",
         formula: "count of (giveaway, entrant) pairs of the scope's giveaways whose first entry falls in P",
         objectives: &[Engagement, NewAudience],
@@ -507,7 +488,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "code_buyers",
         tier: Tier::Business,
         unit: "customers",
-        roll_up: RollUp::Distinct,
         description: "Distinct customers who bought with an influencer's discount code in the period. A customer buying on several days counts once.",
         formula: "distinct customers with an order placed in P attributed to I by code",
         objectives: &[Revenue, LoyalCustomers],
@@ -520,7 +500,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "first_code_buyers",
         tier: Tier::Business,
         unit: "customers",
-        roll_up: RollUp::Sum,
         description: "Customers whose first ever order with an influencer code was placed in the period through one of the scope's influencers. The cohort that loyalty is measured on.",
         formula: "customers whose first code order (ever) was placed in P and is attributed to I by code",
         objectives: &[LoyalCustomers, NewAudience, Revenue],
@@ -533,7 +512,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "returning_buyers_after_code",
         tier: Tier::Business,
         unit: "customers",
-        roll_up: RollUp::Sum,
         description: "Of the period's first code buyers, those who ordered again within the returning-buyer window (default 90 days). Counted on the day of the first code order, so recent days can still grow.",
         formula: "first_code_buyers of P with another order placed after the first code order and at most the returning-buyer window after it",
         objectives: &[LoyalCustomers],
@@ -546,7 +524,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "returning_buyer_rate",
         tier: Tier::Business,
         unit: "percent",
-        roll_up: RollUp::Ratio,
         description: "Share of the period's first code buyers who came back to buy again within the returning-buyer window. The core loyalty measure.",
         formula: "100 × returning_buyers_after_code / first_code_buyers",
         objectives: &[LoyalCustomers],
@@ -559,7 +536,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "attributed_orders",
         tier: Tier::Business,
         unit: "orders",
-        roll_up: RollUp::Sum,
         description: "Orders placed in the period that are attributed to the scope's influencers, by discount code first and tracking values second.",
         formula: "orders placed in P attributed to I",
         objectives: &[Revenue],
@@ -572,7 +548,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "attributed_revenue",
         tier: Tier::Business,
         unit: "money",
-        roll_up: RollUp::Sum,
         description: "Revenue of the orders attributed to the scope's influencers in the period, after discounts and before tax and shipping.",
         formula: "Σ revenue of orders placed in P attributed to I",
         objectives: &[Revenue],
@@ -585,7 +560,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "fees",
         tier: Tier::Business,
         unit: "money",
-        roll_up: RollUp::Sum,
         description: "Influencer fees allocated to the period, each campaign fee spread evenly over the campaign's days.",
         formula: "influencer fees of I allocated to P, each campaign fee spread evenly over [start, end]",
         objectives: &[Revenue],
@@ -598,7 +572,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "profit_per_visitor",
         tier: Tier::Business,
         unit: "money_per_user",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Gross profit of attributed orders minus influencer fees, per influencer visitor. Shows whether the traffic influencers send pays off.",
             ga4_days!()
@@ -614,7 +587,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "roas",
         tier: Tier::Business,
         unit: "ratio",
-        roll_up: RollUp::Ratio,
         description: "Return on ad spend: attributed revenue per unit of influencer fees. Above 1 the influencers bring in more than they cost.",
         formula: "attributed_revenue / fees",
         objectives: &[Revenue],
@@ -627,7 +599,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "cost_per_engagement",
         tier: Tier::Business,
         unit: "money",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Influencer fees per like, comment or share on the influencers' channels. What one interaction costs.",
             instagram_days!()
@@ -643,7 +614,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "cpm",
         tier: Tier::Business,
         unit: "money",
-        roll_up: RollUp::Ratio,
         description: concat!(
             "Cost per mille: influencer fees per thousand views on the influencers' channels. What reach costs.",
             instagram_days!()
@@ -660,7 +630,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "segment_followers",
         tier: Tier::Audience,
         unit: "count",
-        roll_up: RollUp::Level,
         description: "Followers of the scope's channels on the last day of the period who match the segment. Each account counts once however many of the channels it follows.",
         formula: "audience members (platform, account id) following a channel of C on last that match the segment",
         objectives: &[NewAudience, BrandAwareness],
@@ -673,7 +642,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "segment_shares",
         tier: Tier::Audience,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: "Shares of the scope's content in the period by accounts that match the segment.",
         formula: "share interactions on C in P whose account matched the segment with the attributes recorded with the interaction",
         objectives: &[NewAudience, Engagement],
@@ -686,7 +654,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "segment_mentions",
         tier: Tier::Audience,
         unit: "count",
-        roll_up: RollUp::Sum,
         description: "Mentions of the scope's channels in the period by accounts that match the segment.",
         formula: "mention interactions on C in P whose account matched the segment with the attributes recorded with the interaction",
         objectives: &[NewAudience, BrandAwareness],
@@ -699,7 +666,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "followers_became_customers",
         tier: Tier::Audience,
         unit: "count",
-        roll_up: RollUp::Level,
         description: "Followers of the scope's channels on the last day of the period (optionally only those in a segment) who are linked to a shop customer with an order. Shows how far the audience turns into buyers.",
         formula: "members counted as in segment_followers (or all following members) linked to a shop customer id with an accepted order placed on or before last",
         objectives: &[LoyalCustomers, Revenue],
@@ -712,7 +678,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "target_audience_visitors",
         tier: Tier::Audience,
         unit: "users",
-        roll_up: RollUp::Sum,
         description: concat!(
             "Website users in the period who match the segment. At influencer and campaign scope only those from the influencers' tracking values.",
             ga4_days!()
@@ -728,7 +693,6 @@ static CATALOGUE: [KpiDefinition; 35] = [
         id: "target_audience_growth",
         tier: Tier::Audience,
         unit: "users",
-        roll_up: RollUp::Change,
         description: concat!(
             "Change in target-audience website users compared with the previous period of equal length.",
             ga4_days!()
@@ -1113,36 +1077,6 @@ mod tests {
             assert_eq!(unit(id), "money", "{id}");
         }
         assert_eq!(unit("profit_per_visitor"), "money_per_user");
-    }
-
-    #[test]
-    fn roll_up_classes_match_kpis_md_table() {
-        // Each list is copied literally from the "Roll-up classes" table of KPIS.md, minus
-        // the non-built-in entries ("pushed metrics", "custom KPIs").
-        let table: [(RollUp, &str); 6] = [
-            (
-                RollUp::Sum,
-                "posts, mentions, shares, comments, likes, link_clicks, views, social_visitors, influencer_visitors, influencer_new_visitors, giveaway_entries, first_code_buyers, returning_buyers_after_code, attributed_orders, attributed_revenue, fees, segment_shares, segment_mentions, target_audience_visitors",
-            ),
-            (
-                RollUp::Level,
-                "followers, segment_followers, followers_became_customers",
-            ),
-            (RollUp::Boundary, "follower_growth, follower_growth_pct"),
-            (RollUp::Distinct, "code_buyers"),
-            (
-                RollUp::Ratio,
-                "shares_per_day, comments_per_post, ipm, engagement_rate, returning_buyer_rate, profit_per_visitor, roas, cost_per_engagement, cpm",
-            ),
-            (RollUp::Change, "target_audience_growth"),
-        ];
-        let mut covered = 0;
-        for (class, list) in table {
-            let actual: HashSet<&str> = ids_where(|k| k.roll_up == class).into_iter().collect();
-            assert_eq!(actual, split(list), "class {}", class.as_str());
-            covered += actual.len();
-        }
-        assert_eq!(covered, catalogue().len());
     }
 
     #[test]

@@ -198,8 +198,8 @@ pub struct ChannelDayStats {
 
 impl ChannelDayStats {
     /// Checks every rule a row meets, whoever reports it (IngestChannelStats, the social
-    /// connectors, whose counts pass [`check_count`] as they are read): each reported
-    /// count neither negative nor above [`MAX_COUNT`], the first breach named.
+    /// connectors, the demo): each reported count neither negative nor above
+    /// [`MAX_COUNT`], the first breach named.
     pub fn check(&self) -> RowResult<()> {
         let counts = [
             ("followers", self.followers),
@@ -487,8 +487,15 @@ pub struct MemberAttributes {
 }
 
 impl MemberAttributes {
-    /// Checks ranges: counts not negative, ages plausible, scores finite and bounded.
+    /// Checks every rule attributes meet, whoever reports them: texts bounded and free of
+    /// control characters, counts not negative, ages plausible, scores finite and bounded.
     pub fn check(&self) -> RowResult<()> {
+        if let Some(bio) = &self.bio {
+            check_label("attributes.bio", bio, 2000, false)?;
+        }
+        if let Some(country) = &self.country {
+            check_label("attributes.country", country, 64, false)?;
+        }
         if let Some(f) = self.followers {
             check_count("attributes.followers", f)?;
         }
@@ -523,6 +530,36 @@ pub struct AudienceMember {
     pub first_seen: NaiveDate,
     /// Last day seen following.
     pub last_seen: Option<NaiveDate>,
+}
+
+impl AudienceMember {
+    /// Checks every rule a row meets, whoever reports it (IngestAudienceMembers, a
+    /// connector): last seen not before first seen, attributes valid and without
+    /// `is_customer` (it is derived from the customer id), an account id of 1 to 200
+    /// characters and a customer id of at most 128. The error names the first field that
+    /// breaks one, in that order.
+    pub fn check(&self) -> RowResult<()> {
+        if let Some(last) = self.last_seen
+            && last < self.first_seen
+        {
+            return err(
+                "last_seen",
+                format!("is before first_seen {}", self.first_seen),
+            );
+        }
+        self.attributes.check()?;
+        if self.attributes.is_customer.is_some() {
+            return err(
+                "attributes.is_customer",
+                "is derived from customer_id for audience members; leave it unset",
+            );
+        }
+        check_label("account_id", &self.account_id, 200, true)?;
+        if let Some(customer) = &self.customer_id {
+            check_label("customer_id", customer, 128, false)?;
+        }
+        Ok(())
+    }
 }
 
 /// Kind of interaction.
@@ -574,6 +611,17 @@ pub struct Interaction {
     pub attributes: MemberAttributes,
 }
 
+impl Interaction {
+    /// Checks every rule a row meets, whoever reports it (IngestInteractions, a
+    /// connector): interaction and account ids of 1 to 200 characters, valid attributes.
+    /// The error names the first field that breaks one, in that order.
+    pub fn check(&self) -> RowResult<()> {
+        check_label("interaction_id", &self.interaction_id, 200, true)?;
+        check_label("account_id", &self.account_id, 200, true)?;
+        self.attributes.check()
+    }
+}
+
 /// One giveaway entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GiveawayEntry {
@@ -585,6 +633,41 @@ pub struct GiveawayEntry {
     pub entered_at: DateTime<Utc>,
     /// The tenant's day of `entered_at`.
     pub day: NaiveDate,
+}
+
+impl GiveawayEntry {
+    /// Checks a giveaway id (the rule of every resource id).
+    pub fn check_id(giveaway_id: &str) -> RowResult<()> {
+        super::names::check_id(giveaway_id).map_err(|reason| ("giveaway_id".into(), reason))
+    }
+
+    /// Checks an entrant as sent: 1 to 320 characters once trimmed, no control characters.
+    pub fn check_entrant(entrant: &str) -> RowResult<String> {
+        check_label("entrant", entrant.trim(), 320, true)
+    }
+
+    /// An entry that meets every rule, whoever reports it (IngestGiveawayEntries, the
+    /// demo): the entrant keyed (see [`entrant_key`]) and the entry on the tenant's day of
+    /// `entered_at`. The error names the first field that breaks one.
+    pub fn new(
+        giveaway_id: &str,
+        entrant: &str,
+        entered_at: DateTime<Utc>,
+        time_zone: chrono_tz::Tz,
+        customer_keys: &CustomerKeySecret,
+    ) -> RowResult<GiveawayEntry> {
+        GiveawayEntry::check_id(giveaway_id)?;
+        let entrant = GiveawayEntry::check_entrant(entrant)?;
+        if !(1970..=9999).contains(&chrono::Datelike::year(&entered_at)) {
+            return err("entered_at", "is not a valid time between 1970 and 9999");
+        }
+        Ok(GiveawayEntry {
+            giveaway_id: giveaway_id.to_string(),
+            entrant_key: entrant_key(&entrant, customer_keys),
+            day: local_day(entered_at, time_zone),
+            entered_at,
+        })
+    }
 }
 
 /// The stored identity of an entrant: e-mail addresses only as a keyed hash.
@@ -608,6 +691,31 @@ pub struct MetricPoint {
     pub day: NaiveDate,
     /// Value.
     pub value: f64,
+}
+
+impl MetricPoint {
+    /// Checks a metric key (see [`check_metric_key`]).
+    pub fn check_key(key: &str) -> RowResult<()> {
+        check_metric_key(key).map_err(|reason| ("metric_key".into(), reason))
+    }
+
+    /// Checks a value (see [`check_value`]).
+    pub fn check_value(value: f64) -> RowResult<f64> {
+        check_value(value).map_err(|reason| ("value".into(), reason))
+    }
+
+    /// A point that meets every rule, whoever reports it (IngestMetricPoints): a key that
+    /// names no built-in KPI, a finite and bounded value. Whether the scope exists and
+    /// the key is no custom KPI's are the store's to say.
+    pub fn new(key: &str, scope: Scope, day: NaiveDate, value: f64) -> RowResult<MetricPoint> {
+        MetricPoint::check_key(key)?;
+        Ok(MetricPoint {
+            key: key.to_string(),
+            scope,
+            day,
+            value: MetricPoint::check_value(value)?,
+        })
+    }
 }
 
 /// Checks a metric key: a lowercase identifier that is not a built-in KPI id.
@@ -833,6 +941,91 @@ mod tests {
             ..fields
         };
         assert_eq!(field_of(utm), "utm_campaign");
+    }
+
+    #[test]
+    fn audience_members_and_interactions_meet_one_set_of_rules() {
+        let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        let member = AudienceMember {
+            platform: Platform::Instagram,
+            account_id: "fan-1".into(),
+            channel_id: "anna-ig".into(),
+            attributes: MemberAttributes {
+                bio: Some("plant parent".into()),
+                ..MemberAttributes::default()
+            },
+            customer_id: Some("42".into()),
+            first_seen: day,
+            last_seen: Some(day),
+        };
+        assert_eq!(member.check(), Ok(()));
+        let field_of = |m: AudienceMember| m.check().unwrap_err().0;
+        let mut early = member.clone();
+        early.last_seen = day.pred_opt();
+        assert_eq!(field_of(early), "last_seen");
+        let mut flagged = member.clone();
+        flagged.attributes.is_customer = Some(true);
+        assert_eq!(field_of(flagged), "attributes.is_customer");
+        let mut bio = member.clone();
+        bio.attributes.bio = Some("x".repeat(2001));
+        assert_eq!(field_of(bio), "attributes.bio");
+        let mut country = member.clone();
+        country.attributes.country = Some("N\u{0}L".into());
+        assert_eq!(field_of(country), "attributes.country");
+        let mut nobody = member.clone();
+        nobody.account_id = String::new();
+        assert_eq!(field_of(nobody), "account_id");
+        let mut customer = member.clone();
+        customer.customer_id = Some("c".repeat(129));
+        assert_eq!(field_of(customer), "customer_id");
+
+        let interaction = Interaction {
+            channel_id: "anna-ig".into(),
+            interaction_id: "i-1".into(),
+            kind: InteractionKind::Like,
+            platform: Platform::Instagram,
+            account_id: "fan-1".into(),
+            occurred_at: Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap(),
+            day,
+            attributes: MemberAttributes::default(),
+        };
+        assert_eq!(interaction.check(), Ok(()));
+        let mut unnamed = interaction.clone();
+        unnamed.interaction_id = " ".into();
+        assert_eq!(unnamed.check().unwrap_err().0, "interaction_id");
+        let mut scored = interaction.clone();
+        scored.attributes.influence_score = Some(f64::NAN);
+        assert_eq!(scored.check().unwrap_err().0, "attributes.influence_score");
+    }
+
+    #[test]
+    fn giveaway_entries_and_metric_points_meet_one_set_of_rules() {
+        let secret = CustomerKeySecret::development();
+        let tz: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
+        let late = Utc.with_ymd_and_hms(2026, 7, 1, 22, 30, 0).unwrap();
+        let entry = GiveawayEntry::new("gw-1", " Jan@Example.com ", late, tz, &secret).unwrap();
+        assert_eq!(entry.day, NaiveDate::from_ymd_opt(2026, 7, 2).unwrap());
+        assert_eq!(entry.entrant_key, secret.email_key("jan@example.com"));
+        let field_of = |id: &str, entrant: &str| {
+            GiveawayEntry::new(id, entrant, late, tz, &secret)
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(field_of("GW 1", "jan"), "giveaway_id");
+        assert_eq!(field_of("gw-1", "  "), "entrant");
+        assert_eq!(field_of("gw-1", &"x".repeat(321)), "entrant");
+
+        let day = late.date_naive();
+        let point = MetricPoint::new("brand_searches", Scope::Tenant, day, -3.5).unwrap();
+        assert_eq!(point.value, -3.5);
+        let field_of = |key: &str, value: f64| {
+            MetricPoint::new(key, Scope::Tenant, day, value)
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(field_of("followers", 1.0), "metric_key");
+        assert_eq!(field_of("brand_searches", f64::INFINITY), "value");
+        assert_eq!(field_of("brand_searches", -1.7e308), "value");
     }
 
     #[test]

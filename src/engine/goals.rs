@@ -19,8 +19,8 @@ pub const EVALUATED_AFTER_DEADLINE: u64 = 31;
 
 /// How a goal's KPI rolls up and which definition version it has.
 fn kpi_kind(kpi: &str, custom_versions: &HashMap<String, i32>) -> (RollUp, i32) {
-    if let Some(def) = catalogue::find(kpi) {
-        (def.roll_up, def.version as i32)
+    if let (Some(def), Some(roll_up)) = (catalogue::find(kpi), crate::kpi::roll_up(kpi)) {
+        (roll_up, def.version as i32)
     } else if let Some(version) = custom_versions.get(kpi) {
         // Custom KPIs are ratios of their parts (KPIS.md: roll-ups).
         (RollUp::Ratio, *version)

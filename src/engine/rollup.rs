@@ -218,7 +218,11 @@ impl<'a> Rollups<'a> {
             // A pushed metric: the sum of its points.
             return Ok(self.sum_of(key, kpi, period).await?.map(plain));
         };
-        match def.roll_up {
+        // A KPI no family claims has no class to compose by: the engine computes it.
+        let Some(class) = crate::kpi::roll_up(def.id) else {
+            return Ok(None);
+        };
+        match class {
             RollUp::Sum => Ok(self.sum_of(key, kpi, period).await?.map(plain)),
             RollUp::Level => Ok(self
                 .values(key, kpi, period)

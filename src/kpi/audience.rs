@@ -5,6 +5,7 @@
 //! A member's state changes only where one of its rows starts or stops following or its
 //! customer's first order falls, so each member is counted per stretch of equal days, added
 //! to per-day difference arrays: a month costs about what one day costs.
+use crate::domain::catalogue::RollUp;
 use crate::domain::segment_rule::{AttrValue, Attribute, AttributeSource, SegmentRule};
 use crate::kpi::directory::Directory;
 use crate::kpi::key::{Parts, plain, with_parts};
@@ -356,6 +357,15 @@ impl Kpi {
             "target_audience_growth" => Kpi::TargetAudienceGrowth,
             _ => return None,
         })
+    }
+
+    /// The KPI's roll-up class (KPIS.md: roll-up classes); the catalogue has it from here.
+    pub fn roll_up(self) -> RollUp {
+        match self {
+            Kpi::SegmentFollowers | Kpi::FollowersBecameCustomers => RollUp::Level,
+            Kpi::SegmentShares | Kpi::SegmentMentions | Kpi::TargetAudienceVisitors => RollUp::Sum,
+            Kpi::TargetAudienceGrowth => RollUp::Change,
+        }
     }
 
     /// The interaction kind `segment_shares` and `segment_mentions` count.

@@ -3,6 +3,7 @@
 use super::key::{Parts, plain, with_parts};
 use super::parts::{ChannelSums, SOCIAL_FIELDS};
 use super::value::{Reason, Value, ratio};
+use crate::domain::catalogue::RollUp;
 use std::collections::HashMap;
 
 /// A summable field of channel day stats.
@@ -196,6 +197,18 @@ impl Kpi {
             "engagement_rate" => Kpi::EngagementRate,
             _ => return None,
         })
+    }
+
+    /// The KPI's roll-up class (KPIS.md: roll-up classes); the catalogue has it from here.
+    pub fn roll_up(self) -> RollUp {
+        match self {
+            Kpi::Sum(_) => RollUp::Sum,
+            Kpi::Followers => RollUp::Level,
+            Kpi::FollowerGrowth | Kpi::FollowerGrowthPct => RollUp::Boundary,
+            Kpi::SharesPerDay | Kpi::CommentsPerPost | Kpi::Ipm | Kpi::EngagementRate => {
+                RollUp::Ratio
+            }
+        }
     }
 }
 

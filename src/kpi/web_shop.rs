@@ -6,6 +6,7 @@ use super::parts::{OrderFact, WebGroup};
 use super::period::Period;
 use super::social::{Field, composite_sum};
 use super::value::{Reason, Value, difference, ratio};
+use crate::domain::catalogue::RollUp;
 use chrono::{Duration, NaiveDate};
 use std::collections::{BTreeSet, HashMap};
 
@@ -323,6 +324,27 @@ impl Kpi {
             "cpm" => Kpi::Cpm,
             _ => return None,
         })
+    }
+
+    /// The KPI's roll-up class (KPIS.md: roll-up classes); the catalogue has it from here.
+    pub fn roll_up(self) -> RollUp {
+        match self {
+            Kpi::SocialVisitors
+            | Kpi::InfluencerVisitors
+            | Kpi::InfluencerNewVisitors
+            | Kpi::GiveawayEntries
+            | Kpi::FirstCodeBuyers
+            | Kpi::ReturningBuyersAfterCode
+            | Kpi::AttributedOrders
+            | Kpi::AttributedRevenue
+            | Kpi::Fees => RollUp::Sum,
+            Kpi::CodeBuyers => RollUp::Distinct,
+            Kpi::ReturningBuyerRate
+            | Kpi::ProfitPerVisitor
+            | Kpi::Roas
+            | Kpi::CostPerEngagement
+            | Kpi::Cpm => RollUp::Ratio,
+        }
     }
 
     /// Whether the KPI is one of the scope's web totals.
