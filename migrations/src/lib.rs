@@ -16,6 +16,9 @@ mod m20261124_000008_members_by_customer;
 mod m20261124_000009_snapshots_by_day;
 mod m20261124_000010_snapshot_days;
 mod m20261207_000001_raw_responses;
+mod m20261208_000010_compact_snapshots;
+
+pub use m20261208_000010_compact_snapshots::REASON_CODES as SNAPSHOT_REASON_CODES;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -35,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_snapshots_by_day::Migration),
             Box::new(m20261124_000010_snapshot_days::Migration),
             Box::new(m20261207_000001_raw_responses::Migration),
+            Box::new(m20261208_000010_compact_snapshots::Migration),
         ]
     }
 }

@@ -171,6 +171,8 @@ async fn recompute_keys(
                 .as_ref()
                 .map(|o| o.iter().map(String::as_str).collect());
             let mut receiver = receiver;
+            // Numbered once for every day of the run.
+            let series = store.series_ids(&tenant, &series).await?;
             let mut summary = RunSummary {
                 run_id: run_id.clone(),
                 days: 0,
@@ -178,7 +180,7 @@ async fn recompute_keys(
             };
             while let Some((day, parts)) = receiver.recv().await {
                 store
-                    .replace_day_parts(&tenant, day, only.as_deref(), &series, &parts, &run_id)
+                    .replace_day_ids(&tenant, day, only.as_deref(), &series, &parts, &run_id)
                     .await?;
                 summary.days += 1;
                 summary.snapshots += parts.len() as u64;
