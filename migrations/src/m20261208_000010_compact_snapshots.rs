@@ -72,13 +72,13 @@ fn wide_table(sqlite: bool) -> TableCreateStatement {
     table.to_owned()
 }
 
-/// The wide row's columns over the compact tables, each row with its series, its day and
-/// KPI's run, and its day's compute time: the compute time was the day's, as a day's rows
-/// were written in one transaction.
+/// The wide row's columns, of the wide row's types, over the compact tables: each row with
+/// its series, its day and KPI's run, and its day's compute time (the compute time was the
+/// day's, as a day's rows were written in one transaction).
 fn wide_select() -> String {
     format!(
         "SELECT v.tenant_id, v.day, s.kpi_id, s.scope, s.segment_id, v.value, \
-           {} AS reason, v.numerator, v.denominator, r.definition_version, r.run_id, \
+           CAST({} AS varchar(32)) AS reason, v.numerator, v.denominator, r.definition_version, r.run_id, \
            d.compute_time \
          FROM kpi_values v \
          JOIN kpi_series s ON s.tenant_id = v.tenant_id AND s.id = v.series_id \
