@@ -254,7 +254,8 @@ impl Store {
                     )
                 }));
             }
-            let missing: Vec<&SeriesKey> = series.iter().filter(|k| !known.contains_key(*k)).collect();
+            let missing: Vec<&SeriesKey> =
+                series.iter().filter(|k| !known.contains_key(*k)).collect();
             if missing.is_empty() {
                 break;
             }
@@ -282,7 +283,14 @@ impl Store {
                 let mut insert = Query::insert();
                 insert
                     .into_table(kpi_series::Entity)
-                    .columns([C::TenantId, C::Id, C::KpiId, C::Scope, C::SegmentId, C::Grain])
+                    .columns([
+                        C::TenantId,
+                        C::Id,
+                        C::KpiId,
+                        C::Scope,
+                        C::SegmentId,
+                        C::Grain,
+                    ])
                     .on_conflict(OnConflict::new().do_nothing().to_owned());
                 for (i, key) in chunk.iter().enumerate() {
                     let id = first
@@ -373,14 +381,17 @@ impl Store {
             }
             delete.exec(&txn).await?;
             if !parts.is_empty() {
-                let runs = ids.kpis.iter().map(|(kpi, version)| kpi_value_run::ActiveModel {
-                    tenant_id: Set(tenant_id.to_string()),
-                    day: Set(day),
-                    kpi_id: Set(kpi.clone()),
-                    grain: Set(DAY_GRAIN.to_string()),
-                    run_id: Set(run_id.to_string()),
-                    definition_version: Set(*version),
-                });
+                let runs = ids
+                    .kpis
+                    .iter()
+                    .map(|(kpi, version)| kpi_value_run::ActiveModel {
+                        tenant_id: Set(tenant_id.to_string()),
+                        day: Set(day),
+                        kpi_id: Set(kpi.clone()),
+                        grain: Set(DAY_GRAIN.to_string()),
+                        run_id: Set(run_id.to_string()),
+                        definition_version: Set(*version),
+                    });
                 // A KPI outside `only` takes the new run too: its rows are written by it.
                 kpi_value_run::Entity::insert_many(runs)
                     .on_conflict(
@@ -398,19 +409,27 @@ impl Store {
             use kpi_value::Column as V;
             let mut query = kpi_value::Entity::find()
                 .select_only()
-                .columns([V::SeriesId, V::Value, V::Reason, V::Numerator, V::Denominator])
+                .columns([
+                    V::SeriesId,
+                    V::Value,
+                    V::Reason,
+                    V::Numerator,
+                    V::Denominator,
+                ])
                 .filter(V::TenantId.eq(tenant_id))
                 .filter(V::Day.eq(day));
             if let Some(only) = only {
-                query = query.filter(V::SeriesId.in_subquery(
-                    Query::select()
-                        .column(kpi_series::Column::Id)
-                        .from(kpi_series::Entity)
-                        .and_where(kpi_series::Column::TenantId.eq(tenant_id))
-                        .and_where(kpi_series::Column::Grain.eq(DAY_GRAIN))
-                        .and_where(kpi_series::Column::KpiId.is_in(only.iter().copied()))
-                        .to_owned(),
-                ));
+                query = query.filter(
+                    V::SeriesId.in_subquery(
+                        Query::select()
+                            .column(kpi_series::Column::Id)
+                            .from(kpi_series::Entity)
+                            .and_where(kpi_series::Column::TenantId.eq(tenant_id))
+                            .and_where(kpi_series::Column::Grain.eq(DAY_GRAIN))
+                            .and_where(kpi_series::Column::KpiId.is_in(only.iter().copied()))
+                            .to_owned(),
+                    ),
+                );
             }
             query
                 .order_by_asc(V::SeriesId)
@@ -463,15 +482,17 @@ impl Store {
         // VALUES list: an ActiveModel per row, and a day formatted for every row, cost more
         // than the database's own work.
         let mut inserts = inserted.chunks(ROWS_PER_INSERT).map(|chunk| {
-            let tuples = chunk.iter().map(|(id, (value, reason, numerator, denominator))| {
-                ValueTuple::Many(vec![
-                    (*id).into(),
-                    (*value).into(),
-                    (*reason).into(),
-                    (*numerator).into(),
-                    (*denominator).into(),
-                ])
-            });
+            let tuples = chunk
+                .iter()
+                .map(|(id, (value, reason, numerator, denominator))| {
+                    ValueTuple::Many(vec![
+                        (*id).into(),
+                        (*value).into(),
+                        (*reason).into(),
+                        (*numerator).into(),
+                        (*denominator).into(),
+                    ])
+                });
             let mut select = Query::select();
             select
                 .expr(Expr::val(tenant_id))
@@ -564,9 +585,7 @@ impl Store {
             .and_where(kpi_series::Column::TenantId.eq(tenant_id))
             .and_where(kpi_series::Column::KpiId.eq(&key.kpi))
             .and_where(kpi_series::Column::Scope.eq(key.scope.to_string()))
-            .and_where(
-                kpi_series::Column::SegmentId.eq(key.segment.clone().unwrap_or_default()),
-            )
+            .and_where(kpi_series::Column::SegmentId.eq(key.segment.clone().unwrap_or_default()))
             .and_where(kpi_series::Column::Grain.eq(DAY_GRAIN))
             .to_owned();
         let (v, r) = ("v", "r");
@@ -742,7 +761,13 @@ mod tests {
         assert!(same(&row(0.1 + 0.2), &row(0.1 + 0.2)));
         assert!(!same(&row(0.0), &row(-0.0)));
         assert!(!same(&row(1.0), &(None, Some(1), Some(1.0), None)));
-        assert!(same(&(None, Some(2), None, None), &(None, Some(2), None, None)));
-        assert!(!same(&(None, Some(2), None, None), &(None, Some(3), None, None)));
+        assert!(same(
+            &(None, Some(2), None, None),
+            &(None, Some(2), None, None)
+        ));
+        assert!(!same(
+            &(None, Some(2), None, None),
+            &(None, Some(3), None, None)
+        ));
     }
 }

@@ -212,7 +212,6 @@ async fn snapshots_survive_the_day_first_key(db: TestDb) {
     assert_eq!(latest(never).await, None);
 }
 
-
 const COMPACT: &str = "m20261208_000010_compact_snapshots";
 
 /// The wide rows of `tenant` on day `d` as the code of before the compact rows wrote them:
@@ -246,7 +245,12 @@ fn wide_day(tenant: &str, d: u32, at: chrono::DateTime<chrono::Utc>) -> Vec<kpi_
                 1 => (Some(-x * 1e-300), None, Some(-x), None),
                 2 => (Some(f64::MAX / (x + 1.0)), None, None, Some(x + 0.5)),
                 3 => (Some(-0.0), None, None, None),
-                4 => (None, Some(reasons[(n as usize / 8) % 5]), Some(x), Some(0.0)),
+                4 => (
+                    None,
+                    Some(reasons[(n as usize / 8) % 5]),
+                    Some(x),
+                    Some(0.0),
+                ),
                 5 => (None, Some(reasons[(n as usize / 8 + 2) % 5]), None, None),
                 // Neither a value nor a reason: read as never written, before and after.
                 6 => (None, None, Some(x), None),
@@ -273,11 +277,7 @@ fn wide_day(tenant: &str, d: u32, at: chrono::DateTime<chrono::Utc>) -> Vec<kpi_
 /// Every answer the store gives about `rows`' series: each series' snapshots over the
 /// days (QuerySnapshots at DAY), its latest (BatchGetLatest), and the tenant's oldest and
 /// newest days.
-async fn answers(
-    store: &Store,
-    tenants: &[&str],
-    rows: &[kpi_snapshot::Model],
-) -> Vec<String> {
+async fn answers(store: &Store, tenants: &[&str], rows: &[kpi_snapshot::Model]) -> Vec<String> {
     let mut keys: Vec<(String, KpiKey)> = rows
         .iter()
         .map(|r| {
@@ -354,14 +354,15 @@ async fn compact_snapshots_keep_every_answer(db: TestDb) {
             if t == 1 && d == 1 {
                 continue; // tenants' days differ
             }
-            let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, d, 4, 5, 6)
-                .unwrap();
+            let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, d, 4, 5, 6).unwrap();
             let rows = wide_day(tenant, d, at);
             written.extend(rows.iter().cloned());
-            kpi_snapshot::Entity::insert_many(rows.into_iter().map(kpi_snapshot::ActiveModel::from))
-                .exec_without_returning(conn)
-                .await
-                .unwrap();
+            kpi_snapshot::Entity::insert_many(
+                rows.into_iter().map(kpi_snapshot::ActiveModel::from),
+            )
+            .exec_without_returning(conn)
+            .await
+            .unwrap();
             kpi_snapshot_day::Entity::insert(kpi_snapshot_day::ActiveModel {
                 tenant_id: Set(tenant.to_string()),
                 day: Set(day(d)),
@@ -380,12 +381,20 @@ async fn compact_snapshots_keep_every_answer(db: TestDb) {
 
     Migrator::up(conn, None).await.unwrap();
     // The view of the wide columns shows the same rows.
-    assert_eq!(wide_rows(conn).await, rows_before, "the view after migrating up");
+    assert_eq!(
+        wide_rows(conn).await,
+        rows_before,
+        "the view after migrating up"
+    );
     let after = answers(&store, &tenants, &written).await;
     // Each series' answers are the wide rows' own.
     let mut expected_snapshots = 0;
     for (computed, run) in &wide_before {
-        let tenant = if run.starts_with("acme") { "acme" } else { "beta" };
+        let tenant = if run.starts_with("acme") {
+            "acme"
+        } else {
+            "beta"
+        };
         let found = store
             .snapshots(tenant, &computed.key, &computed.period)
             .await
@@ -394,13 +403,21 @@ async fn compact_snapshots_keep_every_answer(db: TestDb) {
         assert_eq!(&found[0].computed, computed);
         assert_eq!(bits(&found[0].computed), bits(computed));
         assert_eq!(&found[0].run_id, run);
-        let version = if computed.key.kpi == "my_custom" { 3 } else { 1 };
+        let version = if computed.key.kpi == "my_custom" {
+            3
+        } else {
+            1
+        };
         assert_eq!(found[0].definition_version, version);
         expected_snapshots += 1;
     }
     assert!(expected_snapshots > 30, "{expected_snapshots}");
     // Rows with neither a value nor a reason stay unread.
-    assert!(written.iter().any(|r| r.value.is_none() && r.reason.is_none()));
+    assert!(
+        written
+            .iter()
+            .any(|r| r.value.is_none() && r.reason.is_none())
+    );
     assert_eq!(store.newest_snapshot_times().await.unwrap(), lag_before);
 
     // Back to the wide rows: the same rows, compute times and all.
@@ -437,7 +454,13 @@ async fn compact_snapshots_keep_every_answer(db: TestDb) {
     changed.key = key("my_custom", "tenant", "");
     changed.value = Ok(42.0);
     store
-        .replace_day("acme", day(2), Some(&["ipm", "my_custom"]), &[same.clone(), changed.clone()], "again")
+        .replace_day(
+            "acme",
+            day(2),
+            Some(&["ipm", "my_custom"]),
+            &[same.clone(), changed.clone()],
+            "again",
+        )
         .await
         .unwrap();
     let read = |k: KpiKey| {
@@ -452,9 +475,19 @@ async fn compact_snapshots_keep_every_answer(db: TestDb) {
     let got = read(anna.clone()).await;
     assert_eq!((&got[0].computed, got[0].run_id.as_str()), (&same, "again"));
     let got = read(changed.key.clone()).await;
-    assert_eq!((&got[0].computed, got[0].run_id.as_str(), got[0].definition_version), (&changed, "again", 1));
+    assert_eq!(
+        (
+            &got[0].computed,
+            got[0].run_id.as_str(),
+            got[0].definition_version
+        ),
+        (&changed, "again", 1)
+    );
     assert_eq!(read(key("ipm", "influencers/bo", "")).await, vec![]);
-    assert_eq!(read(key("my_custom", "channels/ch-1", "seg-a")).await, vec![]);
+    assert_eq!(
+        read(key("my_custom", "channels/ch-1", "seg-a")).await,
+        vec![]
+    );
     assert_eq!(read(spring.clone()).await, kept);
     // A whole day replaced: what it lacks is gone, the rest reads under the new run.
     same.value = Ok(7.5);
