@@ -576,18 +576,25 @@ impl Store {
     ) -> Result<Vec<Snapshot>> {
         use kpi_value::Column as V;
         use kpi_value_run::Column as R;
-        // Only the columns that vary by day: the key is the caller's. The series is named
-        // by a subquery on its unique key, so the whole lookup is one statement, and each
-        // day's run is the row of the day and KPI.
-        let series = Query::select()
+        // Only the columns that vary by day: the key is the caller's. The series' number is
+        // looked up first, by its unique key: given as a constant, the values are key
+        // lookups of (tenant, day, number) whatever the planner knows of the tables, where a
+        // subquery in their place was planned as a join over the day's every row on a
+        // PostgreSQL table without statistics.
+        let series: Option<i32> = kpi_series::Entity::find()
+            .select_only()
             .column(kpi_series::Column::Id)
-            .from(kpi_series::Entity)
-            .and_where(kpi_series::Column::TenantId.eq(tenant_id))
-            .and_where(kpi_series::Column::KpiId.eq(&key.kpi))
-            .and_where(kpi_series::Column::Scope.eq(key.scope.to_string()))
-            .and_where(kpi_series::Column::SegmentId.eq(key.segment.clone().unwrap_or_default()))
-            .and_where(kpi_series::Column::Grain.eq(DAY_GRAIN))
-            .to_owned();
+            .filter(kpi_series::Column::TenantId.eq(tenant_id))
+            .filter(kpi_series::Column::KpiId.eq(&key.kpi))
+            .filter(kpi_series::Column::Scope.eq(key.scope.to_string()))
+            .filter(kpi_series::Column::SegmentId.eq(key.segment.clone().unwrap_or_default()))
+            .filter(kpi_series::Column::Grain.eq(DAY_GRAIN))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        let Some(series) = series else {
+            return Ok(Vec::new());
+        };
         let (v, r) = ("v", "r");
         let mut select = Query::select();
         select
@@ -612,7 +619,7 @@ impl Store {
             )
             .and_where(Expr::col((v, V::TenantId)).eq(tenant_id))
             .and_where(Expr::col((v, V::Day)).is_in(days.iter().copied()))
-            .and_where(Expr::col((v, V::SeriesId)).in_subquery(series));
+            .and_where(Expr::col((v, V::SeriesId)).eq(series));
         match limit {
             Some(n) => select.order_by((v, V::Day), Order::Desc).limit(n),
             None => select.order_by((v, V::Day), Order::Asc),
