@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# PostgreSQL's own floor for a year of data set M's snapshots: 365 days of 111,884 rows in
-# the day-first layout (migration 9), written by plain SQL from a table, with no KPI
-# computed and nothing sent from a client. A Tally year on PostgreSQL cannot be faster
-# than this on the same server without storing fewer or narrower rows. BENCHMARKS.md (KPI
-# engine) has the figures.
+# PostgreSQL's own floor for a year of data set M's snapshots: 365 days of 111,884 rows,
+# written by plain SQL from a table, with no KPI computed and nothing sent from a client. A
+# Tally year on PostgreSQL cannot be faster than this on the same server without storing
+# fewer or narrower rows. Both shapes are timed in the same run: the wide row of migration 9
+# and the compact rows of migration m20261208_000010 (series numbers, reason codes, the run
+# and definition version once per day and KPI).
 #   bash examples/postgres_year_floor.sh [postgres://postgres@127.0.0.1:5432]
-# (DAYS=N for the first N days only.)
-# It works in the database tally_year_floor, dropped at the end: the three tables of a year
-# take about 40 GB. Four timed parts:
-#   1. every day into an empty table, one day a transaction, one backend;
-#   2. every day replaced (delete + insert in one transaction), as a recompute does;
-#   3. part 1 with the days split over two backends at once (odd and even days);
-#   4. part 1 with the key narrowed to (tenant, day, series id): a schema Tally does not have.
+# (DAYS=N for the first N days only; WIDE=0 skips the wide shape.)
+# It works in the database tally_year_floor, dropped at the end: the wide tables of a year
+# take about 25 GB, the compact one about 5 GB. Timed parts:
+#   1. wide: every day into an empty table, one day a transaction, one backend;
+#   2. wide: every day replaced (delete + insert in one transaction), as a recompute did;
+#   3. compact: every day into an empty table, with its 40 rows of runs;
+#   4. compact: every day replaced (runs and values deleted and inserted).
 set -euo pipefail
 server=${1:-postgres://postgres@127.0.0.1:5432}
 db=tally_year_floor
@@ -44,21 +45,26 @@ CREATE TABLE src AS SELECT format('kpi_%s', lpad((i % 40)::text, 2, '0')) AS kpi
   row_number() OVER (ORDER BY i) AS series
   FROM generate_series(0, 111883) i ORDER BY 1, 2, 3;
 CREATE TABLE wide ($columns, $rest, PRIMARY KEY (tenant_id, day, kpi_id, scope, segment_id));
-CREATE TABLE wide2 (LIKE wide INCLUDING ALL);
-CREATE TABLE narrow (tenant_id varchar(63) NOT NULL, day date NOT NULL, series_id int NOT NULL,
-  $rest, PRIMARY KEY (tenant_id, day, series_id));
+CREATE TABLE compact (tenant_id varchar(63) NOT NULL, day date NOT NULL, series_id int NOT NULL,
+  value float8, reason int2, numerator float8, denominator float8,
+  PRIMARY KEY (tenant_id, day, series_id));
+CREATE TABLE runs (tenant_id varchar(63) NOT NULL, day date NOT NULL, kpi_id varchar(128) NOT NULL,
+  grain varchar(8) NOT NULL, run_id varchar(64) NOT NULL, definition_version int NOT NULL,
+  PRIMARY KEY (tenant_id, day, kpi_id, grain));
 SQL
 row="'bench', DATE '2026-01-01' + DAY, kpi, scope, seg, v, NULL, v, 2, 1, 'f3a9c2d4e5b6a7980112233445566778', now() FROM src"
-timed "1. year into empty days, one backend" \
-    run < <(days 0 1 "INSERT INTO wide SELECT $row;")
-timed "2. year replacing every day, one backend" \
-    run < <(days 0 1 "BEGIN; DELETE FROM wide WHERE tenant_id = 'bench' AND day = DATE '2026-01-01' + DAY; INSERT INTO wide SELECT $row; COMMIT;")
-both() {
-    run < <(days 0 2 "INSERT INTO wide2 SELECT $row;") &
-    run < <(days 1 2 "INSERT INTO wide2 SELECT $row;")
-    wait
-}
-timed "3. year into empty days, two backends" both
-narrow_row="'bench', DATE '2026-01-01' + DAY, series, v, NULL, v, 2, 1, 'f3a9c2d4e5b6a7980112233445566778', now() FROM src"
-timed "4. year into empty days, narrow key" \
-    run < <(days 0 1 "INSERT INTO narrow SELECT $narrow_row;")
+if [[ ${WIDE:-1} != 0 ]]; then
+    timed "1. wide: year into empty days" \
+        run < <(days 0 1 "INSERT INTO wide SELECT $row;")
+    timed "2. wide: year replacing every day" \
+        run < <(days 0 1 "BEGIN; DELETE FROM wide WHERE tenant_id = 'bench' AND day = DATE '2026-01-01' + DAY; INSERT INTO wide SELECT $row; COMMIT;")
+    run -c "DROP TABLE wide"
+fi
+# A day of compact rows: the run of each of its 40 KPIs, then its values by series number.
+runs="INSERT INTO runs SELECT 'bench', DATE '2026-01-01' + DAY, format('kpi_%s', lpad(k::text, 2, '0')), 'DAY', 'f3a9c2d4e5b6a7980112233445566778', 1 FROM generate_series(0, 39) k;"
+values="INSERT INTO compact SELECT 'bench', DATE '2026-01-01' + DAY, series, v, NULL, v, 2 FROM src;"
+timed "3. compact: year into empty days" \
+    run < <(days 0 1 "BEGIN; $runs $values COMMIT;")
+timed "4. compact: year replacing every day" \
+    run < <(days 0 1 "BEGIN; DELETE FROM runs WHERE tenant_id = 'bench' AND day = DATE '2026-01-01' + DAY AND grain = 'DAY'; $runs DELETE FROM compact WHERE tenant_id = 'bench' AND day = DATE '2026-01-01' + DAY; $values COMMIT;")
+psql "$server/$db" -qXAtc "SELECT 'compact table and key: ' || pg_size_pretty(pg_total_relation_size('compact'))"

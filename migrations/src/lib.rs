@@ -17,7 +17,10 @@ mod m20261124_000009_snapshots_by_day;
 mod m20261124_000010_snapshot_days;
 mod m20261207_000001_raw_responses;
 mod m20261208_000001_unused_order_indexes;
+mod m20261208_000010_compact_snapshots;
 mod m20261208_000020_period_snapshots;
+
+pub use m20261208_000010_compact_snapshots::REASON_CODES as SNAPSHOT_REASON_CODES;
 
 /// The ordered list of Tally's migrations.
 pub struct Migrator;
@@ -38,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_snapshot_days::Migration),
             Box::new(m20261207_000001_raw_responses::Migration),
             Box::new(m20261208_000001_unused_order_indexes::Migration),
+            Box::new(m20261208_000010_compact_snapshots::Migration),
             Box::new(m20261208_000020_period_snapshots::Migration),
         ]
     }

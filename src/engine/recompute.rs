@@ -216,6 +216,8 @@ async fn recompute_keys(
                 .as_ref()
                 .map(|o| o.iter().map(String::as_str).collect());
             let mut receiver = receiver;
+            // Numbered once for every day of the run.
+            let series = store.series_ids(&tenant, &series).await?;
             let mut summary = RunSummary {
                 run_id: run_id.clone(),
                 days: 0,
@@ -240,7 +242,7 @@ async fn recompute_keys(
                     }
                 };
                 store
-                    .replace_day_parts(&tenant, day, only.as_deref(), &series, &parts, &run_id)
+                    .replace_day_ids(&tenant, day, only.as_deref(), &series, &parts, &run_id)
                     .await?;
                 summary.days += 1;
                 summary.snapshots += parts.len() as u64;

@@ -433,6 +433,9 @@ pub mod metric_point {
     no_relations!();
 }
 
+/// The wide snapshot row: a table before migration `m20261208_000010`, since then a view
+/// over `kpi_series`, `kpi_values` and `kpi_value_runs` for reading by hand and by tests.
+/// The service never reads or writes it.
 pub mod kpi_snapshot {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -455,6 +458,64 @@ pub mod kpi_snapshot {
         pub definition_version: i32,
         pub run_id: String,
         pub compute_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+/// A tenant's numbered series: a KPI on a scope and segment, at a grain.
+pub mod kpi_series {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "kpi_series")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub kpi_id: String,
+        pub scope: String,
+        pub segment_id: String,
+        pub grain: String,
+    }
+    no_relations!();
+}
+
+/// A stored value of a series for the period starting on `day`.
+pub mod kpi_value {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "kpi_values")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub series_id: i32,
+        pub value: Option<f64>,
+        pub reason: Option<i16>,
+        pub numerator: Option<f64>,
+        pub denominator: Option<f64>,
+    }
+    no_relations!();
+}
+
+/// The run and definition version of every value of one KPI and grain on one day.
+pub mod kpi_value_run {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "kpi_value_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kpi_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub grain: String,
+        pub run_id: String,
+        pub definition_version: i32,
     }
     no_relations!();
 }

@@ -132,8 +132,8 @@ impl Store {
 
     /// The newest day with stored snapshots of the tenant.
     pub async fn newest_snapshot_day(&self, tenant_id: &str) -> Result<Option<NaiveDate>> {
-        use super::entities::kpi_snapshot::Column as S;
-        Ok(super::entities::kpi_snapshot::Entity::find()
+        use super::entities::kpi_value::Column as S;
+        Ok(super::entities::kpi_value::Entity::find()
             .select_only()
             .column(S::Day)
             .filter(S::TenantId.eq(tenant_id))
