@@ -426,7 +426,9 @@ impl Jobs {
         }
         order_days.retain(|d| !window.contains(*d));
         if !order_days.is_empty() {
-            let step = self.recompute_order_days(tenant, run_id, &order_days, claim).await;
+            let step = self
+                .recompute_order_days(tenant, run_id, &order_days, claim)
+                .await;
             if step.outcome == Outcome::Failed && day_report.outcome == Outcome::Succeeded {
                 day_report.outcome = Outcome::Partial;
                 day_report.detail = format!(
@@ -495,8 +497,7 @@ impl Jobs {
         let mut snapshots = 0;
         let mut error = None;
         for range in &ranges {
-            let recompute =
-                engine::recompute(
+            let recompute = engine::recompute(
                 &self.inner.store,
                 &self.inner.feed,
                 &tenant.id,
@@ -607,31 +608,30 @@ impl Jobs {
         };
         let started = Instant::now();
         // The custom KPIs over them too: KPIS.md holds those to the same window.
-        let step =
-            match engine::recompute_cohorts(
-                &self.inner.store,
-                &self.inner.feed,
-                &tenant.id,
-                range,
-                run_id,
-            )
-                .await
-            {
-                Ok(summary) => StepReport {
-                    name: "recompute_cohorts".into(),
-                    outcome: Outcome::Succeeded,
-                    duration_ms: millis(started),
-                    count: summary.snapshots,
-                    detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
-                },
-                Err(e) => StepReport {
-                    name: "recompute_cohorts".into(),
-                    outcome: Outcome::Failed,
-                    duration_ms: millis(started),
-                    count: 0,
-                    detail: e.to_string(),
-                },
-            };
+        let step = match engine::recompute_cohorts(
+            &self.inner.store,
+            &self.inner.feed,
+            &tenant.id,
+            range,
+            run_id,
+        )
+        .await
+        {
+            Ok(summary) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Succeeded,
+                duration_ms: millis(started),
+                count: summary.snapshots,
+                detail: format!("returning-buyer KPIs and custom KPIs over them of {range}"),
+            },
+            Err(e) => StepReport {
+                name: "recompute_cohorts".into(),
+                outcome: Outcome::Failed,
+                duration_ms: millis(started),
+                count: 0,
+                detail: e.to_string(),
+            },
+        };
         if let Some(day) = report.days.iter_mut().rev().find(|d| d.day == last) {
             if step.outcome == Outcome::Failed && day.outcome == Outcome::Succeeded {
                 day.outcome = Outcome::Partial;

@@ -659,9 +659,15 @@ async fn recomputing_a_day_updates_its_week_and_month(app: TestApp) {
         }))
         .await
         .unwrap();
-    let run = tally::engine::recompute(&app.store, &feed, "acme", Period::day(day(3, 11)), "run-march-11")
-        .await
-        .unwrap();
+    let run = tally::engine::recompute(
+        &app.store,
+        &feed,
+        "acme",
+        Period::day(day(3, 11)),
+        "run-march-11",
+    )
+    .await
+    .unwrap();
     let after = served(&app, &anna, week, G::Week).await;
     let month_after = served(&app, &anna, march, G::Month).await;
     assert_eq!(after.len(), 1);
