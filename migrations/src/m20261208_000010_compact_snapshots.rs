@@ -75,16 +75,23 @@ fn wide_table(sqlite: bool) -> TableCreateStatement {
 /// The wide row's columns, of the wide row's types, over the compact tables: each row with
 /// its series, its day and KPI's run, and its day's compute time (the compute time was the
 /// day's, as a day's rows were written in one transaction).
+///
+/// The run and the compute time are correlated subqueries, each one primary-key lookup per
+/// row, rather than joins: without statistics (autovacuum off, or a table just written)
+/// PostgreSQL estimated one row per join and nested the runs table outside the values,
+/// reading a test's 10,000 values once per run row (minutes for a few thousand rows).
 fn wide_select() -> String {
     format!(
         "SELECT v.tenant_id, v.day, s.kpi_id, s.scope, s.segment_id, v.value, \
-           CAST({} AS varchar(32)) AS reason, v.numerator, v.denominator, r.definition_version, r.run_id, \
-           d.compute_time \
+           CAST({} AS varchar(32)) AS reason, v.numerator, v.denominator, \
+           (SELECT r.definition_version FROM kpi_value_runs r WHERE r.tenant_id = v.tenant_id \
+             AND r.day = v.day AND r.kpi_id = s.kpi_id AND r.grain = s.grain) AS definition_version, \
+           (SELECT r.run_id FROM kpi_value_runs r WHERE r.tenant_id = v.tenant_id \
+             AND r.day = v.day AND r.kpi_id = s.kpi_id AND r.grain = s.grain) AS run_id, \
+           (SELECT d.compute_time FROM kpi_snapshot_days d WHERE d.tenant_id = v.tenant_id \
+             AND d.day = v.day) AS compute_time \
          FROM kpi_values v \
          JOIN kpi_series s ON s.tenant_id = v.tenant_id AND s.id = v.series_id \
-         JOIN kpi_value_runs r ON r.tenant_id = v.tenant_id AND r.day = v.day \
-           AND r.kpi_id = s.kpi_id AND r.grain = s.grain \
-         JOIN kpi_snapshot_days d ON d.tenant_id = v.tenant_id AND d.day = v.day \
          WHERE s.grain = 'DAY'",
         reason_case("v.reason", false)
     )

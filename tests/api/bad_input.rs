@@ -1457,6 +1457,22 @@ async fn every_field_refuses_bad_values(app: TestApp) {
     let mut seen_messages = std::collections::HashSet::new();
     for method in methods() {
         rpcs += 1;
+        // TenantService answers the operator key alone, which this server does not have:
+        // a tenant's key, however well formed its request, is refused before any field is
+        // read. operators.rs sends it bad values field by field with the operator key.
+        if method.parent_service().name() == "TenantService" {
+            let message = DynamicMessage::new(method.input());
+            match send(&app, &method, message, Some(&app.key)).await {
+                Err(status) if status.code() == Code::Unauthenticated => {}
+                Err(status) => failures.push(format!(
+                    "{}: a tenant key gets {:?}, not UNAUTHENTICATED",
+                    method.name(),
+                    status.code()
+                )),
+                Ok(_) => failures.push(format!("{}: a tenant key was served", method.name())),
+            }
+            continue;
+        }
         let valid = valid_request(&method);
         let mut field_paths = std::collections::HashSet::new();
         for case in cases(&valid, "") {

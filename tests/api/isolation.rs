@@ -213,6 +213,13 @@ async fn another_tenant_never_sees_tenant_a(app: TestApp) {
         let (code, text) = call(&app, &method, message.clone(), Some(&intruder)).await;
         let what = format!("{} as another tenant: {code:?} {text}", method.full_name());
         assert!(!text.contains(SECRET), "{what}");
+        // The operator's service takes no tenant key at all (operators.rs tests it with the
+        // operator key): a tenant is refused before anything is read.
+        if method.parent_service().name() == "TenantService" {
+            assert_eq!(code, Code::Unauthenticated, "{what}");
+            checked += 1;
+            continue;
+        }
         assert!(
             matches!(
                 code,
