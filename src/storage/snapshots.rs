@@ -566,8 +566,11 @@ impl Store {
         if which.is_empty() {
             return Ok(out);
         }
-        let position: HashMap<i32, usize> =
-            which.iter().enumerate().map(|(w, &i)| (ids.ids[i], w)).collect();
+        let position: HashMap<i32, usize> = which
+            .iter()
+            .enumerate()
+            .map(|(w, &i)| (ids.ids[i], w))
+            .collect();
         let mut numbers: Vec<i32> = position.keys().copied().collect();
         numbers.sort_unstable();
         // Listing a few thousand numbers costs a few statements a day; more than that and
