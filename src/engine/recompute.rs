@@ -300,7 +300,7 @@ impl Periods<'_> {
             .filter(|&i| self.keys[i].kpi == "target_audience_visitors")
             .collect();
         for &(granularity, period) in touched {
-            let mut rollups = Rollups::new(self.store, self.tenant);
+            let mut rollups = Rollups::new(self.store, self.tenant).without_distinct_statements();
             let days = self
                 .store
                 .stored_days(self.tenant, &ids, &every, period)

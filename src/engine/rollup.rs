@@ -34,6 +34,11 @@ pub(super) struct Rollups<'a> {
     /// Days of series read at once by the caller ([`Rollups::preload`]): each series' first
     /// day and its days from there, None for a day not stored.
     preloaded: HashMap<KpiKey, (NaiveDate, Vec<Option<Parts>>)>,
+    /// Whether `code_buyers` is counted by its own statement: for one key, far cheaper
+    /// than the engine's order pass; for every key of a run, dearer (one statement per
+    /// scope where one pass counts them all, and the pass runs anyway for the campaigns'
+    /// profit).
+    distinct_statements: bool,
 }
 
 impl<'a> Rollups<'a> {
@@ -46,7 +51,14 @@ impl<'a> Rollups<'a> {
             directory: None,
             followers: HashMap::new(),
             preloaded: HashMap::new(),
+            distinct_statements: true,
         }
+    }
+
+    /// Leaves `code_buyers` to the engine's order pass, as a run computing every key does.
+    pub(super) fn without_distinct_statements(mut self) -> Self {
+        self.distinct_statements = false;
+        self
     }
 
     /// Gives the stored days of a series from `first` on (`days[d]` those of `first + d`,
@@ -368,7 +380,7 @@ impl<'a> Rollups<'a> {
     /// order window, exactly the customers the engine's order pass counts; the others are
     /// left to the engine.
     async fn distinct(&mut self, key: &KpiKey, period: Period) -> Result<Option<Parts>> {
-        if key.kpi != "code_buyers" || key.segment.is_some() {
+        if !self.distinct_statements || key.kpi != "code_buyers" || key.segment.is_some() {
             return Ok(None);
         }
         if self.directory.is_none() {
