@@ -70,7 +70,7 @@ impl<'a> Rollups<'a> {
 
     /// The days of `key` over `period` from the preloaded ones, if they cover it: moved
     /// out when they are exactly the period (each read once), else copied.
-    fn from_preloaded(&mut self, key: &KpiKey, period: Period) -> Option<Option<Vec<Parts>>> {
+    fn take_preloaded(&mut self, key: &KpiKey, period: Period) -> Option<Option<Vec<Parts>>> {
         let (first, days) = self.preloaded.get(key)?;
         let start = (period.first - *first).num_days();
         let end = start + period.days();
@@ -97,7 +97,7 @@ impl<'a> Rollups<'a> {
             if self.days.contains_key(&(other.clone(), period)) {
                 continue;
             }
-            if let Some(days) = self.from_preloaded(&other, period) {
+            if let Some(days) = self.take_preloaded(&other, period) {
                 self.days.insert((other, period), days);
                 continue;
             }
