@@ -5,6 +5,7 @@
 //! whole period and stored, each replaced in one transaction (KPIS.md: roll-ups).
 use super::compute::Engine;
 use super::feed::{DayWritten, SnapshotFeed};
+use super::rollup::Rollups;
 use crate::kpi::period::Period;
 use crate::kpi::{KpiKey, Parts};
 use crate::storage::period_snapshots::Stored;
@@ -99,8 +100,6 @@ const QUEUED_DAYS: usize = 16;
 enum Computed {
     /// A day's values, in the order of the run's keys.
     Day(chrono::NaiveDate, Vec<Parts>),
-    /// A whole week's or month's values, in the order of the run's keys.
-    Period(Stored, Period, Vec<Parts>),
 }
 
 /// Every ISO week and calendar month that holds a day of `range`, each once: a year is 53
@@ -158,6 +157,7 @@ async fn recompute_keys(
     // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
     let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
     let keys: Arc<[KpiKey]> = keys.into();
+    let series: Arc<[SeriesKey]> = series.into();
     let cohort_kpis: Arc<HashSet<String>> = Arc::new(engine.cohort_kpis().into_iter().collect());
     let started = std::time::Instant::now();
     // Days are written while later days are computed: the database writes on its own
@@ -186,19 +186,6 @@ async fn recompute_keys(
                 return Ok(());
             }
         }
-        // Then each week and month holding a recomputed day, once, over the whole period,
-        // while the writer still writes the last days.
-        for (granularity, period) in &touched {
-            let parts = engine.compute_parts(&keys, *period).await?;
-            engine.clear_cache();
-            if sender
-                .send(Computed::Period(*granularity, *period, parts))
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
-        }
         drop(sender);
         Ok::<(), StorageError>(())
     };
@@ -208,6 +195,7 @@ async fn recompute_keys(
     let write = {
         let (store, feed) = (store.clone(), feed.clone());
         let (tenant, keys) = (tenant.to_string(), Arc::clone(&keys));
+        let series = Arc::clone(&series);
         let cohort_kpis = Arc::clone(&cohort_kpis);
         let only: Option<Vec<String>> = only.map(|o| o.iter().map(|k| k.to_string()).collect());
         let run_id = run_id.clone();
@@ -223,24 +211,7 @@ async fn recompute_keys(
                 days: 0,
                 snapshots: 0,
             };
-            while let Some(computed) = receiver.recv().await {
-                let (day, parts) = match computed {
-                    Computed::Day(day, parts) => (day, parts),
-                    Computed::Period(granularity, period, parts) => {
-                        store
-                            .replace_period(
-                                &tenant,
-                                granularity,
-                                period,
-                                only.as_deref(),
-                                &keys[..],
-                                &parts,
-                                &run_id,
-                            )
-                            .await?;
-                        continue;
-                    }
-                };
+            while let Some(Computed::Day(day, parts)) = receiver.recv().await {
                 store
                     .replace_day_ids(&tenant, day, only.as_deref(), &series, &parts, &run_id)
                     .await?;
@@ -266,23 +237,125 @@ async fn recompute_keys(
     let mut writer = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
         tracing::Instrument::in_current_span(write),
     ));
-    tokio::pin!(compute);
-    let summary = tokio::select! {
-        written = &mut writer => {
-            // The writer ends on an error, which ends the run at once (whatever the
-            // computing side is waiting for), or after the last day was sent.
-            let summary = joined(written)?;
-            compute.await?;
-            summary
-        }
-        computed = &mut compute => {
-            // The days computed before an error are still written.
-            let written = joined((&mut writer).await);
-            computed?;
-            written?
+    let summary = {
+        tokio::pin!(compute);
+        tokio::select! {
+            written = &mut writer => {
+                // The writer ends on an error, which ends the run at once (whatever the
+                // computing side is waiting for), or after the last day was sent.
+                let summary = joined(written)?;
+                compute.await?;
+                summary
+            }
+            computed = &mut compute => {
+                // The days computed before an error are still written.
+                let written = joined((&mut writer).await);
+                computed?;
+                written?
+            }
         }
     };
+    // Then each week and month holding a recomputed day, once, from the stored days (the
+    // run's, now written, and the others').
+    let periods = Periods {
+        store,
+        tenant,
+        only,
+        keys: &keys,
+        series: &series,
+        run_id: &run_id,
+    };
+    periods.store_all(&mut engine, &touched).await?;
     crate::metrics::kpi_computed(started.elapsed().as_secs_f64());
     tracing::info!(tenant, %range, days = summary.days, snapshots = summary.snapshots, "recomputed KPI snapshots");
     Ok(summary)
+}
+
+/// The stored weeks and months of a run: each composed from the stored days of its
+/// period where the KPI's roll-up class allows (as a query composes a clipped period,
+/// [`Rollups`]), and computed live by the engine over the whole period for the rest
+/// (distinct counts, a campaign's profit, a series with a day not stored).
+struct Periods<'r> {
+    store: &'r Store,
+    tenant: &'r str,
+    only: Option<&'r [&'r str]>,
+    keys: &'r [KpiKey],
+    series: &'r [SeriesKey],
+    run_id: &'r str,
+}
+
+impl Periods<'_> {
+    async fn store_all(&self, engine: &mut Engine<'_>, touched: &[(Stored, Period)]) -> Result<()> {
+        if touched.is_empty() || self.keys.is_empty() {
+            return Ok(());
+        }
+        // As a query parses them, so the stored value is the one a query would compose.
+        let customs = crate::kpi::custom::formulas(&self.store.custom_kpis(self.tenant).await?);
+        let ids = self.store.series_ids(self.tenant, self.series).await?;
+        let every: Vec<usize> = (0..self.keys.len()).collect();
+        // A change KPI also reads its previous period: that of its visitors alone.
+        let visitors: Vec<usize> = every
+            .iter()
+            .copied()
+            .filter(|&i| self.keys[i].kpi == "target_audience_visitors")
+            .collect();
+        for &(granularity, period) in touched {
+            let mut rollups = Rollups::new(self.store, self.tenant).without_distinct_statements();
+            let days = self
+                .store
+                .stored_days(self.tenant, &ids, &every, period)
+                .await?;
+            for (key, days) in self.keys.iter().zip(days) {
+                rollups.preload(key.clone(), period.first, days);
+            }
+            if let Some(before) = period.previous() {
+                // Its days and the period's own, as one span per series.
+                let span = Period {
+                    first: before.first,
+                    last: period.last,
+                };
+                let read = self
+                    .store
+                    .stored_days(self.tenant, &ids, &visitors, span)
+                    .await?;
+                for (&i, days) in visitors.iter().zip(read) {
+                    rollups.preload(self.keys[i].clone(), span.first, days);
+                }
+            }
+            let mut parts: Vec<Option<Parts>> = Vec::with_capacity(self.keys.len());
+            let mut live: Vec<usize> = Vec::new();
+            for (i, key) in self.keys.iter().enumerate() {
+                let composed = rollups.compose(key, period, &customs).await?;
+                if composed.is_none() {
+                    live.push(i);
+                }
+                parts.push(composed);
+            }
+            drop(rollups);
+            if !live.is_empty() {
+                let live_keys: Vec<KpiKey> = live.iter().map(|&i| self.keys[i].clone()).collect();
+                let computed = engine.compute_parts(&live_keys, period).await?;
+                engine.clear_cache();
+                for (&i, p) in live.iter().zip(computed) {
+                    parts[i] = Some(p);
+                }
+            }
+            let parts: Vec<Parts> = parts
+                .into_iter()
+                .map(|p| p.expect("each key composed or computed live"))
+                .collect();
+            self.store
+                .replace_period(
+                    self.tenant,
+                    granularity,
+                    period,
+                    self.only,
+                    self.keys,
+                    &parts,
+                    self.run_id,
+                )
+                .await?;
+        }
+        Ok(())
+    }
 }

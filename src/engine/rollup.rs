@@ -8,7 +8,7 @@
 use crate::domain::catalogue::{self, RollUp};
 use crate::domain::formula::Formula;
 use crate::domain::goal::Scope;
-use crate::kpi::directory::Directory;
+use crate::kpi::directory::{Directory, Influencers};
 use crate::kpi::key::{outside, plain, with_parts};
 use crate::kpi::period::Period;
 use crate::kpi::rollup::{days_inside, level, ratio_parts, sum};
@@ -31,6 +31,14 @@ pub(super) struct Rollups<'a> {
     directory: Option<Directory>,
     /// Follower readings per channel by day, as read.
     followers: HashMap<NaiveDate, HashMap<String, i64>>,
+    /// Days of series read at once by the caller ([`Rollups::preload`]): each series' first
+    /// day and its days from there, None for a day not stored.
+    preloaded: HashMap<KpiKey, (NaiveDate, Vec<Option<Parts>>)>,
+    /// Whether `code_buyers` is counted by its own statement: for one key, far cheaper
+    /// than the engine's order pass; for every key of a run, dearer (one statement per
+    /// scope where one pass counts them all, and the pass runs anyway for the campaigns'
+    /// profit).
+    distinct_statements: bool,
 }
 
 impl<'a> Rollups<'a> {
@@ -42,7 +50,38 @@ impl<'a> Rollups<'a> {
             days: HashMap::new(),
             directory: None,
             followers: HashMap::new(),
+            preloaded: HashMap::new(),
+            distinct_statements: true,
         }
+    }
+
+    /// Leaves `code_buyers` to the engine's order pass, as a run computing every key does.
+    pub(super) fn without_distinct_statements(mut self) -> Self {
+        self.distinct_statements = false;
+        self
+    }
+
+    /// Gives the stored days of a series from `first` on (`days[d]` those of `first + d`,
+    /// None when not stored), read by the caller for many series at once, so that
+    /// composing them reads nothing more.
+    pub(super) fn preload(&mut self, key: KpiKey, first: NaiveDate, days: Vec<Option<Parts>>) {
+        self.preloaded.insert(key, (first, days));
+    }
+
+    /// The days of `key` over `period` from the preloaded ones, if they cover it: moved
+    /// out when they are exactly the period (each read once), else copied.
+    fn take_preloaded(&mut self, key: &KpiKey, period: Period) -> Option<Option<Vec<Parts>>> {
+        let (first, days) = self.preloaded.get(key)?;
+        let start = (period.first - *first).num_days();
+        let end = start + period.days();
+        if start < 0 || end > days.len() as i64 {
+            return None;
+        }
+        if start == 0 && end == days.len() as i64 {
+            let (_, days) = self.preloaded.remove(key)?;
+            return Some(days.into_iter().collect());
+        }
+        Some(days[start as usize..end as usize].iter().copied().collect())
     }
 
     /// Reads the stored days of the series of `kpis` (same scope and segment as `key`)
@@ -56,6 +95,10 @@ impl<'a> Rollups<'a> {
                 ..key.clone()
             };
             if self.days.contains_key(&(other.clone(), period)) {
+                continue;
+            }
+            if let Some(days) = self.take_preloaded(&other, period) {
+                self.days.insert((other, period), days);
                 continue;
             }
             let (store, tenant) = (self.store.clone(), self.tenant.to_string());
@@ -231,7 +274,7 @@ impl<'a> Rollups<'a> {
             RollUp::Ratio => self.ratio(key, period).await,
             RollUp::Change => self.change(key, period).await,
             RollUp::Boundary => self.boundary(key, period).await,
-            RollUp::Distinct => Ok(None),
+            RollUp::Distinct => self.distinct(key, period).await,
         }
     }
 
@@ -331,6 +374,47 @@ impl<'a> Rollups<'a> {
             _ => return Ok(None),
         };
         Ok(Some(parts))
+    }
+
+    /// A `distinct` KPI: `code_buyers` counted by one statement over the scope's (clipped)
+    /// order window, exactly the customers the engine's order pass counts; the others are
+    /// left to the engine.
+    async fn distinct(&mut self, key: &KpiKey, period: Period) -> Result<Option<Parts>> {
+        if !self.distinct_statements || key.kpi != "code_buyers" || key.segment.is_some() {
+            return Ok(None);
+        }
+        if self.directory.is_none() {
+            self.directory = Some(self.store.directory(self.tenant).await?);
+        }
+        let directory = self.directory.as_ref().expect("loaded above");
+        let (window, influencers) = match &key.scope {
+            Scope::Tenant => (period, None),
+            Scope::Influencer(id) => (period, Some(vec![id.clone()])),
+            Scope::Campaign(id) => {
+                // As the engine: orders count in the campaign's order window, clipped.
+                let Some(window) = directory
+                    .campaigns
+                    .get(id)
+                    .and_then(|c| period.clip(&directory.order_window(c)))
+                else {
+                    return Ok(Some(outside()));
+                };
+                let Influencers::Set(set) = directory.scope_influencers(&key.scope) else {
+                    return Ok(None);
+                };
+                (window, Some(set.into_iter().collect::<Vec<_>>()))
+            }
+            // The engine says why a channel has no orders.
+            Scope::Channel(_) => return Ok(None),
+        };
+        if influencers.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Some(plain(Ok(0.0))));
+        }
+        let n = self
+            .store
+            .code_buyers(self.tenant, &window, influencers.as_deref())
+            .await?;
+        Ok(Some(plain(Ok(n as f64))))
     }
 
     /// `target_audience_growth`: visitors over the (clipped) period less those over its

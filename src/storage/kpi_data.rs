@@ -514,6 +514,35 @@ impl Store {
         Ok(counts)
     }
 
+    /// `code_buyers` (KPIS.md): distinct customers with an order placed in `period`
+    /// attributed by code to one of `influencers` (None: to any influencer), counted in one
+    /// statement; the order pass counts the same orders, by the same deciding code.
+    pub async fn code_buyers(
+        &self,
+        tenant_id: &str,
+        period: &Period,
+        influencers: Option<&[String]>,
+    ) -> Result<i64> {
+        let o = "orders";
+        let decided = Expr::expr(deciding_code(o));
+        let select = Query::select()
+            .from(o)
+            .expr_as(Expr::col((o, "customer_key")).count_distinct(), "n")
+            .and_where(Expr::col((o, "tenant_id")).eq(tenant_id))
+            .and_where(Expr::col((o, "day")).between(period.first, period.last))
+            .and_where(Expr::col((o, "customer_key")).is_not_null())
+            .and_where(match influencers {
+                None => decided.is_not_null(),
+                Some(set) => decided.is_in(set.iter().map(String::as_str)),
+            })
+            .to_owned();
+        let rows = self.rows(&select).await?;
+        match rows.first() {
+            Some(row) => get(row, "n"),
+            None => Ok(0),
+        }
+    }
+
     /// Every order of the customers with an order in the period, and the period's orders
     /// without a customer, ordered by customer, time and order id, each with the
     /// influencer of its deciding code; `visit` sees them one at a time.
@@ -524,22 +553,7 @@ impl Store {
         mut visit: impl FnMut(OrderFact),
     ) -> Result<()> {
         let o = "orders";
-        let deciding_code = Query::select()
-            .column(("dc", "influencer_id"))
-            .from_as("order_codes", "oc")
-            .join_as(
-                JoinType::InnerJoin,
-                "discount_codes",
-                "dc",
-                Expr::col(("dc", "tenant_id"))
-                    .equals(("oc", "tenant_id"))
-                    .and(Expr::col(("dc", "code_key")).equals(("oc", "code_key"))),
-            )
-            .and_where(Expr::col(("oc", "tenant_id")).equals((o, "tenant_id")))
-            .and_where(Expr::col(("oc", "order_id")).equals((o, "order_id")))
-            .order_by(("oc", "position"), Order::Asc)
-            .limit(1)
-            .to_owned();
+        let deciding_code = deciding_code(o);
         let customers_in_period = Query::select()
             .column(("p", "customer_key"))
             .from_as(o, "p")
@@ -587,4 +601,25 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The influencer of an order's deciding code (of the row of `orders` named `o`): the
+/// first listed code that belongs to any influencer (KPIS.md: attribution).
+fn deciding_code(o: &'static str) -> SelectStatement {
+    Query::select()
+        .column(("dc", "influencer_id"))
+        .from_as("order_codes", "oc")
+        .join_as(
+            JoinType::InnerJoin,
+            "discount_codes",
+            "dc",
+            Expr::col(("dc", "tenant_id"))
+                .equals(("oc", "tenant_id"))
+                .and(Expr::col(("dc", "code_key")).equals(("oc", "code_key"))),
+        )
+        .and_where(Expr::col(("oc", "tenant_id")).equals((o, "tenant_id")))
+        .and_where(Expr::col(("oc", "order_id")).equals((o, "order_id")))
+        .order_by(("oc", "position"), Order::Asc)
+        .limit(1)
+        .to_owned()
 }

@@ -549,6 +549,66 @@ impl Store {
         Ok(())
     }
 
+    /// The stored parts of the series `which` (positions in `ids`) on each day of
+    /// `period`: `out[w][d]` those of `which[w]` on the period's d-th day, None where not
+    /// stored. One read a day, of the day's rows of these series (of all its rows when they
+    /// are most of them), rather than one per series.
+    pub async fn stored_days(
+        &self,
+        tenant_id: &str,
+        ids: &SeriesIds,
+        which: &[usize],
+        period: Period,
+    ) -> Result<Vec<Vec<Option<Parts>>>> {
+        use kpi_value::Column as V;
+        let days = period.days() as usize;
+        let mut out: Vec<Vec<Option<Parts>>> = vec![vec![None; days]; which.len()];
+        if which.is_empty() {
+            return Ok(out);
+        }
+        let position: HashMap<i32, usize> = which
+            .iter()
+            .enumerate()
+            .map(|(w, &i)| (ids.ids[i], w))
+            .collect();
+        let mut numbers: Vec<i32> = position.keys().copied().collect();
+        numbers.sort_unstable();
+        // Listing a few thousand numbers costs a few statements a day; more than that and
+        // the day's every row is read and the rest dropped here.
+        let listed = numbers.len() <= 4 * IDS_PER_STATEMENT;
+        let chunks: Vec<&[i32]> = if listed {
+            numbers.chunks(IDS_PER_STATEMENT).collect()
+        } else {
+            vec![&[]]
+        };
+        for (d, day) in period.iter_days().enumerate() {
+            for chunk in &chunks {
+                let mut query = kpi_value::Entity::find()
+                    .select_only()
+                    .columns([
+                        V::SeriesId,
+                        V::Value,
+                        V::Reason,
+                        V::Numerator,
+                        V::Denominator,
+                    ])
+                    .filter(V::TenantId.eq(tenant_id))
+                    .filter(V::Day.eq(day));
+                if listed {
+                    query = query.filter(V::SeriesId.is_in(chunk.iter().copied()));
+                }
+                let rows: Vec<StoredRow> = query.into_tuple().all(&self.db).await?;
+                for (series, value, reason, numerator, denominator) in rows {
+                    let Some(&w) = position.get(&series) else {
+                        continue;
+                    };
+                    out[w][d] = stored_value(value, reason).map(|v| (v, numerator, denominator));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Stored daily snapshots of one KPI on one scope and segment in a period, by day.
     pub async fn snapshots(
         &self,
