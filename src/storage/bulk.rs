@@ -1,6 +1,7 @@
 //! Set-based writes of observation batches, the backend-specific part of ingest.
 //!
-//! On PostgreSQL a batch is copied (COPY, text format) into a temporary staging table and
+//! On PostgreSQL a batch of new rows is copied (COPY, text format) straight into its table;
+//! when a key is already stored, the batch is copied into a temporary staging table and
 //! moved by one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`: no statement depends on a
 //! plan made from statistics, which a new tenant or a table growing under autovacuum-less
 //! loads does not have (a per-batch `IN (...)` lookup of existing orders walked every order
@@ -277,6 +278,9 @@ async fn postgres_upsert(
     rows: &[Vec<Cell<'_>>],
     report_replaced: bool,
 ) -> Result<Vec<String>> {
+    if copy_new(tx, table, tenant_id, now, rows).await? {
+        return Ok(Vec::new());
+    }
     let stage = format!("tally_stage_{}", table.name);
     let columns = table.columns.join(", ");
     // Made once per connection; ON COMMIT DELETE ROWS empties it after each batch and a
@@ -340,9 +344,63 @@ async fn postgres_upsert(
     }
 }
 
+/// Copies `rows` straight into `table`, as `\copy` does, when none of their keys is stored:
+/// a load of new rows, the common case, then costs what the database's own floor costs. A
+/// stored key stops the COPY on the primary key (`unique_violation`); the savepoint takes
+/// back what was copied and the caller upserts the batch instead, so a re-sent batch costs
+/// at most one wasted copy of itself. Answers whether the rows were written.
+async fn copy_new(
+    tx: &mut Transaction<'static, Postgres>,
+    table: &Table,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+    rows: &[Vec<Cell<'_>>],
+) -> Result<bool> {
+    sqlx::raw_sql("SAVEPOINT tally_copy_new")
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    let tenant = Cell::from(tenant_id);
+    let stamp = Cell::from(now);
+    let stamp = table.stamped.then_some(&stamp);
+    let sql = format!(
+        "COPY {} ({}) FROM STDIN",
+        table.name,
+        table.all_columns().join(", ")
+    );
+    let copied = async {
+        let mut copy = tx.copy_in_raw(&sql).await?;
+        let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
+        for row in rows {
+            copy_row(&mut buf, std::iter::once(&tenant).chain(row).chain(stamp));
+            if buf.len() >= COPY_CHUNK {
+                copy.send(std::mem::take(&mut buf)).await?;
+                buf.reserve(COPY_CHUNK + 4096);
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf).await?;
+        }
+        copy.finish().await
+    }
+    .await;
+    let (written, end) = match copied {
+        Ok(_) => (true, "RELEASE SAVEPOINT tally_copy_new"),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            (false, "ROLLBACK TO SAVEPOINT tally_copy_new")
+        }
+        Err(e) => return Err(sqlx_error(e)),
+    };
+    sqlx::raw_sql(end)
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(written)
+}
+
 /// Appends one row in COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
-fn copy_row(buf: &mut Vec<u8>, row: &[Cell<'_>]) {
-    for (i, cell) in row.iter().enumerate() {
+fn copy_row<'c, 'a: 'c>(buf: &mut Vec<u8>, row: impl IntoIterator<Item = &'c Cell<'a>>) {
+    for (i, cell) in row.into_iter().enumerate() {
         if i > 0 {
             buf.push(b'\t');
         }

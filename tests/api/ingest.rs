@@ -295,27 +295,44 @@ async fn orders_round_trip_on_the_tenants_day(app: TestApp) {
         ]
     );
 
-    // A corrected order replaces its codes.
+    // A corrected order replaces its codes and its revenue; a new order in the same batch
+    // is stored beside it (on PostgreSQL the stored key turns the batch from a plain COPY
+    // to the upsert).
     client
         .ingest_orders(app.req(IngestOrdersRequest {
-            rows: vec![order(
-                "1001",
-                "c-1",
-                "2026-03-01T10:00:00Z",
-                "EUR",
-                &["BOB5"],
-            )],
+            rows: vec![
+                order("1007", "c-4", "2026-03-02T10:00:00Z", "EUR", &["ANNA10"]),
+                Order {
+                    revenue_minor: 3_000,
+                    ..order("1001", "c-1", "2026-03-01T10:00:00Z", "EUR", &["BOB5"])
+                },
+            ],
             all_or_nothing: false,
         }))
         .await
         .unwrap();
-    let codes = e::order_code::Entity::find()
+    let mut codes: Vec<(String, String)> = e::order_code::Entity::find()
+        .all(app.store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.order_id, c.code))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            ("1001".into(), "BOB5".into()),
+            ("1007".into(), "ANNA10".into())
+        ]
+    );
+    let orders = e::order::Entity::find()
         .all(app.store.connection())
         .await
         .unwrap();
-    assert_eq!(codes.len(), 1);
-    assert_eq!(codes[0].code, "BOB5");
-    assert_eq!(count::<e::order::Entity>(&app).await, 2);
+    assert_eq!(orders.len(), 3);
+    let corrected = orders.iter().find(|o| o.order_id == "1001").unwrap();
+    assert_eq!(corrected.revenue_minor, 3_000);
 }
 
 async fn web_audience_interactions_giveaways_and_metrics_round_trip(app: TestApp) {
