@@ -283,9 +283,20 @@ async fn observations(app: &TestApp, seed: u64) {
     let span = observed().days();
     for i in 0..400 {
         let d = observed().first + chrono::Days::new(r.random_range(0..span) as u64);
+        let influencer_codes = ["ANNA10", "BOB5", "CLEO"];
         let codes: Vec<String> = match r.random_range(0..10) {
-            0..3 => vec![["ANNA10", "BOB5", "CLEO"][r.random_range(0..3)].into()],
+            0..3 => vec![influencer_codes[r.random_range(0..3)].into()],
             3 => vec!["WELCOME".into()],
+            // Two influencers' codes: the first listed decides, after one of no influencer.
+            4 => {
+                let first = r.random_range(0..3);
+                let second = (first + r.random_range(1..3)) % 3;
+                vec![
+                    "welcome".into(),
+                    influencer_codes[first].into(),
+                    influencer_codes[second].into(),
+                ]
+            }
             _ => vec![],
         };
         let (utm_source, utm_campaign) = match r.random_range(0..10) {
