@@ -19,6 +19,7 @@ mod m20261207_000001_raw_responses;
 mod m20261208_000001_unused_order_indexes;
 mod m20261208_000010_compact_snapshots;
 mod m20261208_000020_period_snapshots;
+mod m20261209_000101_campaign_day_profits;
 
 pub use m20261208_000010_compact_snapshots::REASON_CODES as SNAPSHOT_REASON_CODES;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_unused_order_indexes::Migration),
             Box::new(m20261208_000010_compact_snapshots::Migration),
             Box::new(m20261208_000020_period_snapshots::Migration),
+            Box::new(m20261209_000101_campaign_day_profits::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ use crate::kpi::value::{Reason, Value, finite};
 use crate::kpi::web_shop::{OrderPass, OrderTally, OrderTotals, OrderWindow, WebIndex, WebTotals};
 use crate::kpi::{Computed, KpiKey, Parts};
 use crate::kpi::{audience, web_shop};
+use crate::storage::campaign_profits::CampaignProfit;
 use crate::storage::{Result, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -470,6 +471,26 @@ impl<'a> Engine<'a> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             out.push(self.value(key, period).await?);
+        }
+        Ok(out)
+    }
+
+    /// Each campaign's profit over the period as `profit_per_visitor` counts it (orders
+    /// of its clipped order window; None when the period is outside that window), in
+    /// minor units: stored with a day's snapshots, so that longer periods compose.
+    pub async fn campaign_profits(
+        &mut self,
+        campaigns: &[String],
+        period: Period,
+    ) -> Result<Vec<CampaignProfit>> {
+        let mut out = Vec::with_capacity(campaigns.len());
+        for id in campaigns {
+            let scope = Scope::Campaign(id.clone());
+            let profit = match self.order_window(&scope, period) {
+                None => None,
+                Some(_) => self.order_totals(&scope, period).await?.map(|t| t.profit),
+            };
+            out.push((id.clone(), profit));
         }
         Ok(out)
     }

@@ -389,7 +389,8 @@ impl<'a> Query<'a> {
                 .map(|s| (s.computed.period.first, s))
                 .collect();
         }
-        let mut rollups = Rollups::new(store, &tenant.id);
+        let per_major = crate::kpi::directory::minor_per_major(&tenant.settings.currency);
+        let mut rollups = Rollups::new(store, &tenant.id, per_major);
         let mut engine: Option<Engine<'_>> = None;
         let mut answers = Vec::with_capacity(periods.len());
         for p in periods {

@@ -6,8 +6,10 @@
 use super::compute::Engine;
 use super::feed::{DayWritten, SnapshotFeed};
 use super::rollup::Rollups;
+use crate::domain::goal::Scope;
 use crate::kpi::period::Period;
 use crate::kpi::{KpiKey, Parts};
+use crate::storage::campaign_profits::CampaignProfit;
 use crate::storage::period_snapshots::Stored;
 use crate::storage::snapshots::{SeriesKey, in_key_order};
 use crate::storage::{Result, StorageError, Store};
@@ -98,8 +100,8 @@ const QUEUED_DAYS: usize = 16;
 
 /// What the computing side of a run hands its writer.
 enum Computed {
-    /// A day's values, in the order of the run's keys.
-    Day(chrono::NaiveDate, Vec<Parts>),
+    /// A day's values, in the order of the run's keys, and its campaigns' profits.
+    Day(chrono::NaiveDate, Vec<Parts>, Vec<CampaignProfit>),
 }
 
 /// Every ISO week and calendar month that holds a day of `range`, each once: a year is 53
@@ -156,6 +158,16 @@ async fn recompute_keys(
     }
     // In the order of a day's rows in the snapshot key, so writing a day sorts nothing.
     let (series, keys) = in_key_order(keys.into_iter().map(|k| (SeriesKey::of(&k), k)));
+    // The campaigns whose `profit_per_visitor` the run writes: their daily profits are
+    // stored with it.
+    let profit_campaigns: Vec<String> = keys
+        .iter()
+        .filter(|k| k.kpi == "profit_per_visitor")
+        .filter_map(|k| match &k.scope {
+            Scope::Campaign(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
     let keys: Arc<[KpiKey]> = keys.into();
     let series: Arc<[SeriesKey]> = series.into();
     let cohort_kpis: Arc<HashSet<String>> = Arc::new(engine.cohort_kpis().into_iter().collect());
@@ -180,8 +192,15 @@ async fn recompute_keys(
                 engine.prefetch_days(block).await?;
             }
             let parts = engine.compute_parts(&keys, Period::day(day)).await?;
+            let profits = engine
+                .campaign_profits(&profit_campaigns, Period::day(day))
+                .await?;
             engine.clear_cache();
-            if sender.send(Computed::Day(day, parts)).await.is_err() {
+            if sender
+                .send(Computed::Day(day, parts, profits))
+                .await
+                .is_err()
+            {
                 // The writer stopped on an error, which it returns.
                 return Ok(());
             }
@@ -211,9 +230,17 @@ async fn recompute_keys(
                 days: 0,
                 snapshots: 0,
             };
-            while let Some(Computed::Day(day, parts)) = receiver.recv().await {
+            while let Some(Computed::Day(day, parts, profits)) = receiver.recv().await {
                 store
-                    .replace_day_ids(&tenant, day, only.as_deref(), &series, &parts, &run_id)
+                    .replace_day_ids(
+                        &tenant,
+                        day,
+                        only.as_deref(),
+                        &series,
+                        &parts,
+                        &profits,
+                        &run_id,
+                    )
                     .await?;
                 summary.days += 1;
                 summary.snapshots += parts.len() as u64;
@@ -274,7 +301,7 @@ async fn recompute_keys(
 /// The stored weeks and months of a run: each composed from the stored days of its
 /// period where the KPI's roll-up class allows (as a query composes a clipped period,
 /// [`Rollups`]), and computed live by the engine over the whole period for the rest
-/// (distinct counts, a campaign's profit, a series with a day not stored).
+/// (distinct counts, a series with a day not stored).
 struct Periods<'r> {
     store: &'r Store,
     tenant: &'r str,
@@ -299,8 +326,17 @@ impl Periods<'_> {
             .copied()
             .filter(|&i| self.keys[i].kpi == "target_audience_visitors")
             .collect();
+        let per_major = engine.directory().minor_per_major();
         for &(granularity, period) in touched {
-            let mut rollups = Rollups::new(self.store, self.tenant).without_distinct_statements();
+            let mut rollups =
+                Rollups::new(self.store, self.tenant, per_major).without_distinct_statements();
+            // Every campaign's profits of the period in one read.
+            rollups.preload_profits(
+                period,
+                self.store
+                    .campaign_profits(self.tenant, period, None)
+                    .await?,
+            );
             let days = self
                 .store
                 .stored_days(self.tenant, &ids, &every, period)

@@ -1,8 +1,11 @@
 //! WEEK, MONTH and RANGE values composed from stored daily values (KPIS.md: roll-up
 //! classes), for the periods no stored week or month answers: a week or month clipped by
-//! the requested range, and RANGE. What cannot be composed exactly (distinct counts, a
-//! campaign's profit, any period with a day not stored) is left to the live computation;
-//! boundary KPIs are computed live from the two days of follower readings they need.
+//! the requested range, and RANGE. What cannot be composed exactly (distinct counts, any
+//! period with a day not stored) is left to the live computation, `code_buyers` counted
+//! by one statement; boundary KPIs are computed live from the two days of follower
+//! readings they need. A campaign's `profit_per_visitor` composes from its stored daily
+//! profits (orders over its order window) with its stored fees and visitors (over its
+//! window).
 //! The cohort KPIs are class `sum` and a ratio of sums, so they compose: as fresh as the
 //! stored days (and the stored weeks and months), which recompute runs keep up to date.
 use crate::domain::catalogue::{self, RollUp};
@@ -14,6 +17,7 @@ use crate::kpi::period::Period;
 use crate::kpi::rollup::{days_inside, level, ratio_parts, sum};
 use crate::kpi::value::{Value, ratio};
 use crate::kpi::{KpiKey, Parts, social, web_shop};
+use crate::storage::campaign_profits::StoredProfits;
 use crate::storage::{Result, Store};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -36,14 +40,18 @@ pub(super) struct Rollups<'a> {
     preloaded: HashMap<KpiKey, (NaiveDate, Vec<Option<Parts>>)>,
     /// Whether `code_buyers` is counted by its own statement: for one key, far cheaper
     /// than the engine's order pass; for every key of a run, dearer (one statement per
-    /// scope where one pass counts them all, and the pass runs anyway for the campaigns'
-    /// profit).
+    /// scope where one pass counts them all).
     distinct_statements: bool,
+    /// Minor units per major unit of the tenant's currency.
+    per_major: f64,
+    /// Each campaign's stored daily profits over a period, as read or preloaded.
+    profits: HashMap<(String, Period), Vec<Option<Option<i64>>>>,
 }
 
 impl<'a> Rollups<'a> {
-    /// Compositions over the tenant's stored days, nothing read yet.
-    pub(super) fn new(store: &'a Store, tenant: &'a str) -> Rollups<'a> {
+    /// Compositions over the tenant's stored days, nothing read yet; `per_major` is the
+    /// minor units per major unit of its currency.
+    pub(super) fn new(store: &'a Store, tenant: &'a str, per_major: f64) -> Rollups<'a> {
         Rollups {
             store,
             tenant,
@@ -52,7 +60,43 @@ impl<'a> Rollups<'a> {
             followers: HashMap::new(),
             preloaded: HashMap::new(),
             distinct_statements: true,
+            per_major,
+            profits: HashMap::new(),
         }
+    }
+
+    /// Gives every campaign's stored daily profits over `period`, read by the caller at
+    /// once (a campaign left out is read when needed).
+    pub(super) fn preload_profits(&mut self, period: Period, profits: StoredProfits) {
+        for (campaign, days) in profits {
+            self.profits.insert((campaign, period), days);
+        }
+    }
+
+    /// A campaign's profit over `period` as `profit_per_visitor` counts it, from its
+    /// stored days: in major units, `outside_campaign` when no day is in its order
+    /// window; None unless every day is stored. Summed in minor units, as the live
+    /// computation sums its orders, so the two are equal.
+    async fn campaign_profit(&mut self, campaign: &str, period: Period) -> Result<Option<Value>> {
+        let at = (campaign.to_string(), period);
+        if !self.profits.contains_key(&at) {
+            let mut read = self
+                .store
+                .campaign_profits(self.tenant, period, Some(campaign))
+                .await?;
+            let days = read.remove(campaign).unwrap_or_default();
+            self.profits.insert(at.clone(), days);
+        }
+        let days = &self.profits[&at];
+        if days.len() as i64 != period.days() || days.iter().any(Option::is_none) {
+            return Ok(None);
+        }
+        let inside: Vec<i64> = days.iter().flatten().flatten().copied().collect();
+        if inside.is_empty() {
+            return Ok(Some(Err(crate::kpi::value::Reason::OutsideCampaign)));
+        }
+        let total: i64 = inside.iter().sum();
+        Ok(Some(Ok(total as f64 / self.per_major)))
     }
 
     /// Leaves `code_buyers` to the engine's order pass, as a run computing every key does.
@@ -294,6 +338,9 @@ impl<'a> Rollups<'a> {
             "ipm" => &["comments", "likes", "posts", "followers"],
             "engagement_rate" => &["comments", "likes", "shares", "followers"],
             "roas" => &["attributed_revenue", "fees"],
+            "profit_per_visitor" if matches!(key.scope, Scope::Campaign(_)) => {
+                &["fees", "influencer_visitors"]
+            }
             _ => &[],
         };
         self.load(key, needs, period).await?;
@@ -351,12 +398,21 @@ impl<'a> Rollups<'a> {
                 let (n, d) = (sum(numerators), sum(denominators));
                 with_parts(ratio(n.map(|v| 100.0 * v), d), n, d)
             }
-            "cost_per_engagement" | "cpm" | "profit_per_visitor" => {
-                // A campaign's profit counts orders in the order tail where its fees are
-                // outside the window, so a day's stored difference does not add up.
-                if key.kpi == "profit_per_visitor" && matches!(key.scope, Scope::Campaign(_)) {
+            "profit_per_visitor" if matches!(key.scope, Scope::Campaign(_)) => {
+                // Orders count over the order window, fees and visitors over the window:
+                // each part summed over its own days (KPIS.md: campaign window). A day's
+                // stored value is `outside_campaign` in the order tail, where its profit
+                // still counts, so the profit is summed from the stored profits.
+                let Scope::Campaign(id) = &key.scope else {
                     return Ok(None);
-                }
+                };
+                let Some(profit) = self.campaign_profit(id, period).await? else {
+                    return Ok(None);
+                };
+                let (fees, visitors) = (sum_of!("fees"), sum_of!("influencer_visitors"));
+                web_shop::profit_per_visitor(profit, fees, visitors)
+            }
+            "cost_per_engagement" | "cpm" | "profit_per_visitor" => {
                 // Fees (and a profit less fees outside campaigns) are defined on every
                 // day inside the window, so a day's absent part has the day's reason.
                 let Some(days) = self.days(key, period).await? else {
@@ -383,14 +439,16 @@ impl<'a> Rollups<'a> {
         if !self.distinct_statements || key.kpi != "code_buyers" || key.segment.is_some() {
             return Ok(None);
         }
-        if self.directory.is_none() {
-            self.directory = Some(self.store.directory(self.tenant).await?);
-        }
-        let directory = self.directory.as_ref().expect("loaded above");
         let (window, influencers) = match &key.scope {
             Scope::Tenant => (period, None),
             Scope::Influencer(id) => (period, Some(vec![id.clone()])),
             Scope::Campaign(id) => {
+                // Only a campaign needs the tenant's structure (a dozen reads on a large
+                // tenant, more than the count itself).
+                if self.directory.is_none() {
+                    self.directory = Some(self.store.directory(self.tenant).await?);
+                }
+                let directory = self.directory.as_ref().expect("loaded above");
                 // As the engine: orders count in the campaign's order window, clipped.
                 let Some(window) = directory
                     .campaigns

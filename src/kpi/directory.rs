@@ -206,11 +206,16 @@ impl Directory {
 
     /// Divisor from minor to major units of the tenant's currency.
     pub fn minor_per_major(&self) -> f64 {
-        let exponent = iso_currency::Currency::from_code(&self.settings.currency)
-            .and_then(|c| c.exponent())
-            .unwrap_or(2);
-        10f64.powi(exponent as i32)
+        minor_per_major(&self.settings.currency)
     }
+}
+
+/// Divisor from minor to major units of an ISO 4217 currency (2 decimals if unknown).
+pub fn minor_per_major(currency: &str) -> f64 {
+    let exponent = iso_currency::Currency::from_code(currency)
+        .and_then(|c| c.exponent())
+        .unwrap_or(2);
+    10f64.powi(exponent as i32)
 }
 
 #[cfg(test)]

@@ -517,6 +517,12 @@ impl Store {
     /// `code_buyers` (KPIS.md): distinct customers with an order placed in `period`
     /// attributed by code to one of `influencers` (None: to any influencer), counted in one
     /// statement; the order pass counts the same orders, by the same deciding code.
+    ///
+    /// The deciding code is asked as an EXISTS (some influencer code of the order, and for
+    /// a set of influencers none listed before it), not as a scalar subquery per order:
+    /// PostgreSQL runs a scalar subquery once for every order of the period, where it
+    /// plans an EXISTS as a semi-join over the order codes; SQLite probes each order's
+    /// codes by primary key either way.
     pub async fn code_buyers(
         &self,
         tenant_id: &str,
@@ -524,17 +530,23 @@ impl Store {
         influencers: Option<&[String]>,
     ) -> Result<i64> {
         let o = "orders";
-        let decided = Expr::expr(deciding_code(o));
+        let mut code = influencer_codes(o, "oc", "dc");
+        if let Some(set) = influencers {
+            let earlier = influencer_codes("oc", "eoc", "edc")
+                .and_where(Expr::col(("eoc", "position")).lt(Expr::col(("oc", "position"))))
+                .to_owned();
+            code.and_where(
+                Expr::col(("dc", "influencer_id")).is_in(set.iter().map(String::as_str)),
+            )
+            .and_where(Expr::exists(earlier).not());
+        }
         let select = Query::select()
             .from(o)
             .expr_as(Expr::col((o, "customer_key")).count_distinct(), "n")
             .and_where(Expr::col((o, "tenant_id")).eq(tenant_id))
             .and_where(Expr::col((o, "day")).between(period.first, period.last))
             .and_where(Expr::col((o, "customer_key")).is_not_null())
-            .and_where(match influencers {
-                None => decided.is_not_null(),
-                Some(set) => decided.is_in(set.iter().map(String::as_str)),
-            })
+            .and_where(Expr::exists(code))
             .to_owned();
         let rows = self.rows(&select).await?;
         match rows.first() {
@@ -601,6 +613,25 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The codes (`oc`, each with its `discount_codes` row `dc`) of the order named `o` that
+/// belong to an influencer, as a subquery to ask EXISTS of.
+fn influencer_codes(o: &'static str, oc: &'static str, dc: &'static str) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from_as("order_codes", oc)
+        .join_as(
+            JoinType::InnerJoin,
+            "discount_codes",
+            dc,
+            Expr::col((dc, "tenant_id"))
+                .equals((oc, "tenant_id"))
+                .and(Expr::col((dc, "code_key")).equals((oc, "code_key"))),
+        )
+        .and_where(Expr::col((oc, "tenant_id")).equals((o, "tenant_id")))
+        .and_where(Expr::col((oc, "order_id")).equals((o, "order_id")))
+        .to_owned()
 }
 
 /// The influencer of an order's deciding code (of the row of `orders` named `o`): the

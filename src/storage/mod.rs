@@ -4,6 +4,7 @@
 //! transaction, so a failed call leaves nothing half-written.
 pub(crate) mod anomaly;
 pub(crate) mod bulk;
+pub mod campaign_profits;
 pub(crate) mod campaigns;
 pub(crate) mod channels;
 pub(crate) mod custom_kpis;

@@ -6,6 +6,7 @@
 //! number) with reasons as small codes, and the run and definition version are stored once
 //! per day and KPI in `kpi_value_runs`. Replacing a day rewrites only the rows whose numbers
 //! changed.
+use super::campaign_profits::CampaignProfit;
 use super::entities::{kpi_series, kpi_snapshot_day, kpi_value, kpi_value_run};
 use super::{Result, Store};
 use crate::kpi::key::{Computed, KpiKey, Parts};
@@ -205,7 +206,9 @@ impl Store {
 
     /// [`Store::replace_day`] with the values given apart from their keys: `parts[i]` is
     /// the value of `series[i]`. A run of many days numbers its series once with
-    /// [`Store::series_ids`] and calls [`Store::replace_day_ids`] instead.
+    /// [`Store::series_ids`] and calls [`Store::replace_day_ids`] instead. Replacing
+    /// `profit_per_visitor` leaves the day without campaign profits (see
+    /// [`Store::replace_day_ids`]).
     pub async fn replace_day_parts(
         &self,
         tenant_id: &str,
@@ -216,7 +219,7 @@ impl Store {
         run_id: &str,
     ) -> Result<()> {
         let ids = self.series_ids(tenant_id, series).await?;
-        self.replace_day_ids(tenant_id, day, only, &ids, parts, run_id)
+        self.replace_day_ids(tenant_id, day, only, &ids, parts, &[], run_id)
             .await
     }
 
@@ -333,6 +336,13 @@ impl Store {
     /// `parts[i]` is the value of the i-th series. Rows whose numbers are unchanged stay as
     /// they are (the day's run and definition versions are stored apart from them), so
     /// replacing a day with the same values writes a few dozen rows.
+    ///
+    /// When `profit_per_visitor` is replaced (`only` is None or names it), the day's
+    /// campaign profits are replaced by `profits` in the same transaction: the day's
+    /// stored profits are always those its snapshots were computed with, and a day
+    /// written without them has none (its campaign `profit_per_visitor` is then computed
+    /// live over any period holding it).
+    #[allow(clippy::too_many_arguments)]
     pub async fn replace_day_ids(
         &self,
         tenant_id: &str,
@@ -340,6 +350,7 @@ impl Store {
         only: Option<&[&str]>,
         ids: &SeriesIds,
         parts: &[Parts],
+        profits: &[CampaignProfit],
         run_id: &str,
     ) -> Result<()> {
         debug_assert_eq!(ids.len(), parts.len());
@@ -523,6 +534,9 @@ impl Store {
             let (done, following) = tokio::join!(txn.execute_raw(insert), async { inserts.next() });
             done?;
             next = following.transpose()?;
+        }
+        if only.is_none_or(|o| o.contains(&"profit_per_visitor")) {
+            super::campaign_profits::replace_day(&txn, tenant_id, day, profits).await?;
         }
         // A day left without snapshots has no row of when it was written.
         if parts.is_empty() {

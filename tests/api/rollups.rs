@@ -8,6 +8,7 @@ use ::tally::proto::*;
 use chrono::{Datelike, NaiveDate};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tally::engine::{COHORT_KPIS, Engine, SnapshotFeed};
 use tally::kpi::period::{Granularity as G, Period};
 use tally::kpi::{Computed, KpiKey};
@@ -282,9 +283,20 @@ async fn observations(app: &TestApp, seed: u64) {
     let span = observed().days();
     for i in 0..400 {
         let d = observed().first + chrono::Days::new(r.random_range(0..span) as u64);
+        let influencer_codes = ["ANNA10", "BOB5", "CLEO"];
         let codes: Vec<String> = match r.random_range(0..10) {
-            0..3 => vec![["ANNA10", "BOB5", "CLEO"][r.random_range(0..3)].into()],
+            0..3 => vec![influencer_codes[r.random_range(0..3)].into()],
             3 => vec!["WELCOME".into()],
+            // Two influencers' codes: the first listed decides, after one of no influencer.
+            4 => {
+                let first = r.random_range(0..3);
+                let second = (first + r.random_range(1..3)) % 3;
+                vec![
+                    "welcome".into(),
+                    influencer_codes[first].into(),
+                    influencer_codes[second].into(),
+                ]
+            }
             _ => vec![],
         };
         let (utm_source, utm_campaign) = match r.random_range(0..10) {
@@ -711,7 +723,109 @@ async fn recomputing_a_day_updates_its_week_and_month(app: TestApp) {
     assert!(clipped[0].run_id.is_empty());
 }
 
+/// A campaign's `profit_per_visitor` over a range is composed from its stored days: the
+/// orders of its order tail from the stored daily profits, its fees and visitors from the
+/// stored days of its window. A day without stored profits leaves the range to the live
+/// computation; recomputing the day stores them again.
+async fn campaign_profit_composes_from_stored_days(app: TestApp) {
+    use tally::storage::campaign_profits::campaign_day_profit;
+    structure(&app).await;
+    observations(&app, 11).await;
+    let feed = SnapshotFeed::default();
+    // Spring runs March 4th to 20th; its orders count until April 19th.
+    let range = Period::new(day(3, 1), day(4, 25)).unwrap();
+    tally::engine::recompute(&app.store, &feed, "acme", range, "run-spring")
+        .await
+        .unwrap();
+    let spring = KpiKey {
+        kpi: "profit_per_visitor".into(),
+        scope: tally::domain::goal::Scope::Campaign("spring".into()),
+        segment: None,
+    };
+    let live = || async {
+        let mut engine = Engine::new(&app.store, "acme").await.unwrap();
+        let mut c = engine
+            .compute(std::slice::from_ref(&spring), range)
+            .await
+            .unwrap();
+        expected(&c.remove(0), range.last, false)
+    };
+    let served_range = || async {
+        let v = served(&app, &spring, range, G::Range).await;
+        assert_eq!(v.len(), 1, "{v:?}");
+        of_served(&v[0])
+    };
+    // Every day of the range is stored, inside the order window or not.
+    let stored = app
+        .store
+        .campaign_profits("acme", range, Some("spring"))
+        .await
+        .unwrap();
+    let days = &stored["spring"];
+    assert!(days.iter().all(Option::is_some), "{days:?}");
+    let tail = (day(4, 10) - range.first).num_days() as usize;
+    assert!(
+        days[tail].unwrap().is_some(),
+        "April 10th is in the order tail"
+    );
+    assert_eq!(
+        days[(day(4, 20) - range.first).num_days() as usize],
+        Some(None)
+    );
+    let before = live().await;
+    assert!(before.2.is_some(), "{before:?}");
+    assert!(same(&served_range().await, &before));
+
+    // An order of anna's code in the order tail, its day not recomputed: the range is
+    // still composed from the stored days.
+    app.ingest()
+        .ingest_orders(app.req(IngestOrdersRequest {
+            rows: vec![Order {
+                order_id: "tail-big".into(),
+                customer_id: "c-tail".into(),
+                placed_at: ts(day(4, 10), 43_200),
+                currency_code: "EUR".into(),
+                revenue_minor: 900_000,
+                cost_of_goods_minor: 100_000,
+                discount_codes: vec!["ANNA10".into()],
+                ..Default::default()
+            }],
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap();
+    let after = live().await;
+    assert!(!same(&after, &before), "{before:?} {after:?}");
+    assert!(same(&served_range().await, &before));
+
+    // Without April 10th's stored profits, the range is computed live.
+    campaign_day_profit::Entity::delete_many()
+        .filter(campaign_day_profit::Column::TenantId.eq("acme"))
+        .filter(campaign_day_profit::Column::Day.eq(day(4, 10)))
+        .exec(app.store.connection())
+        .await
+        .unwrap();
+    app.store.generations().tenant_written("acme");
+    assert!(same(&served_range().await, &after));
+
+    // Recomputing April 10th stores its profits again, with the new order's 8,000.00.
+    tally::engine::recompute(&app.store, &feed, "acme", Period::day(day(4, 10)), "run-10")
+        .await
+        .unwrap();
+    let profit = |stored: &tally::storage::campaign_profits::StoredProfits| {
+        stored["spring"][0].unwrap().unwrap()
+    };
+    let now = app
+        .store
+        .campaign_profits("acme", Period::day(day(4, 10)), Some("spring"))
+        .await
+        .unwrap();
+    assert_eq!(profit(&now), days[tail].unwrap().unwrap() + 800_000);
+    assert!(same(&served_range().await, &after));
+}
+
 crate::on_both_databases!(
     served_rollups_equal_live_values,
     recomputing_a_day_updates_its_week_and_month,
+    campaign_profit_composes_from_stored_days,
 );
