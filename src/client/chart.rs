@@ -44,7 +44,9 @@ pub enum Mark {
 impl Mark {
     /// The mark of a query value: partial first (not comparable at all), then not final.
     pub fn of(value: &proto::KpiValue) -> Mark {
-        if !value.r#final {
+        if value.partial {
+            Mark::Partial
+        } else if !value.r#final {
             Mark::Provisional
         } else {
             Mark::Firm

@@ -47,7 +47,8 @@ pub struct Cell {
     pub raw: Option<f64>,
     /// The value formatted, or why it is undefined.
     pub text: String,
-    /// Whether it may still change (not final) or covers a partial period.
+    /// Whether it may still change (not final) or its period reaches past the newest
+    /// computed day (partial).
     pub provisional: bool,
 }
 

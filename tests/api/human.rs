@@ -337,6 +337,7 @@ fn solid_runs(svg: &str, colour: &str) -> usize {
         .filter(|tag| {
             tag.split("points=\"")
                 .nth(1)
+                .and_then(|points| points.split('"').next())
                 .is_some_and(|points| points.split_whitespace().count() > 2)
         })
         .count()

@@ -103,12 +103,15 @@ async fn campaign_report_in_headless_chromium() {
         return;
     };
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    // The demo tenant with 65 days of history: its campaign started 60 days ago.
+    // The demo tenant with 10 days of history (a backfill is slow in debug builds): its
+    // campaign ran 60 to 33 days ago, so the data holds the end of its order tail, and
+    // its fees come from the campaign itself.
     let jobs = helpers::jobs(&app.store, demo_registry(), JobSettings::default());
-    let demo = tally::demo::run(&jobs, chrono::Utc::now(), 65)
+    let demo = tally::demo::run(&jobs, chrono::Utc::now(), 10)
         .await
         .expect("demo");
     assert_eq!(demo.run.status, "succeeded", "{:?}", demo.run.error);
+    eprintln!("report_browser: demo seeded in {:?}", demo.took);
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.html");
     let report_arg = report.display().to_string();
@@ -225,12 +228,44 @@ async fn campaign_report_in_headless_chromium() {
     let png = std::fs::read(&shot).expect("screenshot");
     assert_eq!(png_size(&png), (1280, 2000));
     assert!(png.len() > 40_000, "{} bytes: a blank page?", png.len());
-    // For people checking the look: TALLY_REPORT_SHOTS=<dir> keeps the files.
+    // For people checking the look: TALLY_REPORT_SHOTS=<dir> keeps the page, its top
+    // and its whole length, a weekly chart and the goal charts as PNGs.
     if let Some(keep) = std::env::var_os("TALLY_REPORT_SHOTS") {
         let keep = PathBuf::from(keep);
         std::fs::create_dir_all(&keep).unwrap();
         std::fs::copy(&report, keep.join("report.html")).unwrap();
         std::fs::copy(&shot, keep.join("report-top.png")).unwrap();
+        let long = keep.join("report-long.png");
+        headless(
+            &chromium,
+            &profile,
+            &[
+                &format!("--screenshot={}", long.display()),
+                "--window-size=1280,5200",
+                &url,
+            ],
+        );
+        let to = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+        let from = (chrono::Utc::now().date_naive() - chrono::Days::new(63)).to_string();
+        let charts: [(&str, Vec<&str>); 3] = [
+            (
+                "chart-weekly.png",
+                vec![
+                    "chart", "attributed_revenue", "--scope", "influencers/anna", "--scope",
+                    "influencers/chloe", "--granularity", "week", "--from", &from, "--to", &to,
+                ],
+            ),
+            ("goal-roas.png", vec!["chart", "roas", "--goal", "goals/campaign-roas"]),
+            (
+                "goal-returning.png",
+                vec!["chart", "returning_buyers_after_code", "--goal", "goals/loyal-anna"],
+            ),
+        ];
+        for (file, mut args) in charts {
+            let out = keep.join(file).display().to_string();
+            args.extend(["--out", &out]);
+            tally(&app, &demo.key, &args).await;
+        }
     }
     app.stop().await;
 }
