@@ -215,13 +215,13 @@ pub fn csv(report: &Report) -> String {
 const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
 h1{font-size:1.5em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}h3{font-size:1.05em}\
 .sub{color:#555;margin-top:0}\
-.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}\
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(185px,1fr));gap:10px}\
 .tile{border:1px solid #ddd;border-radius:6px;padding:10px 12px}.tile .label{font-size:.8em;color:#555;text-transform:uppercase;letter-spacing:.03em}\
-.tile .value{font-size:1.35em;font-weight:bold;margin-top:4px;font-variant-numeric:tabular-nums}.tile .value.none{font-size:1em;color:#777;font-weight:normal}\
+.tile .value{font-size:1.25em;font-weight:bold;margin-top:4px;font-variant-numeric:tabular-nums;white-space:nowrap}.tile .value.none{font-size:1em;color:#777;font-weight:normal}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eee;vertical-align:top}\
-th{background:#f6f6f6;font-size:.85em}th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f6f6f6;font-size:.85em}th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}td.num,#influencers td{white-space:nowrap}\
 table.sortable th{cursor:pointer;user-select:none}table.sortable th[aria-sort=ascending]::after{content:' \\25B2'}table.sortable th[aria-sort=descending]::after{content:' \\25BC'}\
-td.none{color:#888;font-size:.85em}.prov{color:#6a6a6a;font-style:italic}.mark{color:#b35900;font-style:normal;font-weight:bold}\
+td.none{color:#888;font-size:.85em}.prov{color:#555}.mark{color:#b35900;font-style:normal;font-weight:bold}\
 .legend{font-size:.85em;color:#555;margin:.5em 0}\
 .bar{position:relative;width:140px;height:12px;background:#eee;border-radius:3px}\
 .fill{height:100%;border-radius:3px}.expected{position:absolute;top:-3px;width:2px;height:18px;background:#333}\

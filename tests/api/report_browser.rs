@@ -251,14 +251,32 @@ async fn campaign_report_in_headless_chromium() {
             (
                 "chart-weekly.png",
                 vec![
-                    "chart", "attributed_revenue", "--scope", "influencers/anna", "--scope",
-                    "influencers/chloe", "--granularity", "week", "--from", &from, "--to", &to,
+                    "chart",
+                    "attributed_revenue",
+                    "--scope",
+                    "influencers/anna",
+                    "--scope",
+                    "influencers/chloe",
+                    "--granularity",
+                    "week",
+                    "--from",
+                    &from,
+                    "--to",
+                    &to,
                 ],
             ),
-            ("goal-roas.png", vec!["chart", "roas", "--goal", "goals/campaign-roas"]),
+            (
+                "goal-roas.png",
+                vec!["chart", "roas", "--goal", "goals/campaign-roas"],
+            ),
             (
                 "goal-returning.png",
-                vec!["chart", "returning_buyers_after_code", "--goal", "goals/loyal-anna"],
+                vec![
+                    "chart",
+                    "returning_buyers_after_code",
+                    "--goal",
+                    "goals/loyal-anna",
+                ],
             ),
         ];
         for (file, mut args) in charts {
