@@ -29,7 +29,7 @@
 //!   Prometheus metrics, logs and traces.
 //! - [`client`]: the commands that work on a running server through the generated
 //!   clients alone.
-//! - [`cli`] wires both sides for the `tally` binary, `demo` runs the embedded demo,
+//! - [`cli`] wires both sides for the `tally` binary, [`demo`] runs the embedded demo,
 //!   [`config`] reads settings (a leaf), `auth` hashes API keys, [`proto`] is the
 //!   generated tally.v1 code.
 //!
@@ -45,7 +45,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connectors;
-pub(crate) mod demo;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod jobs;

@@ -1,12 +1,17 @@
 //! `tally chart`: a KPI's values on one or more scopes, with a goal's target and forecast,
 //! as an SVG or PNG line chart (plotters). Drawing works from a plain [`ChartData`], so
 //! that it can be tested without a server. Undefined periods are gaps, never zeros.
-use super::connection::{Client, Conn, Currency, HumanError, naive};
+use super::connection::{Client, Conn, Currency, HumanError, all_pages, naive};
 use super::format;
+use super::goal_chart;
 use crate::proto;
+use crate::proto::campaign_service_client::CampaignServiceClient;
+use crate::proto::channel_service_client::ChannelServiceClient;
+use crate::proto::segment_service_client::SegmentServiceClient;
 use chrono::NaiveDate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -22,29 +27,87 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(23, 190, 207),
 ];
 
-/// Colours of the dashed guide lines (target, forecast), apart from the series colours.
-const GUIDE_COLOURS: [RGBColor; 2] = [RGBColor(0, 0, 0), RGBColor(127, 127, 127)];
+/// How far a point can be trusted, which decides how it is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mark {
+    /// A full period whose value can no longer change: a filled line.
+    #[default]
+    Firm,
+    /// A full period whose value may still change (not `final`): a hollow point on a
+    /// dashed line.
+    Provisional,
+    /// A period with fewer days than its granularity's (KPIS.md: partial): a hollow point,
+    /// never joined to its neighbours, whose values are not comparable with it.
+    Partial,
+}
 
-/// One line: a label and a value (or a gap) per period, by the period's first day.
+impl Mark {
+    /// The mark of a query value: partial first (not comparable at all), then not final.
+    pub fn of(value: &proto::KpiValue) -> Mark {
+        if value.partial {
+            Mark::Partial
+        } else if !value.r#final {
+            Mark::Provisional
+        } else {
+            Mark::Firm
+        }
+    }
+}
+
+/// One period of a line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// The x position: the period's first day (a goal's measure: the day measured).
+    pub day: NaiveDate,
+    /// The value; `None` is an undefined period (a gap).
+    pub value: Option<f64>,
+    /// How it is drawn.
+    pub mark: Mark,
+}
+
+/// One line: a label and a value (or a gap) per period.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     /// Legend text.
     pub label: String,
-    /// Points in date order; `None` is an undefined period.
-    pub points: Vec<(NaiveDate, Option<f64>)>,
+    /// Points in date order.
+    pub points: Vec<Point>,
 }
 
-/// A dashed horizontal line, such as a goal's target.
+/// How a guide line is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuideStyle {
+    /// A goal's target: solid black.
+    Target,
+    /// The path a goal expects (start to target at the deadline): dotted grey.
+    Expected,
+    /// A forecast: dashed dark red.
+    Forecast,
+}
+
+impl GuideStyle {
+    fn colour(self) -> RGBColor {
+        match self {
+            GuideStyle::Target => RGBColor(0, 0, 0),
+            GuideStyle::Expected => RGBColor(120, 120, 120),
+            GuideStyle::Forecast => RGBColor(170, 30, 30),
+        }
+    }
+}
+
+/// A straight guide through two or more points, such as a goal's target or forecast.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Guide {
     /// Legend text.
     pub label: String,
-    /// Its value on the y axis.
-    pub value: f64,
+    /// Its points, in date order.
+    pub points: Vec<(NaiveDate, f64)>,
+    /// How it is drawn.
+    pub style: GuideStyle,
 }
 
 /// Everything a chart shows.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChartData {
     /// Caption above the plot.
     pub title: String,
@@ -52,9 +115,10 @@ pub struct ChartData {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
-    /// Dashed horizontal lines.
+    /// Guide lines (target, expected path, forecast).
     pub guides: Vec<Guide>,
-    /// Days whose follower growth looks bought (ListFollowerFlags), marked on the x axis.
+    /// Days of an unusual follower jump without engagement, marked on the x axis; only
+    /// ever set on follower charts.
     pub flags: Vec<NaiveDate>,
 }
 
@@ -147,23 +211,66 @@ fn x(day: NaiveDate) -> i64 {
     (day - NaiveDate::default()).num_days()
 }
 
-/// The defined runs of a series: each run of consecutive defined points is one segment.
-pub fn segments(points: &[(NaiveDate, Option<f64>)]) -> Vec<Vec<(i64, f64)>> {
-    let mut out = Vec::new();
-    let mut current = Vec::new();
-    for (day, value) in points {
-        match value {
-            Some(v) if v.is_finite() => current.push((x(*day), *v)),
-            _ => {
-                if !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
+/// How a series is drawn: solid runs between firm points, dashed links into and out of
+/// provisional points, and single markers.
+#[derive(Debug, Default, PartialEq)]
+pub struct Strokes {
+    /// Runs of two or more consecutive firm points: solid polylines.
+    pub solid: Vec<Vec<(i64, f64)>>,
+    /// Two-point links touching a provisional point: dashed.
+    pub dashed: Vec<[(i64, f64); 2]>,
+    /// Firm points with no solid neighbour: filled dots.
+    pub dots: Vec<(i64, f64)>,
+    /// Provisional and partial points: hollow circles.
+    pub hollow: Vec<(i64, f64)>,
+}
+
+/// The strokes of a series. A gap breaks every line; a partial period is never joined to
+/// a neighbour, so that its value is not read as comparable with a full period's.
+pub fn strokes(points: &[Point]) -> Strokes {
+    let mut out = Strokes::default();
+    let mut run: Vec<(i64, f64)> = Vec::new();
+    let mut previous: Option<((i64, f64), Mark)> = None;
+    let end_run = |run: &mut Vec<(i64, f64)>, out: &mut Strokes| {
+        match run.len() {
+            0 => {}
+            1 => out.dots.push(run[0]),
+            _ => out.solid.push(std::mem::take(run)),
+        }
+        run.clear();
+    };
+    for point in points {
+        let Some(v) = point.value.filter(|v| v.is_finite()) else {
+            end_run(&mut run, &mut out);
+            previous = None;
+            continue;
+        };
+        let here = (x(point.day), v);
+        match point.mark {
+            Mark::Firm => {
+                if let Some((p, Mark::Provisional)) = previous {
+                    out.dashed.push([p, here]);
                 }
+                if !matches!(previous, Some((_, Mark::Firm))) {
+                    end_run(&mut run, &mut out);
+                }
+                run.push(here);
+            }
+            Mark::Provisional => {
+                end_run(&mut run, &mut out);
+                if let Some((p, Mark::Firm | Mark::Provisional)) = previous {
+                    out.dashed.push([p, here]);
+                }
+                out.hollow.push(here);
+            }
+            Mark::Partial => {
+                end_run(&mut run, &mut out);
+                out.hollow.push(here);
             }
         }
+        previous = Some((here, point.mark));
     }
-    if !current.is_empty() {
-        out.push(current);
-    }
+    end_run(&mut run, &mut out);
     out
 }
 
@@ -171,7 +278,12 @@ fn ranges(data: &ChartData) -> (std::ops::Range<i64>, std::ops::Range<f64>) {
     let days: Vec<i64> = data
         .series
         .iter()
-        .flat_map(|s| s.points.iter().map(|(d, _)| x(*d)))
+        .flat_map(|s| s.points.iter().map(|p| x(p.day)))
+        .chain(
+            data.guides
+                .iter()
+                .flat_map(|g| g.points.iter().map(|(d, _)| x(*d))),
+        )
         .collect();
     let (x0, x1) = match (days.iter().min(), days.iter().max()) {
         (Some(&a), Some(&b)) if a < b => (a, b),
@@ -181,8 +293,12 @@ fn ranges(data: &ChartData) -> (std::ops::Range<i64>, std::ops::Range<f64>) {
     let values: Vec<f64> = data
         .series
         .iter()
-        .flat_map(|s| s.points.iter().filter_map(|(_, v)| *v))
-        .chain(data.guides.iter().map(|g| g.value))
+        .flat_map(|s| s.points.iter().filter_map(|p| p.value))
+        .chain(
+            data.guides
+                .iter()
+                .flat_map(|g| g.points.iter().map(|(_, v)| *v)),
+        )
         .filter(|v| v.is_finite())
         .collect();
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -205,7 +321,6 @@ fn draw<DB: DrawingBackend>(
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| ChartError::Draw(e.to_string());
     root.fill(&WHITE).map_err(err)?;
     let (xr, yr) = ranges(data);
-    let (x0, x1) = (xr.start, xr.end);
     let mut chart = ChartBuilder::on(root)
         .caption(&data.title, ("sans-serif", 20))
         .margin(12)
@@ -237,48 +352,119 @@ fn draw<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
 
+    let mut any_provisional = false;
+    let mut any_partial = false;
     for (i, series) in data.series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let style = colour.stroke_width(2);
-        let segments = segments(&series.points);
-        let label = if segments.is_empty() {
-            format!("{} (no values)", series.label)
-        } else {
+        let strokes = strokes(&series.points);
+        any_provisional |= series
+            .points
+            .iter()
+            .any(|p| p.value.is_some() && p.mark == Mark::Provisional);
+        any_partial |= series
+            .points
+            .iter()
+            .any(|p| p.value.is_some() && p.mark == Mark::Partial);
+        let defined = series.points.iter().any(|p| p.value.is_some());
+        let label = if defined {
             series.label.clone()
+        } else {
+            format!("{} (no values)", series.label)
         };
         chart
             .draw_series(
-                segments
+                strokes
+                    .solid
                     .iter()
-                    .filter(|s| s.len() > 1)
                     .map(|s| PathElement::new(s.clone(), style)),
             )
             .map_err(err)?
             .label(label)
             // A filled box keeps the legend out of the series' polylines.
             .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], colour.filled()));
-        // A lone defined period between gaps has no line to draw; mark it with a dot.
+        for link in &strokes.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(link.to_vec(), 5, 4, style))
+                .map_err(err)?;
+        }
         chart
             .draw_series(
-                segments
+                strokes
+                    .dots
                     .iter()
-                    .filter(|s| s.len() == 1)
-                    .map(|s| Circle::new(s[0], 3, colour.filled())),
+                    .map(|p| Circle::new(*p, 3, colour.filled())),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(
+                strokes
+                    .hollow
+                    .iter()
+                    .map(|p| Circle::new(*p, 4, WHITE.filled())),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(
+                strokes
+                    .hollow
+                    .iter()
+                    .map(|p| Circle::new(*p, 4, colour.stroke_width(2))),
             )
             .map_err(err)?;
     }
-    for (i, guide) in data.guides.iter().enumerate() {
-        let colour = GUIDE_COLOURS[i % GUIDE_COLOURS.len()];
+    let grey = RGBColor(90, 90, 90);
+    if any_provisional {
         chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x0, guide.value), (x1, guide.value)],
-                8,
-                6,
-                colour.stroke_width(1),
-            ))
+            .draw_series(std::iter::empty::<Circle<(i64, f64), i32>>())
             .map_err(err)?
-            .label(guide.label.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 1), (x + 16, y + 1)], colour.filled()));
+            .label("dashed, hollow: may still change (not final)")
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (5, 0)], grey.stroke_width(2))
+                    + PathElement::new(vec![(9, 0), (14, 0)], grey.stroke_width(2))
+                    + Circle::new((8, 0), 3, grey.stroke_width(2))
+            });
+    }
+    if any_partial {
+        chart
+            .draw_series(std::iter::empty::<Circle<(i64, f64), i32>>())
+            .map_err(err)?
+            .label("hollow, unjoined: partial period, not comparable")
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, grey.stroke_width(2)));
+    }
+    for guide in &data.guides {
+        let colour = guide.style.colour();
+        let points: Vec<(i64, f64)> = guide.points.iter().map(|(d, v)| (x(*d), *v)).collect();
+        let legend_style = colour.stroke_width(2);
+        match guide.style {
+            GuideStyle::Target => chart
+                .draw_series(std::iter::once(PathElement::new(
+                    points,
+                    colour.stroke_width(2),
+                )))
+                .map_err(err)?,
+            GuideStyle::Expected => chart
+                .draw_series(DashedLineSeries::new(points, 2, 5, colour.stroke_width(2)))
+                .map_err(err)?,
+            GuideStyle::Forecast => {
+                // The end marker first: the series drawn last carries the legend entry.
+                if let Some(end) = points.last() {
+                    chart
+                        .draw_series(std::iter::once(TriangleMarker::new(
+                            *end,
+                            6,
+                            colour.filled(),
+                        )))
+                        .map_err(err)?;
+                }
+                chart
+                    .draw_series(DashedLineSeries::new(points, 8, 6, colour.stroke_width(2)))
+                    .map_err(err)?
+            }
+        }
+        .label(guide.label.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], legend_style));
     }
     if !data.flags.is_empty() {
         // A red triangle under the plot's top edge on each flagged day.
@@ -291,7 +477,7 @@ fn draw<DB: DrawingBackend>(
                     .map(|d| TriangleMarker::new((x(*d), top), 7, red.filled())),
             )
             .map_err(err)?
-            .label("possible bought followers")
+            .label("unusual follower jump without engagement")
             .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, red.filled()));
     }
     if !data.series.is_empty() || !data.guides.is_empty() || !data.flags.is_empty() {
@@ -330,25 +516,27 @@ pub enum ChartGranularity {
 pub struct ChartArgs {
     /// KPI id, such as `followers`.
     pub kpi: String,
-    /// Scope of a line; repeat for several lines.
-    #[arg(long, required = true)]
+    /// Scope of a line; repeat for several lines. With --goal, the goal's scope by default.
+    #[arg(long, required_unless_present = "goal")]
     pub scope: Vec<String>,
     /// Segment `segments/{s}`; repeat for a line per segment.
     #[arg(long)]
     pub segment: Vec<String>,
-    /// First day (YYYY-MM-DD).
-    #[arg(long)]
-    pub from: NaiveDate,
-    /// Last day (YYYY-MM-DD).
-    #[arg(long)]
-    pub to: NaiveDate,
-    /// One point per day, week or month.
-    #[arg(long, value_enum, default_value_t)]
-    pub granularity: ChartGranularity,
+    /// First day (YYYY-MM-DD); with --goal, the goal's start by default.
+    #[arg(long, required_unless_present = "goal")]
+    pub from: Option<NaiveDate>,
+    /// Last day (YYYY-MM-DD); with --goal, the goal's deadline by default.
+    #[arg(long, required_unless_present = "goal")]
+    pub to: Option<NaiveDate>,
+    /// One point per day, week or month. A goal is measured per day, so not with --goal.
+    #[arg(long, value_enum, conflicts_with = "goal")]
+    pub granularity: Option<ChartGranularity>,
     /// Output file, `.svg` or `.png`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Goal `goals/{g}` whose target and forecast to draw as dashed lines.
+    /// Goal `goals/{g}` of the same KPI: the lines become what the goal measures (total or
+    /// growth since its start, trailing window or level), with its target, expected path
+    /// and forecast to the deadline.
     #[arg(long)]
     pub goal: Option<String>,
     #[command(flatten)]
@@ -369,105 +557,234 @@ pub(super) fn unit_label(unit: &str, currency: Option<&str>) -> String {
     }
 }
 
-/// A series from query values: one point per period, by its first day.
+/// KPIs about followers: the only charts that show follower-jump flags.
+pub const FOLLOWER_KPIS: [&str; 3] = ["followers", "follower_growth", "follower_growth_pct"];
+
+/// A series from query values: one point per period, by its first day, marked provisional
+/// or partial as the server says.
 pub(super) fn series(label: String, values: &[proto::KpiValue]) -> Series {
     Series {
         label,
         points: values
             .iter()
-            .filter_map(|v| Some((naive(v.first_day.as_ref())?, v.value)))
+            .filter_map(|v| {
+                Some(Point {
+                    day: naive(v.first_day.as_ref())?,
+                    value: v.value,
+                    mark: Mark::of(v),
+                })
+            })
             .collect(),
     }
 }
 
-/// The dashed lines of a goal: its target and, when there is one, its forecast.
-pub(super) fn goal_guides(
-    goal: &str,
-    evaluation: &proto::GoalEvaluation,
-    deadline: Option<NaiveDate>,
-    unit: &str,
-    currency: Option<&str>,
-) -> Vec<Guide> {
-    let mut guides = Vec::new();
-    if let Some(t) = evaluation.target {
-        guides.push(Guide {
-            label: format!("target of {goal}: {}", format::value(t, unit, currency)),
-            value: t,
-        });
+impl Client {
+    /// Names shown to people of the tenant's influencers, campaigns, channels and
+    /// segments, by resource name.
+    pub(super) async fn display_names(&self) -> Result<HashMap<String, String>, HumanError> {
+        let mut names: HashMap<String, String> = self
+            .list_influencers()
+            .await?
+            .into_iter()
+            .map(|i| (i.name, i.display_name))
+            .collect();
+        let campaigns = all_pages(|page_token| async move {
+            let page = CampaignServiceClient::new(self.channel.clone())
+                .list_campaigns(self.req(proto::ListCampaignsRequest {
+                    page_size: 1000,
+                    page_token,
+                }))
+                .await?
+                .into_inner();
+            Ok((page.campaigns, page.next_page_token))
+        })
+        .await?;
+        names.extend(campaigns.into_iter().map(|c| (c.name, c.display_name)));
+        let channels = all_pages(|page_token| async move {
+            let page = ChannelServiceClient::new(self.channel.clone())
+                .list_channels(self.req(proto::ListChannelsRequest {
+                    page_size: 1000,
+                    page_token,
+                    owner: String::new(),
+                }))
+                .await?
+                .into_inner();
+            Ok((page.channels, page.next_page_token))
+        })
+        .await?;
+        names.extend(channels.into_iter().map(|c| (c.name, c.display_name)));
+        let segments = all_pages(|page_token| async move {
+            let page = SegmentServiceClient::new(self.channel.clone())
+                .list_segments(self.req(proto::ListSegmentsRequest {
+                    page_size: 1000,
+                    page_token,
+                }))
+                .await?
+                .into_inner();
+            Ok((page.segments, page.next_page_token))
+        })
+        .await?;
+        names.extend(segments.into_iter().map(|s| (s.name, s.display_name)));
+        Ok(names)
     }
-    if let Some(f) = evaluation.forecast {
-        let by = deadline.map(|d| format!(" by {d}")).unwrap_or_default();
-        guides.push(Guide {
-            label: format!("forecast{by}: {}", format::value(f, unit, currency)),
-            value: f,
-        });
+}
+
+/// A scope as people know it: its display name, `tenant` as "whole brand".
+pub(super) fn scope_label(scope: &str, names: &HashMap<String, String>) -> String {
+    match scope {
+        "tenant" => "whole brand".into(),
+        other => names
+            .get(other)
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .unwrap_or_else(|| other.to_string()),
     }
-    guides
 }
 
 /// Runs `tally chart`.
 pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
-    if args.to < args.from {
-        return Err(HumanError::Usage(format!(
-            "--to {} is before --from {}",
-            args.to, args.from
-        )));
-    }
     let client = Client::connect(&args.conn).await?;
     let currency = client.currency(&args.currency).await?;
     let currency = currency.as_deref();
-    let unit = client.unit(&args.kpi).await?;
-    let granularity = match args.granularity {
-        ChartGranularity::Day => proto::Granularity::Day,
-        ChartGranularity::Week => proto::Granularity::Week,
-        ChartGranularity::Month => proto::Granularity::Month,
+    let names = client.display_names().await?;
+    let label = |scope: &str, segment: &str| {
+        let scope = scope_label(scope, &names);
+        if segment.is_empty() {
+            scope
+        } else {
+            format!("{scope}, {}", scope_label(segment, &names))
+        }
     };
-    let segments: Vec<&str> = if args.segment.is_empty() {
-        vec![""]
-    } else {
-        args.segment.iter().map(String::as_str).collect()
-    };
-    let mut lines = Vec::new();
-    for scope in &args.scope {
-        for segment in &segments {
-            let values = client
-                .query(&args.kpi, scope, segment, args.from, args.to, granularity)
-                .await?;
-            let label = if segment.is_empty() {
-                scope.clone()
-            } else {
-                format!("{scope} {segment}")
+    let data = match &args.goal {
+        Some(goal) => goal_lines(&client, &args, goal, currency, &label).await?,
+        None => {
+            let (Some(from), Some(to)) = (args.from, args.to) else {
+                return Err(HumanError::Usage("--from and --to are required".into()));
             };
-            lines.push(series(label, &values));
+            if to < from {
+                return Err(HumanError::Usage(format!(
+                    "--to {to} is before --from {from}"
+                )));
+            }
+            let unit = client.unit(&args.kpi).await?;
+            let granularity = match args.granularity.unwrap_or_default() {
+                ChartGranularity::Day => proto::Granularity::Day,
+                ChartGranularity::Week => proto::Granularity::Week,
+                ChartGranularity::Month => proto::Granularity::Month,
+            };
+            let segments: Vec<&str> = if args.segment.is_empty() {
+                vec![""]
+            } else {
+                args.segment.iter().map(String::as_str).collect()
+            };
+            let mut lines = Vec::new();
+            for scope in &args.scope {
+                for segment in &segments {
+                    let values = client
+                        .query(&args.kpi, scope, segment, from, to, granularity)
+                        .await?;
+                    lines.push(series(label(scope, segment), &values));
+                }
+            }
+            let mut flags = Vec::new();
+            if FOLLOWER_KPIS.contains(&args.kpi.as_str()) {
+                for scope in &args.scope {
+                    for f in client.follower_flags(scope, from, to).await? {
+                        flags.extend(naive(f.day.as_ref()));
+                    }
+                }
+            }
+            ChartData {
+                title: format!("{} from {from} to {to}", args.kpi),
+                y_label: unit_label(&unit, currency),
+                series: lines,
+                guides: Vec::new(),
+                flags,
+            }
         }
-    }
-    let mut guides = Vec::new();
-    if let Some(goal) = &args.goal {
-        let g = client
-            .goals()
-            .get_goal(client.req(proto::GetGoalRequest { name: goal.clone() }))
-            .await?
-            .into_inner();
-        if let Some(e) = client.progress(goal).await? {
-            guides = goal_guides(goal, &e, naive(g.deadline.as_ref()), &unit, currency);
-        }
-    }
-    let mut flags = Vec::new();
-    for scope in &args.scope {
-        for f in client.follower_flags(scope, args.from, args.to).await? {
-            flags.extend(naive(f.day.as_ref()));
-        }
-    }
-    let data = ChartData {
-        title: format!("{} from {} to {}", args.kpi, args.from, args.to),
-        y_label: unit_label(&unit, currency),
-        series: lines,
-        guides,
-        flags,
     };
     write(&data, &args.out)?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// The chart of `tally chart --goal`: what the goal measures on each scope, day by day
+/// from the goal's start (or --from) to its measured day (or --to), with its guides.
+async fn goal_lines(
+    client: &Client,
+    args: &ChartArgs,
+    goal: &str,
+    currency: Option<&str>,
+    label: &impl Fn(&str, &str) -> String,
+) -> Result<ChartData, HumanError> {
+    let g = client
+        .goals()
+        .get_goal(client.req(proto::GetGoalRequest { name: goal.into() }))
+        .await?
+        .into_inner();
+    if let Some(message) = goal_chart::kpi_mismatch(goal, &g.kpi, &args.kpi) {
+        return Err(HumanError::Usage(message));
+    }
+    let (Some(start), Some(deadline)) = (naive(g.start_date.as_ref()), naive(g.deadline.as_ref()))
+    else {
+        return Err(HumanError::Usage(format!(
+            "{goal} has no start or deadline"
+        )));
+    };
+    let from = args.from.unwrap_or(start).max(start);
+    let to = args.to.unwrap_or(deadline);
+    if to < from {
+        return Err(HumanError::Usage(format!(
+            "--to {to} is before the first day charted, {from}"
+        )));
+    }
+    let definition = client.definition(&g.kpi).await?;
+    let roll_up = definition
+        .as_ref()
+        .and_then(|d| proto::RollUp::try_from(d.roll_up).ok());
+    let unit = definition.map(|d| d.unit).unwrap_or_default();
+    let measure = goal_chart::Measure::of(roll_up, g.trailing_days);
+    let evaluation = client.progress(goal).await?;
+    // Values exist up to the measured day; later days would be empty periods.
+    let last = evaluation
+        .as_ref()
+        .and_then(|e| naive(e.measured_day.as_ref()))
+        .map_or(to, |m| m.min(to));
+    let scopes = if args.scope.is_empty() {
+        vec![g.scope.clone()]
+    } else {
+        args.scope.clone()
+    };
+    let segments = if args.segment.is_empty() {
+        vec![g.segment.clone()]
+    } else {
+        args.segment.clone()
+    };
+    let mut lines = Vec::new();
+    for scope in &scopes {
+        for segment in &segments {
+            let key = proto::KpiScope {
+                kpi: g.kpi.clone(),
+                scope: scope.clone(),
+                segment: segment.clone(),
+            };
+            let points = client
+                .measured(&key, roll_up, measure, start, from, last)
+                .await?;
+            lines.push(Series {
+                label: label(scope, segment),
+                points,
+            });
+        }
+    }
+    let chart = goal_chart::GoalChart {
+        goal: &g,
+        evaluation: evaluation.as_ref(),
+        measure,
+        unit: &unit,
+        currency,
+    };
+    Ok(chart.data(lines))
 }
 
 #[cfg(test)]
@@ -478,20 +795,54 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
     }
 
+    fn points(values: &[(u32, Option<f64>, Mark)]) -> Vec<Point> {
+        values
+            .iter()
+            .map(|&(d, value, mark)| Point {
+                day: day(d),
+                value,
+                mark,
+            })
+            .collect()
+    }
+
     #[test]
     fn gaps_split_segments() {
-        let points = vec![
-            (day(1), Some(1.0)),
-            (day(2), Some(2.0)),
-            (day(3), None),
-            (day(4), Some(4.0)),
-            (day(5), None),
-            (day(6), None),
-        ];
-        let s = segments(&points);
-        assert_eq!(s.len(), 2);
-        assert_eq!(s[0].len(), 2);
-        assert_eq!(s[1], vec![(x(day(4)), 4.0)]);
-        assert!(segments(&[(day(1), None)]).is_empty());
+        use Mark::Firm;
+        let s = strokes(&points(&[
+            (1, Some(1.0), Firm),
+            (2, Some(2.0), Firm),
+            (3, None, Firm),
+            (4, Some(4.0), Firm),
+            (5, None, Firm),
+            (6, None, Firm),
+        ]));
+        assert_eq!(s.solid, vec![vec![(x(day(1)), 1.0), (x(day(2)), 2.0)]]);
+        assert_eq!(s.dots, vec![(x(day(4)), 4.0)]);
+        assert!(s.dashed.is_empty() && s.hollow.is_empty());
+        assert_eq!(strokes(&points(&[(1, None, Firm)])), Strokes::default());
+    }
+
+    #[test]
+    fn provisional_tails_are_dashed_and_partial_periods_stand_alone() {
+        use Mark::{Firm, Partial, Provisional};
+        // Full final weeks 1-3, a week not final yet, then a partial week.
+        let s = strokes(&points(&[
+            (1, Some(10.0), Firm),
+            (8, Some(12.0), Firm),
+            (15, Some(11.0), Firm),
+            (22, Some(9.0), Provisional),
+            (29, Some(2.0), Partial),
+        ]));
+        let at = |d: u32, v: f64| (x(day(d)), v);
+        assert_eq!(s.solid, vec![vec![at(1, 10.0), at(8, 12.0), at(15, 11.0)]]);
+        assert_eq!(s.dashed, vec![[at(15, 11.0), at(22, 9.0)]]);
+        assert_eq!(s.hollow, vec![at(22, 9.0), at(29, 2.0)]);
+        assert!(s.dots.is_empty());
+        // A partial first period is not joined to the full one after it, which then
+        // stands alone as a dot.
+        let s = strokes(&points(&[(1, Some(1.0), Partial), (2, Some(7.0), Firm)]));
+        assert!(s.solid.is_empty() && s.dashed.is_empty());
+        assert_eq!(s.dots, vec![at(2, 7.0)]);
     }
 }

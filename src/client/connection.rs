@@ -108,7 +108,7 @@ pub(super) struct Client {
 
 /// Every item of a List call: `fetch` gets a page token and returns a page of items with
 /// the next token (empty on the last page).
-async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, HumanError>
+pub(super) async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, HumanError>
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, String), HumanError>>,

@@ -17,6 +17,7 @@ pub mod chart;
 pub(crate) mod connection;
 pub mod files;
 pub(crate) mod format;
+pub(crate) mod goal_chart;
 pub(crate) mod goals;
 pub(crate) mod key;
 pub(crate) mod kpi;

@@ -1,12 +1,17 @@
-//! `tally report`: one self-contained HTML page (no scripts, no external files) with the
-//! goals, the top influencers and the charts of the goals' KPIs. Every text from the
-//! server is escaped: names are typed by users.
-use super::chart;
+//! `tally report`: one self-contained HTML page for a client (no external files): the
+//! tenant, campaign and period in the title, headline tiles, the goals with their charts,
+//! one sortable table of the influencers with a CSV download, and an audit section with
+//! the follower-jump flags. Provisional values are marked and explained; the page prints
+//! cleanly. Every text from the server is escaped: names are typed by users.
+use super::chart::{self, scope_label};
 use super::connection::{Client, Conn, Currency, HumanError, day_text, naive};
 use super::format;
+use super::goal_chart::{GoalChart, Measure};
 use super::goals::goal_progress;
 use crate::proto;
+use base64::Engine;
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -19,7 +24,7 @@ pub struct GoalRow {
     pub display_name: String,
     /// KPI id.
     pub kpi: String,
-    /// Scope, with the segment when there is one.
+    /// Scope as people know it, with the segment when there is one.
     pub scope: String,
     /// Status name, such as `AT_RISK`.
     pub status: String,
@@ -35,17 +40,61 @@ pub struct GoalRow {
     pub reason: String,
 }
 
-/// An influencer's value of a ranking KPI.
+/// A value as the page shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cell {
+    /// The raw value, for sorting and the CSV; `None` when undefined.
+    pub raw: Option<f64>,
+    /// The value formatted, or why it is undefined.
+    pub text: String,
+    /// Whether it may still change (not final) or its period reaches past the newest
+    /// computed day (partial).
+    pub provisional: bool,
+}
+
+impl Cell {
+    /// A query value in its unit.
+    pub fn of(value: &proto::KpiValue, unit: &str, currency: Option<&str>) -> Cell {
+        Cell {
+            raw: value.value,
+            text: format::value_or_reason(value.value, &value.undefined_reason, unit, currency)
+                .replace('_', " "),
+            provisional: chart::Mark::of(value) != chart::Mark::Firm,
+        }
+    }
+}
+
+/// A headline number.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RankRow {
+pub struct Tile {
+    /// What it is, for people ("Spend").
+    pub label: String,
+    /// The KPI id it shows.
+    pub kpi: String,
+    /// The value.
+    pub cell: Cell,
+}
+
+/// An influencer's row of the table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InfluencerRow {
     /// Name shown to people.
     pub display_name: String,
-    /// `influencers/{id}`.
-    pub name: String,
-    /// Raw value, for ordering; `None` when undefined.
-    pub value: Option<f64>,
-    /// The value formatted, or the reason it is undefined.
-    pub text: String,
+    /// One cell per [`COLUMNS`] entry.
+    pub cells: Vec<Cell>,
+}
+
+/// A follower-jump flag, for the audit section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRow {
+    /// The day.
+    pub day: NaiveDate,
+    /// The channel's display name.
+    pub channel: String,
+    /// Followers gained that day.
+    pub growth: i64,
+    /// The server's reason, with its numbers.
+    pub reason: String,
 }
 
 /// A chart with its heading.
@@ -60,19 +109,49 @@ pub struct ChartSection {
 /// Everything the page shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    /// The tenant's (client's) name; empty when unknown.
+    pub tenant: String,
+    /// The campaign's display name, when the report is about one.
+    pub campaign: Option<String>,
     /// First day of the period.
     pub from: NaiveDate,
     /// Last day of the period.
     pub to: NaiveDate,
+    /// Headline numbers.
+    pub tiles: Vec<Tile>,
     /// Goals, worst first.
     pub goals: Vec<GoalRow>,
-    /// Influencers by returning buyers after their code, best first.
-    pub by_returning_buyers: Vec<RankRow>,
-    /// Influencers by profit per visitor, best first.
-    pub by_profit_per_visitor: Vec<RankRow>,
-    /// Charts of the goals' KPIs.
+    /// Influencers, by name.
+    pub influencers: Vec<InfluencerRow>,
+    /// Goal charts.
     pub charts: Vec<ChartSection>,
+    /// Follower-jump flags of the period.
+    pub audit: Vec<AuditRow>,
 }
+
+/// The headline tiles: label and KPI id.
+pub const TILES: [(&str, &str); 7] = [
+    ("Spend", "fees"),
+    ("Attributed revenue", "attributed_revenue"),
+    ("ROAS", "roas"),
+    ("Orders", "attributed_orders"),
+    ("Code buyers", "code_buyers"),
+    ("Returning buyers", "returning_buyers_after_code"),
+    ("Engagement rate per post", "engagement_rate_per_post"),
+];
+
+/// The columns of the influencer table: header and KPI id.
+pub const COLUMNS: [(&str, &str); 9] = [
+    ("Fees", "fees"),
+    ("Revenue", "attributed_revenue"),
+    ("ROAS", "roas"),
+    ("CPE", "cost_per_engagement"),
+    ("CPM", "cpm"),
+    ("Code buyers", "code_buyers"),
+    ("Returning buyers", "returning_buyers_after_code"),
+    ("Engagement rate per post", "engagement_rate_per_post"),
+    ("Follower growth", "follower_growth_pct"),
+];
 
 /// `text` safe inside HTML elements and quoted attributes.
 pub fn escape(text: &str) -> String {
@@ -90,25 +169,89 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Orders rows best first, undefined values last (by name among themselves).
-pub fn rank(rows: &mut [RankRow]) {
-    rows.sort_by(|a, b| match (a.value, b.value) {
-        (Some(x), Some(y)) => y.total_cmp(&x).then_with(|| a.name.cmp(&b.name)),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.name.cmp(&b.name),
-    });
+/// The page's title: tenant, campaign (or "all influencers") and period.
+pub fn title(report: &Report) -> String {
+    let what = match &report.campaign {
+        Some(c) => format!("campaign {c}"),
+        None => "all influencers".into(),
+    };
+    let period = format!("{} to {}", report.from, report.to);
+    if report.tenant.is_empty() {
+        format!("Influencer report: {what}, {period}")
+    } else {
+        format!("{}: {what}, {period}", report.tenant)
+    }
 }
 
-const STYLE: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;color:#222}\
-h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}\
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eee;vertical-align:top}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}\
-.bar{position:relative;width:160px;height:12px;background:#eee;border-radius:3px}\
+/// The influencer table as CSV: raw numbers, empty when undefined, and which values are
+/// provisional.
+pub fn csv(report: &Report) -> String {
+    let mut headers = vec!["influencer"];
+    headers.extend(COLUMNS.iter().map(|(_, kpi)| *kpi));
+    headers.push("provisional");
+    let rows: Vec<Vec<String>> = report
+        .influencers
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.display_name.clone()];
+            row.extend(
+                r.cells
+                    .iter()
+                    .map(|c| c.raw.map(|v| v.to_string()).unwrap_or_default()),
+            );
+            let provisional: Vec<&str> = COLUMNS
+                .iter()
+                .zip(&r.cells)
+                .filter(|(_, c)| c.provisional)
+                .map(|((_, kpi), _)| *kpi)
+                .collect();
+            row.push(provisional.join(" "));
+            row
+        })
+        .collect();
+    format::csv(&headers, &rows)
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
+h1{font-size:1.5em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}h3{font-size:1.05em}\
+.sub{color:#555;margin-top:0}\
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(185px,1fr));gap:10px}\
+.tile{border:1px solid #ddd;border-radius:6px;padding:10px 12px}.tile .label{font-size:.8em;color:#555;text-transform:uppercase;letter-spacing:.03em}\
+.tile .value{font-size:1.25em;font-weight:bold;margin-top:4px;font-variant-numeric:tabular-nums;white-space:nowrap}.tile .value.none{font-size:1em;color:#777;font-weight:normal}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eee;vertical-align:top}\
+th{background:#f6f6f6;font-size:.85em}th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}td.num,#influencers td{white-space:nowrap}\
+table.sortable th{cursor:pointer;user-select:none}table.sortable th[aria-sort=ascending]::after{content:' \\25B2'}table.sortable th[aria-sort=descending]::after{content:' \\25BC'}\
+td.none{color:#888;font-size:.85em}.prov{color:#555}.mark{color:#b35900;font-style:normal;font-weight:bold}\
+.legend{font-size:.85em;color:#555;margin:.5em 0}\
+.bar{position:relative;width:140px;height:12px;background:#eee;border-radius:3px}\
 .fill{height:100%;border-radius:3px}.expected{position:absolute;top:-3px;width:2px;height:18px;background:#333}\
-.status{font-weight:bold;font-size:.85em;padding:1px 6px;border-radius:3px;color:#fff}\
+.status{font-weight:bold;font-size:.8em;padding:1px 6px;border-radius:3px;color:#fff;white-space:nowrap}\
 .AT_RISK{background:#d62728}.MISSED{background:#8c564b}.NO_DATA{background:#7f7f7f}.ON_TRACK{background:#1f77b4}.ACHIEVED{background:#2ca02c}.NOT_STARTED{background:#bbb}\
-.reason{color:#555;font-size:.85em}.chart svg{max-width:100%;height:auto}";
+.reason{color:#555;font-size:.85em}.chart svg{max-width:100%;height:auto}\
+a.download{display:inline-block;margin:.5em 0;padding:4px 10px;border:1px solid #1f77b4;border-radius:4px;color:#1f77b4;text-decoration:none}\
+@media print{body{margin:0;max-width:none;font-size:10pt}a.download{display:none}h2{break-after:avoid}\
+.chart,.tile,tr{break-inside:avoid}.tiles{grid-template-columns:repeat(4,1fr)}table.sortable th::after{content:''}\
+th{background:none}}";
+
+/// Sorts the influencer table by a clicked column (numbers best first, undefined last),
+/// or by `#sort=<kpi>` / `#sort=<kpi>-asc` in the address; marks the table ready.
+const SCRIPT: &str = r#"(function(){
+function num(td){var v=td.getAttribute('data-v');return v===null||v===''?null:parseFloat(v);}
+function sortBy(t,col,desc){
+var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows),numeric=t.tHead.rows[0].cells[col].hasAttribute('data-kpi');
+rows.sort(function(r,s){var x=r.cells[col],y=s.cells[col];
+if(numeric){var p=num(x),q=num(y);if(p===null&&q===null)return 0;if(p===null)return 1;if(q===null)return -1;return desc?q-p:p-q;}
+var c=x.textContent.localeCompare(y.textContent);return desc?-c:c;});
+rows.forEach(function(r){b.appendChild(r);});
+Array.prototype.forEach.call(t.tHead.rows[0].cells,function(h,i){if(i===col)h.setAttribute('aria-sort',desc?'descending':'ascending');else h.removeAttribute('aria-sort');});}
+document.querySelectorAll('table.sortable').forEach(function(t){
+var heads=t.tHead.rows[0].cells;
+Array.prototype.forEach.call(heads,function(h,i){h.addEventListener('click',function(){
+var s=h.getAttribute('aria-sort');sortBy(t,i,s?s==='ascending':h.hasAttribute('data-kpi'));});});
+var m=/^#sort=([a-z_]+?)(-asc)?$/.exec(location.hash);
+if(m)Array.prototype.forEach.call(heads,function(h,i){if(h.getAttribute('data-kpi')===m[1])sortBy(t,i,!m[2]);});
+t.setAttribute('data-sortable','ready');});
+})();"#;
 
 /// Colour of a goal's progress bar by status.
 fn status_colour(status: &str) -> &'static str {
@@ -121,27 +264,126 @@ fn status_colour(status: &str) -> &'static str {
     }
 }
 
+/// A cell's text with its provisional mark, escaped.
+fn cell_html(cell: &Cell) -> String {
+    if cell.provisional {
+        format!(
+            "{}<span class=\"mark\" title=\"provisional\">*</span>",
+            escape(&cell.text)
+        )
+    } else {
+        escape(&cell.text)
+    }
+}
+
+/// The class of a value's element: undefined and provisional values look different.
+fn cell_class(cell: &Cell) -> &'static str {
+    match (cell.raw.is_some(), cell.provisional) {
+        (false, _) => " none",
+        (true, true) => " prov",
+        (true, false) => "",
+    }
+}
+
+const LEGEND: &str = "<p class=\"legend\"><span class=\"mark\">*</span> provisional: the value \
+    can still change (its days are recomputed as late data arrives) or its period reaches past \
+    the newest computed day. Other values are final.</p>\n";
+
 /// The page.
 pub fn html(report: &Report) -> String {
     let mut h = String::new();
-    let period = format!("{} to {}", report.from, report.to);
+    let title = title(report);
+    let any_provisional = report.tiles.iter().any(|t| t.cell.provisional)
+        || report
+            .influencers
+            .iter()
+            .any(|r| r.cells.iter().any(|c| c.provisional));
     // Writing to a String cannot fail.
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>Tally report {p}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <h1>Tally report</h1>\n<p>Period: {p} (the last {n} days)</p>\n",
-        p = escape(&period),
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>{t}</h1>\n<p class=\"sub\">{from} to {to} ({n} days){scope}</p>\n",
+        t = escape(&title),
+        from = report.from,
+        to = report.to,
         n = (report.to - report.from).num_days() + 1,
+        scope = match &report.campaign {
+            Some(_) => ", the campaign's participants and their fees in it",
+            None => ", every influencer; engagement on the brand's own channels",
+        },
     );
+
+    h.push_str("<h2>Headline</h2>\n<div class=\"tiles\">\n");
+    for tile in &report.tiles {
+        let _ = writeln!(
+            h,
+            "<div class=\"tile\" data-kpi=\"{kpi}\"><div class=\"label\">{label}</div>\
+             <div class=\"value{class}\">{value}</div></div>",
+            kpi = escape(&tile.kpi),
+            label = escape(&tile.label),
+            class = cell_class(&tile.cell),
+            value = cell_html(&tile.cell),
+        );
+    }
+    h.push_str("</div>\n");
+    if any_provisional {
+        h.push_str(LEGEND);
+    }
+
+    h.push_str("<h2>Influencers</h2>\n");
+    if report.influencers.is_empty() {
+        h.push_str("<p>No influencers.</p>\n");
+    } else {
+        let csv = base64::engine::general_purpose::STANDARD.encode(csv(report));
+        let _ = writeln!(
+            h,
+            "<p class=\"legend\">Each influencer's totals over the period; click a column to sort. \
+             <a class=\"download\" download=\"influencers-{from}-{to}.csv\" \
+             href=\"data:text/csv;charset=utf-8;base64,{csv}\">Download CSV</a></p>",
+            from = report.from,
+            to = report.to,
+        );
+        h.push_str("<table class=\"sortable\" id=\"influencers\">\n<thead><tr><th>Influencer</th>");
+        for (header, kpi) in COLUMNS {
+            let _ = write!(
+                h,
+                "<th class=\"num\" data-kpi=\"{kpi}\" title=\"{kpi}\">{}</th>",
+                escape(header)
+            );
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for row in &report.influencers {
+            let _ = write!(
+                h,
+                "<tr class=\"influencer\"><td>{}</td>",
+                escape(&row.display_name)
+            );
+            for cell in &row.cells {
+                let _ = write!(
+                    h,
+                    "<td class=\"num{class}\" data-v=\"{v}\">{text}</td>",
+                    class = cell_class(cell),
+                    v = cell.raw.map(|v| v.to_string()).unwrap_or_default(),
+                    text = cell_html(cell),
+                );
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</tbody>\n</table>\n");
+        if any_provisional {
+            h.push_str(LEGEND);
+        }
+    }
 
     h.push_str("<h2>Goals</h2>\n");
     if report.goals.is_empty() {
         h.push_str("<p>No goals.</p>\n");
     } else {
         h.push_str(
-            "<table>\n<tr><th>Goal</th><th>Status</th><th>KPI</th><th>Scope</th><th>Current</th>\
-             <th>Target</th><th>Progress</th></tr>\n",
+            "<table class=\"goals\">\n<thead><tr><th>Goal</th><th>Status</th><th>KPI</th><th>Scope</th>\
+             <th class=\"num\">Current</th><th class=\"num\">Target</th><th>Progress</th></tr></thead>\n<tbody>\n",
         );
         for g in &report.goals {
             let width = g.progress.unwrap_or(0.0).clamp(0.0, 100.0);
@@ -151,17 +393,18 @@ pub fn html(report: &Report) -> String {
                 .unwrap_or_else(|| "–".into());
             let _ = write!(
                 h,
-                "<tr class=\"goal\"><td>{display}<br><span class=\"reason\">{name}</span></td>\
-                 <td><span class=\"status {status}\">{status}</span></td><td>{kpi}</td><td>{scope}</td>\
+                "<tr class=\"goal\" data-name=\"{name}\"><td>{display}</td>\
+                 <td><span class=\"status {status}\">{status_text}</span></td><td>{kpi}</td><td>{scope}</td>\
                  <td class=\"num\">{current}</td><td class=\"num\">{target}</td>\
                  <td><div class=\"bar\" title=\"progress {progress}, expected {expected}\">\
                  <div class=\"fill\" style=\"width:{width:.1}%;background:{colour}\"></div>\
                  <div class=\"expected\" style=\"left:{exp_left:.1}%\"></div></div>\
                  {progress} <span class=\"reason\">(expected {expected})</span></td></tr>\n\
                  <tr><td colspan=\"7\" class=\"reason\">{reason}</td></tr>\n",
-                display = escape(&g.display_name),
                 name = escape(&g.name),
+                display = escape(&g.display_name),
                 status = escape(&g.status),
+                status_text = escape(&g.status.replace('_', " ").to_lowercase()),
                 kpi = escape(&g.kpi),
                 scope = escape(&g.scope),
                 current = escape(&g.current),
@@ -173,41 +416,7 @@ pub fn html(report: &Report) -> String {
                 reason = escape(&g.reason),
             );
         }
-        h.push_str("</table>\n");
-    }
-
-    for (heading, rows) in [
-        (
-            "Top influencers by returning buyers after their code",
-            &report.by_returning_buyers,
-        ),
-        (
-            "Top influencers by profit per visitor",
-            &report.by_profit_per_visitor,
-        ),
-    ] {
-        let _ = writeln!(h, "<h2>{}</h2>", escape(heading));
-        if rows.is_empty() {
-            h.push_str("<p>No influencers.</p>\n");
-            continue;
-        }
-        h.push_str("<table>\n<tr><th>#</th><th>Influencer</th><th>Value</th></tr>\n");
-        for (i, r) in rows.iter().enumerate() {
-            let _ = writeln!(
-                h,
-                "<tr class=\"influencer\"><td>{}</td><td>{} <span class=\"reason\">{}</span></td><td class=\"num\">{}</td></tr>",
-                i + 1,
-                escape(&r.display_name),
-                escape(&r.name),
-                escape(&r.text),
-            );
-        }
-        h.push_str("</table>\n");
-    }
-
-    h.push_str("<h2>Charts</h2>\n");
-    if report.charts.is_empty() {
-        h.push_str("<p>No goals, so no charts.</p>\n");
+        h.push_str("</tbody>\n</table>\n");
     }
     for chart in &report.charts {
         let _ = write!(
@@ -217,7 +426,31 @@ pub fn html(report: &Report) -> String {
             strip_xml_declaration(&chart.svg)
         );
     }
-    h.push_str("</body>\n</html>\n");
+
+    h.push_str("<h2>Audit</h2>\n");
+    if report.audit.is_empty() {
+        h.push_str("<p>No unusual follower jump without engagement in the period.</p>\n");
+    } else {
+        h.push_str(
+            "<p class=\"legend\">Days on which a channel gained far more followers than usual \
+             while its engagement stayed flat: worth a look before the follower numbers are \
+             quoted.</p>\n<table class=\"audit\">\n<thead><tr><th>Day</th><th>Channel</th>\
+             <th class=\"num\">Followers gained</th><th>Why</th></tr></thead>\n<tbody>\n",
+        );
+        for a in &report.audit {
+            let _ = writeln!(
+                h,
+                "<tr class=\"flag\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+                 <td>unusual follower jump without engagement<br><span class=\"reason\">{}</span></td></tr>",
+                a.day,
+                escape(&a.channel),
+                format::grouped(a.growth as f64, 0),
+                escape(&a.reason),
+            );
+        }
+        h.push_str("</tbody>\n</table>\n");
+    }
+    let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     h
 }
 
@@ -235,9 +468,16 @@ pub struct ReportArgs {
     /// Output file (HTML).
     #[arg(long)]
     pub out: PathBuf,
-    /// Days the report covers, ending with --to.
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=400))]
-    pub days: u16,
+    /// Campaign `campaigns/{c}` the report is about: its participants, its fees and, by
+    /// default, its window with the orders of the 30 days after it.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Name of the client (the tenant) for the title; the API key does not tell it.
+    #[arg(long, env = "TALLY_TENANT_NAME")]
+    pub tenant_name: Option<String>,
+    /// Days the report covers, ending with --to (default 90, or the campaign's window).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=400))]
+    pub days: Option<u16>,
     /// Last day of the report (YYYY-MM-DD); yesterday (UTC) by default.
     #[arg(long)]
     pub to: Option<NaiveDate>,
@@ -247,33 +487,145 @@ pub struct ReportArgs {
     pub conn: Conn,
 }
 
+/// Orders of a campaign count this many days after its end by default (KPIS.md).
+const ORDER_WINDOW_DAYS: u64 = 30;
+
+/// The period of a report: explicit days ending on `to`, or a campaign's window with its
+/// order tail, never past yesterday.
+pub fn period(
+    days: Option<u16>,
+    to: Option<NaiveDate>,
+    yesterday: NaiveDate,
+    campaign: Option<(NaiveDate, NaiveDate)>,
+) -> (NaiveDate, NaiveDate) {
+    match (campaign, days, to) {
+        (Some((start, end)), None, None) => {
+            let last = (end + chrono::Days::new(ORDER_WINDOW_DAYS)).min(yesterday);
+            (start, last.max(start))
+        }
+        _ => {
+            let to = to.unwrap_or(yesterday);
+            let days = u64::from(days.unwrap_or(90));
+            (to - chrono::Days::new(days - 1), to)
+        }
+    }
+}
+
 /// Runs `tally report`.
 pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
     let client = Client::connect(&args.conn).await?;
     let currency = client.currency(&args.currency).await?;
     let currency = currency.as_deref();
-    let to = args
-        .to
-        .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));
-    let from = to - chrono::Days::new(u64::from(args.days) - 1);
-    let units = client.units().await?;
-    let unit_of = |kpi: &str| units.get(kpi).cloned().unwrap_or_default();
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let campaign = match &args.campaign {
+        Some(name) => Some(
+            proto::campaign_service_client::CampaignServiceClient::new(client.channel.clone())
+                .get_campaign(client.req(proto::GetCampaignRequest { name: name.clone() }))
+                .await?
+                .into_inner(),
+        ),
+        None => None,
+    };
+    let window = campaign
+        .as_ref()
+        .and_then(|c| Some((naive(c.start_date.as_ref())?, naive(c.end_date.as_ref())?)));
+    let (from, to) = period(args.days, args.to, yesterday, window);
+    let scope = campaign
+        .as_ref()
+        .map_or_else(|| "tenant".to_string(), |c| c.name.clone());
+    let definitions = client.definitions().await?;
+    let units: HashMap<&str, &str> = definitions
+        .iter()
+        .map(|d| (d.id.as_str(), d.unit.as_str()))
+        .collect();
+    let roll_ups: HashMap<&str, proto::RollUp> = definitions
+        .iter()
+        .filter_map(|d| Some((d.id.as_str(), proto::RollUp::try_from(d.roll_up).ok()?)))
+        .collect();
+    let unit_of = |kpi: &str| units.get(kpi).copied().unwrap_or("");
+    let names = client.display_names().await?;
+    let range = |kpi: &'static str, scope: String| {
+        let client = &client;
+        async move {
+            let value = client
+                .query(kpi, &scope, "", from, to, proto::Granularity::Range)
+                .await?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            Ok::<_, HumanError>(value)
+        }
+    };
 
-    let goals = goal_progress(&client).await?;
+    let mut tiles = Vec::new();
+    for (label, kpi) in TILES {
+        let value = range(kpi, scope.clone()).await?;
+        tiles.push(Tile {
+            label: label.into(),
+            kpi: kpi.into(),
+            cell: Cell::of(&value, unit_of(kpi), currency),
+        });
+    }
+
+    let mut influencers: Vec<(String, String)> = match &campaign {
+        Some(c) => c
+            .participants
+            .iter()
+            .map(|p| (p.influencer.clone(), scope_label(&p.influencer, &names)))
+            .collect(),
+        None => client
+            .list_influencers()
+            .await?
+            .into_iter()
+            .map(|i| (i.name, i.display_name))
+            .collect(),
+    };
+    influencers.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     let mut rows = Vec::new();
+    for (name, display_name) in &influencers {
+        let mut cells = Vec::new();
+        for (_, kpi) in COLUMNS {
+            let value = range(kpi, name.clone()).await?;
+            cells.push(Cell::of(&value, unit_of(kpi), currency));
+        }
+        rows.push(InfluencerRow {
+            display_name: display_name.clone(),
+            cells,
+        });
+    }
+
+    let in_report = |goal_scope: &str| match &campaign {
+        None => true,
+        Some(c) => {
+            goal_scope == c.name || c.participants.iter().any(|p| p.influencer == goal_scope)
+        }
+    };
+    let mut goal_rows = Vec::new();
     let mut charts = Vec::new();
-    for g in &goals {
+    for g in goal_progress(&client).await? {
+        if !in_report(&g.goal.scope) {
+            continue;
+        }
         let unit = unit_of(&g.goal.kpi);
         let e = g.evaluation.as_ref();
         let show = |v: Option<f64>| {
-            v.map(|v| format::value(v, &unit, currency))
+            v.map(|v| format::value(v, unit, currency))
                 .unwrap_or_else(|| "–".into())
         };
-        rows.push(GoalRow {
+        let scope_text = if g.goal.segment.is_empty() {
+            scope_label(&g.goal.scope, &names)
+        } else {
+            format!(
+                "{}, {}",
+                scope_label(&g.goal.scope, &names),
+                scope_label(&g.goal.segment, &names)
+            )
+        };
+        goal_rows.push(GoalRow {
             name: g.goal.name.clone(),
             display_name: g.goal.display_name.clone(),
             kpi: g.goal.kpi.clone(),
-            scope: g.scope(),
+            scope: scope_text.clone(),
             status: g.status(),
             current: show(e.and_then(|e| e.current_value)),
             target: show(e.and_then(|e| e.target)),
@@ -283,84 +635,62 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
                 .map(|e| e.reason.clone())
                 .unwrap_or_else(|| format!("starts on {}", day_text(g.goal.start_date.as_ref()))),
         });
-        let values = client
-            .query(
-                &g.goal.kpi,
-                &g.goal.scope,
-                &g.goal.segment,
-                from,
-                to,
-                proto::Granularity::Day,
-            )
-            .await?;
-        let guides = e
-            .map(|e| {
-                chart::goal_guides(
-                    &g.goal.name,
-                    e,
-                    naive(g.goal.deadline.as_ref()),
-                    &unit,
-                    currency,
-                )
-            })
-            .unwrap_or_default();
-        let flags = client
-            .follower_flags(&g.goal.scope, from, to)
-            .await?
-            .iter()
-            .filter_map(|f| naive(f.day.as_ref()))
-            .collect();
-        let data = chart::ChartData {
-            title: format!("{} on {}", g.goal.kpi, g.scope()),
-            y_label: chart::unit_label(&unit, currency),
-            series: vec![chart::series(g.scope(), &values)],
-            guides,
-            flags,
+        let roll_up = roll_ups.get(g.goal.kpi.as_str()).copied();
+        let measure = Measure::of(roll_up, g.goal.trailing_days);
+        let (Some(start), Some(e)) = (naive(g.goal.start_date.as_ref()), e) else {
+            continue;
         };
+        let Some(m) = naive(e.measured_day.as_ref()) else {
+            continue;
+        };
+        let key = proto::KpiScope {
+            kpi: g.goal.kpi.clone(),
+            scope: g.goal.scope.clone(),
+            segment: g.goal.segment.clone(),
+        };
+        let points = client
+            .measured(&key, roll_up, measure, start, start, m)
+            .await?;
+        let chart = GoalChart {
+            goal: &g.goal,
+            evaluation: Some(e),
+            measure,
+            unit,
+            currency,
+        };
+        let data = chart.data(vec![chart::Series {
+            label: scope_text,
+            points,
+        }]);
         charts.push(ChartSection {
-            heading: format!("{} ({})", g.goal.display_name, g.goal.name),
+            heading: g.goal.display_name.clone(),
             svg: chart::svg(&data)?,
         });
     }
 
-    let mut by_returning = Vec::new();
-    let mut by_profit = Vec::new();
-    for i in client.list_influencers().await? {
-        for (kpi, out) in [
-            ("returning_buyers_after_code", &mut by_returning),
-            ("profit_per_visitor", &mut by_profit),
-        ] {
-            let v = client
-                .query(kpi, &i.name, "", from, to, proto::Granularity::Range)
-                .await?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            out.push(RankRow {
-                display_name: i.display_name.clone(),
-                name: i.name.clone(),
-                value: v.value,
-                text: format::value_or_reason(
-                    v.value,
-                    &v.undefined_reason,
-                    &unit_of(kpi),
-                    currency,
-                ),
-            });
-        }
+    let mut audit = Vec::new();
+    for f in client.follower_flags(&scope, from, to).await? {
+        let Some(day) = naive(f.day.as_ref()) else {
+            continue;
+        };
+        audit.push(AuditRow {
+            day,
+            channel: scope_label(&f.channel, &names),
+            growth: f.follower_growth,
+            reason: f.reason,
+        });
     }
-    rank(&mut by_returning);
-    rank(&mut by_profit);
-    by_returning.truncate(10);
-    by_profit.truncate(10);
 
     let page = html(&Report {
+        tenant: args.tenant_name.clone().unwrap_or_default(),
+        campaign: campaign.map(|c| c.display_name),
         from,
         to,
-        goals: rows,
-        by_returning_buyers: by_returning,
-        by_profit_per_visitor: by_profit,
+        tiles,
+        goals: goal_rows,
+        influencers: rows,
         charts,
+        audit,
     });
     std::fs::write(&args.out, page).map_err(|source| HumanError::Write {
         path: args.out.clone(),
@@ -374,21 +704,96 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
 mod tests {
     use super::*;
 
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
     #[test]
-    fn escapes_and_ranks() {
+    fn escapes() {
         assert_eq!(
             escape("<b>x</b> & \"q\" 'a'"),
             "&lt;b&gt;x&lt;/b&gt; &amp; &quot;q&quot; &#39;a&#39;"
         );
-        let row = |name: &str, value| RankRow {
-            display_name: name.into(),
-            name: name.into(),
-            value,
-            text: String::new(),
+    }
+
+    #[test]
+    fn periods() {
+        let y = day(30);
+        // A campaign from the 1st to the 10th: its window and 30 days of orders, cut at
+        // yesterday.
+        assert_eq!(period(None, None, y, Some((day(1), day(10)))), (day(1), y));
+        let later = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        assert_eq!(
+            period(None, None, later, Some((day(1), day(1)))),
+            (day(1), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+        );
+        // Explicit days win over the campaign.
+        assert_eq!(
+            period(Some(7), None, y, Some((day(1), day(10)))),
+            (day(24), y)
+        );
+        assert_eq!(
+            period(None, Some(day(10)), y, None),
+            (day(10) - chrono::Days::new(89), day(10))
+        );
+    }
+
+    #[test]
+    fn page_title_marks_and_csv() {
+        let cell = |raw: Option<f64>, text: &str, provisional| Cell {
+            raw,
+            text: text.into(),
+            provisional,
         };
-        let mut rows = vec![row("a", None), row("b", Some(1.0)), row("c", Some(3.0))];
-        rank(&mut rows);
-        let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["c", "b", "a"]);
+        let mut cells = vec![cell(Some(1200.0), "1,200.00 EUR", false); COLUMNS.len()];
+        cells[2] = cell(None, "zero denominator", false);
+        cells[6] = cell(Some(3.0), "3", true);
+        let report = Report {
+            tenant: "Acme & Co".into(),
+            campaign: Some("Autumn <launch>".into()),
+            from: day(1),
+            to: day(30),
+            tiles: vec![Tile {
+                label: "Spend".into(),
+                kpi: "fees".into(),
+                cell: cell(Some(1200.0), "1,200.00 EUR", false),
+            }],
+            goals: vec![],
+            influencers: vec![InfluencerRow {
+                display_name: "Anna, \"the\" one".into(),
+                cells,
+            }],
+            charts: vec![],
+            audit: vec![],
+        };
+        assert_eq!(
+            title(&report),
+            "Acme & Co: campaign Autumn <launch>, 2026-11-01 to 2026-11-30"
+        );
+        let page = html(&report);
+        assert!(page.contains(
+            "<title>Acme &amp; Co: campaign Autumn &lt;launch&gt;, 2026-11-01 to 2026-11-30</title>"
+        ));
+        assert!(page.contains("<td class=\"num prov\" data-v=\"3\">3<span class=\"mark\""));
+        assert!(page.contains("<td class=\"num none\" data-v=\"\">zero denominator</td>"));
+        assert!(page.contains("provisional: the value"));
+        assert!(page.contains("@media print"));
+        let csv = csv(&report);
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "influencer,fees,attributed_revenue,roas,cost_per_engagement,cpm,code_buyers,\
+                 returning_buyers_after_code,engagement_rate_per_post,follower_growth_pct,provisional"
+            )
+        );
+        assert_eq!(
+            lines.next(),
+            Some(
+                "\"Anna, \"\"the\"\" one\",1200,1200,,1200,1200,1200,3,1200,1200,returning_buyers_after_code"
+            )
+        );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&csv);
+        assert!(page.contains(&format!("base64,{encoded}\"")));
     }
 }

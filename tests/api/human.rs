@@ -3,7 +3,7 @@
 use crate::helpers::{TestApp, TestDb};
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use std::process::Output;
-use tally::client::chart::{self, ChartData, Guide, Series};
+use tally::client::chart::{self, ChartData, Guide, GuideStyle, Mark, Point, Series};
 use tally::domain::channel::{Channel, Platform};
 use tally::domain::influencer::Influencer;
 use tally::domain::observation::ChannelDayStats;
@@ -328,9 +328,41 @@ fn polylines_with_stroke(svg: &str, colour: &str) -> usize {
         .count()
 }
 
+/// Solid polylines of more than two points in `colour` (dashes have two).
+fn solid_runs(svg: &str, colour: &str) -> usize {
+    svg.split("<polyline")
+        .skip(1)
+        .filter_map(|p| p.split('>').next())
+        .filter(|tag| tag.contains(&format!("stroke=\"{colour}\"")))
+        .filter(|tag| {
+            tag.split("points=\"")
+                .nth(1)
+                .and_then(|points| points.split('"').next())
+                .is_some_and(|points| points.split_whitespace().count() > 2)
+        })
+        .count()
+}
+
+/// Circles filled with `fill` and stroked with `stroke` (`none` for none).
+fn circles(svg: &str, fill: &str, stroke: &str) -> usize {
+    svg.split("<circle")
+        .skip(1)
+        .filter_map(|c| c.split('>').next())
+        .filter(|tag| {
+            tag.contains(&format!("fill=\"{fill}\""))
+                && tag.contains(&format!("stroke=\"{stroke}\""))
+        })
+        .count()
+}
+
 #[test]
 fn chart_from_data_splits_gaps() {
     let day = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let firm = |d: u32, value: Option<f64>| Point {
+        day: day(d),
+        value,
+        mark: Mark::Firm,
+    };
     let data = ChartData {
         title: "followers".into(),
         y_label: "count".into(),
@@ -338,27 +370,31 @@ fn chart_from_data_splits_gaps() {
             Series {
                 label: "influencers/anna".into(),
                 points: vec![
-                    (day(1), Some(10.0)),
-                    (day(2), Some(12.0)),
-                    (day(3), None),
-                    (day(4), Some(15.0)),
-                    (day(5), Some(16.0)),
+                    firm(1, Some(10.0)),
+                    firm(2, Some(12.0)),
+                    firm(3, None),
+                    firm(4, Some(15.0)),
+                    firm(5, Some(16.0)),
                 ],
             },
             Series {
                 label: "influencers/mia".into(),
-                points: (1..=5).map(|d| (day(d), Some(d as f64))).collect(),
+                points: (1..=5).map(|d| firm(d, Some(d as f64))).collect(),
             },
         ],
         guides: vec![Guide {
             label: "target 20".into(),
-            value: 20.0,
+            points: vec![(day(1), 20.0), (day(5), 20.0)],
+            style: GuideStyle::Target,
         }],
         flags: vec![day(4)],
     };
     let svg = chart::svg(&data).expect("svg");
     // The flagged day is marked in red and named in the legend.
-    assert!(svg.contains("possible bought followers"), "flag legend");
+    assert!(
+        svg.contains("unusual follower jump without engagement"),
+        "flag legend"
+    );
     assert!(svg.contains("#C80000"), "flag marker");
     let unflagged = chart::svg(&ChartData {
         flags: vec![],
@@ -387,9 +423,18 @@ async fn chart_and_report_from_the_server() {
     goal(&app, "silent", "channels/anna-tt", 300.0, y + Days::new(20)).await;
     let dir = tempfile::tempdir().unwrap();
 
+    // Days up to y computed: with the default 3 trailing days, values up to y−3 are final.
+    app.kpis()
+        .compute_kpis(app.req(proto::ComputeKpisRequest {
+            first_day: date(y - Days::new(12)),
+            last_day: date(y),
+        }))
+        .await
+        .unwrap();
+
     let out = dir.path().join("followers.svg");
     let out_arg = out.display().to_string();
-    let from = (y - Days::new(3)).to_string();
+    let from = (y - Days::new(6)).to_string();
     let to = y.to_string();
     ok(&tally(
         &app,
@@ -404,24 +449,75 @@ async fn chart_and_report_from_the_server() {
             &from,
             "--to",
             &to,
-            "--goal",
-            "goals/grow",
             "--out",
             &out_arg,
         ],
     )
     .await);
     let svg = std::fs::read_to_string(&out).unwrap();
-    // big-ig has no value on y−1: a line over y−3..y−2, then a lone dot on y; anna-ig
-    // is one line.
-    assert_eq!(polylines_with_stroke(&svg, "#1F77B4"), 1, "{svg}");
-    assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
-    assert!(svg.contains("fill=\"#1F77B4\""));
-    assert_eq!(polylines_with_stroke(&svg, "#FF7F0E"), 1);
-    assert!(svg.contains("channels/big-ig") && svg.contains("channels/anna-ig"));
-    assert!(svg.contains("target of goals/grow: 300"), "{svg}");
-    assert!(svg.contains("forecast by"), "{svg}");
+    // big-ig: nothing before y−3, final on y−3 (a dot: its next value is provisional),
+    // provisional on y−2 (joined by a dashed line), a gap on y−1, provisional on y (alone).
+    assert_eq!(solid_runs(&svg, "#1F77B4"), 0, "{svg}");
+    assert_eq!(circles(&svg, "#1F77B4", "none"), 1, "{svg}");
+    assert_eq!(circles(&svg, "none", "#1F77B4"), 2, "{svg}");
+    // anna-ig: one solid line over the final days y−6..y−3, then a dashed tail of three
+    // hollow points.
+    assert_eq!(solid_runs(&svg, "#FF7F0E"), 1, "{svg}");
+    assert_eq!(circles(&svg, "none", "#FF7F0E"), 3, "{svg}");
+    assert!(svg.contains("may still change (not final)"), "legend");
+    assert!(svg.contains("big-ig") && svg.contains("anna-ig"));
+    assert!(
+        !svg.contains("channels/"),
+        "display names, not resource names"
+    );
+    assert!(!svg.contains("target"), "no goal asked for");
 
+    // With --goal: what the goal measures (followers: the level on each day) from its
+    // start, its target, the expected path from the baseline (100) to the target at the
+    // deadline, and the forecast: anna-ig gains 10 a day, 190 on y, so 390 on y+20.
+    let goal_svg = dir.path().join("goal.svg");
+    let goal_arg = goal_svg.display().to_string();
+    ok(&tally(
+        &app,
+        &[
+            "chart",
+            "followers",
+            "--goal",
+            "goals/grow",
+            "--out",
+            &goal_arg,
+        ],
+    )
+    .await);
+    let svg = std::fs::read_to_string(&goal_svg).unwrap();
+    for text in [
+        "Goal grow: followers value on each day".to_string(),
+        "target: 300".into(),
+        "expected path: 100 at start to the target".into(),
+        format!("forecast for {}: 390 (10 values)", y + Days::new(20)),
+        "anna-ig".into(),
+    ] {
+        assert!(svg.contains(&text), "{text}: {svg}");
+    }
+    assert!(
+        svg.contains(&(y + Days::new(20)).to_string()),
+        "x axis to the deadline"
+    );
+    // Days y−9..y−3 final (one solid line), y−2..y provisional.
+    assert_eq!(solid_runs(&svg, "#1F77B4"), 1, "{svg}");
+    assert_eq!(circles(&svg, "none", "#1F77B4"), 3, "{svg}");
+    // A goal of another KPI is an error naming both.
+    let wrong = tally(
+        &app,
+        &["chart", "roas", "--goal", "goals/grow", "--out", &goal_arg],
+    )
+    .await;
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains("goals/grow measures followers, but the chart is of roas"),
+        "{stderr}"
+    );
     let png = dir.path().join("followers.png");
     let png_arg = png.display().to_string();
     ok(&tally(
@@ -456,7 +552,7 @@ async fn chart_and_report_from_the_server() {
     assert_eq!(html.matches("<svg").count(), 2);
     assert_eq!(html.matches("</svg>").count(), 2);
     assert_eq!(
-        html.matches("<table>").count(),
+        html.matches("<table").count(),
         html.matches("</table>").count()
     );
     app.stop().await;

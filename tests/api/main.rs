@@ -28,6 +28,7 @@ mod platform_days;
 mod platform_social;
 mod raw_responses;
 mod read_cache;
+mod report_browser;
 mod resources;
 mod rollups;
 mod rule_properties;
