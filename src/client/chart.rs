@@ -54,7 +54,8 @@ pub struct ChartData {
     pub series: Vec<Series>,
     /// Dashed horizontal lines.
     pub guides: Vec<Guide>,
-    /// Days whose follower growth looks bought (ListFollowerFlags), marked on the x axis.
+    /// Days of unusual follower jumps without engagement (ListFollowerFlags), marked on
+    /// the x axis; only charts of follower KPIs have them.
     pub flags: Vec<NaiveDate>,
 }
 
@@ -291,7 +292,7 @@ fn draw<DB: DrawingBackend>(
                     .map(|d| TriangleMarker::new((x(*d), top), 7, red.filled())),
             )
             .map_err(err)?
-            .label("possible bought followers")
+            .label(super::follower_jumps::LEGEND)
             .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, red.filled()));
     }
     if !data.series.is_empty() || !data.guides.is_empty() || !data.flags.is_empty() {
@@ -453,9 +454,11 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
         }
     }
     let mut flags = Vec::new();
-    for scope in &args.scope {
-        for f in client.follower_flags(scope, args.from, args.to).await? {
-            flags.extend(naive(f.day.as_ref()));
+    if super::follower_jumps::applies_to(&args.kpi) {
+        for scope in &args.scope {
+            for f in client.follower_flags(scope, args.from, args.to).await? {
+                flags.extend(naive(f.day.as_ref()));
+            }
         }
     }
     let data = ChartData {

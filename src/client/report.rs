@@ -72,6 +72,8 @@ pub struct Report {
     pub by_profit_per_visitor: Vec<RankRow>,
     /// Charts of the goals' KPIs.
     pub charts: Vec<ChartSection>,
+    /// Unusual follower jumps without engagement on any channel of the tenant.
+    pub audit: Vec<super::follower_jumps::AuditRow>,
 }
 
 /// `text` safe inside HTML elements and quoted attributes.
@@ -217,6 +219,7 @@ pub fn html(report: &Report) -> String {
             strip_xml_declaration(&chart.svg)
         );
     }
+    h.push_str(&super::follower_jumps::audit_html(&report.audit));
     h.push_str("</body>\n</html>\n");
     h
 }
@@ -304,12 +307,16 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
                 )
             })
             .unwrap_or_default();
-        let flags = client
-            .follower_flags(&g.goal.scope, from, to)
-            .await?
-            .iter()
-            .filter_map(|f| naive(f.day.as_ref()))
-            .collect();
+        let flags = if super::follower_jumps::applies_to(&g.goal.kpi) {
+            client
+                .follower_flags(&g.goal.scope, from, to)
+                .await?
+                .iter()
+                .filter_map(|f| naive(f.day.as_ref()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let data = chart::ChartData {
             title: format!("{} on {}", g.goal.kpi, g.scope()),
             y_label: chart::unit_label(&unit, currency),
@@ -354,6 +361,16 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
     by_returning.truncate(10);
     by_profit.truncate(10);
 
+    let channel_names = client
+        .list_channels()
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.display_name))
+        .collect();
+    let audit = super::follower_jumps::audit_rows(
+        &client.follower_flags("tenant", from, to).await?,
+        &channel_names,
+    );
     let page = html(&Report {
         from,
         to,
@@ -361,6 +378,7 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
         by_returning_buyers: by_returning,
         by_profit_per_visitor: by_profit,
         charts,
+        audit,
     });
     std::fs::write(&args.out, page).map_err(|source| HumanError::Write {
         path: args.out.clone(),

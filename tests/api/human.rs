@@ -358,7 +358,10 @@ fn chart_from_data_splits_gaps() {
     };
     let svg = chart::svg(&data).expect("svg");
     // The flagged day is marked in red and named in the legend.
-    assert!(svg.contains("possible bought followers"), "flag legend");
+    assert!(
+        svg.contains("unusual follower jump without engagement"),
+        "flag legend"
+    );
     assert!(svg.contains("#C80000"), "flag marker");
     let unflagged = chart::svg(&ChartData {
         flags: vec![],
@@ -513,7 +516,7 @@ async fn kpi_query_marks_days_with_bought_followers() {
     assert!(lines[0].contains("FOLLOWER_FLAGS"), "{table}");
     assert!(!lines[1].contains('⚑'), "{table}");
     assert!(
-        lines[2].contains(&format!("⚑ bought followers? jump-ig {y}")),
+        lines[2].contains(&format!("⚑ follower jump without engagement: jump-ig {y}")),
         "{table}"
     );
     let mut csv_args = args.to_vec();
