@@ -7,8 +7,9 @@
 //! cargo run --example follower_flag_study -- --series 5000 --first-seed 1000
 //! ```
 //!
-//! Prints one row per rule: the default rule, then the same without the materiality
-//! floor and share (the robust score and flat engagement alone), to show what they buy.
+//! Prints one row per rule: the default rule, the same without the materiality floor and
+//! share (the robust score and flat engagement alone, to show what they buy), then one
+//! setting changed at a time.
 use tally::kpi::anomaly::JumpRule;
 use tally::kpi::anomaly::study::{SIZES_PERCENT, Tally, measure};
 
@@ -40,6 +41,27 @@ fn main() {
             JumpRule {
                 min_percent: 0.0,
                 min_followers: 0,
+                ..default
+            },
+        ),
+        (
+            "share 0.25 %",
+            JumpRule {
+                min_percent: 0.25,
+                ..default
+            },
+        ),
+        (
+            "share 1 %",
+            JumpRule {
+                min_percent: 1.0,
+                ..default
+            },
+        ),
+        (
+            "threshold 5",
+            JumpRule {
+                threshold: 5.0,
                 ..default
             },
         ),

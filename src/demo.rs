@@ -602,9 +602,9 @@ mod tests {
             .await
             .unwrap()
             .items;
-        let mut ends: Vec<NaiveDate> = (5..=16)
+        let mut ends: Vec<NaiveDate> = (5..=16u32)
             .map(|m| {
-                let (y, m) = (2026 + (m - 1) / 12, (m - 1) % 12 + 1);
+                let (y, m) = (2026 + (m as i32 - 1) / 12, (m - 1) % 12 + 1);
                 date(y, m, 1)
                     .checked_add_months(chrono::Months::new(1))
                     .unwrap()

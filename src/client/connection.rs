@@ -302,6 +302,7 @@ impl Client {
                 .list_channels(self.req(proto::ListChannelsRequest {
                     page_size: 1000,
                     page_token,
+                    owner: String::new(),
                 }))
                 .await?
                 .into_inner();

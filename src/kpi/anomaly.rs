@@ -558,7 +558,7 @@ mod tests {
         let s = series(&[10, 10, 10, 10, 10, 10, 10, 3000], &[]);
         assert!(flags(&s, &Period::new(d(1), d(8)).unwrap(), &rule()).is_empty());
         // Engagement on the day but on fewer than seven days before: no score, no flag.
-        let mut sparse = vec![None; 9];
+        let mut sparse = [None; 9];
         for day in [2, 4, 6, 8] {
             sparse[day] = Some(300);
         }

@@ -4,9 +4,10 @@
 //! own seed: an account of 20,000 to 1,000,000 followers (log-uniform) growing 0.02 % to
 //! 0.3 % a day, that rate drifting over the series (from half to twice as fast), a weekly
 //! rhythm (up to ±30 % on followers, ±40 % on engagement), log-normal day-to-day noise
-//! (σ 0.15 to 0.4 on growth, 0.15 to 0.45 on engagement) and engagement of 0.5 % to 5 % of
+//! (σ 0.15 to 0.4 on growth, 0.15 to 0.45 on engagement, correlated 0.3 to 0.8: a post
+//! that does well brings followers and likes together) and engagement of 0.5 % to 5 % of
 //! the followers a day. Into the scored days go up to three organic viral events (a post
-//! whose engagement is 3 to 10 times the usual, half of that extra the day after, bringing
+//! adding 2 to 9 times the usual engagement, half of that extra the day after, bringing
 //! 0.5 % to 5 % of new followers spread 60/30/10 % over that day and the two after) and up
 //! to two bought jumps ([`SIZES_PERCENT`] of the followers in one day, engagement
 //! untouched). Events are at least [`GAP_DAYS`] apart. Viral days must not be flagged;
@@ -68,6 +69,9 @@ pub fn generate(seed: u64) -> Synthetic {
     let sigma_followers = rng.random_range(0.15..0.4);
     let sigma_engagement = rng.random_range(0.15..0.45);
     let engagement_rate = rng.random_range(0.005..0.05);
+    // How much a day's organic follower gain and its engagement share their noise: a post
+    // that does well brings both.
+    let shared = rng.random_range(0.3..0.8);
 
     // Events: up to two bought and up to three viral, on distinct scored days at least
     // GAP_DAYS apart, leaving room for a viral tail at the end.
@@ -115,20 +119,19 @@ pub fn generate(seed: u64) -> Synthetic {
     for t in 0..total {
         let i = t as usize;
         let week = (std::f64::consts::TAU * (t as f64 + phase) / 7.0).sin();
+        let common = normal(&mut rng);
+        let own = |rng: &mut StdRng| shared * common + (1.0 - shared * shared).sqrt() * normal(rng);
         if t > 0 {
             let trend = 1.0 + drift * t as f64 / total as f64;
-            let noise = (sigma_followers * normal(&mut rng)
-                - sigma_followers * sigma_followers / 2.0)
-                .exp();
+            let noise =
+                (sigma_followers * own(&mut rng) - sigma_followers * sigma_followers / 2.0).exp();
             let organic = followers * rate * trend * (1.0 + weekly_followers * week) * noise;
             followers += (organic + followers * extra_followers[i]).round();
         }
-        let noise = (sigma_engagement * normal(&mut rng)).exp();
-        let engagement = followers
-            * engagement_rate
-            * (1.0 + weekly_engagement * week)
-            * noise
-            * extra_engagement[i];
+        // A viral post's likes come on top of the day's usual ones, whatever their noise.
+        let usual = followers * engagement_rate * (1.0 + weekly_engagement * week);
+        let noise = (sigma_engagement * own(&mut rng)).exp();
+        let engagement = usual * noise + usual * (extra_engagement[i] - 1.0);
         series.push(DayStats {
             day: origin() + Days::new(t),
             followers: Some(followers.round() as i64),
@@ -220,4 +223,80 @@ pub fn measure(seeds: impl IntoIterator<Item = u64>, rule: &JumpRule) -> Tally {
             .count();
     }
     tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_gives_its_series_with_the_jumps_where_it_says() {
+        let a = generate(7);
+        let b = generate(7);
+        assert_eq!(a.series, b.series);
+        assert_eq!((a.bought.clone(), a.viral.clone()), (b.bought, b.viral));
+        assert_eq!(a.series.len() as u64, WARM_UP_DAYS + SCORED_DAYS);
+        // Every planted jump adds at least its size to the day's gain (organic growth
+        // comes on top), over all the series of the study's first hundred seeds.
+        let mut planted = 0;
+        for seed in 0..100 {
+            let s = generate(seed);
+            for (day, size) in &s.bought {
+                let i = s.series.iter().position(|x| x.day == *day).unwrap();
+                let before = s.series[i - 1].followers.unwrap() as f64;
+                let gain = s.series[i].followers.unwrap() as f64 - before;
+                assert!(
+                    gain >= SIZES_PERCENT[*size] / 100.0 * before - 1.0,
+                    "seed {seed}"
+                );
+                assert!(s.period.contains(*day));
+                planted += 1;
+            }
+        }
+        assert!(planted > 50, "{planted}");
+    }
+
+    /// Issue 24: on 300 series of fixed seeds the default rule finds the planted jumps of
+    /// 1 % and more, leaves the viral days alone and raises few flags on ordinary days;
+    /// without its share and floor the same score flags noise. Measured: recall 38/60
+    /// (0.5 %), 51/53, 63/64, 58/62 (5 %); precision 210/229 = 91.7 %; 1 of 459 viral
+    /// events flagged; 18 flags on 36,000 ordinary days; without share and floor precision
+    /// falls under 30 %. The bounds sit a few points under, so a change of method that
+    /// loses detections or adds false flags fails here.
+    #[test]
+    fn the_planted_jumps_are_found_and_the_organic_ones_are_not() {
+        let t = measure(0..300, &JumpRule::default());
+        eprintln!("{t:?}");
+        assert_eq!(t.series, 300);
+        for (i, size) in SIZES_PERCENT.iter().enumerate().skip(1) {
+            assert!(t.planted[i] > 40, "{t:?}");
+            assert!(t.recall(i).unwrap() >= 0.9, "size {size}: {t:?}");
+        }
+        // 0.5 % sits on the share: about half are found.
+        assert!((0.35..=0.8).contains(&t.recall(0).unwrap()), "{t:?}");
+        assert!(t.precision().unwrap() >= 0.85, "{t:?}");
+        assert!(t.viral > 300, "{t:?}");
+        assert!(
+            t.viral_flagged * 100 <= t.viral,
+            "at most 1 % of viral events: {t:?}"
+        );
+        let scored_days = 300 * SCORED_DAYS as usize;
+        assert!(
+            t.ordinary_flags * 1000 <= scored_days,
+            "at most 0.1 %: {t:?}"
+        );
+        let bare = measure(
+            0..300,
+            &JumpRule {
+                min_percent: 0.0,
+                min_followers: 0,
+                ..JumpRule::default()
+            },
+        );
+        assert!(bare.precision().unwrap() < 0.5, "{bare:?}");
+        assert!(
+            bare.ordinary_flags > 10 * t.ordinary_flags.max(1),
+            "{bare:?}"
+        );
+    }
 }
