@@ -121,9 +121,14 @@ pub struct Settings {
     /// cached: how long another replica's writes (or a key revoked from another process)
     /// may take to show; this replica's own writes show at once. 0 turns the cache off.
     pub read_cache_ttl_ms: u64,
-    /// Robust z-score of a day's follower growth above which ListFollowerFlags flags it
-    /// (when engagement does not rise with it).
+    /// Robust z-score of a day's follower growth above which ListFollowerFlags flags an
+    /// unusual follower jump (when engagement stays below it).
     pub fake_follower_threshold: f64,
+    /// Percent of the day before's followers a jump (gain beyond the median day) must
+    /// reach to be flagged.
+    pub follower_jump_min_percent: f64,
+    /// Followers a jump (gain beyond the median day) must reach to be flagged.
+    pub follower_jump_min_followers: i64,
     /// Address of the Prometheus `/metrics` HTTP listener; unset means no metrics.
     pub metrics_addr: Option<SocketAddr>,
     /// Address of a second, always-plaintext gRPC listener serving only grpc.health.v1
@@ -206,6 +211,8 @@ impl Default for Settings {
             rate_limit_burst: 200,
             read_cache_ttl_ms: DEFAULT_READ_CACHE_TTL_MS,
             fake_follower_threshold: 3.5,
+            follower_jump_min_percent: 0.5,
+            follower_jump_min_followers: 100,
             metrics_addr: None,
             health_addr: None,
             tls_cert_file: None,
@@ -269,7 +276,7 @@ impl Settings {
     }
 
     /// Every setting's key; `TALLY_` plus the key in upper case is its variable.
-    pub const KEYS: [&'static str; 44] = [
+    pub const KEYS: [&'static str; 46] = [
         "database_url",
         "listen_addr",
         "log_format",
@@ -301,6 +308,8 @@ impl Settings {
         "rate_limit_burst",
         "read_cache_ttl_ms",
         "fake_follower_threshold",
+        "follower_jump_min_percent",
+        "follower_jump_min_followers",
         "metrics_addr",
         "health_addr",
         "tls_cert_file",

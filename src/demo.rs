@@ -563,4 +563,112 @@ mod tests {
             4
         );
     }
+
+    /// Issue 24: the demo plants no bought followers, yet the robust score alone flagged
+    /// "40 followers against a median of 28" on it. Over the demo's 120-day history (what
+    /// `tally demo` backfills, with no data before it, so the first windows are short),
+    /// ending on the last day of each month from May 2026 to April 2027 and on 6 December
+    /// 2026, no channel has an unusual follower jump without engagement under the default
+    /// rule; without the share and floor the same days fire.
+    #[tokio::test]
+    async fn the_demo_has_no_unusual_follower_jump() {
+        use crate::connectors::{Connector, Page, PageSink, PullRequest, SinkError, Source};
+        use crate::kpi::anomaly::{DayStats, JumpRule, flags};
+        use std::collections::HashMap;
+
+        struct Collect(Vec<Page>);
+        #[async_trait::async_trait]
+        impl PageSink for Collect {
+            async fn page(&mut self, page: Page, _: Option<String>) -> Result<(), SinkError> {
+                self.0.push(page);
+                Ok(())
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/demo.db", dir.path().display());
+        Store::migrate(&url).await.unwrap();
+        let store = Store::connect(&url, 2).await.unwrap();
+        seed(&store, date(2026, 12, 7)).await.unwrap();
+        let channels = store
+            .list_channels(
+                TENANT,
+                &crate::storage::channels::OwnerFilter::Any,
+                &crate::storage::PageRequest {
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await
+            .unwrap()
+            .items;
+        let mut ends: Vec<NaiveDate> = (5..=16u32)
+            .map(|m| {
+                let (y, m) = (2026 + (m as i32 - 1) / 12, (m - 1) % 12 + 1);
+                date(y, m, 1)
+                    .checked_add_months(chrono::Months::new(1))
+                    .unwrap()
+                    - chrono::Days::new(1)
+            })
+            .collect();
+        ends.push(date(2026, 12, 6));
+        let mut cache: HashMap<(String, NaiveDate), DayStats> = HashMap::new();
+        let (mut flagged, mut unmaterial, mut channel_days) = (0, 0, 0);
+        let anything = JumpRule {
+            min_percent: 0.0,
+            min_followers: 0,
+            ..JumpRule::default()
+        };
+        for last in ends {
+            let period = Period::new(last - chrono::Days::new(HISTORY_DAYS - 1), last).unwrap();
+            for c in &channels {
+                if matches!(c.spec.platform, Platform::Website | Platform::Shopify) {
+                    continue;
+                }
+                let mut series = Vec::new();
+                for day in period.iter_days() {
+                    let key = (c.id.clone(), day);
+                    if !cache.contains_key(&key) {
+                        let request = PullRequest {
+                            tenant: TENANT.into(),
+                            source: Source {
+                                channel_id: c.id.clone(),
+                                platform: c.spec.platform,
+                                account_id: c.spec.account_id.clone(),
+                                credentials_ref: String::new(),
+                            },
+                            day,
+                            time_zone: chrono_tz::Europe::Amsterdam,
+                            currency: "EUR".into(),
+                            latest: true,
+                            previous_totals: None,
+                            credential: None,
+                            cursor: None,
+                            customer_keys: CustomerKeySecret::development(),
+                        };
+                        let mut sink = Collect(Vec::new());
+                        crate::connectors::demo::DemoSource
+                            .pull(&request, &mut sink)
+                            .await
+                            .unwrap();
+                        let s = &sink.0[0].channel_stats[0];
+                        cache.insert(
+                            key.clone(),
+                            DayStats::new(day, s.followers, s.likes, s.comments, s.shares),
+                        );
+                    }
+                    series.push(cache[&key]);
+                }
+                channel_days += series.len();
+                flagged += flags(&series, &period, &JumpRule::default()).len();
+                unmaterial += flags(&series, &period, &anything).len();
+            }
+        }
+        eprintln!(
+            "demo: {flagged} flags under the default rule, {unmaterial} without share and \
+             floor, over {channel_days} channel-days"
+        );
+        assert_eq!(flagged, 0);
+        assert!(unmaterial > 0, "the robust score alone fires on the demo");
+    }
 }

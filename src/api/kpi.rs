@@ -494,8 +494,8 @@ impl KpiService for Api {
                 return Err(ApiError::Invalid(violations).into());
             }
         };
-        let threshold = self.jobs.settings().fake_follower_threshold;
-        let flags = crate::engine::follower_flags(&self.store, &tenant, &scope, &period, threshold)
+        let rule = self.jobs.settings().follower_jump;
+        let flags = crate::engine::follower_flags(&self.store, &tenant, &scope, &period, &rule)
             .await
             .map_err(ApiError::from)?;
         let flags = flags
@@ -506,7 +506,11 @@ impl KpiService for Api {
                 follower_growth: flag.growth,
                 trailing_median_growth: flag.growth_score.median,
                 growth_score: flag.growth_score.score,
-                engagement_score: flag.engagement_score.map(|e| e.score),
+                engagement_score: Some(flag.engagement_score.score),
+                excess_percent: flag.excess_percent(),
+                previous_followers: flag.previous_followers,
+                peak_engagement: flag.engagement_score.value,
+                trailing_median_engagement: flag.engagement_score.median,
                 reason: flag.reason,
             });
         Ok(Response::new(proto::ListFollowerFlagsResponse {

@@ -117,8 +117,8 @@ pub struct ChartData {
     pub series: Vec<Series>,
     /// Guide lines (target, expected path, forecast).
     pub guides: Vec<Guide>,
-    /// Days of an unusual follower jump without engagement, marked on the x axis; only
-    /// ever set on follower charts.
+    /// Days of unusual follower jumps without engagement (ListFollowerFlags), marked on
+    /// the x axis; only charts of follower KPIs have them.
     pub flags: Vec<NaiveDate>,
 }
 
@@ -477,7 +477,7 @@ fn draw<DB: DrawingBackend>(
                     .map(|d| TriangleMarker::new((x(*d), top), 7, red.filled())),
             )
             .map_err(err)?
-            .label("unusual follower jump without engagement")
+            .label(super::follower_jumps::LEGEND)
             .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, red.filled()));
     }
     if !data.series.is_empty() || !data.guides.is_empty() || !data.flags.is_empty() {

@@ -5,6 +5,7 @@ use super::address::{AddressError, ServerAddr};
 use super::chart;
 use super::key::ClientKey;
 use crate::proto;
+use crate::proto::channel_service_client::ChannelServiceClient;
 use crate::proto::goal_service_client::GoalServiceClient;
 use crate::proto::influencer_service_client::InfluencerServiceClient;
 use crate::proto::kpi_service_client::KpiServiceClient;
@@ -245,7 +246,8 @@ impl Client {
         Ok((!code.is_empty()).then_some(code))
     }
 
-    /// The scope's fake-follower flags in `[from, to]`, by day then channel.
+    /// The scope's unusual follower jumps without engagement in `[from, to]`, by day then
+    /// channel.
     pub(super) async fn follower_flags(
         &self,
         scope: &str,
@@ -289,6 +291,22 @@ impl Client {
                 .await?
                 .into_inner();
             Ok((page.influencers, page.next_page_token))
+        })
+        .await
+    }
+
+    /// Every channel of the tenant.
+    pub(super) async fn list_channels(&self) -> Result<Vec<proto::Channel>, HumanError> {
+        all_pages(|page_token| async move {
+            let page = ChannelServiceClient::new(self.channel.clone())
+                .list_channels(self.req(proto::ListChannelsRequest {
+                    page_size: 1000,
+                    page_token,
+                    owner: String::new(),
+                }))
+                .await?
+                .into_inner();
+            Ok((page.channels, page.next_page_token))
         })
         .await
     }

@@ -1,6 +1,8 @@
 //! `tally kpi list` and `tally kpi query`: the catalogue with the tenant's custom KPIs, and
-//! one KPI's values per period beside the days whose follower growth looks bought.
+//! one KPI's values per period, follower KPIs beside their unusual follower jumps without
+//! engagement.
 use super::connection::{Client, Conn, Currency, HumanError, day_text};
+use super::follower_jumps;
 use super::format::{self, OutputFormat, num, print_rows, text};
 use crate::proto;
 use chrono::NaiveDate;
@@ -130,16 +132,25 @@ pub async fn run(command: KpiCommand) -> Result<(), HumanError> {
             let unit = client.unit(&q.kpi).await?;
             let currency = client.currency(&q.currency).await?;
             let currency = currency.as_deref();
-            // Days whose follower growth looks bought are shown next to the values of
-            // their period, whatever the KPI: a jump in followers moves most social KPIs.
-            let flags = client.follower_flags(&q.scope, q.from, q.to).await?;
-            let headers = [
-                "first_day",
-                "last_day",
-                "value",
-                "follower_flags",
-                "undefined_reason",
-            ];
+            // Follower jumps are shown next to the values of their period for the follower
+            // KPIs only: they say nothing about the others.
+            let jumps = follower_jumps::applies_to(&q.kpi);
+            let flags = if jumps {
+                client.follower_flags(&q.scope, q.from, q.to).await?
+            } else {
+                Vec::new()
+            };
+            let headers: &[&str] = if jumps {
+                &[
+                    "first_day",
+                    "last_day",
+                    "value",
+                    "follower_flags",
+                    "undefined_reason",
+                ]
+            } else {
+                &["first_day", "last_day", "value", "undefined_reason"]
+            };
             let mut human = Vec::new();
             let mut raw = Vec::new();
             for v in &values {
@@ -164,7 +175,7 @@ pub async fn run(command: KpiCommand) -> Result<(), HumanError> {
                 let marks = if in_period.is_empty() {
                     String::new()
                 } else {
-                    format!("⚑ bought followers? {}", in_period.join(", "))
+                    format!("{} {}", follower_jumps::MARK, in_period.join(", "))
                 };
                 human.push(vec![
                     first.clone(),
@@ -172,13 +183,12 @@ pub async fn run(command: KpiCommand) -> Result<(), HumanError> {
                     format::value_or_reason(v.value, &v.undefined_reason, &unit, currency),
                     marks.clone(),
                 ]);
-                raw.push(vec![
-                    text(first),
-                    text(last),
-                    num(v.value),
-                    text(in_period.join(";")),
-                    text(&v.undefined_reason),
-                ]);
+                let mut row = vec![text(first), text(last), num(v.value)];
+                if jumps {
+                    row.push(text(in_period.join(";")));
+                }
+                row.push(text(&v.undefined_reason));
+                raw.push(row);
             }
             match q.format {
                 OutputFormat::Table if flags.is_empty() => {
@@ -192,7 +202,7 @@ pub async fn run(command: KpiCommand) -> Result<(), HumanError> {
                     print_rows(q.format, &headers[..3], &human, &raw, &[2])
                 }
                 OutputFormat::Table => print_rows(q.format, &headers[..4], &human, &raw, &[2]),
-                _ => print_rows(q.format, &headers, &human, &raw, &[2]),
+                _ => print_rows(q.format, headers, &human, &raw, &[2]),
             }
             Ok(())
         }

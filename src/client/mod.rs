@@ -9,13 +9,15 @@
 //!   ingest rows and sent in batches, with retries and a summary of rejected lines.
 //! - [`connection`]: the analysts' commands' address, key, authenticated client and errors;
 //!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`chart`] and [`report`] are
-//!   those commands, printing through [`format`] (tables, units, CSV, JSON).
+//!   those commands, printing through [`format`] (tables, units, CSV, JSON);
+//!   [`follower_jumps`] says which KPIs show follower jumps and renders the report's audit.
 //! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
 //!   the server side (`cli.rs`) and hands this the numbers.
 pub mod address;
 pub mod chart;
 pub(crate) mod connection;
 pub mod files;
+pub(crate) mod follower_jumps;
 pub(crate) mod format;
 pub(crate) mod goal_chart;
 pub(crate) mod goals;

@@ -84,19 +84,6 @@ pub struct InfluencerRow {
     pub cells: Vec<Cell>,
 }
 
-/// A follower-jump flag, for the audit section.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AuditRow {
-    /// The day.
-    pub day: NaiveDate,
-    /// The channel's display name.
-    pub channel: String,
-    /// Followers gained that day.
-    pub growth: i64,
-    /// The server's reason, with its numbers.
-    pub reason: String,
-}
-
 /// A chart with its heading.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChartSection {
@@ -126,7 +113,7 @@ pub struct Report {
     /// Goal charts.
     pub charts: Vec<ChartSection>,
     /// Follower-jump flags of the period.
-    pub audit: Vec<AuditRow>,
+    pub audit: Vec<super::follower_jumps::AuditRow>,
 }
 
 /// The headline tiles: label and KPI id.
@@ -427,29 +414,7 @@ pub fn html(report: &Report) -> String {
         );
     }
 
-    h.push_str("<h2>Audit</h2>\n");
-    if report.audit.is_empty() {
-        h.push_str("<p>No unusual follower jump without engagement in the period.</p>\n");
-    } else {
-        h.push_str(
-            "<p class=\"legend\">Days on which a channel gained far more followers than usual \
-             while its engagement stayed flat: worth a look before the follower numbers are \
-             quoted.</p>\n<table class=\"audit\">\n<thead><tr><th>Day</th><th>Channel</th>\
-             <th class=\"num\">Followers gained</th><th>Why</th></tr></thead>\n<tbody>\n",
-        );
-        for a in &report.audit {
-            let _ = writeln!(
-                h,
-                "<tr class=\"flag\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td>unusual follower jump without engagement<br><span class=\"reason\">{}</span></td></tr>",
-                a.day,
-                escape(&a.channel),
-                format::grouped(a.growth as f64, 0),
-                escape(&a.reason),
-            );
-        }
-        h.push_str("</tbody>\n</table>\n");
-    }
+    h.push_str(&super::follower_jumps::audit_html(&report.audit));
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     h
 }
@@ -668,19 +633,16 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
         });
     }
 
-    let mut audit = Vec::new();
-    for f in client.follower_flags(&scope, from, to).await? {
-        let Some(day) = naive(f.day.as_ref()) else {
-            continue;
-        };
-        audit.push(AuditRow {
-            day,
-            channel: scope_label(&f.channel, &names),
-            growth: f.follower_growth,
-            reason: f.reason,
-        });
-    }
-
+    let channel_names = client
+        .list_channels()
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.display_name))
+        .collect();
+    let audit = super::follower_jumps::audit_rows(
+        &client.follower_flags("tenant", from, to).await?,
+        &channel_names,
+    );
     let page = html(&Report {
         tenant: args.tenant_name.clone().unwrap_or_default(),
         campaign: campaign.map(|c| c.display_name),

@@ -1,20 +1,20 @@
-//! Follower flags (ListFollowerFlags): the days a channel gained followers far beyond its
-//! trailing growth, on every channel of a scope.
+//! Follower flags (ListFollowerFlags): unusual follower jumps without engagement on every
+//! channel of a scope.
 use crate::domain::goal::Scope;
 use crate::domain::tenant::Tenant;
 use crate::engine::resources::ResourceError;
-use crate::kpi::anomaly::Flag;
+use crate::kpi::anomaly::{Flag, JumpRule};
 use crate::kpi::period::Period;
 use crate::storage::Store;
 
 /// The flags of the channels of `scope` in `period`, each with its channel id, ordered by
-/// day and then channel; `threshold` is the score past which a day is flagged.
+/// day and then channel; `rule` says when a jump is material and unusual enough.
 pub async fn follower_flags(
     store: &Store,
     tenant: &Tenant,
     scope: &Scope,
     period: &Period,
-    threshold: f64,
+    rule: &JumpRule,
 ) -> Result<Vec<(String, Flag)>, ResourceError> {
     let dir = store.directory(&tenant.id).await?;
     let exists = match scope {
@@ -26,7 +26,7 @@ pub async fn follower_flags(
     if !exists {
         return Err(ResourceError::NotFound(scope.to_string()));
     }
-    // KPIs at tenant scope cover the brand's own channels; bought followers matter on
+    // KPIs at tenant scope cover the brand's own channels; inflated audiences matter on
     // every channel, so here the tenant means all of them (as the proto says).
     let channels: Vec<String> = match scope {
         Scope::Tenant => dir.channels.keys().cloned().collect(),
@@ -35,7 +35,7 @@ pub async fn follower_flags(
     let series = store.follower_series(&tenant.id, &channels, period).await?;
     let mut flags: Vec<(String, Flag)> = Vec::new();
     for (channel, days) in &series {
-        for flag in crate::kpi::anomaly::flags(days, period, threshold) {
+        for flag in crate::kpi::anomaly::flags(days, period, rule) {
             flags.push((channel.clone(), flag));
         }
     }

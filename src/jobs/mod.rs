@@ -87,8 +87,8 @@ pub struct JobSettings {
     /// A goal whose target needs more than this many times the best change its KPI has
     /// shown gets a warning on create and update.
     pub goal_warning_factor: f64,
-    /// Robust z-score above which a day's follower growth is flagged by ListFollowerFlags.
-    pub fake_follower_threshold: f64,
+    /// When ListFollowerFlags flags a follower jump.
+    pub follower_jump: crate::kpi::anomaly::JumpRule,
     /// The secret that keys the hashes of e-mail addresses (ingest and pulls alike).
     pub customer_keys: CustomerKeySecret,
     /// Longest a platform's rate limit may hold a source back: a source refused until
@@ -111,7 +111,7 @@ impl Default for JobSettings {
             max_catch_up_days: 7,
             max_attempts: 5,
             goal_warning_factor: 3.0,
-            fake_follower_threshold: 3.5,
+            follower_jump: crate::kpi::anomaly::JumpRule::default(),
             // Tests and embedded use; `tally serve` refuses to start without its own.
             customer_keys: CustomerKeySecret::development(),
             rate_limit_max_wait: Duration::from_secs(900),

@@ -3,6 +3,7 @@
 use super::JobSettings;
 use crate::config::{ConfigError, Settings};
 use crate::domain::observation::CustomerKeySecret;
+use crate::kpi::anomaly::JumpRule;
 
 /// The secret that keys e-mail hashes: `customer_key_secret`, else the public
 /// development secret when `insecure_dev_customer_key` is set (with a warning), else an
@@ -65,19 +66,7 @@ impl JobSettings {
                     format!("{} is not a positive number", settings.goal_warning_factor),
                 ));
             },
-            fake_follower_threshold: if settings.fake_follower_threshold.is_finite()
-                && settings.fake_follower_threshold > 0.0
-            {
-                settings.fake_follower_threshold
-            } else {
-                return Err(invalid(
-                    "fake_follower_threshold",
-                    format!(
-                        "{} is not a positive number",
-                        settings.fake_follower_threshold
-                    ),
-                ));
-            },
+            follower_jump: follower_jump(settings)?,
             customer_keys: customer_keys(settings)?,
             rate_limit_max_wait: std::time::Duration::from_secs(
                 settings.rate_limit_max_wait_seconds,
@@ -86,6 +75,39 @@ impl JobSettings {
             raw_max_bytes_per_tenant: settings.raw_max_bytes_per_tenant,
         })
     }
+}
+
+/// The follower-jump rule of the settings, each number checked.
+fn follower_jump(settings: &Settings) -> Result<JumpRule, ConfigError> {
+    let invalid = |key: &str, why: String| ConfigError::invalid(format!("{key}: {why}"));
+    let threshold = settings.fake_follower_threshold;
+    if !(threshold.is_finite() && threshold > 0.0) {
+        return Err(invalid(
+            "fake_follower_threshold",
+            format!("{threshold} is not a positive number"),
+        ));
+    }
+    let min_percent = settings.follower_jump_min_percent;
+    // 0 turns the share off; 100 % or more would mean doubling in a day, which no rule
+    // needs to wait for.
+    if !(min_percent.is_finite() && (0.0..100.0).contains(&min_percent)) {
+        return Err(invalid(
+            "follower_jump_min_percent",
+            format!("{min_percent} is not a percent from 0 up to (not including) 100"),
+        ));
+    }
+    let min_followers = settings.follower_jump_min_followers;
+    if min_followers < 0 {
+        return Err(invalid(
+            "follower_jump_min_followers",
+            format!("{min_followers} is negative"),
+        ));
+    }
+    Ok(JumpRule {
+        threshold,
+        min_percent,
+        min_followers,
+    })
 }
 
 #[cfg(test)]
@@ -114,8 +136,49 @@ mod tests {
                 ..Settings::default()
             })
             .unwrap()
-            .fake_follower_threshold,
-            3.5
+            .follower_jump,
+            JumpRule {
+                threshold: 3.5,
+                min_percent: 0.5,
+                min_followers: 100
+            }
+        );
+        for (toml, key) in [
+            (
+                "follower_jump_min_percent = -0.1",
+                "follower_jump_min_percent",
+            ),
+            (
+                "follower_jump_min_percent = 100.0",
+                "follower_jump_min_percent",
+            ),
+            (
+                "follower_jump_min_percent = nan",
+                "follower_jump_min_percent",
+            ),
+            (
+                "follower_jump_min_followers = -1",
+                "follower_jump_min_followers",
+            ),
+            ("fake_follower_threshold = 0.0", "fake_follower_threshold"),
+        ] {
+            let bad = JobSettings::from_settings(&settings(&format!(
+                "{toml}\ninsecure_dev_customer_key = true"
+            )))
+            .unwrap_err();
+            assert!(bad.to_string().contains(key), "{toml}: {bad}");
+        }
+        let set = JobSettings::from_settings(&settings(
+            "follower_jump_min_percent = 0.0\nfollower_jump_min_followers = 0\n\
+             insecure_dev_customer_key = true",
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                set.follower_jump.min_percent,
+                set.follower_jump.min_followers
+            ),
+            (0.0, 0)
         );
     }
 

@@ -1,5 +1,5 @@
 //! KPIs: the catalogue, values and their reasons, custom KPIs and the engine.
-pub(crate) mod anomaly;
+pub mod anomaly;
 pub(crate) mod audience;
 pub mod custom;
 pub(crate) mod directory;

@@ -1,5 +1,5 @@
-//! ListFollowerFlags over gRPC: a bought jump is flagged with hand-computed numbers, a
-//! viral post is not, scopes cover their channels, and bad requests name their field.
+//! ListFollowerFlags over gRPC: an unusual follower jump without engagement is flagged with
+//! hand-computed numbers, a viral post (and the followers arriving the day after) is not, scopes cover their channels, and bad requests name their field.
 use crate::helpers::{TestApp, bad_fields, expect_code, with_key};
 use chrono::{Datelike, Days, NaiveDate};
 use tally::domain::channel::{Channel, Platform};
@@ -118,15 +118,28 @@ async fn only_the_bought_day_is_flagged(app: TestApp) {
     // score 0.6745 × (3,000 − 10) / 0.5 = 4,033.51.
     assert_eq!(f.trailing_median_growth, 10.0);
     assert!((f.growth_score - 4033.51).abs() < 1e-9, "{f:?}");
+    // Material: followers on day 44 are 10,000 + 440 (eleven cycles of 10, 11, 10, 9);
+    // 2,990 beyond the median is 28.64 % of them and more than 100.
+    assert_eq!(f.previous_followers, 10_440);
+    assert!(
+        (f.excess_percent - 299_000.0 / 10_440.0).abs() < 1e-9,
+        "{f:?}"
+    );
     // Engagement 260 + 3i of days 17..=44 is 311, 314, …, 392 → median (350 + 353) / 2 =
-    // 351.5; deviations 1.5, 1.5, 4.5, 4.5, … → MAD (19.5 + 22.5) / 2 = 21; day 45's 395
-    // scores 0.6745 × 43.5 / 21 = 1.397: below 3.5, so engagement did not follow.
+    // 351.5; deviations 1.5, 1.5, 4.5, 4.5, … → MAD (19.5 + 22.5) / 2 = 21; the peak of
+    // days 43..=45 is day 45's 395, scoring 0.6745 × 43.5 / 21 = 1.397: below 3.5, so
+    // engagement did not follow.
     let e = f.engagement_score.expect("engagement score");
     assert!((e - 0.6745 * 43.5 / 21.0).abs() < 1e-9, "{f:?}");
     assert_eq!(
+        (f.peak_engagement, f.trailing_median_engagement),
+        (395.0, 351.5)
+    );
+    assert_eq!(
         f.reason,
-        "gained 3,000 followers against a median of 10 (score 4,033.5) while engagement \
-         stayed at 395 (median 351.5, score 1.4)"
+        "gained 3,000 followers against a median of 10 a day (score 4,033.5), 2,990 more or \
+         29 % of the 10,440 before, while engagement peaked at 395 over that day and the 2 \
+         days before (median 351.5, score 1.4)"
     );
     app.stop().await;
 }
@@ -134,7 +147,8 @@ async fn only_the_bought_day_is_flagged(app: TestApp) {
 async fn a_viral_post_is_not_flagged(app: TestApp) {
     seed(&app).await;
     // Day 40's +2,000 scores 0.6745 × 1,990 / 0.5 = 2,684.5, but its engagement 6,380
-    // against a median of 336.5 (MAD 21) scores 194.1: the audience is real.
+    // against a median of 336.5 (MAD 21) scores 194.1: the audience is real. Day 41's
+    // +800 has day 40 in its look-back (peak 6,380), so it is not flagged either.
     assert!(flags(&app, "channels/anna-tt").await.is_empty());
     app.stop().await;
 }

@@ -558,7 +558,8 @@ async fn chart_and_report_from_the_server() {
     app.stop().await;
 }
 
-/// A day whose follower jump looks bought is marked next to the value of its period.
+/// An unusual follower jump without engagement is marked next to the value of its period,
+/// for follower KPIs only.
 #[tokio::test]
 async fn kpi_query_marks_days_with_bought_followers() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
@@ -609,7 +610,7 @@ async fn kpi_query_marks_days_with_bought_followers() {
     assert!(lines[0].contains("FOLLOWER_FLAGS"), "{table}");
     assert!(!lines[1].contains('⚑'), "{table}");
     assert!(
-        lines[2].contains(&format!("⚑ bought followers? jump-ig {y}")),
+        lines[2].contains(&format!("⚑ follower jump without engagement: jump-ig {y}")),
         "{table}"
     );
     let mut csv_args = args.to_vec();
@@ -621,6 +622,42 @@ async fn kpi_query_marks_days_with_bought_followers() {
             .unwrap()
             .contains(&format!("jump-ig {y}")),
         "{csv}"
+    );
+    // The jump belongs with the follower KPIs: another KPI of the same channel and days
+    // has no column for it, in a table or in CSV.
+    let mut other = args.to_vec();
+    other[2] = "engagement_rate";
+    let table = ok(&tally(&app, &other).await);
+    assert!(!table.contains("FOLLOWER_FLAGS"), "{table}");
+    assert!(!table.contains('⚑'), "{table}");
+    other.extend(["--format", "csv"]);
+    let csv = ok(&tally(&app, &other).await);
+    assert_eq!(
+        csv.lines().next(),
+        Some("first_day,last_day,value,undefined_reason"),
+        "{csv}"
+    );
+    // The report's audit section lists the jump under the channel's display name.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    let (report_arg, to) = (report.display().to_string(), y.to_string());
+    ok(&tally(
+        &app,
+        &["report", "--out", &report_arg, "--to", &to, "--days", "7"],
+    )
+    .await);
+    let html = std::fs::read_to_string(&report).unwrap();
+    let audit = &html[html.find("<h2>Audit</h2>").expect("audit section")..];
+    assert!(
+        audit.contains(&format!(
+            "<tr><td>{y}</td><td>jump</td><td class=\"num\">3,000</td>"
+        )),
+        "{audit}"
+    );
+    assert_eq!(
+        audit.matches("<tr>").count(),
+        2,
+        "header and one jump: {audit}"
     );
     app.stop().await;
 }
