@@ -786,7 +786,7 @@ async fn campaign_profit_composes_from_stored_days(app: TestApp) {
             .compute(std::slice::from_ref(&spring), range)
             .await
             .unwrap();
-        expected(&c.remove(0), range.last, false)
+        expected(&c.remove(0), range.last, false, G::Range)
     };
     let served_range = || async {
         let v = served(&app, &spring, range, G::Range).await;
