@@ -171,24 +171,22 @@ impl ChannelService for Api {
         &self,
         request: Request<proto::CreateChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let create = request.into_inner().try_into()?;
-        let stored = channels::create(&self.store, &tenant, create)
+        self.write(&CHANNEL, request, channels::create, to_proto)
             .await
-            .map_err(|e| ApiError::from_resource(e, CHANNEL.field))?;
-        Ok(Response::new(to_proto(&stored)))
     }
 
     async fn get_channel(
         &self,
         request: Request<proto::GetChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let id = CHANNEL.id(&request.get_ref().name)?;
-        let stored = channels::get(&self.store, &tenant, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(&stored)))
+        self.read(
+            &CHANNEL,
+            request,
+            |r| r.name.as_str(),
+            channels::get,
+            to_proto,
+        )
+        .await
     }
 
     async fn list_channels(
@@ -213,24 +211,20 @@ impl ChannelService for Api {
         &self,
         request: Request<proto::UpdateChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let update = request.into_inner().try_into()?;
-        let stored = channels::update(&self.store, &tenant, update)
+        self.write(&CHANNEL, request, channels::update, to_proto)
             .await
-            .map_err(|e| ApiError::from_resource(e, CHANNEL.field))?;
-        Ok(Response::new(to_proto(&stored)))
     }
 
     async fn delete_channel(
         &self,
         request: Request<proto::DeleteChannelRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let delete = CHANNEL.delete(&req.name, &req.etag)?;
-        channels::delete(&self.store, &tenant, delete)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+        self.remove(
+            &CHANNEL,
+            request,
+            |r| (r.name.as_str(), r.etag.as_str()),
+            channels::delete,
+        )
+        .await
     }
 }
