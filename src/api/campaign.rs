@@ -194,13 +194,11 @@ impl TryFrom<proto::UpdateCampaignRequest> for Checked<Update<CampaignPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateCampaignRequest) -> Result<Self, ApiError> {
-        let msg = CAMPAIGN.required(req.campaign)?;
-        let mut problems = Problems::default();
-        let target = CAMPAIGN.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, mut problems) = CAMPAIGN.updating(
+            req.campaign,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let mask = &target.mask;
         // A field that does not convert is left out of the patch, keeping its stored value.

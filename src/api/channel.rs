@@ -117,13 +117,11 @@ impl TryFrom<proto::UpdateChannelRequest> for Checked<Update<ChannelPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateChannelRequest) -> Result<Self, ApiError> {
-        let msg = CHANNEL.required(req.channel)?;
-        let mut problems = Problems::default();
-        let target = CHANNEL.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, mut problems) = CHANNEL.updating(
+            req.channel,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let mask = &target.mask;
         // The platform is not updatable: when set, it is only compared with the stored one.

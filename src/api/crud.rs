@@ -107,6 +107,23 @@ impl Resource {
         })
     }
 
+    /// Reads an Update request: its resource message (required), and the target its
+    /// name, etag and mask name (see [`Resource::target`]), with the problems found so far.
+    pub fn updating<M>(
+        &self,
+        message: Option<M>,
+        mask: Option<&prost_types::FieldMask>,
+        name_and_etag: impl FnOnce(&M) -> (&str, &str),
+        set_fields: impl FnOnce(&M) -> Vec<&'static str>,
+    ) -> Result<(M, Target, Problems), ApiError> {
+        let msg = self.required(message)?;
+        let mut problems = Problems::default();
+        let target = self.target(&mut problems, name_and_etag(&msg), mask, || {
+            set_fields(&msg)
+        })?;
+        Ok((msg, target, problems))
+    }
+
     /// An Update of `target` by `patch`, with the problems recorded in `problems` held
     /// back.
     pub fn update<P>(

@@ -293,13 +293,11 @@ impl TryFrom<proto::UpdateGoalRequest> for Checked<Update<GoalPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateGoalRequest) -> Result<Self, ApiError> {
-        let msg = GOAL.required(req.goal)?;
-        let mut problems = Problems::default();
-        let target = GOAL.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, mut problems) = GOAL.updating(
+            req.goal,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let patch = patch(&msg, &target.mask, &mut problems);
         GOAL.update(target, patch, problems)

@@ -90,13 +90,11 @@ impl TryFrom<proto::UpdateInfluencerRequest> for Checked<Update<InfluencerPatch>
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateInfluencerRequest) -> Result<Self, ApiError> {
-        let msg = INFLUENCER.required(req.influencer)?;
-        let mut problems = Problems::default();
-        let target = INFLUENCER.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, problems) = INFLUENCER.updating(
+            req.influencer,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let mask = &target.mask;
         let patch = InfluencerPatch {

@@ -54,16 +54,14 @@ impl TryFrom<proto::UpdateSegmentRequest> for Checked<Update<SegmentPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateSegmentRequest) -> Result<Self, ApiError> {
-        let msg = SEGMENT.required(req.segment)?;
-        let mut problems = Problems::default();
-        let target = SEGMENT.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, problems) = SEGMENT.updating(
+            req.segment,
             req.update_mask.as_ref(),
-            || {
+            |m| (m.name.as_str(), m.etag.as_str()),
+            |m| {
                 [
-                    ("display_name", !msg.display_name.is_empty()),
-                    ("rule", !msg.rule.is_empty()),
+                    ("display_name", !m.display_name.is_empty()),
+                    ("rule", !m.rule.is_empty()),
                 ]
                 .into_iter()
                 .filter_map(|(f, set)| set.then_some(f))
