@@ -1,7 +1,7 @@
 //! CampaignService.
 use super::Api;
-use super::convert::{self, Pager};
-use super::crud::Resource;
+use super::convert;
+use super::crud::{Resource, resource_service};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::campaign::{
@@ -12,7 +12,6 @@ use crate::engine::resources::campaigns::{self, CampaignPatch};
 use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::campaign_service_server::CampaignService;
-use tonic::{Request, Response, Status};
 
 const CAMPAIGN: Resource = Resource {
     field: "campaign",
@@ -195,13 +194,11 @@ impl TryFrom<proto::UpdateCampaignRequest> for Checked<Update<CampaignPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateCampaignRequest) -> Result<Self, ApiError> {
-        let msg = CAMPAIGN.required(req.campaign)?;
-        let mut problems = Problems::default();
-        let target = CAMPAIGN.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, mut problems) = CAMPAIGN.updating(
+            req.campaign,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let mask = &target.mask;
         // A field that does not convert is left out of the patch, keeping its stored value.
@@ -236,71 +233,12 @@ impl TryFrom<proto::UpdateCampaignRequest> for Checked<Update<CampaignPatch>> {
     }
 }
 
-#[tonic::async_trait]
-impl CampaignService for Api {
-    async fn create_campaign(
-        &self,
-        request: Request<proto::CreateCampaignRequest>,
-    ) -> Result<Response<proto::Campaign>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let create = request.into_inner().try_into()?;
-        let stored = campaigns::create(&self.store, &tenant, create)
-            .await
-            .map_err(|e| ApiError::from_resource(e, CAMPAIGN.field))?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn get_campaign(
-        &self,
-        request: Request<proto::GetCampaignRequest>,
-    ) -> Result<Response<proto::Campaign>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let id = CAMPAIGN.id(&request.get_ref().name)?;
-        let stored = campaigns::get(&self.store, &tenant, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn list_campaigns(
-        &self,
-        request: Request<proto::ListCampaignsRequest>,
-    ) -> Result<Response<proto::ListCampaignsResponse>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = campaigns::list(&self.store, &tenant, pager.request())
-            .await
-            .map_err(ApiError::from)?;
-        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
-        Ok(Response::new(proto::ListCampaignsResponse {
-            campaigns: page.items.iter().map(to_proto).collect(),
-            next_page_token,
-        }))
-    }
-
-    async fn update_campaign(
-        &self,
-        request: Request<proto::UpdateCampaignRequest>,
-    ) -> Result<Response<proto::Campaign>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let update = request.into_inner().try_into()?;
-        let stored = campaigns::update(&self.store, &tenant, update)
-            .await
-            .map_err(|e| ApiError::from_resource(e, CAMPAIGN.field))?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn delete_campaign(
-        &self,
-        request: Request<proto::DeleteCampaignRequest>,
-    ) -> Result<Response<()>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let delete = CAMPAIGN.delete(&req.name, &req.etag)?;
-        campaigns::delete(&self.store, &tenant, delete)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+resource_service! {
+    CampaignService for CAMPAIGN, campaigns, Campaign {
+        create_campaign(CreateCampaignRequest),
+        get_campaign(GetCampaignRequest),
+        list_campaigns(ListCampaignsRequest) -> ListCampaignsResponse { campaigns },
+        update_campaign(UpdateCampaignRequest),
+        delete_campaign(DeleteCampaignRequest),
     }
 }

@@ -117,13 +117,11 @@ impl TryFrom<proto::UpdateChannelRequest> for Checked<Update<ChannelPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateChannelRequest) -> Result<Self, ApiError> {
-        let msg = CHANNEL.required(req.channel)?;
-        let mut problems = Problems::default();
-        let target = CHANNEL.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, mut problems) = CHANNEL.updating(
+            req.channel,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let mask = &target.mask;
         // The platform is not updatable: when set, it is only compared with the stored one.
@@ -171,24 +169,22 @@ impl ChannelService for Api {
         &self,
         request: Request<proto::CreateChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let create = request.into_inner().try_into()?;
-        let stored = channels::create(&self.store, &tenant, create)
+        self.write(&CHANNEL, request, channels::create, to_proto)
             .await
-            .map_err(|e| ApiError::from_resource(e, CHANNEL.field))?;
-        Ok(Response::new(to_proto(&stored)))
     }
 
     async fn get_channel(
         &self,
         request: Request<proto::GetChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let id = CHANNEL.id(&request.get_ref().name)?;
-        let stored = channels::get(&self.store, &tenant, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(&stored)))
+        self.read(
+            &CHANNEL,
+            request,
+            |r| r.name.as_str(),
+            channels::get,
+            to_proto,
+        )
+        .await
     }
 
     async fn list_channels(
@@ -213,24 +209,20 @@ impl ChannelService for Api {
         &self,
         request: Request<proto::UpdateChannelRequest>,
     ) -> Result<Response<proto::Channel>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let update = request.into_inner().try_into()?;
-        let stored = channels::update(&self.store, &tenant, update)
+        self.write(&CHANNEL, request, channels::update, to_proto)
             .await
-            .map_err(|e| ApiError::from_resource(e, CHANNEL.field))?;
-        Ok(Response::new(to_proto(&stored)))
     }
 
     async fn delete_channel(
         &self,
         request: Request<proto::DeleteChannelRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let delete = CHANNEL.delete(&req.name, &req.etag)?;
-        channels::delete(&self.store, &tenant, delete)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+        self.remove(
+            &CHANNEL,
+            request,
+            |r| (r.name.as_str(), r.etag.as_str()),
+            channels::delete,
+        )
+        .await
     }
 }

@@ -131,9 +131,9 @@ pub type GoalStream = std::pin::Pin<
 
 impl Api {
     /// A goal as Create and Update answer it: with the achievability warning, if any.
-    fn written(written: Written) -> proto::Goal {
+    fn written(written: &Written) -> proto::Goal {
         let mut goal = to_proto(&written.stored);
-        goal.warnings.extend(written.warning);
+        goal.warnings.extend(written.warning.clone());
         goal
     }
 
@@ -293,13 +293,11 @@ impl TryFrom<proto::UpdateGoalRequest> for Checked<Update<GoalPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateGoalRequest) -> Result<Self, ApiError> {
-        let msg = GOAL.required(req.goal)?;
-        let mut problems = Problems::default();
-        let target = GOAL.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, mut problems) = GOAL.updating(
+            req.goal,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let patch = patch(&msg, &target.mask, &mut problems);
         GOAL.update(target, patch, problems)
@@ -312,39 +310,35 @@ impl GoalService for Api {
         &self,
         request: Request<proto::CreateGoalRequest>,
     ) -> Result<Response<proto::Goal>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let create = request.into_inner().try_into()?;
-        let written = goals::create(&self.store, &tenant, create, self.warning_factor())
-            .await
-            .map_err(|e| ApiError::from_resource(e, GOAL.field))?;
-        Ok(Response::new(Api::written(written)))
+        let factor = self.warning_factor();
+        let create = async |store: &_, tenant: &_, create: Checked<Create<Goal>>| {
+            goals::create(store, tenant, create, factor).await
+        };
+        self.write(&GOAL, request, create, Api::written).await
     }
 
     async fn get_goal(
         &self,
         request: Request<proto::GetGoalRequest>,
     ) -> Result<Response<proto::Goal>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let id = GOAL.id(&request.get_ref().name)?;
-        let stored = goals::get(&self.store, &tenant, id)
+        self.read(&GOAL, request, |r| r.name.as_str(), goals::get, to_proto)
             .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(&stored)))
     }
 
     async fn list_goals(
         &self,
         request: Request<proto::ListGoalsRequest>,
     ) -> Result<Response<proto::ListGoalsResponse>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = goals::list(&self.store, &tenant, pager.request())
-            .await
-            .map_err(ApiError::from)?;
-        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
+        let (goals, next_page_token) = self
+            .page(
+                request,
+                |r| (r.page_size, r.page_token.as_str()),
+                goals::list,
+                to_proto,
+            )
+            .await?;
         Ok(Response::new(proto::ListGoalsResponse {
-            goals: page.items.iter().map(to_proto).collect(),
+            goals,
             next_page_token,
         }))
     }
@@ -353,25 +347,24 @@ impl GoalService for Api {
         &self,
         request: Request<proto::UpdateGoalRequest>,
     ) -> Result<Response<proto::Goal>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let update = request.into_inner().try_into()?;
-        let written = goals::update(&self.store, &tenant, update, self.warning_factor())
-            .await
-            .map_err(|e| ApiError::from_resource(e, GOAL.field))?;
-        Ok(Response::new(Api::written(written)))
+        let factor = self.warning_factor();
+        let update = async |store: &_, tenant: &_, update: Checked<Update<GoalPatch>>| {
+            goals::update(store, tenant, update, factor).await
+        };
+        self.write(&GOAL, request, update, Api::written).await
     }
 
     async fn delete_goal(
         &self,
         request: Request<proto::DeleteGoalRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let delete = GOAL.delete(&req.name, &req.etag)?;
-        goals::delete(&self.store, &tenant, delete)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+        self.remove(
+            &GOAL,
+            request,
+            |r| (r.name.as_str(), r.etag.as_str()),
+            goals::delete,
+        )
+        .await
     }
 
     async fn get_goal_progress(

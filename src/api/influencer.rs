@@ -1,7 +1,7 @@
 //! InfluencerService.
 use super::Api;
-use super::convert::{self, Pager};
-use super::crud::Resource;
+use super::convert;
+use super::crud::{Resource, resource_service};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::influencer::{Influencer, TrackingValue};
@@ -10,7 +10,6 @@ use crate::engine::resources::influencers::{self, InfluencerPatch};
 use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::influencer_service_server::InfluencerService;
-use tonic::{Request, Response, Status};
 
 const INFLUENCER: Resource = Resource {
     field: "influencer",
@@ -91,13 +90,11 @@ impl TryFrom<proto::UpdateInfluencerRequest> for Checked<Update<InfluencerPatch>
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateInfluencerRequest) -> Result<Self, ApiError> {
-        let msg = INFLUENCER.required(req.influencer)?;
-        let mut problems = Problems::default();
-        let target = INFLUENCER.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, problems) = INFLUENCER.updating(
+            req.influencer,
             req.update_mask.as_ref(),
-            || set_fields(&msg),
+            |m| (m.name.as_str(), m.etag.as_str()),
+            set_fields,
         )?;
         let mask = &target.mask;
         let patch = InfluencerPatch {
@@ -114,71 +111,12 @@ impl TryFrom<proto::UpdateInfluencerRequest> for Checked<Update<InfluencerPatch>
     }
 }
 
-#[tonic::async_trait]
-impl InfluencerService for Api {
-    async fn create_influencer(
-        &self,
-        request: Request<proto::CreateInfluencerRequest>,
-    ) -> Result<Response<proto::Influencer>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let create = request.into_inner().try_into()?;
-        let stored = influencers::create(&self.store, &tenant, create)
-            .await
-            .map_err(|e| ApiError::from_resource(e, INFLUENCER.field))?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn get_influencer(
-        &self,
-        request: Request<proto::GetInfluencerRequest>,
-    ) -> Result<Response<proto::Influencer>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let id = INFLUENCER.id(&request.get_ref().name)?;
-        let stored = influencers::get(&self.store, &tenant, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn list_influencers(
-        &self,
-        request: Request<proto::ListInfluencersRequest>,
-    ) -> Result<Response<proto::ListInfluencersResponse>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = influencers::list(&self.store, &tenant, pager.request())
-            .await
-            .map_err(ApiError::from)?;
-        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
-        Ok(Response::new(proto::ListInfluencersResponse {
-            influencers: page.items.iter().map(to_proto).collect(),
-            next_page_token,
-        }))
-    }
-
-    async fn update_influencer(
-        &self,
-        request: Request<proto::UpdateInfluencerRequest>,
-    ) -> Result<Response<proto::Influencer>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let update = request.into_inner().try_into()?;
-        let stored = influencers::update(&self.store, &tenant, update)
-            .await
-            .map_err(|e| ApiError::from_resource(e, INFLUENCER.field))?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn delete_influencer(
-        &self,
-        request: Request<proto::DeleteInfluencerRequest>,
-    ) -> Result<Response<()>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let delete = INFLUENCER.delete(&req.name, &req.etag)?;
-        influencers::delete(&self.store, &tenant, delete)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+resource_service! {
+    InfluencerService for INFLUENCER, influencers, Influencer {
+        create_influencer(CreateInfluencerRequest),
+        get_influencer(GetInfluencerRequest),
+        list_influencers(ListInfluencersRequest) -> ListInfluencersResponse { influencers },
+        update_influencer(UpdateInfluencerRequest),
+        delete_influencer(DeleteInfluencerRequest),
     }
 }

@@ -1,7 +1,7 @@
 //! SegmentService.
 use super::Api;
-use super::convert::{self, Pager};
-use super::crud::Resource;
+use super::convert;
+use super::crud::{Resource, resource_service};
 use super::error::{ApiError, Problems};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
@@ -10,7 +10,6 @@ use crate::engine::resources::segments::{self, SegmentPatch};
 use crate::engine::resources::{Checked, Create, Update};
 use crate::proto;
 use crate::proto::segment_service_server::SegmentService;
-use tonic::{Request, Response, Status};
 
 const SEGMENT: Resource = Resource {
     field: "segment",
@@ -55,16 +54,14 @@ impl TryFrom<proto::UpdateSegmentRequest> for Checked<Update<SegmentPatch>> {
     type Error = ApiError;
 
     fn try_from(req: proto::UpdateSegmentRequest) -> Result<Self, ApiError> {
-        let msg = SEGMENT.required(req.segment)?;
-        let mut problems = Problems::default();
-        let target = SEGMENT.target(
-            &mut problems,
-            (&msg.name, &msg.etag),
+        let (msg, target, problems) = SEGMENT.updating(
+            req.segment,
             req.update_mask.as_ref(),
-            || {
+            |m| (m.name.as_str(), m.etag.as_str()),
+            |m| {
                 [
-                    ("display_name", !msg.display_name.is_empty()),
-                    ("rule", !msg.rule.is_empty()),
+                    ("display_name", !m.display_name.is_empty()),
+                    ("rule", !m.rule.is_empty()),
                 ]
                 .into_iter()
                 .filter_map(|(f, set)| set.then_some(f))
@@ -82,71 +79,12 @@ impl TryFrom<proto::UpdateSegmentRequest> for Checked<Update<SegmentPatch>> {
     }
 }
 
-#[tonic::async_trait]
-impl SegmentService for Api {
-    async fn create_segment(
-        &self,
-        request: Request<proto::CreateSegmentRequest>,
-    ) -> Result<Response<proto::Segment>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let create = request.into_inner().try_into()?;
-        let stored = segments::create(&self.store, &tenant, create)
-            .await
-            .map_err(|e| ApiError::from_resource(e, SEGMENT.field))?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn get_segment(
-        &self,
-        request: Request<proto::GetSegmentRequest>,
-    ) -> Result<Response<proto::Segment>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let id = SEGMENT.id(&request.get_ref().name)?;
-        let stored = segments::get(&self.store, &tenant, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn list_segments(
-        &self,
-        request: Request<proto::ListSegmentsRequest>,
-    ) -> Result<Response<proto::ListSegmentsResponse>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let pager = Pager::new(req.page_size, &req.page_token, &[])?;
-        let page = segments::list(&self.store, &tenant, pager.request())
-            .await
-            .map_err(ApiError::from)?;
-        let next_page_token = pager.next_token(&page, page.items.last().map(|s| s.id.as_str()));
-        Ok(Response::new(proto::ListSegmentsResponse {
-            segments: page.items.iter().map(to_proto).collect(),
-            next_page_token,
-        }))
-    }
-
-    async fn update_segment(
-        &self,
-        request: Request<proto::UpdateSegmentRequest>,
-    ) -> Result<Response<proto::Segment>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let update = request.into_inner().try_into()?;
-        let stored = segments::update(&self.store, &tenant, update)
-            .await
-            .map_err(|e| ApiError::from_resource(e, SEGMENT.field))?;
-        Ok(Response::new(to_proto(&stored)))
-    }
-
-    async fn delete_segment(
-        &self,
-        request: Request<proto::DeleteSegmentRequest>,
-    ) -> Result<Response<()>, Status> {
-        let tenant = self.tenant(&request).await?;
-        let req = request.get_ref();
-        let delete = SEGMENT.delete(&req.name, &req.etag)?;
-        segments::delete(&self.store, &tenant, delete)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(()))
+resource_service! {
+    SegmentService for SEGMENT, segments, Segment {
+        create_segment(CreateSegmentRequest),
+        get_segment(GetSegmentRequest),
+        list_segments(ListSegmentsRequest) -> ListSegmentsResponse { segments },
+        update_segment(UpdateSegmentRequest),
+        delete_segment(DeleteSegmentRequest),
     }
 }

@@ -4,10 +4,11 @@
 //! a time), the KPI engine they and live answers use (`compute`: loads the parts a period
 //! needs through storage and asks each KPI family of `kpi` for its values), the snapshot
 //! queries (`query`: which keys a tenant has, stored snapshots or live values, whether a
-//! value is final), goal tracking (`goals`), the feeds watchers follow (`feed`), the
-//! follower flags of a scope (`follower_flags`), the create, update and delete of the
-//! revisioned resources (`resources`) and the operator's provisioning of tenants,
-//! settings and API keys (`tenants`).
+//! value is final), the rows clients push, checked against the tenant's data and written
+//! (`ingest`), goal tracking (`goals`), the feeds watchers follow (`feed`), the follower
+//! flags of a scope (`follower_flags`), the create, update and delete of the revisioned
+//! resources (`resources`) and the operator's provisioning of tenants, settings and API
+//! keys (`tenants`).
 //!
 //! Data flows one way: `api` converts a request into `kpi`/`domain` types and calls one
 //! function here; this layer reads and writes through `storage` and computes with `kpi`;
@@ -16,6 +17,7 @@ mod compute;
 mod feed;
 mod follower_flags;
 mod goals;
+pub(crate) mod ingest;
 pub mod query;
 mod recompute;
 pub(crate) mod resources;

@@ -1,7 +1,7 @@
 //! Custom KPIs and pushed metrics against the rest of the tenant's KPIs (KPIS.md: custom
 //! KPIs and pushed metrics, scopes, recomputation): one name space without collisions,
 //! finality and nightly recomputation through cohort inputs, and names that do not apply.
-use crate::helpers::{TestApp, bad_fields};
+use crate::helpers::{TestApp, bad_fields, create_channel, create_custom_kpi};
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use std::time::Duration;
 use tally::proto::job_service_client::JobServiceClient;
@@ -42,38 +42,7 @@ async fn world(app: &TestApp) {
         }))
         .await
         .unwrap();
-    app.channels()
-        .create_channel(app.req(CreateChannelRequest {
-            channel_id: "anna-ig".into(),
-            channel: Some(Channel {
-                display_name: "anna-ig".into(),
-                platform: Platform::Instagram as i32,
-                owner: "influencers/anna".into(),
-                account_id: "anna-ig".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-}
-
-async fn create_custom(
-    app: &TestApp,
-    id: &str,
-    formula: &str,
-) -> Result<tonic::Response<KpiDefinition>, tonic::Status> {
-    app.kpis()
-        .create_kpi_definition(app.req(CreateKpiDefinitionRequest {
-            kpi_definition_id: id.into(),
-            kpi_definition: Some(KpiDefinition {
-                display_name: id.into(),
-                unit: "ratio".into(),
-                formula: formula.into(),
-                ..Default::default()
-            }),
-        }))
-        .await
+    create_channel(app, "anna-ig", Platform::Instagram, "influencers/anna").await;
 }
 
 async fn push(app: &TestApp, key: &str, scope: &str, day: NaiveDate, value: f64) -> IngestResponse {
@@ -240,10 +209,10 @@ async fn a_metric_key_and_a_custom_kpi_id_never_share_a_snapshot_key(app: TestAp
     // Metric first, then a custom KPI of that id: refused, naming the id.
     let pushed = push(&app, "brand_searches", "tenant", y, 7.0).await;
     assert_eq!(pushed.rejected_count, 0, "{:?}", pushed.rejected);
-    let refused = create_custom(&app, "brand_searches", "likes * 2").await;
+    let refused = create_custom_kpi(&app, "brand_searches", "likes * 2").await;
     assert_eq!(bad_fields(refused), ["kpi_definition_id"]);
     // Custom KPI first, then a metric of that id: the row is refused, naming its key.
-    create_custom(&app, "reach_score", "likes * 2")
+    create_custom_kpi(&app, "reach_score", "likes * 2")
         .await
         .unwrap();
     let pushed = push(&app, "reach_score", "tenant", y, 9.0).await;
@@ -282,13 +251,13 @@ async fn custom_kpis_over_cohorts_stay_open_for_the_returning_window(app: TestAp
         ],
     )
     .await;
-    create_custom(&app, "loyalty", "returning_buyer_rate / 100")
+    create_custom_kpi(&app, "loyalty", "returning_buyer_rate / 100")
         .await
         .unwrap();
-    create_custom(&app, "loyalty_x2", "loyalty * 2")
+    create_custom_kpi(&app, "loyalty_x2", "loyalty * 2")
         .await
         .unwrap();
-    create_custom(&app, "orders_x2", "attributed_orders * 2")
+    create_custom_kpi(&app, "orders_x2", "attributed_orders * 2")
         .await
         .unwrap();
     for day in [old, d, y] {
@@ -327,10 +296,10 @@ async fn late_orders_recompute_custom_kpis_over_cohorts(app: TestApp) {
     let y = yesterday();
     let d = y - Days::new(10);
     orders(&app, vec![("o1", "c-1", d, &["ANNA10"])]).await;
-    create_custom(&app, "loyalty", "returning_buyer_rate / 100")
+    create_custom_kpi(&app, "loyalty", "returning_buyer_rate / 100")
         .await
         .unwrap();
-    create_custom(&app, "loyalty_x2", "loyalty * 2")
+    create_custom_kpi(&app, "loyalty_x2", "loyalty * 2")
         .await
         .unwrap();
     compute(&app, d, y).await;
@@ -360,10 +329,10 @@ async fn late_orders_recompute_custom_kpis_over_cohorts(app: TestApp) {
 async fn custom_kpis_are_refused_where_an_input_does_not_apply(app: TestApp) {
     world(&app).await;
     let y = yesterday();
-    create_custom(&app, "revenue_per_post", "attributed_revenue / posts")
+    create_custom_kpi(&app, "revenue_per_post", "attributed_revenue / posts")
         .await
         .unwrap();
-    create_custom(&app, "double_rpp", "revenue_per_post * 2")
+    create_custom_kpi(&app, "double_rpp", "revenue_per_post * 2")
         .await
         .unwrap();
     compute(&app, y, y).await;

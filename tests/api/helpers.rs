@@ -551,3 +551,107 @@ pub async fn influencer_with_channels(
             .expect("create channel");
     }
 }
+
+/// Creates, through the API, influencer `id` (named `id`) with one discount code and one
+/// tracking value (`utm_source`, and `utm_campaign` where not empty).
+pub async fn create_tracked_influencer(
+    app: &TestApp,
+    id: &str,
+    code: &str,
+    source: &str,
+    campaign: &str,
+) {
+    use tally::proto::{CreateInfluencerRequest, Influencer, TrackingValue};
+    app.influencers()
+        .create_influencer(app.req(CreateInfluencerRequest {
+            influencer_id: id.into(),
+            influencer: Some(Influencer {
+                display_name: id.into(),
+                discount_codes: vec![code.into()],
+                tracking_values: vec![TrackingValue {
+                    utm_source: source.into(),
+                    utm_campaign: campaign.into(),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+}
+
+/// Creates, through the API, channel `id` (named `id`, its id as account id) on
+/// `platform`, owned by `owner` (`influencers/{id}`, or empty for the brand).
+pub async fn create_channel(
+    app: &TestApp,
+    id: &str,
+    platform: tally::proto::Platform,
+    owner: &str,
+) {
+    use tally::proto::{Channel, CreateChannelRequest};
+    app.channels()
+        .create_channel(app.req(CreateChannelRequest {
+            channel_id: id.into(),
+            channel: Some(Channel {
+                display_name: id.into(),
+                platform: platform as i32,
+                owner: owner.into(),
+                account_id: id.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+}
+
+/// Creates, through the API, segment `id` named `display_name` with `rule`.
+pub async fn create_segment(app: &TestApp, id: &str, display_name: &str, rule: &str) {
+    use tally::proto::{CreateSegmentRequest, Segment};
+    app.segments()
+        .create_segment(app.req(CreateSegmentRequest {
+            segment_id: id.into(),
+            segment: Some(Segment {
+                display_name: display_name.into(),
+                rule: rule.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+}
+
+/// Asks the API to create custom KPI `id` (named `id`, unit `ratio`) with `formula`.
+pub async fn create_custom_kpi(
+    app: &TestApp,
+    id: &str,
+    formula: &str,
+) -> Result<tonic::Response<tally::proto::KpiDefinition>, Status> {
+    use tally::proto::{CreateKpiDefinitionRequest, KpiDefinition};
+    app.kpis()
+        .create_kpi_definition(app.req(CreateKpiDefinitionRequest {
+            kpi_definition_id: id.into(),
+            kpi_definition: Some(KpiDefinition {
+                display_name: id.into(),
+                unit: "ratio".into(),
+                formula: formula.into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+}
+
+/// The influencers the API lists for a call with `key`.
+pub async fn list_influencers_with(
+    app: &TestApp,
+    key: &str,
+) -> Result<tally::proto::ListInfluencersResponse, Status> {
+    app.influencers()
+        .list_influencers(with_key(
+            tally::proto::ListInfluencersRequest::default(),
+            key,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}

@@ -1,6 +1,8 @@
 //! KPI values on small hand-computed data sets, through the real API on both databases.
 //! Each expected number is worked out in the comment beside it from KPIS.md.
-use crate::helpers::{TestApp, bad_fields};
+use crate::helpers::{
+    TestApp, bad_fields, create_channel, create_segment, create_tracked_influencer,
+};
 use ::tally::proto::google::r#type::Date;
 use ::tally::proto::*;
 
@@ -86,51 +88,15 @@ fn close(actual: (Option<f64>, String), expected: f64) {
     );
 }
 
-async fn influencer(app: &TestApp, id: &str, code: &str, source: &str, campaign: &str) {
-    app.influencers()
-        .create_influencer(app.req(CreateInfluencerRequest {
-            influencer_id: id.into(),
-            influencer: Some(Influencer {
-                display_name: id.into(),
-                discount_codes: vec![code.into()],
-                tracking_values: vec![TrackingValue {
-                    utm_source: source.into(),
-                    utm_campaign: campaign.into(),
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-}
-
-async fn channel(app: &TestApp, id: &str, platform: Platform, owner: &str) {
-    app.channels()
-        .create_channel(app.req(CreateChannelRequest {
-            channel_id: id.into(),
-            channel: Some(Channel {
-                display_name: id.into(),
-                platform: platform as i32,
-                owner: owner.into(),
-                account_id: id.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-}
-
 /// anna (code ANNA10, instagram/anna) with anna-ig and anna-tt; bob (BOB5, instagram/any)
 /// with bob-x; the brand's brand-ig.
 async fn world(app: &TestApp) {
-    influencer(app, "anna", "ANNA10", "instagram", "anna").await;
-    influencer(app, "bob", "BOB5", "instagram", "").await;
-    channel(app, "anna-ig", Platform::Instagram, "influencers/anna").await;
-    channel(app, "anna-tt", Platform::Tiktok, "influencers/anna").await;
-    channel(app, "bob-x", Platform::X, "influencers/bob").await;
-    channel(app, "brand-ig", Platform::Instagram, "").await;
+    create_tracked_influencer(app, "anna", "ANNA10", "instagram", "anna").await;
+    create_tracked_influencer(app, "bob", "BOB5", "instagram", "").await;
+    create_channel(app, "anna-ig", Platform::Instagram, "influencers/anna").await;
+    create_channel(app, "anna-tt", Platform::Tiktok, "influencers/anna").await;
+    create_channel(app, "bob-x", Platform::X, "influencers/bob").await;
+    create_channel(app, "brand-ig", Platform::Instagram, "").await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -544,7 +510,7 @@ async fn days_follow_the_tenants_time_zone(app: TestApp) {
         .unwrap();
     let (_, key) = app.store.create_api_key("ams").await.unwrap();
     let ams = app.with_key(key);
-    influencer(&ams, "anna", "ANNA10", "instagram", "anna").await;
+    create_tracked_influencer(&ams, "anna", "ANNA10", "instagram", "anna").await;
     // 23:59 and 00:01 local time (UTC+1 in March).
     let rows = vec![
         order(
@@ -721,18 +687,7 @@ async fn web_kpis_and_days_without_traffic(app: TestApp) {
     );
 
     // Segments on web rows: only age, country and is_customer exist there.
-    app.segments()
-        .create_segment(app.req(CreateSegmentRequest {
-            segment_id: "young".into(),
-            segment: Some(Segment {
-                display_name: "25 to 30".into(),
-                rule: "age between 25 and 30".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    create_segment(&app, "young", "25 to 30", "age between 25 and 30").await;
     // Tenant: 20 (age 27) + 100 (age 28); anna: 20; the 3rd's row has no age.
     let young = |scope: &'static str, first, last| {
         let app = &app;
@@ -857,18 +812,7 @@ async fn campaign_windows_fees_and_ratios(app: TestApp) {
 async fn audience_kpis_count_members_once_per_scope(app: TestApp) {
     world(&app).await;
     order_data(&app).await;
-    app.segments()
-        .create_segment(app.req(CreateSegmentRequest {
-            segment_id: "designers".into(),
-            segment: Some(Segment {
-                display_name: "Designers".into(),
-                rule: "bio contains \"design\"".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    create_segment(&app, "designers", "Designers", "bio contains \"design\"").await;
     let member = |channel: &str,
                   account: &str,
                   bio: &str,

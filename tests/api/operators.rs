@@ -1,7 +1,9 @@
 //! TenantService, the operator's API: every RPC, bad input per field, what a settings
 //! change may do once snapshots are stored, and the wall between the operator key and the
 //! tenants' keys. `tally admin` runs the same use cases: one test drives both.
-use crate::helpers::{TestApp, TestDb, bad_fields, expect_code, serve_options, with_key};
+use crate::helpers::{
+    TestApp, TestDb, bad_fields, expect_code, list_influencers_with, serve_options, with_key,
+};
 use prost::Message;
 use tally::proto::tenant_service_client::TenantServiceClient;
 use tally::proto::*;
@@ -61,6 +63,14 @@ async fn create_key(app: &TestApp, tenant: &str) -> CreateApiKeyResponse {
         .await
         .unwrap()
         .into_inner()
+}
+
+/// Revokes the API key `name` (`tenants/{tenant}/apiKeys/{id}`).
+async fn revoke(app: &TestApp, name: &str) -> Result<ApiKey, tonic::Status> {
+    tenants(app)
+        .revoke_api_key(op(RevokeApiKeyRequest { name: name.into() }))
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 async fn list_keys(app: &TestApp, tenant: &str) -> Vec<ApiKey> {
@@ -143,21 +153,10 @@ async fn an_operator_provisions_a_tenant_and_rotates_its_keys(db: TestDb) {
         key.name
     );
     assert!(key.create_time.is_some() && key.revoke_time.is_none());
-    let influencers = app.influencers();
-    let listed = influencers
-        .clone()
-        .list_influencers(with_key(ListInfluencersRequest::default(), &made.key))
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = list_influencers_with(&app, &made.key).await.unwrap();
     assert!(listed.influencers.is_empty());
     crate::resources::create_anna(&app).await;
-    let listed = influencers
-        .clone()
-        .list_influencers(with_key(ListInfluencersRequest::default(), &made.key))
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = list_influencers_with(&app, &made.key).await.unwrap();
     assert!(listed.influencers.is_empty(), "acme's influencer leaked");
 
     // After creation no answer carries the key's secret, nor its hash.
@@ -177,39 +176,16 @@ async fn an_operator_provisions_a_tenant_and_rotates_its_keys(db: TestDb) {
     // Rotation: a second key, then the first revoked. The first is used just before, so
     // the read cache holds it: it must still stop working at once.
     let second_key = create_key(&app, "brand-nl").await;
-    influencers
-        .clone()
-        .list_influencers(with_key(ListInfluencersRequest::default(), &made.key))
-        .await
-        .unwrap();
-    let revoked = tenants(&app)
-        .revoke_api_key(op(RevokeApiKeyRequest {
-            name: key.name.clone(),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+    list_influencers_with(&app, &made.key).await.unwrap();
+    let revoked = revoke(&app, &key.name).await.unwrap();
     assert!(revoked.revoke_time.is_some());
     expect_code(
-        influencers
-            .clone()
-            .list_influencers(with_key(ListInfluencersRequest::default(), &made.key))
-            .await,
+        list_influencers_with(&app, &made.key).await,
         Code::Unauthenticated,
     );
-    influencers
-        .clone()
-        .list_influencers(with_key(ListInfluencersRequest::default(), &second_key.key))
-        .await
-        .unwrap();
+    list_influencers_with(&app, &second_key.key).await.unwrap();
     // Revoking again changes nothing.
-    let again = tenants(&app)
-        .revoke_api_key(op(RevokeApiKeyRequest {
-            name: key.name.clone(),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = revoke(&app, &key.name).await.unwrap();
     assert_eq!(again, revoked);
     let keys = list_keys(&app, "brand-nl").await;
     assert_eq!(keys.len(), 2);
@@ -222,9 +198,7 @@ async fn an_operator_provisions_a_tenant_and_rotates_its_keys(db: TestDb) {
     // Unknown names.
     for name in ["tenants/nobody", "tenants/brand-nl/apiKeys/knothere"] {
         expect_code(
-            tenants(&app)
-                .revoke_api_key(op(RevokeApiKeyRequest { name: name.into() }))
-                .await,
+            revoke(&app, name).await,
             if name.contains("apiKeys") {
                 Code::NotFound
             } else {
@@ -723,10 +697,7 @@ async fn the_admin_commands_share_the_services_rules(db: TestDb) {
         String::from_utf8_lossy(&made.stderr)
     );
     let key = String::from_utf8(made.stdout).unwrap().trim().to_string();
-    app.influencers()
-        .list_influencers(with_key(ListInfluencersRequest::default(), &key))
-        .await
-        .unwrap();
+    list_influencers_with(&app, &key).await.unwrap();
     let seen = tenants(&app)
         .get_tenant(op(GetTenantRequest {
             name: "tenants/shop-de".into(),

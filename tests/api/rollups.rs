@@ -2,7 +2,9 @@
 //! recompute runs, other periods composed from stored days) equal a live computation from
 //! observations, for every KPI, scope, segment and granularity of a generated data set;
 //! recomputing a day updates its stored week and month.
-use crate::helpers::TestApp;
+use crate::helpers::{
+    TestApp, create_channel, create_custom_kpi, create_segment, create_tracked_influencer,
+};
 use ::tally::proto::google::r#type::Date;
 use ::tally::proto::*;
 use chrono::{Datelike, NaiveDate};
@@ -65,55 +67,16 @@ async fn structure(app: &TestApp) {
         ("bob", "BOB5", "instagram", ""),
         ("cleo", "CLEO", "tiktok", "cleo"),
     ] {
-        app.influencers()
-            .create_influencer(app.req(CreateInfluencerRequest {
-                influencer_id: id.into(),
-                influencer: Some(Influencer {
-                    display_name: id.into(),
-                    discount_codes: vec![code.into()],
-                    tracking_values: vec![TrackingValue {
-                        utm_source: source.into(),
-                        utm_campaign: campaign.into(),
-                    }],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+        create_tracked_influencer(app, id, code, source, campaign).await;
     }
     for (id, platform, owner) in CHANNELS {
-        app.channels()
-            .create_channel(app.req(CreateChannelRequest {
-                channel_id: id.into(),
-                channel: Some(Channel {
-                    display_name: id.into(),
-                    platform: platform as i32,
-                    owner: owner.into(),
-                    account_id: id.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+        create_channel(app, id, platform, owner).await;
     }
     for (id, rule) in [
         ("designers", "bio contains \"design\""),
         ("adults", "age >= 25"),
     ] {
-        app.segments()
-            .create_segment(app.req(CreateSegmentRequest {
-                segment_id: id.into(),
-                segment: Some(Segment {
-                    display_name: id.into(),
-                    rule: rule.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+        create_segment(app, id, id, rule).await;
     }
     // winter ends before the recomputed days (its order tail reaches into them), spring
     // lies inside them with a giveaway, summer runs past their end.
@@ -178,18 +141,7 @@ async fn customs(app: &TestApp) {
         ("loyal_twice", "returning_buyer_rate * 2"),
         ("revenue_less_fees", "attributed_revenue - fees"),
     ] {
-        app.kpis()
-            .create_kpi_definition(app.req(CreateKpiDefinitionRequest {
-                kpi_definition_id: id.into(),
-                kpi_definition: Some(KpiDefinition {
-                    display_name: id.into(),
-                    unit: "ratio".into(),
-                    formula: formula.into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap();
+        create_custom_kpi(app, id, formula).await.unwrap();
     }
 }
 
