@@ -231,6 +231,34 @@ pub enum CliError {
     },
 }
 
+/// Prints a failed command's error once. With JSON logs, one log event that collectors
+/// parse; otherwise one plain `error: …` line on stderr, `error:` in red only on a terminal.
+pub fn print_error(error: &CliError, format: crate::config::LogFormat) {
+    use std::io::IsTerminal;
+    match format {
+        crate::config::LogFormat::Json => tracing::error!(error = %error, "command failed"),
+        crate::config::LogFormat::Pretty => {
+            if crate::telemetry::colour(std::io::stderr().is_terminal()) {
+                eprintln!("\x1b[1;31merror:\x1b[0m {error}");
+            } else {
+                eprintln!("error: {error}");
+            }
+        }
+    }
+}
+
+/// The log filter a command starts with: the settings' own, except that `tally demo` at
+/// the default level leaves out the migrations' lines (one per migration, before the
+/// summary the analyst reads). `TALLY_LOG` still shows them.
+pub fn log_filter(cli: &Cli, settings: &Settings) -> String {
+    let default = Settings::default().log;
+    if matches!(cli.command, Command::Demo) && settings.log == default {
+        format!("{default},sea_orm_migration=warn")
+    } else {
+        settings.log.clone()
+    }
+}
+
 /// A tenant id made from a display name: lowercase letters and digits joined by `-`.
 fn slug(name: &str) -> String {
     let mut slug = String::new();
@@ -297,14 +325,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     crate::demo::DemoError::Job(e) => CliError::Job(e),
                 })?;
             print!("{demo}");
-            println!(
-                "  serving gRPC on {} until Ctrl-C; try:",
-                settings.listen_addr
-            );
-            println!(
-                "  grpcurl -plaintext -H 'authorization: Bearer {}' {} tally.v1.JobService/ListJobRuns",
-                demo.key, settings.listen_addr
-            );
+            print!("{}", demo.next_steps(settings.listen_addr));
             serve_jobs(&settings, jobs).await
         }
         Command::RunJob {
