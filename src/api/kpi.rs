@@ -124,6 +124,7 @@ fn value_to_proto(answer: &Answer) -> proto::KpiValue {
         definition_version: answer.definition_version,
         run_id: answer.run_id.clone(),
         r#final: answer.is_final,
+        partial: answer.partial,
     }
 }
 

@@ -229,7 +229,7 @@ macro_rules! ga4_days {
     };
 }
 
-static CATALOGUE: [KpiDefinition; 35] = [
+static CATALOGUE: [KpiDefinition; 37] = [
     // ---- Social (from channel day stats and interactions) ----
     KpiDefinition {
         id: "followers",
@@ -412,6 +412,21 @@ static CATALOGUE: [KpiDefinition; 35] = [
         version: 1,
     },
     KpiDefinition {
+        id: "ipm_per_post",
+        tier: Tier::Composite,
+        unit: "per_mille",
+        description: concat!(
+            "Interactions per post per mille: comments and likes per post published in the period, per thousand followers. Conversocial's published IPM; it does not grow with the period's length, so it compares across periods and accounts.",
+            instagram_days!()
+        ),
+        formula: "((comments + likes) / posts) / (followers / 1000), sums over P, followers at last",
+        objectives: &[Engagement],
+        segment: SegmentUse::None,
+        scopes: ALL_SCOPES,
+        approximate: Some(YOUTUBE_FOLLOWERS),
+        version: 1,
+    },
+    KpiDefinition {
         id: "engagement_rate",
         tier: Tier::Composite,
         unit: "percent",
@@ -420,6 +435,21 @@ static CATALOGUE: [KpiDefinition; 35] = [
             instagram_days!()
         ),
         formula: "100 × (likes + comments + shares) / followers, sums over P, followers at last",
+        objectives: &[Engagement, BrandAwareness],
+        segment: SegmentUse::None,
+        scopes: ALL_SCOPES,
+        approximate: Some(YOUTUBE_FOLLOWERS),
+        version: 1,
+    },
+    KpiDefinition {
+        id: "engagement_rate_per_post",
+        tier: Tier::Composite,
+        unit: "percent",
+        description: concat!(
+            "Likes, comments and shares per post published in the period, as a percentage of followers: the engagement rate by followers per post that analysts compare across creators (typically single-digit percent). It does not grow with the period's length.",
+            instagram_days!()
+        ),
+        formula: "100 × ((likes + comments + shares) / posts) / followers, sums over P, followers at last",
         objectives: &[Engagement, BrandAwareness],
         segment: SegmentUse::None,
         scopes: ALL_SCOPES,
@@ -791,12 +821,16 @@ static SUGGESTIONS: [(Objective, &[(&str, &str)]); 5] = [
         Engagement,
         &[
             (
-                "engagement_rate",
-                "Likes, comments and shares relative to followers is the standard, size-independent engagement measure.",
+                "engagement_rate_per_post",
+                "Likes, comments and shares per post relative to followers is the standard engagement measure, comparable across creators and periods of any length.",
             ),
             (
-                "ipm",
-                "Interactions per thousand followers shows how active the audience is relative to its size.",
+                "ipm_per_post",
+                "Interactions per post per thousand followers shows how active the audience is relative to its size, whatever the period's length.",
+            ),
+            (
+                "engagement_rate",
+                "Likes, comments and shares relative to followers over the period; it grows with the period's length, so compare equal periods.",
             ),
             (
                 "comments_per_post",
@@ -849,7 +883,7 @@ mod tests {
     use std::collections::HashSet;
 
     /// The authoritative id list, in catalogue order.
-    const EXPECTED_IDS: [&str; 35] = [
+    const EXPECTED_IDS: [&str; 37] = [
         "followers",
         "posts",
         "follower_growth",
@@ -863,7 +897,9 @@ mod tests {
         "shares_per_day",
         "comments_per_post",
         "ipm",
+        "ipm_per_post",
         "engagement_rate",
+        "engagement_rate_per_post",
         "social_visitors",
         "influencer_visitors",
         "influencer_new_visitors",
@@ -920,7 +956,7 @@ mod tests {
         assert_eq!(ids, EXPECTED_IDS);
         let unique: HashSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "duplicate ids");
-        assert_eq!(catalogue().len(), 35);
+        assert_eq!(catalogue().len(), 37);
     }
 
     #[test]
@@ -965,7 +1001,8 @@ mod tests {
     fn kpis_read_from_instagram_insights_or_ga4_name_the_zone_of_their_day() {
         for id in split(
             "shares, comments, likes, link_clicks, views, shares_per_day, comments_per_post, \
-             ipm, engagement_rate, cost_per_engagement, cpm",
+             ipm, ipm_per_post, engagement_rate, engagement_rate_per_post, cost_per_engagement, \
+             cpm",
         ) {
             let k = find(id).unwrap();
             assert!(
@@ -1005,7 +1042,10 @@ mod tests {
                  shares_per_day, comments_per_post"
             )
         );
-        assert_eq!(by_tier(Tier::Composite), split("ipm, engagement_rate"));
+        assert_eq!(
+            by_tier(Tier::Composite),
+            split("ipm, ipm_per_post, engagement_rate, engagement_rate_per_post")
+        );
         assert_eq!(
             by_tier(Tier::Business),
             split(
@@ -1047,6 +1087,7 @@ mod tests {
         for id in [
             "follower_growth_pct",
             "engagement_rate",
+            "engagement_rate_per_post",
             "returning_buyer_rate",
         ] {
             assert_eq!(unit(id), "percent", "{id}");
@@ -1055,6 +1096,7 @@ mod tests {
         assert_eq!(unit("comments_per_post"), "ratio");
         assert_eq!(unit("roas"), "ratio");
         assert_eq!(unit("ipm"), "per_mille");
+        assert_eq!(unit("ipm_per_post"), "per_mille");
         assert_eq!(unit("social_visitors"), "sessions");
         for id in [
             "influencer_visitors",
@@ -1096,7 +1138,7 @@ mod tests {
         let at_channel: HashSet<&str> = ids_where(|k| k.applies_to(ScopeKind::Channel))
             .into_iter()
             .collect();
-        let social: HashSet<&str> = EXPECTED_IDS[..14].iter().copied().collect();
+        let social: HashSet<&str> = EXPECTED_IDS[..16].iter().copied().collect();
         let audience_not_target = split(
             "segment_followers, segment_shares, segment_mentions, followers_became_customers",
         );
@@ -1112,6 +1154,8 @@ mod tests {
         assert!(!applies("target_audience_growth"));
         assert!(applies("likes"));
         assert!(applies("engagement_rate"));
+        assert!(applies("engagement_rate_per_post"));
+        assert!(applies("ipm_per_post"));
         assert!(applies("segment_shares"));
         assert!(applies("followers_became_customers"));
     }
@@ -1152,7 +1196,7 @@ mod tests {
         let first = |o: Objective| suggest(o)[0].0.id;
         assert_eq!(first(Objective::LoyalCustomers), "returning_buyer_rate");
         assert_eq!(first(Objective::NewAudience), "target_audience_visitors");
-        assert_eq!(first(Objective::Engagement), "engagement_rate");
+        assert_eq!(first(Objective::Engagement), "engagement_rate_per_post");
         assert_eq!(first(Objective::Revenue), "roas");
     }
 
@@ -1195,7 +1239,9 @@ mod tests {
             "follower_growth",
             "follower_growth_pct",
             "ipm",
+            "ipm_per_post",
             "engagement_rate",
+            "engagement_rate_per_post",
             "target_audience_visitors",
         ] {
             assert!(find(id).unwrap().approximate.is_some(), "{id}");

@@ -66,6 +66,9 @@ pub struct Answer {
     pub definition_version: i32,
     /// Whether it can no longer change.
     pub is_final: bool,
+    /// Whether its period is partial: a week or month clipped by the requested range, or
+    /// reaching past the newest computed day (KPIS.md: days, periods).
+    pub partial: bool,
 }
 
 /// The definition version of a KPI now: a built-in's, or 1.
@@ -100,6 +103,7 @@ pub fn day_answers<'a>(
         let cohort = day.cohort_kpis.contains(&c.key.kpi);
         Answer {
             is_final: is_final(&c, newest, settings, cohort),
+            partial: c.period.is_partial(Granularity::Day, newest),
             definition_version: definition_version(&c.key.kpi),
             run_id: day.run_id.clone(),
             computed: c,
@@ -337,6 +341,7 @@ impl<'a> Query<'a> {
             if let Some(snapshot) = stored.next_if(|s| s.computed.period.first == p.first) {
                 answers.push(Answer {
                     is_final: is_final(&snapshot.computed, newest, &tenant.settings, cohort),
+                    partial: p.is_partial(granularity, newest),
                     computed: snapshot.computed,
                     run_id: snapshot.run_id,
                     definition_version: snapshot.definition_version,
@@ -352,6 +357,7 @@ impl<'a> Query<'a> {
             for c in engine.compute(std::slice::from_ref(key), p).await? {
                 answers.push(Answer {
                     is_final: is_final(&c, newest, &tenant.settings, cohort),
+                    partial: p.is_partial(granularity, newest),
                     definition_version: definition_version(&c.key.kpi),
                     run_id: String::new(),
                     computed: c,
@@ -398,6 +404,7 @@ impl<'a> Query<'a> {
             {
                 answers.push(Answer {
                     is_final: is_final(&snapshot.computed, newest, &tenant.settings, cohort),
+                    partial: p.is_partial(granularity, newest),
                     computed: snapshot.computed,
                     run_id: snapshot.run_id,
                     definition_version: snapshot.definition_version,
@@ -420,6 +427,7 @@ impl<'a> Query<'a> {
             };
             answers.push(Answer {
                 is_final: is_final(&computed, newest, &tenant.settings, cohort),
+                partial: p.is_partial(granularity, newest),
                 definition_version: definition_version(&computed.key.kpi),
                 run_id: String::new(),
                 computed,
@@ -438,6 +446,7 @@ impl<'a> Query<'a> {
             .await?;
         Ok(stored.map(|s| Answer {
             is_final: is_final(&s.computed, newest, &self.tenant.settings, cohort),
+            partial: s.computed.period.is_partial(Granularity::Day, newest),
             computed: s.computed,
             run_id: s.run_id,
             definition_version: s.definition_version,

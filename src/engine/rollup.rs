@@ -293,6 +293,8 @@ impl<'a> Rollups<'a> {
             "comments_per_post" => &["comments", "posts"],
             "ipm" => &["comments", "likes", "posts", "followers"],
             "engagement_rate" => &["comments", "likes", "shares", "followers"],
+            "ipm_per_post" => &["comments", "likes", "posts", "followers"],
+            "engagement_rate_per_post" => &["comments", "likes", "shares", "posts", "followers"],
             "roas" => &["attributed_revenue", "fees"],
             _ => &[],
         };
@@ -319,16 +321,25 @@ impl<'a> Rollups<'a> {
                     )
                 }
             }
-            "ipm" | "engagement_rate" => {
+            "ipm" | "engagement_rate" | "ipm_per_post" | "engagement_rate_per_post" => {
                 let (comments, likes) = (sum_of!("comments"), sum_of!("likes"));
                 let Some(followers) = self.values(key, "followers", period).await? else {
                     return Ok(None);
                 };
                 let followers = level(&followers);
-                let (value, n, d) = if key.kpi == "ipm" {
-                    social::ipm(comments, likes, sum_of!("posts"), followers)
-                } else {
-                    social::engagement_rate(likes, comments, sum_of!("shares"), followers)
+                let (value, n, d) = match key.kpi.as_str() {
+                    "ipm" => social::ipm(comments, likes, sum_of!("posts"), followers),
+                    "ipm_per_post" => {
+                        social::ipm_per_post(comments, likes, sum_of!("posts"), followers)
+                    }
+                    "engagement_rate_per_post" => social::engagement_rate_per_post(
+                        likes,
+                        comments,
+                        sum_of!("shares"),
+                        sum_of!("posts"),
+                        followers,
+                    ),
+                    _ => social::engagement_rate(likes, comments, sum_of!("shares"), followers),
                 };
                 with_parts(value, n, d)
             }

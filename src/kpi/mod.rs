@@ -69,7 +69,7 @@ mod tests {
             (RollUp::Distinct, "code_buyers"),
             (
                 RollUp::Ratio,
-                "shares_per_day, comments_per_post, ipm, engagement_rate, returning_buyer_rate, profit_per_visitor, roas, cost_per_engagement, cpm",
+                "shares_per_day, comments_per_post, ipm, ipm_per_post, engagement_rate, engagement_rate_per_post, returning_buyer_rate, profit_per_visitor, roas, cost_per_engagement, cpm",
             ),
             (RollUp::Change, "target_audience_growth"),
         ];

@@ -101,6 +101,34 @@ impl Period {
     }
 }
 
+impl Granularity {
+    /// Days of the whole week or month that begins the periods starting on `first`
+    /// (7, or the month's days); None for DAY and RANGE, which a range never clips.
+    fn full_days(self, first: NaiveDate) -> Option<i64> {
+        match self {
+            Granularity::Day | Granularity::Range => None,
+            Granularity::Week => Some(7),
+            Granularity::Month => {
+                let start = first.with_day(1)?;
+                let next = start.checked_add_months(chrono::Months::new(1))?;
+                Some((next - start).num_days())
+            }
+        }
+    }
+}
+
+impl Period {
+    /// Whether a period of `granularity` is partial (KPIS.md: days, periods): a week or
+    /// month clipped by the requested range, or any period reaching past `newest`, the
+    /// newest computed day. With no computed day every period reaches past it.
+    pub fn is_partial(&self, granularity: Granularity, newest: Option<NaiveDate>) -> bool {
+        let clipped = granularity
+            .full_days(self.first)
+            .is_some_and(|full| self.days() < full);
+        clipped || newest.is_none_or(|newest| self.last > newest)
+    }
+}
+
 impl std::fmt::Display for Period {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "[{}, {}]", self.first, self.last)
@@ -171,6 +199,40 @@ mod tests {
         assert_eq!(december[0].last, d(2026, 12, 31));
         assert_eq!(range.split(Granularity::Range), [range]);
         assert_eq!(range.split(Granularity::Day).len() as i64, range.days());
+    }
+
+    #[test]
+    fn partial_periods_are_clipped_weeks_and_months_or_reach_past_the_newest_day() {
+        let newest = Some(d(2026, 3, 31));
+        // 2026-03-04 is a Wednesday: its week is clipped at the range's start.
+        let range = Period::new(d(2026, 3, 4), d(2026, 3, 17)).unwrap();
+        let weeks = range.split(Granularity::Week);
+        let partial: Vec<bool> = weeks
+            .iter()
+            .map(|w| w.is_partial(Granularity::Week, newest))
+            .collect();
+        assert_eq!(partial, [true, false, true]);
+        // February 2026 has 28 days: whole; March clipped at the range's end.
+        let months = Period::new(d(2026, 2, 1), d(2026, 3, 30))
+            .unwrap()
+            .split(Granularity::Month);
+        assert!(!months[0].is_partial(Granularity::Month, newest));
+        assert!(months[1].is_partial(Granularity::Month, newest));
+        // A leap February is whole at 29 days, not at 28.
+        let leap = Period::new(d(2028, 2, 1), d(2028, 2, 28)).unwrap();
+        assert!(leap.is_partial(Granularity::Month, Some(d(2028, 3, 1))));
+        let leap = Period::new(d(2028, 2, 1), d(2028, 2, 29)).unwrap();
+        assert!(!leap.is_partial(Granularity::Month, Some(d(2028, 3, 1))));
+        // A whole week or month reaching past the newest day.
+        let week = Period::new(d(2026, 3, 30), d(2026, 4, 5)).unwrap();
+        assert!(week.is_partial(Granularity::Week, newest));
+        assert!(!week.is_partial(Granularity::Week, Some(d(2026, 4, 5))));
+        // DAY and RANGE only by the newest day; nothing computed: every period.
+        assert!(!Period::day(d(2026, 3, 31)).is_partial(Granularity::Day, newest));
+        assert!(Period::day(d(2026, 4, 1)).is_partial(Granularity::Day, newest));
+        assert!(!range.is_partial(Granularity::Range, newest));
+        assert!(range.is_partial(Granularity::Range, Some(d(2026, 3, 16))));
+        assert!(range.is_partial(Granularity::Range, None));
     }
 
     #[test]

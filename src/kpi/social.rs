@@ -160,6 +160,38 @@ pub fn engagement_rate(
     )
 }
 
+/// `ipm_per_post`: ((comments + likes) / posts) / (followers / 1000). The composite rule
+/// covers the numerator only: `posts` divides, and each division, left first, follows the
+/// ratio rule. The parts are the interactions per post and followers / 1000.
+pub fn ipm_per_post(
+    comments: Value,
+    likes: Value,
+    posts: Value,
+    followers: Value,
+) -> (Value, Value, Value) {
+    let per_post = ratio(composite_sum(&[comments, likes]), posts);
+    let denominator = followers.map(|f| f / 1000.0);
+    (ratio(per_post, denominator), per_post, denominator)
+}
+
+/// `engagement_rate_per_post`: 100 × ((likes + comments + shares) / posts) / followers,
+/// the composite rule and the divisions as in [`ipm_per_post`]. The parts are the
+/// interactions per post and the followers, as `engagement_rate`'s.
+pub fn engagement_rate_per_post(
+    likes: Value,
+    comments: Value,
+    shares: Value,
+    posts: Value,
+    followers: Value,
+) -> (Value, Value, Value) {
+    let per_post = ratio(composite_sum(&[likes, comments, shares]), posts);
+    (
+        ratio(per_post.map(|p| 100.0 * p), followers),
+        per_post,
+        followers,
+    )
+}
+
 /// A social KPI: the family's ids, dispatched here (KPIS.md: the catalogue, social).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kpi {
@@ -179,6 +211,10 @@ pub enum Kpi {
     Ipm,
     /// `engagement_rate`.
     EngagementRate,
+    /// `ipm_per_post`.
+    IpmPerPost,
+    /// `engagement_rate_per_post`.
+    EngagementRatePerPost,
 }
 
 impl Kpi {
@@ -195,6 +231,8 @@ impl Kpi {
             "comments_per_post" => Kpi::CommentsPerPost,
             "ipm" => Kpi::Ipm,
             "engagement_rate" => Kpi::EngagementRate,
+            "ipm_per_post" => Kpi::IpmPerPost,
+            "engagement_rate_per_post" => Kpi::EngagementRatePerPost,
             _ => return None,
         })
     }
@@ -205,9 +243,12 @@ impl Kpi {
             Kpi::Sum(_) => RollUp::Sum,
             Kpi::Followers => RollUp::Level,
             Kpi::FollowerGrowth | Kpi::FollowerGrowthPct => RollUp::Boundary,
-            Kpi::SharesPerDay | Kpi::CommentsPerPost | Kpi::Ipm | Kpi::EngagementRate => {
-                RollUp::Ratio
-            }
+            Kpi::SharesPerDay
+            | Kpi::CommentsPerPost
+            | Kpi::Ipm
+            | Kpi::EngagementRate
+            | Kpi::IpmPerPost
+            | Kpi::EngagementRatePerPost => RollUp::Ratio,
         }
     }
 }
@@ -247,14 +288,21 @@ pub fn value(kpi: Kpi, channels: &[String], w: &Window<'_>) -> Parts {
             let (comments, posts) = (field(Field::Comments), field(Field::Posts));
             with_parts(ratio(comments, posts), comments, posts)
         }
-        Kpi::Ipm | Kpi::EngagementRate => {
+        Kpi::Ipm | Kpi::EngagementRate | Kpi::IpmPerPost | Kpi::EngagementRatePerPost => {
             let comments = field(Field::Comments);
             let likes = field(Field::Likes);
             let followers = followers(channels, w.followers_last);
-            let (value, n, d) = if kpi == Kpi::Ipm {
-                ipm(comments, likes, field(Field::Posts), followers)
-            } else {
-                engagement_rate(likes, comments, field(Field::Shares), followers)
+            let (value, n, d) = match kpi {
+                Kpi::Ipm => ipm(comments, likes, field(Field::Posts), followers),
+                Kpi::IpmPerPost => ipm_per_post(comments, likes, field(Field::Posts), followers),
+                Kpi::EngagementRatePerPost => engagement_rate_per_post(
+                    likes,
+                    comments,
+                    field(Field::Shares),
+                    field(Field::Posts),
+                    followers,
+                ),
+                _ => engagement_rate(likes, comments, field(Field::Shares), followers),
             };
             with_parts(value, n, d)
         }
@@ -352,5 +400,113 @@ mod tests {
         // A not_reported part makes a plain ratio not_reported.
         assert_eq!(ratio(Ok(3.0), nr), nr);
         assert_eq!(shares_per_day(Ok(14.0), 7), Ok(2.0));
+    }
+
+    const NR: Value = Err(Reason::NotReported);
+    const ND: Value = Err(Reason::NoData);
+    const ZERO: Value = Err(Reason::ZeroDenominator);
+    const OUT: Value = Err(Reason::OutsideCampaign);
+
+    #[test]
+    fn ipm_per_post_divides_by_posts_then_by_thousands_of_followers() {
+        // ((30 + 90) / 4) / (2000 / 1000) = 30 / 2 = 15 per mille; parts 30 and 2.
+        let (value, n, d) = ipm_per_post(Ok(30.0), Ok(90.0), Ok(4.0), Ok(2000.0));
+        assert_eq!((value, n, d), (Ok(15.0), Ok(30.0), Ok(2.0)));
+        // not_reported likes count as 0: (30 / 3) / 1 = 10.
+        assert_eq!(ipm_per_post(Ok(30.0), NR, Ok(3.0), Ok(1000.0)).0, Ok(10.0));
+        // Every numerator component not_reported: not_reported, before the divisor's
+        // zero.
+        assert_eq!(ipm_per_post(NR, NR, Ok(3.0), Ok(1000.0)).0, NR);
+        assert_eq!(ipm_per_post(NR, NR, Ok(0.0), Ok(1000.0)).0, NR);
+        // posts is a divisor, not a composite component: not_reported posts make the
+        // value not_reported, zero posts zero_denominator.
+        assert_eq!(ipm_per_post(Ok(5.0), Ok(5.0), NR, Ok(1000.0)).0, NR);
+        assert_eq!(ipm_per_post(Ok(5.0), Ok(5.0), Ok(0.0), Ok(1000.0)).0, ZERO);
+        // Left first: zero posts decide before a missing follower reading, and a
+        // not_reported divisor before zero followers.
+        assert_eq!(ipm_per_post(Ok(5.0), Ok(5.0), Ok(0.0), ND).0, ZERO);
+        assert_eq!(ipm_per_post(Ok(5.0), Ok(5.0), NR, Ok(0.0)).0, NR);
+        // Zero followers, no follower reading.
+        let (value, n, d) = ipm_per_post(Ok(5.0), Ok(5.0), Ok(2.0), Ok(0.0));
+        assert_eq!((value, n, d), (ZERO, Ok(5.0), Ok(0.0)));
+        assert_eq!(ipm_per_post(Ok(5.0), Ok(5.0), Ok(2.0), ND).0, ND);
+        // A period with no data at all.
+        assert_eq!(ipm_per_post(ND, ND, ND, ND), (ND, ND, ND));
+        // Outside a campaign's window, whatever else.
+        assert_eq!(ipm_per_post(OUT, OUT, OUT, OUT).0, OUT);
+    }
+
+    #[test]
+    fn engagement_rate_per_post_divides_by_posts_then_by_followers() {
+        // 100 × ((40 + 10 + 10) / 3) / 5000 = 100 × 20 / 5000 = 0.4 %; parts 20 and 5000.
+        let (value, n, d) =
+            engagement_rate_per_post(Ok(40.0), Ok(10.0), Ok(10.0), Ok(3.0), Ok(5000.0));
+        assert_eq!((value, n, d), (Ok(0.4), Ok(20.0), Ok(5000.0)));
+        // Shares not reported count as 0: 100 × (50 / 2) / 1000 = 2.5 %.
+        assert_eq!(
+            engagement_rate_per_post(Ok(40.0), Ok(10.0), NR, Ok(2.0), Ok(1000.0)).0,
+            Ok(2.5)
+        );
+        assert_eq!(
+            engagement_rate_per_post(NR, NR, NR, Ok(2.0), Ok(1000.0)).0,
+            NR
+        );
+        assert_eq!(
+            engagement_rate_per_post(Ok(1.0), Ok(1.0), Ok(1.0), NR, Ok(1000.0)).0,
+            NR
+        );
+        assert_eq!(
+            engagement_rate_per_post(Ok(1.0), Ok(1.0), Ok(1.0), Ok(0.0), Ok(1000.0)).0,
+            ZERO
+        );
+        assert_eq!(
+            engagement_rate_per_post(Ok(1.0), Ok(1.0), Ok(1.0), Ok(1.0), Ok(0.0)).0,
+            ZERO
+        );
+        assert_eq!(
+            engagement_rate_per_post(Ok(1.0), Ok(1.0), Ok(1.0), Ok(1.0), ND).0,
+            ND
+        );
+        // posts no_data while the numerator is there cannot happen from one set of rows,
+        // but the ratio rule gives the divisor's reason.
+        assert_eq!(
+            engagement_rate_per_post(Ok(1.0), Ok(1.0), Ok(1.0), ND, Ok(10.0)).0,
+            ND
+        );
+        assert_eq!(engagement_rate_per_post(ND, ND, ND, ND, ND).0, ND);
+    }
+
+    #[test]
+    fn per_post_kpis_dispatch_over_the_scope_channels() {
+        // a: 2 rows, posts 3, shares NULL, comments 10, likes 5; b: 1 row, posts 1,
+        // shares 2, comments NULL, likes 1. Followers on last: a 1000, b 1000.
+        let mut map = HashMap::new();
+        map.insert(
+            "a".to_string(),
+            sums(2, [Some(3), None, None, Some(10), Some(5), None, None]),
+        );
+        map.insert(
+            "b".to_string(),
+            sums(1, [Some(1), None, Some(2), None, Some(1), None, None]),
+        );
+        let last: HashMap<String, i64> = [("a".to_string(), 1000), ("b".to_string(), 1000)].into();
+        let none = HashMap::new();
+        let w = Window {
+            sums: &map,
+            followers_before: &none,
+            followers_last: &last,
+            days: 7,
+        };
+        let both = channels(&["a", "b"]);
+        // ((10 + 6) / 4) / 2 = 2 per mille.
+        let ipm = Kpi::of("ipm_per_post").unwrap();
+        assert_eq!(ipm.roll_up(), RollUp::Ratio);
+        assert_eq!(value(ipm, &both, &w), (Ok(2.0), Some(4.0), Some(2.0)));
+        // 100 × ((6 + 10 + 2) / 4) / 2000 = 0.225 %.
+        let er = Kpi::of("engagement_rate_per_post").unwrap();
+        assert_eq!(er.roll_up(), RollUp::Ratio);
+        assert_eq!(value(er, &both, &w), (Ok(0.225), Some(4.5), Some(2000.0)));
+        // A channel without rows: no_data.
+        assert_eq!(value(er, &channels(&["c"]), &w).0, ND);
     }
 }

@@ -1357,7 +1357,8 @@ async fn custom_kpis_are_validated_and_computed_like_ratios(app: TestApp) {
         }))
         .await
         .unwrap();
-    assert_eq!(listed.into_inner().kpi_definitions.len(), 37);
+    // 37 built-in KPIs and the two custom ones.
+    assert_eq!(listed.into_inner().kpi_definitions.len(), 39);
 }
 
 async fn watchers_see_snapshots_as_runs_write_them(app: TestApp) {
@@ -1415,7 +1416,319 @@ async fn watchers_see_snapshots_as_runs_write_them(app: TestApp) {
     );
 }
 
+/// A row of bob-x on a March day; every count may be NULL.
+fn bob_row(
+    d: i32,
+    followers: Option<i64>,
+    posts: Option<i64>,
+    likes: Option<i64>,
+    comments: Option<i64>,
+    shares: Option<i64>,
+) -> ChannelDayStats {
+    ChannelDayStats {
+        channel: "channels/bob-x".into(),
+        day: date(3, d),
+        followers,
+        posts,
+        likes,
+        comments,
+        shares,
+        ..Default::default()
+    }
+}
+
+async fn per_post_composites_divide_by_posts_then_by_followers(app: TestApp) {
+    world(&app).await;
+    social_data(&app).await;
+    let rows = vec![
+        bob_row(1, Some(2000), Some(4), Some(90), Some(30), Some(6)),
+        // Zero posts.
+        bob_row(2, Some(2000), Some(0), Some(5), Some(1), Some(0)),
+        // Likes and shares not reported.
+        bob_row(3, Some(1000), Some(3), None, Some(30), None),
+        // Every interaction not reported.
+        bob_row(4, Some(1000), Some(2), None, None, None),
+        // Posts not reported.
+        bob_row(5, Some(1000), None, Some(10), Some(2), Some(1)),
+        // No follower reading.
+        bob_row(6, None, Some(1), Some(1), Some(1), Some(1)),
+        // The 7th has no row.
+    ];
+    let response = app
+        .ingest()
+        .ingest_channel_stats(app.req(IngestChannelStatsRequest {
+            rows,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    let bob = "influencers/bob";
+    let day = |d| ((3, d), (3, d));
+    let both = |ipm: (Option<f64>, String), er: (Option<f64>, String)| (ipm, er);
+    let per_post = |scope: &'static str, first: (i32, i32), last: (i32, i32)| {
+        let app = &app;
+        async move {
+            both(
+                value(app, "ipm_per_post", scope, first, last).await,
+                value(app, "engagement_rate_per_post", scope, first, last).await,
+            )
+        }
+    };
+    // The 1st: ((30 + 90) / 4) / (2000 / 1000) = 15 per mille;
+    // 100 × ((90 + 30 + 6) / 4) / 2000 = 1.575 %.
+    let (ipm, er) = per_post(bob, day(1).0, day(1).1).await;
+    close(ipm, 15.0);
+    close(er, 1.575);
+    // Zero posts: zero_denominator, even with interactions.
+    assert_eq!(
+        per_post(bob, day(2).0, day(2).1).await,
+        (absent("zero_denominator"), absent("zero_denominator"))
+    );
+    // Not-reported likes (and shares) count as 0: (30 / 3) / 1 = 10 per mille;
+    // 100 × (30 / 3) / 1000 = 1 %.
+    let (ipm, er) = per_post(bob, day(3).0, day(3).1).await;
+    close(ipm, 10.0);
+    close(er, 1.0);
+    // Every numerator component not reported: not_reported.
+    assert_eq!(
+        per_post(bob, day(4).0, day(4).1).await,
+        (absent("not_reported"), absent("not_reported"))
+    );
+    // Posts not reported: a divisor, not a component counting as 0.
+    assert_eq!(
+        per_post(bob, day(5).0, day(5).1).await,
+        (absent("not_reported"), absent("not_reported"))
+    );
+    // No follower reading on the last day: no_data.
+    assert_eq!(
+        per_post(bob, day(6).0, day(6).1).await,
+        (absent("no_data"), absent("no_data"))
+    );
+    // A day with no data at all.
+    assert_eq!(
+        per_post(bob, day(7).0, day(7).1).await,
+        (absent("no_data"), absent("no_data"))
+    );
+    // The 1st to 5th: posts 4 + 0 + 3 + 2 = 9 (the 5th's NULL skipped), likes 90 + 5 + 10
+    // = 105, comments 30 + 1 + 30 + 2 = 63, shares 6 + 0 + 1 = 7, followers 1000 on the
+    // 5th: (168 / 9) / 1 per mille and 100 × (175 / 9) / 1000 %.
+    let (ipm, er) = per_post(bob, (3, 1), (3, 5)).await;
+    close(ipm, 168.0 / 9.0);
+    close(er, 17.5 / 9.0);
+    // Zero followers: anna-tt on the 1st (1 post, 10 likes).
+    assert_eq!(
+        per_post("channels/anna-tt", day(1).0, day(1).1).await,
+        (absent("zero_denominator"), absent("zero_denominator"))
+    );
+    // anna on the 2nd: ((25 + 100) / 3) / 1.3 per mille; anna-ig's NULL shares are
+    // skipped: 100 × ((100 + 25 + 4) / 3) / 1300 %.
+    let (ipm, er) = per_post("influencers/anna", day(2).0, day(2).1).await;
+    close(ipm, 125.0 / 3.0 / 1.3);
+    close(er, 100.0 * 43.0 / 1300.0);
+    // anna-ig alone on the 2nd: shares not reported count as 0: 100 × (90 / 2) / 1100.
+    let (_, er) = per_post("channels/anna-ig", day(2).0, day(2).1).await;
+    close(er, 4500.0 / 1100.0);
+
+    // A campaign clips to its window: bob from the 2nd to the 3rd, asked over the 1st to
+    // 4th: posts 3, likes 5, comments 31, shares 0, followers 1000 on the 3rd.
+    for (id, first, last) in [("duo", (3, 2), (3, 3)), ("june", (6, 1), (6, 10))] {
+        app.campaigns()
+            .create_campaign(app.req(CreateCampaignRequest {
+                campaign_id: id.into(),
+                campaign: Some(Campaign {
+                    display_name: id.into(),
+                    start_date: date(first.0, first.1),
+                    end_date: date(last.0, last.1),
+                    participants: vec![Participant {
+                        influencer: bob.into(),
+                        fee: Some(Money {
+                            currency_code: "EUR".into(),
+                            minor_units: 10_000,
+                        }),
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+    }
+    let (ipm, er) = per_post("campaigns/duo", (3, 1), (3, 4)).await;
+    close(ipm, 12.0);
+    close(er, 1.2);
+    // Outside the window: outside_campaign, before any other reason.
+    assert_eq!(
+        per_post("campaigns/june", (3, 1), (3, 7)).await,
+        (absent("outside_campaign"), absent("outside_campaign"))
+    );
+    // By week, composed from the stored days: the 1st is a Sunday, alone in its week;
+    // the next week is clipped to the 2nd – 6th, and the 6th has no follower reading.
+    app.kpis()
+        .compute_kpis(app.req(ComputeKpisRequest {
+            first_day: date(3, 1),
+            last_day: date(3, 7),
+        }))
+        .await
+        .unwrap();
+    let weeks = query(
+        &app,
+        "ipm_per_post",
+        bob,
+        "",
+        (3, 1),
+        (3, 6),
+        Granularity::Week,
+    )
+    .await;
+    close(weeks[0].clone(), 15.0);
+    // The 2nd to 6th: followers none on the 6th: no_data.
+    assert_eq!(weeks[1], absent("no_data"));
+    let weeks = query(
+        &app,
+        "engagement_rate_per_post",
+        bob,
+        "",
+        (3, 1),
+        (3, 5),
+        Granularity::Week,
+    )
+    .await;
+    // The 2nd to 5th: posts 0 + 3 + 2 = 5, likes 5 + 10, comments 1 + 30 + 2, shares
+    // 0 + 1; followers 1000 on the 5th: 100 × (49 / 5) / 1000.
+    close(weeks[1].clone(), 0.98);
+
+    // Custom formulas take the new ids; a pushed metric may not take them.
+    app.kpis()
+        .create_kpi_definition(app.req(CreateKpiDefinitionRequest {
+            kpi_definition_id: "er_per_post_x2".into(),
+            kpi_definition: Some(KpiDefinition {
+                display_name: "Twice".into(),
+                unit: "percent".into(),
+                formula: "engagement_rate_per_post * 2 + ipm_per_post * 0".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap();
+    close(
+        value(&app, "er_per_post_x2", bob, day(1).0, day(1).1).await,
+        3.15,
+    );
+    for kpi in ["ipm_per_post", "engagement_rate_per_post"] {
+        let pushed = app
+            .ingest()
+            .ingest_metric_points(app.req(IngestMetricPointsRequest {
+                rows: vec![MetricPoint {
+                    metric_key: kpi.into(),
+                    scope: "tenant".into(),
+                    day: date(3, 1),
+                    value: 1.0,
+                }],
+                all_or_nothing: false,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(pushed.rejected_count, 1, "{kpi}: {pushed:?}");
+    }
+    // Both apply at channel scope.
+    let (ipm, er) = per_post("channels/bob-x", day(3).0, day(3).1).await;
+    close(ipm, 10.0);
+    close(er, 1.0);
+}
+
+/// KpiValue.partial, per KPIS.md: a week or month clipped by the range, or a period
+/// reaching past the newest computed day L; DAY and RANGE only in the second case.
+async fn partial_periods_are_clipped_or_reach_past_the_newest_day(app: TestApp) {
+    world(&app).await;
+    social_data(&app).await;
+    let partial = |kpi: &'static str, first: (i32, i32), last: (i32, i32), g: Granularity| {
+        let app = &app;
+        async move {
+            app.kpis()
+                .query_snapshots(app.req(QuerySnapshotsRequest {
+                    kpi_scope: Some(KpiScope {
+                        kpi: kpi.into(),
+                        scope: "influencers/anna".into(),
+                        segment: String::new(),
+                    }),
+                    first_day: date(first.0, first.1),
+                    last_day: date(last.0, last.1),
+                    granularity: g as i32,
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .values
+                .into_iter()
+                .map(|v| (v.first_day.unwrap().day, v.partial))
+                .collect::<Vec<_>>()
+        }
+    };
+    // Nothing computed yet: every period reaches past the newest computed day.
+    assert_eq!(
+        partial("likes", (3, 1), (3, 2), Granularity::Day).await,
+        [(1, true), (2, true)]
+    );
+    // L = March 20th.
+    app.kpis()
+        .compute_kpis(app.req(ComputeKpisRequest {
+            first_day: date(3, 1),
+            last_day: date(3, 20),
+        }))
+        .await
+        .unwrap();
+    // 2026-03-04 is a Wednesday: its week is clipped at the range's start (4th – 8th);
+    // the 9th – 15th is whole; the 16th – 22nd is whole but reaches past L.
+    assert_eq!(
+        partial("likes", (3, 4), (3, 22), Granularity::Week).await,
+        [(4, true), (9, false), (16, true)]
+    );
+    // A month clipped at the range's end; February whole (and before L).
+    assert_eq!(
+        partial("ipm_per_post", (2, 1), (3, 10), Granularity::Month).await,
+        [(1, false), (1, true)]
+    );
+    // March whole but past L.
+    assert_eq!(
+        partial("followers", (3, 1), (3, 31), Granularity::Month).await,
+        [(1, true)]
+    );
+    // DAY: before, on and after L.
+    assert_eq!(
+        partial("engagement_rate", (3, 19), (3, 21), Granularity::Day).await,
+        [(19, false), (20, false), (21, true)]
+    );
+    // RANGE: any length up to L is whole; past L partial.
+    assert_eq!(
+        partial("likes", (3, 4), (3, 20), Granularity::Range).await,
+        [(4, false)]
+    );
+    assert_eq!(
+        partial("likes", (3, 4), (3, 21), Granularity::Range).await,
+        [(4, true)]
+    );
+    // The latest stored day is never past L.
+    let latest = app
+        .kpis()
+        .batch_get_latest(app.req(BatchGetLatestRequest {
+            kpi_scopes: vec![KpiScope {
+                kpi: "likes".into(),
+                scope: "influencers/anna".into(),
+                segment: String::new(),
+            }],
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!latest.values[0].partial, "{latest:?}");
+}
+
 crate::on_both_databases!(
+    per_post_composites_divide_by_posts_then_by_followers,
+    partial_periods_are_clipped_or_reach_past_the_newest_day,
     social_kpis_follow_the_contract,
     order_kpis_attribute_by_code_first_and_count_buyers,
     days_follow_the_tenants_time_zone,

@@ -552,7 +552,7 @@ async fn kpi_catalogue_and_suggestions(app: TestApp) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(all.kpi_definitions.len(), 35);
+    assert_eq!(all.kpi_definitions.len(), 37);
     let ipm = all.kpi_definitions.iter().find(|d| d.id == "ipm").unwrap();
     assert_eq!(ipm.tier, Tier::Composite as i32);
     assert_eq!(ipm.roll_up, RollUp::Ratio as i32);

@@ -421,7 +421,7 @@ async fn observations(app: &TestApp, seed: u64) {
 }
 
 /// One served value as compared: first and last day, value, reason, numerator,
-/// denominator and `final`.
+/// denominator, `final` and `partial`.
 type Served = (
     NaiveDate,
     NaiveDate,
@@ -429,6 +429,7 @@ type Served = (
     String,
     Option<f64>,
     Option<f64>,
+    bool,
     bool,
 );
 
@@ -475,14 +476,23 @@ fn of_served(v: &KpiValue) -> Served {
         v.numerator,
         v.denominator,
         v.r#final,
+        v.partial,
     )
 }
 
 /// KPIS.md: final when `last ≤ L − trailing days` (3), cohort values also `last ≤ L −
-/// window days − 1` (90); outside the campaign always.
-fn expected(c: &Computed, newest: NaiveDate, cohort: bool) -> Served {
+/// window days − 1` (90); outside the campaign always. Partial when a week has fewer than
+/// 7 days or a month fewer than its own, or when `last` is after L.
+fn expected(c: &Computed, newest: NaiveDate, cohort: bool, granularity: G) -> Served {
     let lag = (newest - c.period.last).num_days();
     let outside = c.value == Err(tally::kpi::value::Reason::OutsideCampaign);
+    let first_of_month = c.period.first.with_day(1).unwrap();
+    let month_days = (first_of_month + chrono::Months::new(1) - first_of_month).num_days();
+    let clipped = match granularity {
+        G::Week => c.period.days() < 7,
+        G::Month => c.period.days() < month_days,
+        G::Day | G::Range => false,
+    };
     (
         c.period.first,
         c.period.last,
@@ -494,6 +504,7 @@ fn expected(c: &Computed, newest: NaiveDate, cohort: bool) -> Served {
         c.numerator,
         c.denominator,
         outside || (lag >= 3 && (!cohort || lag > 90)),
+        clipped || c.period.last > newest,
     )
 }
 
@@ -512,10 +523,13 @@ fn same(a: &Served, b: &Served) -> bool {
         && same_number(a.4, b.4)
         && same_number(a.5, b.5)
         && a.6 == b.6
+        && a.7 == b.7
 }
 
 /// Every daily key of the tenant served over `range` at each granularity equals what
 /// the engine computes live over each period; returns how many values were compared.
+/// `seen` collects the reasons (empty for a value) served per KPI id and whether any
+/// served period was partial.
 async fn served_equals_live(
     app: &TestApp,
     keys: &[KpiKey],
@@ -523,6 +537,7 @@ async fn served_equals_live(
     newest: NaiveDate,
     range: Period,
     granularities: &[G],
+    seen: &mut std::collections::HashSet<(String, String, bool)>,
 ) -> usize {
     let mut compared = 0;
     for &granularity in granularities {
@@ -549,7 +564,7 @@ async fn served_equals_live(
                 .collect();
             let want: Vec<Served> = live
                 .iter()
-                .map(|c| expected(c, newest, is_cohort))
+                .map(|c| expected(c, newest, is_cohort, granularity))
                 .collect();
             assert_eq!(got.len(), want.len(), "{key:?} {range} {granularity:?}");
             for (g, w) in got.iter().zip(&want) {
@@ -558,6 +573,7 @@ async fn served_equals_live(
                     "{key:?} over {range} by {granularity:?}: served {g:?}, live {w:?}"
                 );
             }
+            seen.extend(got.iter().map(|g| (key.kpi.clone(), g.3.clone(), g.7)));
             compared += got.len();
         }
     }
@@ -590,6 +606,7 @@ async fn served_rollups_equal_live_values(app: TestApp) {
     let newest = computed.last;
     let all = [G::Week, G::Month, G::Range];
     let mut compared = 0;
+    let mut seen = std::collections::HashSet::new();
     // Whole weeks and weeks clipped at both ends, March whole and February and April
     // clipped, the campaigns' edges inside; by day too.
     let clipped = Period::new(day(2, 25), day(4, 8)).unwrap();
@@ -600,12 +617,33 @@ async fn served_rollups_equal_live_values(app: TestApp) {
         newest,
         clipped,
         &[G::Day, G::Week, G::Month, G::Range],
+        &mut seen,
     )
     .await;
     // Reaching before and after the recomputed days: stored February, live the rest.
     let wider = Period::new(day(2, 1), day(4, 26)).unwrap();
-    compared += served_equals_live(&app, &keys, &cohort, newest, wider, &all).await;
+    compared += served_equals_live(&app, &keys, &cohort, newest, wider, &all, &mut seen).await;
     assert!(compared > keys.len() * 60, "{compared} values compared");
+    // The per-post composites were compared on values and on each reason the data can
+    // give them (posts of 0, NULL fields, days without rows, campaign windows), and
+    // partial periods on both sides of the comparison.
+    for kpi in ["ipm_per_post", "engagement_rate_per_post"] {
+        for reason in [
+            "",
+            "zero_denominator",
+            "not_reported",
+            "no_data",
+            "outside_campaign",
+        ] {
+            assert!(
+                seen.iter().any(|(k, r, _)| k == kpi && r == reason),
+                "{kpi}: no `{reason}` compared"
+            );
+        }
+    }
+    for partial in [true, false] {
+        assert!(seen.iter().any(|(_, _, p)| *p == partial));
+    }
 
     // Whole weeks and months are read from the stored rows of the run.
     let anna = KpiKey {
