@@ -455,7 +455,7 @@ impl Demo {
 }
 
 /// The KPI `tally demo` suggests comparing influencers on.
-const NEXT_KPI: &str = "returning_buyers_after_code";
+const NEXT_KPI: &str = "engagement_rate_per_post";
 
 fn show(value: &Value) -> String {
     match value {
@@ -588,9 +588,7 @@ mod tests {
             "export TALLY_ADDR=http://127.0.0.1:50051".to_string(),
             format!("export TALLY_API_KEY={}", demo.key),
             "tally goals".to_string(),
-            format!(
-                "tally kpi query {NEXT_KPI} --scope-kind influencers --granularity month"
-            ),
+            format!("tally kpi query {NEXT_KPI} --scope-kind influencers --granularity month"),
             format!("--from {} --to {}", demo.run.first_day, demo.run.last_day),
             "tally report --out report.html".to_string(),
         ] {

@@ -148,9 +148,16 @@ pub fn numbers_in(text: &str) -> String {
 
 /// An aligned text table; columns in `right` are right-aligned (numbers).
 pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let headers: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    table_as_is(&headers, rows, right)
+}
+
+/// [`table`] with the headers as given, for headers that are names (an influencer's
+/// display name in a column of its own) rather than field names.
+pub fn table_as_is(headers: &[String], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(headers.iter().map(|h| h.to_uppercase()));
+    table.set_header(headers);
     for row in rows {
         table.add_row(row.clone());
     }
@@ -290,7 +297,9 @@ mod tests {
     #[test]
     fn numbers_in_prose_are_formatted_like_the_tables() {
         assert_eq!(
-            numbers_in("the trend of the last 14 values forecasts 27073.42 by 2026-12-31, short of at least 28000"),
+            numbers_in(
+                "the trend of the last 14 values forecasts 27073.42 by 2026-12-31, short of at least 28000"
+            ),
             "the trend of the last 14 values forecasts 27,073.42 by 2026-12-31, short of at least 28,000"
         );
         assert_eq!(
@@ -298,7 +307,10 @@ mod tests {
             "progress 45.0% is below the 51.25% expected by 2026-11-30"
         );
         // Three decimals become two; a sign stays; grouped numbers stay as they are.
-        assert_eq!(numbers_in("score 4033.567, -12345 and 3,000"), "score 4,033.57, -12,345 and 3,000");
+        assert_eq!(
+            numbers_in("score 4033.567, -12345 and 3,000"),
+            "score 4,033.57, -12,345 and 3,000"
+        );
         // Ids, codes, times and versions keep their digits.
         assert_eq!(
             numbers_in("goals/q4-2026 ANNA10 at 10:30 v1.2.3 jobRuns/12345"),

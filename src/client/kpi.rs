@@ -65,7 +65,11 @@ pub struct QueryArgs {
     pub kpi: String,
     /// `tenant`, `influencers/{i}`, `campaigns/{c}` or `channels/{c}`; repeat it to compare
     /// scopes side by side.
-    #[arg(long = "scope", value_name = "SCOPE", required_unless_present = "scope_kind")]
+    #[arg(
+        long = "scope",
+        value_name = "SCOPE",
+        required_unless_present = "scope_kind"
+    )]
     pub scopes: Vec<String>,
     /// Every influencer (campaign, channel) of the tenant, after the --scope ones.
     #[arg(long, value_enum)]
@@ -101,16 +105,19 @@ pub struct QueryArgs {
 enum Mark {
     /// The value is not final: recent days are computed again each night.
     Provisional,
+    /// The period is partial: a clipped week or month, or days not computed yet.
+    Partial,
     /// One of the scope's channels had an unusual follower jump in the period.
     FollowerJump,
 }
 
 impl Mark {
-    const ALL: [Mark; 2] = [Mark::Provisional, Mark::FollowerJump];
+    const ALL: [Mark; 3] = [Mark::Provisional, Mark::Partial, Mark::FollowerJump];
 
     fn symbol(self) -> char {
         match self {
             Mark::Provisional => '*',
+            Mark::Partial => '~',
             Mark::FollowerJump => '⚑',
         }
     }
@@ -120,6 +127,10 @@ impl Mark {
             Mark::Provisional => {
                 "provisional: recent days are computed again each night, so the value can \
                  still change"
+            }
+            Mark::Partial => {
+                "partial period: fewer days than a full week or month, or days not computed \
+                 yet; do not compare it with full periods"
             }
             Mark::FollowerJump => {
                 "unusual follower jump without engagement (possibly bought followers) in \
@@ -162,14 +173,18 @@ impl ScopeValues {
             .collect()
     }
 
-    /// The marks of `v`, in [`Mark::ALL`] order; `flags` when follower jumps are marked
-    /// in the cell rather than in a column of their own.
-    fn marks(&self, v: &proto::KpiValue, flags: bool) -> Vec<Mark> {
+    /// The marks of `v`, in [`Mark::ALL`] order; `matrix` when its period has a label of
+    /// its own (which carries the partial mark) and follower jumps are marked in the cell
+    /// rather than in a column of their own.
+    fn marks(&self, v: &proto::KpiValue, matrix: bool) -> Vec<Mark> {
         let mut marks = Vec::new();
         if !v.r#final {
             marks.push(Mark::Provisional);
         }
-        if flags && !self.flags_in(v).is_empty() {
+        if !matrix && v.partial {
+            marks.push(Mark::Partial);
+        }
+        if matrix && !self.flags_in(v).is_empty() {
             marks.push(Mark::FollowerJump);
         }
         marks
@@ -406,6 +421,7 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
             "scope",
             "name",
             "final",
+            "partial",
         ];
         let mut raw = Vec::new();
         for s in &all {
@@ -419,6 +435,7 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
                     text(&s.scope),
                     text(&s.name),
                     serde_json::Value::Bool(v.r#final),
+                    serde_json::Value::Bool(v.partial),
                 ]);
             }
         }
@@ -431,7 +448,9 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
         let s = &all[0];
         let used: Vec<Mark> = Mark::ALL
             .into_iter()
-            .filter(|m| *m != Mark::FollowerJump && s.values.iter().any(|v| s.marks(v, false).contains(m)))
+            .filter(|m| {
+                *m != Mark::FollowerJump && s.values.iter().any(|v| s.marks(v, false).contains(m))
+            })
             .collect();
         let with_flags = s.values.iter().any(|v| !s.flags_in(v).is_empty());
         let mut headers = vec!["first_day", "last_day", "value"];
@@ -470,12 +489,31 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
         .max_by_key(|s| s.values.len())
         .map(|s| s.values.iter().collect())
         .unwrap_or_default();
+    // A period is partial alike on every scope; its label carries the mark.
+    let partial: Vec<bool> = periods
+        .iter()
+        .map(|p| {
+            all.iter().any(|s| {
+                s.values
+                    .iter()
+                    .any(|v| v.partial && v.first_day == p.first_day && v.last_day == p.last_day)
+            })
+        })
+        .collect();
     let used: Vec<Mark> = Mark::ALL
         .into_iter()
         .filter(|m| {
-            all.iter()
-                .any(|s| s.values.iter().any(|v| s.marks(v, true).contains(m)))
+            (*m == Mark::Partial && partial.contains(&true))
+                || all
+                    .iter()
+                    .any(|s| s.values.iter().any(|v| s.marks(v, true).contains(m)))
         })
+        .collect();
+    // Cells mark what is theirs: the partial mark is on the period's label.
+    let cell_marks: Vec<Mark> = used
+        .iter()
+        .copied()
+        .filter(|m| *m != Mark::Partial)
         .collect();
     // cells[scope][period]
     let cells: Vec<Vec<String>> = all
@@ -488,7 +526,7 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
                         v.first_day == p.first_day && v.last_day == p.last_day
                     };
                     match s.values.iter().find(same) {
-                        Some(v) => with_marks(show(v), &s.marks(v, true), &used),
+                        Some(v) => with_marks(show(v), &s.marks(v, true), &cell_marks),
                         None => String::new(),
                     }
                 })
@@ -498,11 +536,19 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
     let names = shown_names(&all);
     let labels: Vec<String> = periods
         .iter()
-        .map(|p| period_label(p, q.granularity))
+        .zip(&partial)
+        .map(|(p, partial)| {
+            let label = period_label(p, q.granularity);
+            if *partial {
+                format!("{label} {}", Mark::Partial.symbol())
+            } else {
+                label
+            }
+        })
         .collect();
     let scopes_as_rows = several != q.transpose;
     let (headers, rows): (Vec<String>, Vec<Vec<String>>) = if scopes_as_rows {
-        let mut headers = vec![scope_header(&all).to_string()];
+        let mut headers = vec![scope_header(&all).to_uppercase()];
         headers.extend(labels.iter().cloned());
         let rows = names
             .iter()
@@ -515,7 +561,7 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
             .collect();
         (headers, rows)
     } else {
-        let mut headers = vec!["period".to_string()];
+        let mut headers = vec!["PERIOD".to_string()];
         headers.extend(names.iter().cloned());
         let rows = labels
             .iter()
@@ -528,9 +574,8 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
             .collect();
         (headers, rows)
     };
-    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     let right: Vec<usize> = (1..headers.len()).collect();
-    print!("{}", format::table(&headers, &rows, &right));
+    print!("{}", format::table_as_is(&headers, &rows, &right));
     print!("{}", legend(&used));
     if used.contains(&Mark::FollowerJump) {
         for (s, name) in all.iter().zip(&names) {
@@ -605,10 +650,20 @@ mod tests {
 
     #[test]
     fn marks_keep_numbers_aligned() {
-        let used = [Mark::Provisional, Mark::FollowerJump];
-        assert_eq!(with_marks("12".into(), &[], &used), "12   ");
-        assert_eq!(with_marks("12".into(), &[Mark::Provisional], &used), "12 * ");
-        assert_eq!(with_marks("12".into(), &[Mark::FollowerJump], &used), "12  ⚑");
+        let used = [Mark::Provisional, Mark::Partial, Mark::FollowerJump];
+        assert_eq!(with_marks("12".into(), &[], &used), "12    ");
+        assert_eq!(
+            with_marks("12".into(), &[Mark::Provisional], &used),
+            "12 *  "
+        );
+        assert_eq!(
+            with_marks("12".into(), &[Mark::Provisional, Mark::Partial], &used),
+            "12 *~ "
+        );
+        assert_eq!(
+            with_marks("12".into(), &[Mark::FollowerJump], &used),
+            "12   ⚑"
+        );
         assert_eq!(with_marks("12".into(), &[], &[]), "12");
         assert_eq!(
             legend(&[Mark::Provisional]),
@@ -627,7 +682,10 @@ mod tests {
         assert_eq!(period_label(&v, Granularity::Day), "2026-11-02");
         assert_eq!(period_label(&v, Granularity::Week), "2026-W45");
         assert_eq!(period_label(&v, Granularity::Month), "2026-11");
-        assert_eq!(period_label(&v, Granularity::Range), "2026-11-02..2026-11-08");
+        assert_eq!(
+            period_label(&v, Granularity::Range),
+            "2026-11-02..2026-11-08"
+        );
     }
 
     fn connection_date(day: NaiveDate) -> Option<proto::google::r#type::Date> {
