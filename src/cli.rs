@@ -248,12 +248,15 @@ pub fn print_error(error: &CliError, format: crate::config::LogFormat) {
 }
 
 /// The log filter a command starts with: the settings' own, except that `tally demo` at
-/// the default level leaves out the migrations' lines (one per migration, before the
-/// summary the analyst reads). `TALLY_LOG` still shows them.
+/// the default level leaves out the lines that would bury its summary: one per migration,
+/// one per backfilled day's recompute, the scheduler's start-up. `TALLY_LOG` shows them.
 pub fn log_filter(cli: &Cli, settings: &Settings) -> String {
     let default = Settings::default().log;
     if matches!(cli.command, Command::Demo) && settings.log == default {
-        format!("{default},sea_orm_migration=warn")
+        format!(
+            "{default},sea_orm_migration=warn,tally::engine::recompute=warn,\
+             tokio_cron_scheduler=warn"
+        )
     } else {
         settings.log.clone()
     }
@@ -823,7 +826,24 @@ fn tenant_line(record: &crate::storage::tenants::TenantRecord) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::{Cli, Settings, log_filter, slug};
+    use clap::Parser;
+
+    #[test]
+    fn the_demo_keeps_migrations_out_of_the_way_at_the_default_level() {
+        let demo = Cli::parse_from(["tally", "demo"]);
+        let filter = log_filter(&demo, &Settings::default());
+        assert!(filter.starts_with("info,"), "{filter}");
+        assert!(filter.contains("sea_orm_migration=warn"), "{filter}");
+        // A level the user chose is theirs, and other commands keep the default.
+        let chosen = Settings {
+            log: "debug".into(),
+            ..Settings::default()
+        };
+        assert_eq!(log_filter(&demo, &chosen), "debug");
+        let serve = Cli::parse_from(["tally", "serve"]);
+        assert_eq!(log_filter(&serve, &Settings::default()), "info");
+    }
 
     #[test]
     fn slugs_are_valid_ids() {

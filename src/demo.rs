@@ -505,7 +505,7 @@ impl std::fmt::Display for Demo {
         }
         writeln!(f, "  goals as of the last day:")?;
         let opt = |v: Option<f64>| {
-            v.map(|v| crate::client::format::grouped(v, 2))
+            v.map(crate::client::format::plain)
                 .unwrap_or_else(|| "-".into())
         };
         for GoalLine {
@@ -526,7 +526,7 @@ impl std::fmt::Display for Demo {
                         .map(|p| format!("{p:.0}"))
                         .unwrap_or_else(|| "-".into()),
                     e.expected_progress,
-                    e.reason
+                    crate::client::format::numbers_in(&e.reason)
                 )?,
                 None => writeln!(f, "    {id} ({kpi} on {scope}): not started")?,
             }
