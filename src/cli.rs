@@ -232,12 +232,16 @@ pub enum CliError {
 }
 
 /// Prints a failed command's error once. With JSON logs, one log event that collectors
-/// parse; otherwise one plain `error: …` line on stderr, `error:` in red only on a terminal.
+/// parse; otherwise one plain `error: …` line on stderr, `error:` in red only on a terminal
+/// (and without NO_COLOR).
 pub fn print_error(error: &CliError, format: crate::config::LogFormat) {
     use std::io::IsTerminal;
     match format {
-        crate::config::LogFormat::Json => tracing::error!(error = %error, "command failed"),
-        crate::config::LogFormat::Pretty => {
+        // Unless the filter drops errors: the failure is then said plainly all the same.
+        crate::config::LogFormat::Json if tracing::enabled!(tracing::Level::ERROR) => {
+            tracing::error!(error = %error, "command failed")
+        }
+        _ => {
             if crate::telemetry::colour(std::io::stderr().is_terminal()) {
                 eprintln!("\x1b[1;31merror:\x1b[0m {error}");
             } else {
