@@ -137,7 +137,13 @@ pub fn numbers_in(text: &str) -> String {
         match token.parse::<f64>() {
             Ok(v) if !part => {
                 let decimals = token.split_once('.').map_or(0, |(_, f)| f.len().min(2));
-                out.push_str(&grouped(v, decimals));
+                // A minus sign before the number is its own: formatted with it, so that a
+                // value rounding to zero reads 0, never -0.
+                let negative = before == Some('-');
+                if negative {
+                    out.pop();
+                }
+                out.push_str(&grouped(if negative { -v } else { v }, decimals));
             }
             _ => out.push_str(&token),
         }
