@@ -231,6 +231,41 @@ pub enum CliError {
     },
 }
 
+/// Prints a failed command's error once. With JSON logs, one log event that collectors
+/// parse; otherwise one plain `error: …` line on stderr, `error:` in red only on a terminal
+/// (and without NO_COLOR).
+pub fn print_error(error: &CliError, format: crate::config::LogFormat) {
+    use std::io::IsTerminal;
+    match format {
+        // Unless the filter drops errors: the failure is then said plainly all the same.
+        crate::config::LogFormat::Json if tracing::enabled!(tracing::Level::ERROR) => {
+            tracing::error!(error = %error, "command failed")
+        }
+        _ => {
+            if crate::telemetry::colour(std::io::stderr().is_terminal()) {
+                eprintln!("\x1b[1;31merror:\x1b[0m {error}");
+            } else {
+                eprintln!("error: {error}");
+            }
+        }
+    }
+}
+
+/// The log filter a command starts with: the settings' own, except that `tally demo` at
+/// the default level leaves out the lines that would bury its summary: one per migration,
+/// one per backfilled day's recompute, the scheduler's start-up. `TALLY_LOG` shows them.
+pub fn log_filter(cli: &Cli, settings: &Settings) -> String {
+    let default = Settings::default().log;
+    if matches!(cli.command, Command::Demo) && settings.log == default {
+        format!(
+            "{default},sea_orm_migration=warn,tally::engine::recompute=warn,\
+             tokio_cron_scheduler=warn"
+        )
+    } else {
+        settings.log.clone()
+    }
+}
+
 /// A tenant id made from a display name: lowercase letters and digits joined by `-`.
 fn slug(name: &str) -> String {
     let mut slug = String::new();
@@ -297,14 +332,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     crate::demo::DemoError::Job(e) => CliError::Job(e),
                 })?;
             print!("{demo}");
-            println!(
-                "  serving gRPC on {} until Ctrl-C; try:",
-                settings.listen_addr
-            );
-            println!(
-                "  grpcurl -plaintext -H 'authorization: Bearer {}' {} tally.v1.JobService/ListJobRuns",
-                demo.key, settings.listen_addr
-            );
+            print!("{}", demo.next_steps(settings.listen_addr));
             serve_jobs(&settings, jobs).await
         }
         Command::RunJob {
@@ -802,7 +830,24 @@ fn tenant_line(record: &crate::storage::tenants::TenantRecord) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::{Cli, Settings, log_filter, slug};
+    use clap::Parser;
+
+    #[test]
+    fn the_demo_keeps_migrations_out_of_the_way_at_the_default_level() {
+        let demo = Cli::parse_from(["tally", "demo"]);
+        let filter = log_filter(&demo, &Settings::default());
+        assert!(filter.starts_with("info,"), "{filter}");
+        assert!(filter.contains("sea_orm_migration=warn"), "{filter}");
+        // A level the user chose is theirs, and other commands keep the default.
+        let chosen = Settings {
+            log: "debug".into(),
+            ..Settings::default()
+        };
+        assert_eq!(log_filter(&demo, &chosen), "debug");
+        let serve = Cli::parse_from(["tally", "serve"]);
+        assert_eq!(log_filter(&serve, &Settings::default()), "info");
+    }
 
     #[test]
     fn slugs_are_valid_ids() {

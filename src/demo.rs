@@ -429,10 +429,38 @@ pub async fn run(
     })
 }
 
+impl Demo {
+    /// What the analyst can try next against the demo server listening on `listen`: the
+    /// variables that point the `tally` commands at it, then a few commands on its data.
+    pub fn next_steps(&self, listen: std::net::SocketAddr) -> String {
+        // A server on every interface is reached on this machine's loopback.
+        let mut addr = listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        format!(
+            "\nServing gRPC on {listen} until Ctrl-C. Next, in another terminal:\n\
+             \n  export TALLY_ADDR=http://{addr}\n  export TALLY_API_KEY={key}\n\
+             \n  tally goals\n  tally kpi query {kpi} --scope-kind influencers --granularity month \\\n      --from {first} --to {last}\n  tally report --out report.html\n\n",
+            key = self.key,
+            kpi = NEXT_KPI,
+            first = self.run.first_day,
+            last = self.run.last_day,
+        )
+    }
+}
+
+/// The KPI `tally demo` suggests comparing influencers on.
+const NEXT_KPI: &str = "engagement_rate_per_post";
+
 fn show(value: &Value) -> String {
     match value {
-        Ok(v) if v.fract() == 0.0 => format!("{v}"),
-        Ok(v) => format!("{v:.2}"),
+        // As the analysts' tables show numbers: separators, and never "-0".
+        Ok(v) => crate::client::format::plain(*v),
         Err(reason) => reason.as_str().to_string(),
     }
 }
@@ -476,7 +504,10 @@ impl std::fmt::Display for Demo {
             )?;
         }
         writeln!(f, "  goals as of the last day:")?;
-        let opt = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+        let opt = |v: Option<f64>| {
+            v.map(crate::client::format::plain)
+                .unwrap_or_else(|| "-".into())
+        };
         for GoalLine {
             id,
             kpi,
@@ -495,7 +526,7 @@ impl std::fmt::Display for Demo {
                         .map(|p| format!("{p:.0}"))
                         .unwrap_or_else(|| "-".into()),
                     e.expected_progress,
-                    e.reason
+                    crate::client::format::numbers_in(&e.reason)
                 )?,
                 None => writeln!(f, "    {id} ({kpi} on {scope}): not started")?,
             }
@@ -551,6 +582,18 @@ mod tests {
             text.contains(&demo.key) && text.contains("young-adults-reach"),
             "{text}"
         );
+        // It ends with what to try next, pointed at the server's loopback address.
+        let next = demo.next_steps("0.0.0.0:50051".parse().unwrap());
+        for line in [
+            "export TALLY_ADDR=http://127.0.0.1:50051".to_string(),
+            format!("export TALLY_API_KEY={}", demo.key),
+            "tally goals".to_string(),
+            format!("tally kpi query {NEXT_KPI} --scope-kind influencers --granularity month"),
+            format!("--from {} --to {}", demo.run.first_day, demo.run.last_day),
+            "tally report --out report.html".to_string(),
+        ] {
+            assert!(next.contains(&line), "{line} in {next}");
+        }
         // Each backfilled day has its snapshots.
         let key = KpiKey {
             kpi: "followers".into(),

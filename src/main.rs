@@ -13,12 +13,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tally::telemetry::init(settings.log_format, &settings.log);
+    let log_format = settings.log_format;
+    tally::telemetry::init(log_format, &tally::cli::log_filter(&cli, &settings));
     match run(cli, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "command failed");
-            eprintln!("error: {e}");
+            tally::cli::print_error(&e, log_format);
             ExitCode::FAILURE
         }
     }

@@ -557,9 +557,6 @@ pub(super) fn unit_label(unit: &str, currency: Option<&str>) -> String {
     }
 }
 
-/// KPIs about followers: the only charts that show follower-jump flags.
-pub const FOLLOWER_KPIS: [&str; 3] = ["followers", "follower_growth", "follower_growth_pct"];
-
 /// A series from query values: one point per period, by its first day, marked provisional
 /// or partial as the server says.
 pub(super) fn series(label: String, values: &[proto::KpiValue]) -> Series {
@@ -687,7 +684,7 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
                 }
             }
             let mut flags = Vec::new();
-            if FOLLOWER_KPIS.contains(&args.kpi.as_str()) {
+            if super::follower_jumps::applies_to(&args.kpi) {
                 for scope in &args.scope {
                     for f in client.follower_flags(scope, from, to).await? {
                         flags.extend(naive(f.day.as_ref()));

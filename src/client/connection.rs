@@ -5,6 +5,7 @@ use super::address::{AddressError, ServerAddr};
 use super::chart;
 use super::key::ClientKey;
 use crate::proto;
+use crate::proto::campaign_service_client::CampaignServiceClient;
 use crate::proto::channel_service_client::ChannelServiceClient;
 use crate::proto::goal_service_client::GoalServiceClient;
 use crate::proto::influencer_service_client::InfluencerServiceClient;
@@ -58,6 +59,27 @@ pub enum HumanError {
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
+    /// The KPI asked for is neither a KPI, a custom KPI nor a pushed metric key with data.
+    #[error("`{id}` is not a KPI id, a custom KPI or a pushed metric key with data{}", hint(.suggestions))]
+    UnknownKpi {
+        /// The id as given.
+        id: String,
+        /// The closest known ids, closest first.
+        suggestions: Vec<String>,
+    },
+}
+
+/// "; did you mean `a` or `b`?" and where the ids are listed.
+fn hint(suggestions: &[String]) -> String {
+    let quoted: Vec<String> = suggestions.iter().map(|s| format!("`{s}`")).collect();
+    match quoted.split_last() {
+        None => "; `tally kpi list` lists them".into(),
+        Some((last, [])) => format!("; did you mean {last}? (`tally kpi list` lists them)"),
+        Some((last, rest)) => format!(
+            "; did you mean {} or {last}? (`tally kpi list` lists them)",
+            rest.join(", ")
+        ),
+    }
 }
 
 impl From<Status> for HumanError {
@@ -296,6 +318,20 @@ impl Client {
     }
 
     /// Every channel of the tenant.
+    pub(super) async fn list_campaigns(&self) -> Result<Vec<proto::Campaign>, HumanError> {
+        all_pages(|page_token| async move {
+            let page = CampaignServiceClient::new(self.channel.clone())
+                .list_campaigns(self.req(proto::ListCampaignsRequest {
+                    page_size: 1000,
+                    page_token,
+                }))
+                .await?
+                .into_inner();
+            Ok((page.campaigns, page.next_page_token))
+        })
+        .await
+    }
+
     pub(super) async fn list_channels(&self) -> Result<Vec<proto::Channel>, HumanError> {
         all_pages(|page_token| async move {
             let page = ChannelServiceClient::new(self.channel.clone())
@@ -309,6 +345,39 @@ impl Client {
             Ok((page.channels, page.next_page_token))
         })
         .await
+    }
+
+    /// The name people know a scope by: its influencer's, campaign's or channel's display
+    /// name; the scope itself for `tenant`, an unnamed resource or one that does not exist
+    /// (a query on it says why).
+    pub(super) async fn display_name(&self, scope: &str) -> Result<String, HumanError> {
+        let name = scope.to_string();
+        let found = if scope.starts_with("influencers/") {
+            InfluencerServiceClient::new(self.channel.clone())
+                .get_influencer(self.req(proto::GetInfluencerRequest { name }))
+                .await
+                .map(|r| r.into_inner().display_name)
+        } else if scope.starts_with("campaigns/") {
+            CampaignServiceClient::new(self.channel.clone())
+                .get_campaign(self.req(proto::GetCampaignRequest { name }))
+                .await
+                .map(|r| r.into_inner().display_name)
+        } else if scope.starts_with("channels/") {
+            ChannelServiceClient::new(self.channel.clone())
+                .get_channel(self.req(proto::GetChannelRequest { name }))
+                .await
+                .map(|r| r.into_inner().display_name)
+        } else {
+            Ok(String::new())
+        };
+        match found {
+            Ok(name) if !name.trim().is_empty() => Ok(name),
+            Ok(_) => Ok(scope.to_string()),
+            Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
+                Ok(scope.to_string())
+            }
+            Err(s) => Err(s.into()),
+        }
     }
 
     /// A goal's progress; `None` when the goal has not started yet.

@@ -9,9 +9,6 @@ use std::collections::HashMap;
 /// The KPIs a follower jump belongs with.
 pub const FOLLOWER_KPIS: [&str; 3] = ["followers", "follower_growth", "follower_growth_pct"];
 
-/// Table mark of a period with a jump, before the channels and days.
-pub const MARK: &str = "⚑ follower jump without engagement:";
-
 /// Legend of the chart markers.
 pub const LEGEND: &str = "unusual follower jump without engagement";
 

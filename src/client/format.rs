@@ -1,6 +1,6 @@
 //! Numbers and tables for people: thousands separators, units, aligned columns, and the
 //! CSV and JSON forms that scripts read instead.
-use comfy_table::{CellAlignment, Table};
+use comfy_table::{CellAlignment, ColumnConstraint, Table, Width};
 
 /// How a listing is printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -88,22 +88,82 @@ pub fn percent(v: f64) -> String {
     format!("{}%", grouped(v, 1))
 }
 
-/// At most `max` characters of `text`, with `…` when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
+/// Widest a table column grows before its cells wrap onto more lines: long text (a
+/// description, a goal's reason, a run's error) is wrapped whole, never cut.
+const WRAP_WIDTH: u16 = 60;
+
+/// `text` with every number in it formatted as the tables format numbers: thousands
+/// separators, and at most two decimals (`forecasts 27073.4 by 2026-12-31` →
+/// `forecasts 27,073.40 by 2026-12-31`). Dates, times, ids and words with digits in them
+/// (`2026-12-31`, `10:30`, `q4-2026`, `ANNA10`) are left as they are.
+pub fn numbers_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let mut end = i;
+        if i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+            end = i + 1;
+            while end < chars.len() && chars[end].is_ascii_digit() {
+                end += 1;
+            }
+        }
+        let token: String = chars[start..end].iter().collect();
+        let before = start.checked_sub(1).map(|b| chars[b]);
+        let before2 = start.checked_sub(2).map(|b| chars[b]);
+        let after = chars.get(end).copied();
+        let after2 = chars.get(end + 1).copied();
+        let wordy = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        // A part of a date, a time, a version or an id: `-`, `:`, `/` or `.` joining it to
+        // more digits or letters.
+        let joined = |sep: Option<char>, next: Option<char>| {
+            matches!(sep, Some('-' | ':' | '/' | '.')) && wordy(next)
+        };
+        let part = wordy(before)
+            || wordy(after)
+            || joined(before, before2)
+            || joined(after, after2)
+            || matches!(before, Some('/' | '.' | ','))
+            || matches!(after, Some(',')) && after2.is_some_and(|c| c.is_ascii_digit());
+        match token.parse::<f64>() {
+            Ok(v) if !part => {
+                let decimals = token.split_once('.').map_or(0, |(_, f)| f.len().min(2));
+                // A minus sign before the number is its own: formatted with it, so that a
+                // value rounding to zero reads 0, never -0.
+                let negative = before == Some('-');
+                if negative {
+                    out.pop();
+                }
+                out.push_str(&grouped(if negative { -v } else { v }, decimals));
+            }
+            _ => out.push_str(&token),
+        }
+        i = end;
     }
+    out
 }
 
 /// An aligned text table; columns in `right` are right-aligned (numbers).
 pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let headers: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    table_as_is(&headers, rows, right)
+}
+
+/// [`table`] with the headers as given, for headers that are names (an influencer's
+/// display name in a column of its own) rather than field names.
+pub fn table_as_is(headers: &[String], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(headers.iter().map(|h| h.to_uppercase()));
+    table.set_header(headers);
     for row in rows {
         table.add_row(row.clone());
     }
@@ -111,6 +171,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String 
         if let Some(column) = table.column_mut(i) {
             column.set_cell_alignment(CellAlignment::Right);
         }
+    }
+    // Without a table width comfy-table still honours a column's upper bound, wrapping the
+    // cells that pass it at spaces.
+    for column in table.column_iter_mut() {
+        column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(WRAP_WIDTH)));
     }
     // The preset pads every cell with a space on both sides; trim each line's edges so
     // output lines start at the margin and have no trailing blanks.
@@ -188,8 +253,11 @@ pub(super) fn print_rows(
     }
 }
 
+/// A raw number for CSV and JSON; negative zero (a refund that cancels a fee exactly) is
+/// written as `0.0`, never `-0.0`.
 pub(super) fn num(v: Option<f64>) -> serde_json::Value {
-    v.and_then(serde_json::Number::from_f64)
+    v.map(|v| if v == 0.0 { 0.0 } else { v })
+        .and_then(serde_json::Number::from_f64)
         .map(serde_json::Value::Number)
         .unwrap_or(serde_json::Value::Null)
 }
@@ -233,9 +301,53 @@ mod tests {
     }
 
     #[test]
-    fn truncation_and_tables() {
-        assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(truncate("abc", 4), "abc");
+    fn numbers_in_prose_are_formatted_like_the_tables() {
+        assert_eq!(
+            numbers_in(
+                "the trend of the last 14 values forecasts 27073.42 by 2026-12-31, short of at least 28000"
+            ),
+            "the trend of the last 14 values forecasts 27,073.42 by 2026-12-31, short of at least 28,000"
+        );
+        assert_eq!(
+            numbers_in("progress 45.0% is below the 51.25% expected by 2026-11-30"),
+            "progress 45.0% is below the 51.25% expected by 2026-11-30"
+        );
+        // Three decimals become two; a sign stays; grouped numbers stay as they are.
+        assert_eq!(
+            numbers_in("score 4033.567, -12345 and 3,000"),
+            "score 4,033.57, -12,345 and 3,000"
+        );
+        // Ids, codes, times and versions keep their digits.
+        assert_eq!(
+            numbers_in("goals/q4-2026 ANNA10 at 10:30 v1.2.3 jobRuns/12345"),
+            "goals/q4-2026 ANNA10 at 10:30 v1.2.3 jobRuns/12345"
+        );
+        // Rounding never leaves "-0".
+        assert_eq!(numbers_in("moved by -0.001"), "moved by 0.00");
+        assert_eq!(numbers_in(""), "");
+    }
+
+    #[test]
+    fn raw_numbers_have_no_negative_zero() {
+        assert_eq!(num(Some(-0.0)).to_string(), "0.0");
+        assert_eq!(num(Some(-0.5)).to_string(), "-0.5");
+        assert_eq!(num(None), serde_json::Value::Null);
+        assert_eq!(value(-0.0, "money", Some("EUR")), "0.00 EUR");
+        assert_eq!(plain(-0.0), "0");
+    }
+
+    #[test]
+    fn long_cells_wrap_whole() {
+        let long = "word ".repeat(30).trim_end().to_string();
+        let t = table(&["id", "text"], &[vec!["a".into(), long.clone()]], &[]);
+        assert!(t.lines().count() > 2, "{t}");
+        assert!(t.lines().all(|l| l.chars().count() <= 3 + 60), "{t}");
+        let words: Vec<&str> = t.lines().skip(1).flat_map(str::split_whitespace).collect();
+        assert_eq!(words.join(" "), format!("a {long}"));
+    }
+
+    #[test]
+    fn tables() {
         let t = table(
             &["id", "value"],
             &[

@@ -108,7 +108,7 @@ pub async fn run(args: GoalsArgs) -> Result<(), HumanError> {
                 .unwrap_or_else(|| "–".into()),
             e.map(|e| format::percent(e.expected_progress_percent))
                 .unwrap_or_else(|| "–".into()),
-            format::truncate(&reason, 70),
+            format::numbers_in(&reason),
         ]);
         raw.push(vec![
             text(g.status()),

@@ -42,7 +42,7 @@ pub async fn influencers(args: InfluencersArgs) -> Result<(), HumanError> {
             .to_string();
         human.push(vec![
             id.clone(),
-            format::truncate(&i.display_name, 40),
+            i.display_name.clone(),
             i.discount_codes.join(", "),
             i.tags.join(", "),
         ]);
@@ -101,7 +101,7 @@ pub async fn runs(args: RunsArgs) -> Result<(), HumanError> {
             days,
             status.into(),
             format::grouped(r.rows_pulled as f64, 0),
-            format::truncate(&r.error, 60),
+            r.error.clone(),
         ]);
         raw.push(vec![
             text(id),

@@ -160,14 +160,20 @@ async fn kpi_query_table_csv_and_errors() {
     ];
     let table = ok(&tally(&app, &args).await);
     let d = |n: u64| (y - Days::new(n)).to_string();
+    // Nothing is computed yet: every value can still change and every day reaches past
+    // the newest computed day, so all are marked, and the legend says what the marks mean.
     assert_eq!(
         table,
         format!(
-            "FIRST_DAY   LAST_DAY        VALUE\n\
-             {a}  {a}     12,345\n\
-             {b}  {b}     12,400\n\
-             {c}  {c}    no_data\n\
-             {e}  {e}  1,234,567\n",
+            "FIRST_DAY   LAST_DAY           VALUE\n\
+             {a}  {a}     12,345 *~\n\
+             {b}  {b}     12,400 *~\n\
+             {c}  {c}    no_data *~\n\
+             {e}  {e}  1,234,567 *~\n\
+             * provisional: recent days are computed again each night, so the value can \
+             still change\n\
+             ~ partial period: fewer days than a full week or month, or days not computed \
+             yet; do not compare it with full periods\n",
             a = d(3),
             b = d(2),
             c = d(1),
@@ -192,7 +198,7 @@ async fn kpi_query_table_csv_and_errors() {
     )
     .await);
     assert!(
-        revenue.lines().nth(1).unwrap().ends_with("0.00 EUR"),
+        revenue.lines().nth(1).unwrap().ends_with("0.00 EUR *~"),
         "{revenue}"
     );
 
@@ -202,8 +208,10 @@ async fn kpi_query_table_csv_and_errors() {
     assert_eq!(
         csv,
         format!(
-            "first_day,last_day,value,follower_flags,undefined_reason\n\
-             {a},{a},12345.0,,\n{b},{b},12400.0,,\n{c},{c},,,no_data\n{e},{e},1234567.0,,\n",
+            "first_day,last_day,value,follower_flags,undefined_reason,scope,name,final,partial\n\
+             {a},{a},12345.0,,,{s},false,true\n{b},{b},12400.0,,,{s},false,true\n\
+             {c},{c},,,no_data,{s},false,true\n{e},{e},1234567.0,,,{s},false,true\n",
+            s = "channels/big-ig,big-ig",
             a = d(3),
             b = d(2),
             c = d(1),
@@ -609,8 +617,10 @@ async fn kpi_query_marks_days_with_bought_followers() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].contains("FOLLOWER_FLAGS"), "{table}");
     assert!(!lines[1].contains('⚑'), "{table}");
+    assert!(lines[2].contains(&format!("⚑ jump-ig {y}")), "{table}");
+    // The legend says what the flag is.
     assert!(
-        lines[2].contains(&format!("⚑ follower jump without engagement: jump-ig {y}")),
+        table.contains("⚑ unusual follower jump without engagement"),
         "{table}"
     );
     let mut csv_args = args.to_vec();
@@ -658,6 +668,459 @@ async fn kpi_query_marks_days_with_bought_followers() {
         audit.matches("<tr>").count(),
         2,
         "header and one jump: {audit}"
+    );
+    app.stop().await;
+}
+
+/// Runs `tally ARGS` as a person would in a pipe: the default log level, no NO_COLOR.
+async fn tally_piped(app: &TestApp, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .env("TALLY_ADDR", format!("http://{}", app.addr))
+        .env("TALLY_API_KEY", &app.key)
+        .env_remove("TALLY_LOG")
+        .env_remove("TALLY_LOG_FORMAT")
+        .env_remove("NO_COLOR")
+        .env_remove("TALLY_CURRENCY")
+        .env_remove("TALLY_CONFIG")
+        .output()
+        .await
+        .expect("run tally")
+}
+
+/// Computes the KPI snapshots of `[first, last]`: the newest computed day becomes `last`,
+/// so values of its last three days (the default trailing days) are provisional.
+async fn compute(app: &TestApp, first: NaiveDate, last: NaiveDate) {
+    app.kpis()
+        .compute_kpis(app.req(proto::ComputeKpisRequest {
+            first_day: date(first),
+            last_day: date(last),
+        }))
+        .await
+        .expect("ComputeKpis");
+}
+
+/// Several scopes: one row per scope and one column per day, provisional values marked
+/// and the legend under the table; `--transpose` swaps rows and columns; one scope with
+/// `--transpose` is one row.
+#[tokio::test]
+async fn kpi_query_compares_scopes_and_marks_provisional_values() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    compute(&app, y - Days::new(9), y).await;
+    let d = |n: u64| (y - Days::new(n)).to_string();
+    let (from, to) = (d(4), d(0));
+    let args = [
+        "kpi",
+        "query",
+        "followers",
+        "--scope",
+        "channels/anna-ig",
+        "--scope",
+        "channels/clean-ig",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    // anna-ig: 100 + 10 a day from y−9, so 150 on y−4 to 190 on y; clean-ig: 500 − 10 a
+    // day, so 450 to 410. Newest computed day y, 3 trailing days: y−2, y−1 and y can
+    // still change.
+    let legend = "* provisional: recent days are computed again each night, so the value \
+                  can still change\n";
+    let table = ok(&tally(&app, &args).await);
+    assert_eq!(
+        table,
+        format!(
+            "CHANNEL   {a}  {b}  {c}  {e}  {f}\n\
+             anna-ig        150         160         170 *       180 *       190 *\n\
+             clean-ig       450         440         430 *       420 *       410 *\n\
+             {legend}",
+            a = d(4),
+            b = d(3),
+            c = d(2),
+            e = d(1),
+            f = d(0),
+        )
+    );
+
+    let mut transposed = args.to_vec();
+    transposed.push("--transpose");
+    let table = ok(&tally(&app, &transposed).await);
+    assert_eq!(
+        table,
+        format!(
+            "PERIOD      anna-ig  clean-ig\n\
+             {a}    150       450\n\
+             {b}    160       440\n\
+             {c}    170 *     430 *\n\
+             {e}    180 *     420 *\n\
+             {f}    190 *     410 *\n\
+             {legend}",
+            a = d(4),
+            b = d(3),
+            c = d(2),
+            e = d(1),
+            f = d(0),
+        )
+    );
+
+    // One scope reads down by default (as before), across with --transpose.
+    let one = [
+        "kpi",
+        "query",
+        "followers",
+        "--scope",
+        "channels/anna-ig",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    let table = ok(&tally(&app, &one).await);
+    assert_eq!(
+        table.lines().nth(3),
+        Some(format!("{c}  {c}  170 *", c = d(2)).as_str()),
+        "{table}"
+    );
+    assert!(table.ends_with(legend), "{table}");
+    let mut one_across = one.to_vec();
+    one_across.push("--transpose");
+    let table = ok(&tally(&app, &one_across).await);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("CHANNEL ") && lines[0].ends_with(&d(0)),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("anna-ig ") && lines[1].ends_with("190 *"),
+        "{table}"
+    );
+
+    // CSV has one record per scope and day, with the scope, its name and `final`.
+    let mut csv_args = args.to_vec();
+    csv_args.extend(["--format", "csv"]);
+    let csv = ok(&tally(&app, &csv_args).await);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "first_day,last_day,value,follower_flags,undefined_reason,scope,name,final,partial"
+    );
+    assert_eq!(lines.len(), 11, "{csv}");
+    assert_eq!(
+        lines[1],
+        format!(
+            "{a},{a},150.0,,,channels/anna-ig,anna-ig,true,false",
+            a = d(4)
+        )
+    );
+    assert_eq!(
+        lines[10],
+        format!(
+            "{a},{a},410.0,,,channels/clean-ig,clean-ig,false,false",
+            a = d(0)
+        )
+    );
+    app.stop().await;
+}
+
+/// `--scope-kind influencers` puts every influencer of the tenant in a row under its
+/// display name, after the scopes named with --scope.
+#[tokio::test]
+async fn kpi_query_scope_kind_lists_every_influencer_by_name() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    // A third influencer whose display name repeats anna's: the id tells them apart.
+    app.store
+        .create_influencer(
+            "acme",
+            "anna-b",
+            &Influencer {
+                display_name: "Anna".into(),
+                tags: vec![],
+                discount_codes: vec![],
+                tracking_values: vec![],
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    compute(&app, y - Days::new(9), y).await;
+    let (from, to) = (
+        (y - Days::new(9)).to_string(),
+        (y - Days::new(3)).to_string(),
+    );
+    let table = ok(&tally(
+        &app,
+        &[
+            "kpi",
+            "query",
+            "posts",
+            "--scope",
+            "channels/anna-ig",
+            "--scope-kind",
+            "influencers",
+            "--granularity",
+            "range",
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
+    )
+    .await);
+    // Posts over the seven days y−9..y−3: anna-ig and clean-ig post once a day (14);
+    // big-ig once on y−3 (15 for anna); the others have no channel with data.
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], format!("SCOPE          {from}..{to}"), "{table}");
+    assert_eq!(lines[1], "anna-ig                             7", "{table}");
+    assert_eq!(lines[2], "Anna (anna)                        15", "{table}");
+    assert_eq!(lines[3], "Anna (anna-b)                 no_data", "{table}");
+    assert_eq!(lines[4], "<b>x</b>                      no_data", "{table}");
+    assert_eq!(lines.len(), 5, "no marks, no legend: {table}");
+    app.stop().await;
+}
+
+/// A misspelt KPI is an error naming the id it probably meant, printed once, plainly, and
+/// the command exits 1; nothing goes to stdout.
+#[tokio::test]
+async fn kpi_query_misspelt_kpi_suggests_and_fails_once_without_ansi() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    let day = y.to_string();
+    let out = tally_piped(
+        &app,
+        &[
+            "kpi",
+            "query",
+            "engagment_rate",
+            "--scope",
+            "influencers/anna",
+            "--scope",
+            "influencers/bold",
+            "--from",
+            &day,
+            "--to",
+            &day,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(
+        !stderr.contains('\x1b'),
+        "ANSI escapes in a pipe: {stderr:?}"
+    );
+    assert_eq!(
+        stderr,
+        "error: `engagment_rate` is not a KPI id, a custom KPI or a pushed metric key with \
+         data; did you mean `engagement_rate`? (`tally kpi list` lists them)\n"
+    );
+
+    // A server error too is one plain line, at the default log level as with logs off.
+    let out = tally_piped(
+        &app,
+        &[
+            "kpi",
+            "query",
+            "followers",
+            "--scope",
+            "influencers/nobody",
+            "--from",
+            &day,
+            "--to",
+            &day,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: INVALID_ARGUMENT: "), "{stderr}");
+    app.stop().await;
+}
+
+/// No `-0` in tables or raw output: a pushed metric of -0.0 and one that rounds to zero.
+#[tokio::test]
+async fn kpi_query_never_prints_negative_zero() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    let rows = [(1, -0.0), (0, -0.004)]
+        .iter()
+        .map(|(n, value)| proto::MetricPoint {
+            metric_key: "fee_credit".into(),
+            scope: "tenant".into(),
+            day: date(y - Days::new(*n)),
+            value: *value,
+        })
+        .collect();
+    let response = app
+        .ingest()
+        .ingest_metric_points(app.req(proto::IngestMetricPointsRequest {
+            rows,
+            all_or_nothing: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    let (from, to) = ((y - Days::new(1)).to_string(), y.to_string());
+    let args = [
+        "kpi",
+        "query",
+        "fee_credit",
+        "--scope",
+        "tenant",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    let table = ok(&tally(&app, &args).await);
+    let values: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| l.split_whitespace().nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(values, ["0", "0.00"], "{table}");
+    assert!(
+        !table.split_whitespace().any(|w| w.starts_with("-0")),
+        "{table}"
+    );
+    for format in ["csv", "json"] {
+        let mut raw = args.to_vec();
+        raw.extend(["--format", format]);
+        let out = ok(&tally(&app, &raw).await);
+        assert!(!out.contains("-0.0,") && !out.contains("-0.0\n"), "{out}");
+        assert!(out.contains("-0.004"), "the raw value stays exact: {out}");
+    }
+    app.stop().await;
+}
+
+/// A goal's reason longer than a column wraps onto more lines, whole, with its numbers
+/// formatted as the table's (28,000, not 28000).
+#[tokio::test]
+async fn goals_wrap_long_reasons_and_format_their_numbers() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    goal(&app, "far", "channels/anna-ig", 28_000.0, y + Days::new(20)).await;
+    let csv = ok(&tally(&app, &["goals", "--format", "csv"]).await);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let record = reader
+        .records()
+        .next()
+        .expect("a goal")
+        .expect("a CSV record");
+    let raw_reason = record[8].to_string();
+    // anna-ig grows by exactly 10 a day: the trend of its 10 values forecasts 190 + 10 ×
+    // 20 = 390 on the deadline.
+    assert_eq!(
+        raw_reason,
+        format!(
+            "the trend of the last 10 values forecasts 390 by {}, short of at least 28000",
+            y + Days::new(20)
+        ),
+        "{csv}"
+    );
+    let table = ok(&tally(&app, &["goals"]).await);
+    assert!(!table.contains('…') && !table.contains("..."), "{table}");
+    assert!(table.lines().count() > 2, "the reason wraps: {table}");
+    let words: Vec<&str> = table.split_whitespace().collect();
+    let text = words.join(" ");
+    assert!(text.contains("28,000"), "{table}");
+    assert!(!text.contains("28000"), "{table}");
+    assert!(
+        text.contains(&format!(
+            "the trend of the last 10 values forecasts 390 by {}, short of at least 28,000",
+            y + Days::new(20)
+        )),
+        "{table}"
+    );
+    app.stop().await;
+}
+
+/// By week, a week clipped by the range is partial: its label carries `~`, values that
+/// can still change carry `*`, and the legend explains both.
+#[tokio::test]
+async fn kpi_query_marks_partial_weeks_with_a_legend() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let y = seed(&app).await;
+    compute(&app, y - Days::new(9), y).await;
+    // Ten days y−9..y split into ISO weeks: a week is partial when it has fewer than 7
+    // of them; anna-ig's followers on a week are those of its last day, 190 − 10 × (days
+    // before y), final when that day is at least 3 days before y.
+    let first = y - Days::new(9);
+    let mut weeks: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut day = first;
+    while day <= y {
+        let sunday = day + Days::new(6 - day.weekday().num_days_from_monday() as u64);
+        let last = sunday.min(y);
+        weeks.push((day, last));
+        day = last + Days::new(1);
+    }
+    let (from, to) = (first.to_string(), y.to_string());
+    let table = ok(&tally(
+        &app,
+        &[
+            "kpi",
+            "query",
+            "followers",
+            "--scope",
+            "channels/anna-ig",
+            "--scope",
+            "channels/clean-ig",
+            "--granularity",
+            "week",
+            "--transpose",
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
+    )
+    .await);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("PERIOD "), "{table}");
+    for (i, (start, last)) in weeks.iter().enumerate() {
+        let cells: Vec<&str> = lines[i + 1].split_whitespace().collect();
+        let label = start.format("%G-W%V").to_string();
+        let partial = (*last - *start).num_days() + 1 < 7;
+        let before = (y - *last).num_days();
+        let provisional = before < 3;
+        let mut expected = vec![label.as_str()];
+        if partial {
+            expected.push("~");
+        }
+        let anna = (190 - 10 * before).to_string();
+        let clean = (410 + 10 * before).to_string();
+        expected.push(&anna);
+        if provisional {
+            expected.push("*");
+        }
+        expected.push(&clean);
+        if provisional {
+            expected.push("*");
+        }
+        assert_eq!(cells, expected, "week {i}: {table}");
+    }
+    let legend = &lines[weeks.len() + 1..];
+    assert_eq!(
+        legend,
+        [
+            "* provisional: recent days are computed again each night, so the value can \
+             still change",
+            "~ partial period: fewer days than a full week or month, or days not computed \
+             yet; do not compare it with full periods",
+        ],
+        "{table}"
     );
     app.stop().await;
 }
