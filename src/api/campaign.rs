@@ -303,4 +303,11 @@ impl CampaignService for Api {
             .map_err(ApiError::from)?;
         Ok(Response::new(()))
     }
+
+    async fn get_campaign_lift(
+        &self,
+        request: Request<proto::GetCampaignLiftRequest>,
+    ) -> Result<Response<proto::CampaignLift>, Status> {
+        super::lift::get_campaign_lift(self, request).await
+    }
 }

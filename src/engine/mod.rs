@@ -5,7 +5,7 @@
 //! needs through storage and asks each KPI family of `kpi` for its values), the snapshot
 //! queries (`query`: which keys a tenant has, stored snapshots or live values, whether a
 //! value is final), goal tracking (`goals`), the feeds watchers follow (`feed`), the
-//! follower flags of a scope (`follower_flags`), the create, update and delete of the
+//! follower flags of a scope (`follower_flags`), campaign lift (`lift`), the create, update and delete of the
 //! revisioned resources (`resources`) and the operator's provisioning of tenants,
 //! settings and API keys (`tenants`).
 //!
@@ -16,6 +16,7 @@ mod compute;
 mod feed;
 mod follower_flags;
 mod goals;
+pub mod lift;
 pub mod query;
 mod recompute;
 pub(crate) mod resources;
