@@ -8,7 +8,7 @@
 //! - [`files`], [`upload`]: `tally ingest`, an observation file (CSV or NDJSON) read as
 //!   ingest rows and sent in batches, with retries and a summary of rejected lines.
 //! - [`connection`]: the analysts' commands' address, key, authenticated client and errors;
-//!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`chart`] and [`report`] are
+//!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`lift`], [`chart`] and [`report`] are
 //!   those commands, printing through [`format`] (tables, units, CSV, JSON).
 //! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
 //!   the server side (`cli.rs`) and hands this the numbers.
@@ -20,6 +20,7 @@ pub(crate) mod format;
 pub(crate) mod goals;
 pub(crate) mod key;
 pub(crate) mod kpi;
+pub(crate) mod lift;
 pub(crate) mod lists;
 pub(crate) mod progress;
 pub(crate) mod report;
