@@ -100,6 +100,9 @@ pub enum Command {
     Influencers(crate::client::lists::InfluencersArgs),
     /// Recent job runs, newest first.
     Runs(crate::client::lists::RunsArgs),
+    /// What a campaign added beyond the baseline of the weeks before it (LIFT.md): one row
+    /// per tenant-wide KPI with its lift and prediction interval, or per day with --days.
+    Lift(crate::client::lift::LiftArgs),
     /// Draws a KPI's values on one or more scopes as an SVG or PNG line chart.
     Chart(crate::client::chart::ChartArgs),
     /// Writes one self-contained HTML page: goals, top influencers, charts.
@@ -487,6 +490,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Goals(args) => Ok(crate::client::goals::run(args).await?),
         Command::Influencers(args) => Ok(crate::client::lists::influencers(args).await?),
         Command::Runs(args) => Ok(crate::client::lists::runs(args).await?),
+        Command::Lift(args) => Ok(crate::client::lift::run(args).await?),
         Command::Chart(args) => Ok(crate::client::chart::run(args).await?),
         Command::Report(args) => Ok(crate::client::report::run(args).await?),
         // Needs no database: answered before one is opened.

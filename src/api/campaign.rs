@@ -241,4 +241,11 @@ resource_service! {
         update_campaign(UpdateCampaignRequest),
         delete_campaign(DeleteCampaignRequest),
     }
+
+    async fn get_campaign_lift(
+        &self,
+        request: tonic::Request<proto::GetCampaignLiftRequest>,
+    ) -> Result<tonic::Response<proto::CampaignLift>, tonic::Status> {
+        super::lift::get_campaign_lift(self, request).await
+    }
 }

@@ -232,7 +232,8 @@ impl Api {
 /// filters): each one use-case call of `$use_case` (`create`, `get`, `list`, `update`,
 /// `delete`) through [`Api::write`], [`Api::read`], [`Api::page`] and [`Api::remove`],
 /// with the handler's `$resource` and `to_proto`. The requests' conversion stays the
-/// handler's: its `TryFrom` impls for the Create and Update requests.
+/// handler's: its `TryFrom` impls for the Create and Update requests. A service's further
+/// calls follow the five as items of the same impl.
 macro_rules! resource_service {
     (
         $service:ident for $resource:ident, $use_case:ident, $message:ident {
@@ -242,9 +243,12 @@ macro_rules! resource_service {
             $update:ident($update_request:ident),
             $delete:ident($delete_request:ident) $(,)?
         }
+        $($extra:tt)*
     ) => {
         #[tonic::async_trait]
         impl $service for Api {
+            $($extra)*
+
             async fn $create(
                 &self,
                 request: tonic::Request<proto::$create_request>,

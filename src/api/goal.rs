@@ -121,6 +121,10 @@ fn evaluation_to_proto(
         previous_status: previous
             .map(|p| status_to_proto(p) as i32)
             .unwrap_or_default(),
+        // Computed for GetGoalProgress only, which sets them.
+        forecast_lower: None,
+        forecast_upper: None,
+        target_probability: None,
     }
 }
 
@@ -374,15 +378,17 @@ impl GoalService for Api {
         let tenant = self.tenant(&request).await?;
         let id = GOAL.id(&request.get_ref().name)?;
         let yesterday = crate::jobs::yesterday(chrono::Utc::now(), &tenant);
-        let (goal, evaluation, version) = goals::progress(&self.store, &tenant, id, yesterday)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(evaluation_to_proto(
-            &goal.id,
-            &evaluation,
-            version,
-            None,
-        )))
+        let (goal, evaluation, version, spread) =
+            goals::progress(&self.store, &tenant, id, yesterday)
+                .await
+                .map_err(ApiError::from)?;
+        let mut answer = evaluation_to_proto(&goal.id, &evaluation, version, None);
+        if let Some(spread) = spread {
+            answer.forecast_lower = Some(positive_zero(spread.lower));
+            answer.forecast_upper = Some(positive_zero(spread.upper));
+            answer.target_probability = spread.probability;
+        }
+        Ok(Response::new(answer))
     }
 
     async fn list_goal_evaluations(

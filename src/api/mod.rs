@@ -12,6 +12,7 @@ pub(crate) mod influencer;
 pub(crate) mod ingest;
 pub(crate) mod job;
 pub(crate) mod kpi;
+pub(crate) mod lift;
 pub(crate) mod limits;
 pub(crate) mod read_cache;
 pub(crate) mod revocation;

@@ -8,8 +8,8 @@
 //! - [`files`], [`upload`]: `tally ingest`, an observation file (CSV or NDJSON) read as
 //!   ingest rows and sent in batches, with retries and a summary of rejected lines.
 //! - [`connection`]: the analysts' commands' address, key, authenticated client and errors;
-//!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`chart`] and [`report`] are
-//!   those commands, printing through [`format`] (tables, units, CSV, JSON);
+//!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`lift`], [`chart`] and
+//!   [`report`] are those commands, printing through [`format`] (tables, units, CSV, JSON);
 //!   [`follower_jumps`] says which KPIs show follower jumps and renders the report's audit.
 //! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
 //!   the server side (`cli.rs`) and hands this the numbers.
@@ -23,6 +23,7 @@ pub(crate) mod goal_chart;
 pub(crate) mod goals;
 pub(crate) mod key;
 pub(crate) mod kpi;
+pub(crate) mod lift;
 pub(crate) mod lists;
 pub(crate) mod progress;
 pub(crate) mod report;

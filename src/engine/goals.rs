@@ -7,7 +7,9 @@ use crate::domain::Stored;
 use crate::domain::catalogue::{self, RollUp};
 use crate::domain::goal::{Baseline, Direction, Goal, Scope};
 use crate::kpi::KpiKey;
-use crate::kpi::goal_eval::{self, Evaluation, FORECAST_VALUES, GoalFacts, Measure};
+use crate::kpi::goal_eval::{
+    self, Evaluation, FORECAST_VALUES, ForecastSpread, GoalFacts, Measure,
+};
 use crate::kpi::period::Period;
 use crate::storage::{PageRequest, Result, Store};
 use chrono::{Days, NaiveDate};
@@ -101,6 +103,20 @@ impl<'a> Evaluator<'a> {
         goal: &Goal,
         as_of: NaiveDate,
     ) -> Result<Option<(Evaluation, i32)>> {
+        Ok(self
+            .evaluate_with_spread(goal, as_of)
+            .await?
+            .map(|(evaluation, version, _)| (evaluation, version)))
+    }
+
+    /// [`Evaluator::evaluate`] with the forecast's 90 % prediction interval and the
+    /// probability of reaching the target (`goal_eval::forecast_spread`), when there is a
+    /// forecast. Not stored: computed for the answer of GetGoalProgress.
+    pub async fn evaluate_with_spread(
+        &mut self,
+        goal: &Goal,
+        as_of: NaiveDate,
+    ) -> Result<Option<(Evaluation, i32, Option<ForecastSpread>)>> {
         let Some((key, facts, version)) = self.facts(goal).await? else {
             return Ok(None);
         };
@@ -128,10 +144,18 @@ impl<'a> Evaluator<'a> {
         }
         self.engine.clear_cache();
         points.reverse();
-        Ok(Some((
-            goal_eval::evaluate(&facts, as_of, current, &points),
-            version,
-        )))
+        let evaluation = goal_eval::evaluate(&facts, as_of, current, &points);
+        let spread = evaluation.forecast.and_then(|f| {
+            goal_eval::forecast_spread(
+                &points,
+                facts.deadline,
+                f,
+                facts.target,
+                facts.direction,
+                goal_eval::FORECAST_LEVEL,
+            )
+        });
+        Ok(Some((evaluation, version, spread)))
     }
 }
 

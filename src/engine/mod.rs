@@ -6,9 +6,9 @@
 //! queries (`query`: which keys a tenant has, stored snapshots or live values, whether a
 //! value is final), the rows clients push, checked against the tenant's data and written
 //! (`ingest`), goal tracking (`goals`), the feeds watchers follow (`feed`), the follower
-//! flags of a scope (`follower_flags`), the create, update and delete of the revisioned
-//! resources (`resources`) and the operator's provisioning of tenants, settings and API
-//! keys (`tenants`).
+//! flags of a scope (`follower_flags`), campaign lift (`lift`), the create, update and
+//! delete of the revisioned resources (`resources`) and the operator's provisioning of
+//! tenants, settings and API keys (`tenants`).
 //!
 //! Data flows one way: `api` converts a request into `kpi`/`domain` types and calls one
 //! function here; this layer reads and writes through `storage` and computes with `kpi`;
@@ -18,6 +18,7 @@ mod feed;
 mod follower_flags;
 mod goals;
 pub(crate) mod ingest;
+pub mod lift;
 pub mod query;
 mod recompute;
 pub(crate) mod resources;

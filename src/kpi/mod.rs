@@ -5,6 +5,8 @@ pub mod custom;
 pub(crate) mod directory;
 pub(crate) mod goal_eval;
 pub(crate) mod key;
+pub mod lift;
+pub mod lift_sim;
 pub(crate) mod parts;
 pub mod period;
 pub(crate) mod rollup;

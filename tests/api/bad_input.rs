@@ -800,6 +800,16 @@ fn valid_request(method: &MethodDescriptor) -> DynamicMessage {
             },
             d,
         ),
+        "GetCampaignLift" => dynamic(
+            &pb::GetCampaignLiftRequest {
+                name: "campaigns/spring".into(),
+                kpis: vec!["social_visitors".into()],
+                interval_level: Some(0.8),
+                pre_period_days: Some(56),
+                accept_overlap: false,
+            },
+            d,
+        ),
         "CreateSegment" => dynamic(
             &pb::CreateSegmentRequest {
                 segment: Some(segment("")),

@@ -147,6 +147,12 @@ async fn progress_forecast_and_status_by_hand(app: TestApp) {
     assert!((e.expected_progress_percent - 900.0 / 29.0).abs() < 1e-9);
     assert!(close(e.forecast, 390.0), "{e:?}");
     assert_eq!(e.forecast_values, 10);
+    // Every step is +10: no spread, so the interval is the point and 300 is sure.
+    assert!(
+        close(e.forecast_lower, 390.0) && close(e.forecast_upper, 390.0),
+        "{e:?}"
+    );
+    assert_eq!(e.target_probability, Some(1.0));
     assert_eq!(e.status, proto::GoalStatus::OnTrack as i32, "{}", e.reason);
     assert!(
         e.reason.contains("390") && e.reason.contains("300"),
@@ -158,6 +164,7 @@ async fn progress_forecast_and_status_by_hand(app: TestApp) {
     create(&app, "too-far", up(600.0, y + Days::new(20))).await;
     let e = progress(&app, "too-far").await;
     assert_eq!(e.status, proto::GoalStatus::AtRisk as i32, "{}", e.reason);
+    assert_eq!(e.target_probability, Some(0.0));
 
     // Achieved early: 190 already reaches 150, weeks before the deadline.
     create(&app, "early", up(150.0, y + Days::new(20))).await;

@@ -18,6 +18,7 @@ mod isolation;
 mod jobs;
 mod keys;
 mod kpis;
+mod lift;
 mod limits;
 mod nightly;
 mod operations;

@@ -5,7 +5,7 @@ use crate::domain::Stored;
 use crate::domain::catalogue::Objective;
 use crate::domain::goal::{Baseline, Direction, Goal, Target};
 use crate::domain::tenant::Tenant;
-use crate::kpi::goal_eval::Evaluation;
+use crate::kpi::goal_eval::{Evaluation, ForecastSpread};
 use crate::storage::goal_evaluations::StoredEvaluation;
 use crate::storage::{Page, PageRequest, Store};
 use chrono::NaiveDate;
@@ -171,21 +171,23 @@ pub async fn delete(store: &Store, tenant: &Tenant, request: Delete) -> Result<(
 }
 
 /// The goal `id` evaluated as of the newest computed day (`no_data_day` when nothing is
-/// computed yet: the jobs' yesterday), with the KPI definition version it used.
+/// computed yet: the jobs' yesterday), with the KPI definition version it used and the
+/// forecast's prediction interval and probability of reaching the target, when there is
+/// a forecast.
 pub async fn progress(
     store: &Store,
     tenant: &Tenant,
     id: &str,
     no_data_day: NaiveDate,
-) -> Result<(Stored<Goal>, Evaluation, i32), ResourceError> {
+) -> Result<(Stored<Goal>, Evaluation, i32, Option<ForecastSpread>), ResourceError> {
     let goal = store.get_goal(&tenant.id, id).await?;
     let as_of = store
         .newest_snapshot_day(&tenant.id)
         .await?
         .unwrap_or(no_data_day);
     let mut evaluator = crate::engine::Evaluator::new(store, &tenant.id).await?;
-    match evaluator.evaluate(&goal.spec, as_of).await? {
-        Some((evaluation, version)) => Ok((goal, evaluation, version)),
+    match evaluator.evaluate_with_spread(&goal.spec, as_of).await? {
+        Some((evaluation, version, spread)) => Ok((goal, evaluation, version, spread)),
         None => Err(ResourceError::FailedPrecondition(format!(
             "goal `{}` starts on {}, after {as_of}, the newest computed day",
             goal.id,
