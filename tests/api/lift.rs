@@ -243,7 +243,7 @@ async fn an_exact_series_gives_its_planted_lift_halo_and_return(app: TestApp) {
     // A series with noise and nothing planted: its interval holds 0 around a small lift,
     // and a 50 % interval is narrower than the 90 % one.
     let widths = |answer: &proto::CampaignLift| {
-        let t = answer.kpis[0].total.clone().unwrap();
+        let t = answer.kpis[0].total.unwrap();
         assert!(t.lift_lower < t.lift && t.lift < t.lift_upper, "{t:?}");
         assert!(t.lift_lower < 0.0 && 0.0 < t.lift_upper, "{t:?}");
         assert!(t.baseline_lower < t.baseline && t.baseline < t.baseline_upper);
