@@ -412,31 +412,32 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
         format::value_or_reason(v.value, &v.undefined_reason, &unit, currency)
     };
     if q.format != OutputFormat::Table {
-        let headers = [
-            "first_day",
-            "last_day",
-            "value",
-            "follower_flags",
-            "undefined_reason",
-            "scope",
-            "name",
-            "final",
-            "partial",
-        ];
+        // Follower jumps say nothing about other KPIs: only the follower KPIs have the column.
+        let jumps = is_follower_kpi(&q.kpi);
+        let mut headers = vec!["first_day", "last_day", "value"];
+        if jumps {
+            headers.push("follower_flags");
+        }
+        headers.extend(["undefined_reason", "scope", "name", "final", "partial"]);
         let mut raw = Vec::new();
         for s in &all {
             for v in &s.values {
-                raw.push(vec![
+                let mut row = vec![
                     text(day_text(v.first_day.as_ref())),
                     text(day_text(v.last_day.as_ref())),
                     num(v.value),
-                    text(s.flags_in(v).join(";")),
+                ];
+                if jumps {
+                    row.push(text(s.flags_in(v).join(";")));
+                }
+                row.extend([
                     text(&v.undefined_reason),
                     text(&s.scope),
                     text(&s.name),
                     serde_json::Value::Bool(v.r#final),
                     serde_json::Value::Bool(v.partial),
                 ]);
+                raw.push(row);
             }
         }
         print_rows(q.format, &headers, &[], &raw, &[]);

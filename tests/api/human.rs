@@ -644,7 +644,7 @@ async fn kpi_query_marks_days_with_bought_followers() {
     let csv = ok(&tally(&app, &other).await);
     assert_eq!(
         csv.lines().next(),
-        Some("first_day,last_day,value,undefined_reason"),
+        Some("first_day,last_day,value,undefined_reason,scope,name,final,partial"),
         "{csv}"
     );
     // The report's audit section lists the jump under the channel's display name.
