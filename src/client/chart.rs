@@ -5,8 +5,6 @@ use super::connection::{Client, Conn, Currency, HumanError, all_pages, naive};
 use super::format;
 use super::goal_chart;
 use crate::proto;
-use crate::proto::campaign_service_client::CampaignServiceClient;
-use crate::proto::channel_service_client::ChannelServiceClient;
 use crate::proto::segment_service_client::SegmentServiceClient;
 use chrono::NaiveDate;
 use plotters::coord::Shift;
@@ -585,30 +583,9 @@ impl Client {
             .into_iter()
             .map(|i| (i.name, i.display_name))
             .collect();
-        let campaigns = all_pages(|page_token| async move {
-            let page = CampaignServiceClient::new(self.channel.clone())
-                .list_campaigns(self.req(proto::ListCampaignsRequest {
-                    page_size: 1000,
-                    page_token,
-                }))
-                .await?
-                .into_inner();
-            Ok((page.campaigns, page.next_page_token))
-        })
-        .await?;
+        let campaigns = self.list_campaigns().await?;
         names.extend(campaigns.into_iter().map(|c| (c.name, c.display_name)));
-        let channels = all_pages(|page_token| async move {
-            let page = ChannelServiceClient::new(self.channel.clone())
-                .list_channels(self.req(proto::ListChannelsRequest {
-                    page_size: 1000,
-                    page_token,
-                    owner: String::new(),
-                }))
-                .await?
-                .into_inner();
-            Ok((page.channels, page.next_page_token))
-        })
-        .await?;
+        let channels = self.list_channels().await?;
         names.extend(channels.into_iter().map(|c| (c.name, c.display_name)));
         let segments = all_pages(|page_token| async move {
             let page = SegmentServiceClient::new(self.channel.clone())
