@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::domain::DomainError;
 use crate::domain::names::check_id;
 use crate::domain::tenant::{Tenant, TenantSettings};
+use crate::jobs::JobSettings;
 use crate::storage::Store;
 use clap::{Parser, Subcommand};
 use std::time::Duration;
@@ -322,11 +323,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             // The demo tenant's channels have no real credentials: its data is generated.
             settings.connectors = crate::config::ConnectorMode::Demo;
             // Its customers are generated too: the public development secret will do,
-            // unless one is given.
+            // unless one is given, and it is chosen here, so not warned about.
             settings.insecure_dev_customer_key = true;
             Store::migrate(&settings.database_url).await?;
             let store = Store::connect(&settings.database_url, 4).await?;
-            let jobs = jobs(&settings, store)?;
+            let jobs = jobs(&settings, store, JobSettings::for_demo(&settings)?)?;
             let demo = crate::demo::run(&jobs, chrono::Utc::now(), crate::demo::HISTORY_DAYS)
                 .await
                 .map_err(|e| match e {
@@ -348,7 +349,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             Store::migrate(&settings.database_url).await?;
             let store =
                 Store::connect(&settings.database_url, settings.database_max_connections).await?;
-            let jobs = jobs(&settings, store.clone())?;
+            let jobs = jobs(
+                &settings,
+                store.clone(),
+                JobSettings::from_settings(&settings)?,
+            )?;
             rekey(&store, &jobs.settings().customer_keys).await?;
             let abandoned = store.fail_abandoned_runs().await?;
             if abandoned > 0 {
@@ -582,7 +587,11 @@ fn live_urls(settings: &Settings) -> Result<crate::connectors::BaseUrls, CliErro
 }
 
 /// The job runner the settings describe.
-fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError> {
+fn jobs(
+    settings: &Settings,
+    store: Store,
+    job_settings: JobSettings,
+) -> Result<crate::jobs::Jobs, CliError> {
     use crate::config::ConnectorMode;
     use crate::connectors::{HttpSettings, Registry};
     let registry = match settings.connectors {
@@ -609,7 +618,7 @@ fn jobs(settings: &Settings, store: Store) -> Result<crate::jobs::Jobs, CliError
         crate::engine::SnapshotFeed::default(),
         registry,
         credentials,
-        crate::jobs::JobSettings::from_settings(settings)?,
+        job_settings,
     ))
 }
 
@@ -623,7 +632,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
             "database has pending migrations; run `tally migrate`"
         );
     }
-    let jobs = jobs(&settings, store)?;
+    let jobs = jobs(&settings, store, JobSettings::from_settings(&settings)?)?;
     // Every start finishes what an earlier one, or `migrate`, left: cheap when nothing is.
     rekey(jobs.store(), &jobs.settings().customer_keys).await?;
     serve_jobs(&settings, jobs).await

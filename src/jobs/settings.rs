@@ -9,20 +9,27 @@ use crate::kpi::anomaly::JumpRule;
 /// development secret when `insecure_dev_customer_key` is set (with a warning), else an
 /// error naming both keys. An empty value (as an unset chart value renders) is unset.
 pub fn customer_keys(settings: &Settings) -> Result<CustomerKeySecret, ConfigError> {
+    let (keys, development) = chosen_customer_keys(settings)?;
+    if development {
+        tracing::warn!(
+            "insecure_dev_customer_key: e-mail hashes are keyed with the public \
+             development secret; set customer_key_secret for real data"
+        );
+    }
+    Ok(keys)
+}
+
+/// [`customer_keys`] without the warning, and whether it is the development secret.
+fn chosen_customer_keys(settings: &Settings) -> Result<(CustomerKeySecret, bool), ConfigError> {
     match settings
         .customer_key_secret
         .as_deref()
         .filter(|s| !s.is_empty())
     {
         Some(secret) => CustomerKeySecret::new(secret.as_bytes())
+            .map(|keys| (keys, false))
             .map_err(|why| ConfigError::invalid(format!("customer_key_secret: {why}"))),
-        None if settings.insecure_dev_customer_key => {
-            tracing::warn!(
-                "insecure_dev_customer_key: e-mail hashes are keyed with the public \
-                 development secret; set customer_key_secret for real data"
-            );
-            Ok(CustomerKeySecret::development())
-        }
+        None if settings.insecure_dev_customer_key => Ok((CustomerKeySecret::development(), true)),
         None => Err(ConfigError::invalid(
             "customer_key_secret: not set. Stored e-mail addresses are keyed with this \
              per-deployment secret (TALLY_CUSTOMER_KEY_SECRET, at least 16 bytes, such \
@@ -37,6 +44,23 @@ impl JobSettings {
     /// does not parse names its key, and a missing customer key secret is refused (see
     /// [`customer_keys`]).
     pub fn from_settings(settings: &Settings) -> Result<JobSettings, ConfigError> {
+        Self::checked(settings, customer_keys)
+    }
+
+    /// [`JobSettings::from_settings`] for `tally demo`, which sets
+    /// `insecure_dev_customer_key` on purpose (its customers are generated): the same
+    /// settings, without the warning about the development secret.
+    pub fn for_demo(settings: &Settings) -> Result<JobSettings, ConfigError> {
+        Self::checked(settings, |settings| {
+            chosen_customer_keys(settings).map(|(keys, _)| keys)
+        })
+    }
+
+    /// The settings, checked, with the customer key secret that `keys` chooses.
+    fn checked(
+        settings: &Settings,
+        keys: impl FnOnce(&Settings) -> Result<CustomerKeySecret, ConfigError>,
+    ) -> Result<JobSettings, ConfigError> {
         let invalid = |key: &str, why: String| ConfigError::invalid(format!("{key}: {why}"));
         let time_zone: chrono_tz::Tz = settings.job_time_zone.parse().map_err(|_| {
             invalid(
@@ -67,7 +91,7 @@ impl JobSettings {
                 ));
             },
             follower_jump: follower_jump(settings)?,
-            customer_keys: customer_keys(settings)?,
+            customer_keys: keys(settings)?,
             rate_limit_max_wait: std::time::Duration::from_secs(
                 settings.rate_limit_max_wait_seconds,
             ),
@@ -203,5 +227,59 @@ mod tests {
             CustomerKeySecret::development().email_key(email)
         );
         assert_ne!(own.email_key(email), development.email_key(email));
+    }
+
+    /// The lines logged while `f` runs.
+    fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        (out, text)
+    }
+
+    // `tally demo` sets insecure_dev_customer_key on purpose: it gets the same settings as
+    // `serve` would, development secret included, without `serve`'s warning about it.
+    #[test]
+    fn only_the_demo_keeps_quiet_about_the_development_secret() {
+        let development = settings("insecure_dev_customer_key = true");
+        let email = "jan@example.com";
+        let (serve, warned) = logged(|| JobSettings::from_settings(&development).unwrap());
+        assert!(warned.contains("insecure_dev_customer_key"), "{warned}");
+        let (demo, quiet) = logged(|| JobSettings::for_demo(&development).unwrap());
+        assert_eq!(quiet, "");
+        assert_eq!(
+            demo.customer_keys.email_key(email),
+            serve.customer_keys.email_key(email)
+        );
+        assert_eq!(
+            demo.customer_keys.email_key(email),
+            CustomerKeySecret::development().email_key(email)
+        );
+        // A secret of its own is used by both; without either, both refuse.
+        let own = settings("customer_key_secret = \"0123456789abcdef0123\"");
+        let (demo, quiet) = logged(|| JobSettings::for_demo(&own).unwrap());
+        assert_eq!(quiet, "");
+        assert_ne!(
+            demo.customer_keys.email_key(email),
+            CustomerKeySecret::development().email_key(email)
+        );
+        let error = JobSettings::for_demo(&settings("")).unwrap_err();
+        assert!(error.to_string().contains("customer_key_secret"), "{error}");
     }
 }
