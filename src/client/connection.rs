@@ -288,6 +288,7 @@ impl Client {
             .flags)
     }
 
+    /// Every goal of the tenant.
     pub(super) async fn list_goals(&self) -> Result<Vec<proto::Goal>, HumanError> {
         all_pages(|page_token| async move {
             let page = self
@@ -303,6 +304,7 @@ impl Client {
         .await
     }
 
+    /// Every influencer of the tenant.
     pub(super) async fn list_influencers(&self) -> Result<Vec<proto::Influencer>, HumanError> {
         all_pages(|page_token| async move {
             let page = InfluencerServiceClient::new(self.channel.clone())
@@ -317,7 +319,7 @@ impl Client {
         .await
     }
 
-    /// Every channel of the tenant.
+    /// Every campaign of the tenant.
     pub(super) async fn list_campaigns(&self) -> Result<Vec<proto::Campaign>, HumanError> {
         all_pages(|page_token| async move {
             let page = CampaignServiceClient::new(self.channel.clone())
@@ -332,6 +334,7 @@ impl Client {
         .await
     }
 
+    /// Every channel of the tenant.
     pub(super) async fn list_channels(&self) -> Result<Vec<proto::Channel>, HumanError> {
         all_pages(|page_token| async move {
             let page = ChannelServiceClient::new(self.channel.clone())
@@ -345,39 +348,6 @@ impl Client {
             Ok((page.channels, page.next_page_token))
         })
         .await
-    }
-
-    /// The name people know a scope by: its influencer's, campaign's or channel's display
-    /// name; the scope itself for `tenant`, an unnamed resource or one that does not exist
-    /// (a query on it says why).
-    pub(super) async fn display_name(&self, scope: &str) -> Result<String, HumanError> {
-        let name = scope.to_string();
-        let found = if scope.starts_with("influencers/") {
-            InfluencerServiceClient::new(self.channel.clone())
-                .get_influencer(self.req(proto::GetInfluencerRequest { name }))
-                .await
-                .map(|r| r.into_inner().display_name)
-        } else if scope.starts_with("campaigns/") {
-            CampaignServiceClient::new(self.channel.clone())
-                .get_campaign(self.req(proto::GetCampaignRequest { name }))
-                .await
-                .map(|r| r.into_inner().display_name)
-        } else if scope.starts_with("channels/") {
-            ChannelServiceClient::new(self.channel.clone())
-                .get_channel(self.req(proto::GetChannelRequest { name }))
-                .await
-                .map(|r| r.into_inner().display_name)
-        } else {
-            Ok(String::new())
-        };
-        match found {
-            Ok(name) if !name.trim().is_empty() => Ok(name),
-            Ok(_) => Ok(scope.to_string()),
-            Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
-                Ok(scope.to_string())
-            }
-            Err(s) => Err(s.into()),
-        }
     }
 
     /// A goal's progress; `None` when the goal has not started yet.

@@ -264,47 +264,83 @@ fn legend(used: &[Mark]) -> String {
 /// The scopes of a query: those named, then every one of `--scope-kind`, each once, with
 /// the names people know them by.
 async fn scopes(client: &Client, q: &QueryArgs) -> Result<Vec<(String, String)>, HumanError> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for scope in &q.scopes {
-        if !out.iter().any(|(s, _)| s == scope) {
-            out.push((scope.clone(), String::new()));
+    // Names come from one list of each kind the query names, not one call a scope.
+    let mut kinds: Vec<ScopeKind> = q.scopes.iter().filter_map(|s| ScopeKind::of(s)).collect();
+    kinds.extend(q.scope_kind);
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut of_kind: Vec<String> = Vec::new();
+    for kind in [
+        ScopeKind::Influencers,
+        ScopeKind::Campaigns,
+        ScopeKind::Channels,
+    ] {
+        if !kinds.contains(&kind) {
+            continue;
         }
+        let listed = kind.list(client).await?;
+        if q.scope_kind == Some(kind) {
+            if listed.is_empty() {
+                let kind = format!("{kind:?}").to_lowercase();
+                return Err(HumanError::Usage(format!(
+                    "--scope-kind {kind}: the tenant has no {kind}"
+                )));
+            }
+            of_kind = listed.iter().map(|(scope, _)| scope.clone()).collect();
+        }
+        names.extend(listed);
     }
-    let all: Vec<(String, String)> = match q.scope_kind {
-        None => Vec::new(),
-        Some(ScopeKind::Influencers) => client
-            .list_influencers()
-            .await?
-            .into_iter()
-            .map(|i| (i.name, i.display_name))
-            .collect(),
-        Some(ScopeKind::Campaigns) => client
-            .list_campaigns()
-            .await?
-            .into_iter()
-            .map(|c| (c.name, c.display_name))
-            .collect(),
-        Some(ScopeKind::Channels) => client
-            .list_channels()
-            .await?
-            .into_iter()
-            .map(|c| (c.name, c.display_name))
-            .collect(),
+    // The scope itself for `tenant`, an unnamed resource or one that does not exist (a
+    // query on it says why).
+    let name = |scope: &str| {
+        names
+            .iter()
+            .find(|(s, name)| s == scope && !name.trim().is_empty())
+            .map_or_else(|| scope.to_string(), |(_, name)| name.clone())
     };
-    if let Some(kind) = q.scope_kind
-        && all.is_empty()
-    {
-        let kind = format!("{kind:?}").to_lowercase();
-        return Err(HumanError::Usage(format!(
-            "--scope-kind {kind}: the tenant has no {kind}"
-        )));
-    }
-    for (scope, name) in all {
-        if !out.iter().any(|(s, _)| *s == scope) {
-            out.push((scope, name));
+    let mut out: Vec<(String, String)> = Vec::new();
+    for scope in q.scopes.iter().chain(&of_kind) {
+        if !out.iter().any(|(s, _)| s == scope) {
+            out.push((scope.clone(), name(scope)));
         }
     }
     Ok(out)
+}
+
+impl ScopeKind {
+    /// The kind of resource a scope names, if it names one.
+    fn of(scope: &str) -> Option<ScopeKind> {
+        let (collection, _) = scope.split_once('/')?;
+        match collection {
+            "influencers" => Some(ScopeKind::Influencers),
+            "campaigns" => Some(ScopeKind::Campaigns),
+            "channels" => Some(ScopeKind::Channels),
+            _ => None,
+        }
+    }
+
+    /// Every resource of the kind: (name, display name).
+    async fn list(self, client: &Client) -> Result<Vec<(String, String)>, HumanError> {
+        Ok(match self {
+            ScopeKind::Influencers => client
+                .list_influencers()
+                .await?
+                .into_iter()
+                .map(|i| (i.name, i.display_name))
+                .collect(),
+            ScopeKind::Campaigns => client
+                .list_campaigns()
+                .await?
+                .into_iter()
+                .map(|c| (c.name, c.display_name))
+                .collect(),
+            ScopeKind::Channels => client
+                .list_channels()
+                .await?
+                .into_iter()
+                .map(|c| (c.name, c.display_name))
+                .collect(),
+        })
+    }
 }
 
 /// A query refused because its KPI id is unknown, with the ids it probably meant.
@@ -393,11 +429,6 @@ async fn query(q: QueryArgs) -> Result<(), HumanError> {
             client.follower_flags(&scope, q.from, q.to).await?
         } else {
             Vec::new()
-        };
-        let name = if name.trim().is_empty() {
-            client.display_name(&scope).await?
-        } else {
-            name
         };
         all.push(ScopeValues {
             scope,
