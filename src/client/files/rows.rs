@@ -45,7 +45,7 @@ impl FileRow for OrderRow {
             revenue_minor: money("revenue", &self.revenue)?,
             cost_of_goods_minor: money("cost_of_goods", &self.cost_of_goods)?,
             discount_minor: money("discount", &self.discount)?,
-            placed_at: time(&self.placed_at).map_err(|e| format!("placed_at: {e}"))?,
+            placed_at: time("placed_at", &self.placed_at)?,
             discount_codes: self
                 .discount_codes
                 .split(';')
@@ -103,7 +103,7 @@ impl FileRow for ChannelStatsRow {
     fn into_proto(self) -> Result<Self::Proto, String> {
         Ok(proto::ChannelDayStats {
             channel: name("channels", &self.channel),
-            day: date(&self.day).map_err(|e| format!("day: {e}"))?,
+            day: date("day", &self.day)?,
             followers: self.followers,
             posts: self.posts,
             mentions: self.mentions,
@@ -145,7 +145,7 @@ impl FileRow for WebTrafficFileRow {
     type Proto = proto::WebTrafficRow;
     fn into_proto(self) -> Result<Self::Proto, String> {
         Ok(proto::WebTrafficRow {
-            day: date(&self.day).map_err(|e| format!("day: {e}"))?,
+            day: date("day", &self.day)?,
             source: self.source,
             medium: self.medium,
             campaign: self.campaign,
@@ -191,8 +191,8 @@ impl FileRow for AudienceMemberRow {
             channel: name("channels", &self.channel),
             account_id: self.account_id,
             customer_id: self.customer_id,
-            first_seen: date(&self.first_seen).map_err(|e| format!("first_seen: {e}"))?,
-            last_seen: date(&self.last_seen).map_err(|e| format!("last_seen: {e}"))?,
+            first_seen: date("first_seen", &self.first_seen)?,
+            last_seen: date("last_seen", &self.last_seen)?,
             attributes: Some(proto::MemberAttributes {
                 bio: self.bio,
                 followers: self.followers,
@@ -245,7 +245,7 @@ impl FileRow for InteractionRow {
             interaction_id: self.interaction_id,
             kind: kind as i32,
             account_id: self.account_id,
-            occurred_at: time(&self.occurred_at).map_err(|e| format!("occurred_at: {e}"))?,
+            occurred_at: time("occurred_at", &self.occurred_at)?,
             attributes: Some(proto::MemberAttributes {
                 bio: self.bio,
                 followers: self.followers,
@@ -272,7 +272,7 @@ impl FileRow for GiveawayEntryRow {
         Ok(proto::GiveawayEntry {
             giveaway_id: self.giveaway_id,
             entrant: self.entrant,
-            entered_at: time(&self.entered_at).map_err(|e| format!("entered_at: {e}"))?,
+            entered_at: time("entered_at", &self.entered_at)?,
         })
     }
 }
@@ -292,7 +292,7 @@ impl FileRow for MetricPointRow {
         Ok(proto::MetricPoint {
             metric_key: self.metric_key,
             scope: self.scope,
-            day: date(&self.day).map_err(|e| format!("day: {e}"))?,
+            day: date("day", &self.day)?,
             value: self.value,
         })
     }

@@ -50,26 +50,20 @@ fn empty_attribute_columns_are_missing_values() {
     let members = "channel,account_id,customer_id,first_seen,last_seen,bio,followers,influence_score,age,country\n\
                    anna-ig,u1,,2026-03-01,,,,,,\n\
                    anna-ig,u2,c-2,2026-03-01,2026-03-02,Hi,1500,0.75,31,FR\n";
+    // The numeric attributes of a row.
+    let numbers = |a: &crate::proto::MemberAttributes| (a.followers, a.influence_score, a.age);
     let rows: Vec<_> =
         records::<AudienceMemberRow, _>(std::io::Cursor::new(members), Format::Csv).collect();
     let empty = rows[0]
         .1
         .as_ref()
         .expect("a row of empty attributes is read");
-    let attributes = empty.attributes.as_ref().unwrap();
     assert_eq!(
-        (
-            attributes.followers,
-            attributes.influence_score,
-            attributes.age
-        ),
+        numbers(empty.attributes.as_ref().unwrap()),
         (None, None, None)
     );
     let full = rows[1].1.as_ref().unwrap().attributes.as_ref().unwrap();
-    assert_eq!(
-        (full.followers, full.influence_score, full.age),
-        (Some(1500), Some(0.75), Some(31))
-    );
+    assert_eq!(numbers(full), (Some(1500), Some(0.75), Some(31)));
     let interactions = "channel,interaction_id,kind,account_id,occurred_at,bio,followers,influence_score,age,country,is_customer\n\
                         anna-ig,i1,like,u1,2026-03-01T10:00:00Z,,,,,,\n\
                         anna-ig,i2,like,u1,2026-03-01T10:00:00Z,,12,,,,true\n";
@@ -80,14 +74,7 @@ fn empty_attribute_columns_are_missing_values() {
         .as_ref()
         .expect("a row of empty attributes is read");
     let attributes = empty.attributes.as_ref().unwrap();
-    assert_eq!(
-        (
-            attributes.followers,
-            attributes.influence_score,
-            attributes.age
-        ),
-        (None, None, None)
-    );
+    assert_eq!(numbers(attributes), (None, None, None));
     assert_eq!(attributes.is_customer, None);
     let some = rows[1].1.as_ref().unwrap().attributes.as_ref().unwrap();
     assert_eq!((some.followers, some.is_customer), (Some(12), Some(true)));

@@ -32,23 +32,26 @@ pub fn minor_units(amount: &str, currency: &str) -> Result<i64, String> {
     Ok(if negative { -value } else { value })
 }
 
-/// A `YYYY-MM-DD` date; empty is none.
-pub(super) fn date(value: &str) -> Result<Option<proto::google::r#type::Date>, String> {
+/// A `YYYY-MM-DD` date of `column`; empty is none.
+pub(super) fn date(
+    column: &str,
+    value: &str,
+) -> Result<Option<proto::google::r#type::Date>, String> {
     if value.trim().is_empty() {
         return Ok(None);
     }
     let d = chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("`{value}` is not a date YYYY-MM-DD"))?;
+        .map_err(|_| format!("{column}: `{value}` is not a date YYYY-MM-DD"))?;
     Ok(Some(crate::client::connection::date(d)))
 }
 
-/// An RFC 3339 time; empty is none.
-pub(super) fn time(value: &str) -> Result<Option<prost_types::Timestamp>, String> {
+/// An RFC 3339 time of `column`; empty is none.
+pub(super) fn time(column: &str, value: &str) -> Result<Option<prost_types::Timestamp>, String> {
     if value.trim().is_empty() {
         return Ok(None);
     }
     let t = chrono::DateTime::parse_from_rfc3339(value.trim()).map_err(|_| {
-        format!("`{value}` is not an RFC 3339 time such as 2026-03-01T12:00:00+01:00")
+        format!("{column}: `{value}` is not an RFC 3339 time such as 2026-03-01T12:00:00+01:00")
     })?;
     Ok(Some(prost_types::Timestamp {
         seconds: t.timestamp(),
