@@ -2,10 +2,7 @@
 use super::ga4::Ga4;
 use super::instagram::Instagram;
 use super::shopify::Shopify;
-use super::tiktok::TikTok;
-use super::x::X;
-use super::youtube::YouTube;
-use super::{HttpSettings, Registry};
+use super::{HttpSettings, Registry, tiktok, x, youtube};
 use crate::domain::channel::Platform;
 use std::sync::Arc;
 
@@ -93,14 +90,17 @@ pub fn live_registry(urls: &BaseUrls, http: &HttpSettings) -> Registry {
     Registry::new()
         .with(
             Platform::YouTube,
-            Arc::new(YouTube::new(&urls.youtube, http)),
+            Arc::new(youtube::connector(&urls.youtube, http)),
         )
         .with(
             Platform::Instagram,
             Arc::new(Instagram::new(&urls.instagram, http).with_version(&urls.instagram_version)),
         )
-        .with(Platform::X, Arc::new(X::new(&urls.x, http)))
-        .with(Platform::TikTok, Arc::new(TikTok::new(&urls.tiktok, http)))
+        .with(Platform::X, Arc::new(x::connector(&urls.x, http)))
+        .with(
+            Platform::TikTok,
+            Arc::new(tiktok::connector(&urls.tiktok, http)),
+        )
         .with(Platform::Website, Arc::new(Ga4::new(&urls.ga4, http)))
         .with(
             Platform::Shopify,

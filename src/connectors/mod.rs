@@ -20,6 +20,7 @@ mod kept;
 pub(crate) mod live;
 pub mod shopify;
 pub mod tiktok;
+mod totals;
 pub mod x;
 pub mod youtube;
 

@@ -4,162 +4,67 @@
 //! The channel's account is a channel id (`UC…`, asked with `id=`; the answer's item must
 //! carry that id) or a handle (`@name`, asked with `forHandle=`), as CreateChannel checks.
 use super::http::{
-    Call, Http, NOT_IN_THE_RESPONSE, Verdict, credential, difference, empty_stats, endpoint,
-    optional_number, platform_message, present_totals, reported, stats_page,
+    Call, NOT_IN_THE_RESPONSE, Verdict, bad, endpoint, optional_number, platform_message,
 };
-use super::kept::{keep, kept};
-use super::{
-    Connector, ConnectorError, HttpSettings, MissingMetric, Page, PageSink, PullRequest,
-    RawResponse,
-};
+use super::totals::{Counts, Totals, TotalsApi};
+use super::{Connector, ConnectorError, HttpSettings, Page, PullRequest, Secret};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-const PLATFORM: &str = "youtube";
+/// YouTube's side of a totals pull: `channels.list` of the channel's account.
+pub(crate) struct YouTube;
 
-/// The label of the kept `channels.list` answer.
-const CHANNELS: &str = "channels";
-
-/// Pulls a YouTube channel's statistics.
-pub struct YouTube {
-    base: String,
-    http: Http,
+/// A connector pulling a YouTube channel's statistics from the API at `base_url` (https://www.googleapis.com in production).
+pub fn connector(base_url: &str, settings: &HttpSettings) -> impl Connector + use<> {
+    Totals::<YouTube>::new(base_url, settings)
 }
 
-impl YouTube {
-    /// A connector calling the API at `base_url` (https://www.googleapis.com in production).
-    pub fn new(base_url: &str, settings: &HttpSettings) -> YouTube {
-        YouTube {
-            base: base_url.to_string(),
-            http: Http::new(PLATFORM, settings, classify),
+impl TotalsApi for YouTube {
+    const PLATFORM: &'static str = "youtube";
+    const LABEL: &'static str = "channels";
+
+    /// Google reports a bad API key as HTTP 400 and an exhausted daily quota as HTTP 403;
+    /// the first needs a new key, the second only the next day, so neither is retried now.
+    fn classify(status: StatusCode, body: Option<&Value>) -> Option<Verdict> {
+        let body = body?;
+        let error = &body["error"];
+        let reasons = || {
+            let listed = error["errors"].as_array().into_iter().flatten();
+            let details = error["details"].as_array().into_iter().flatten();
+            listed
+                .chain(details)
+                .filter_map(|e| e["reason"].as_str())
+                .collect::<Vec<_>>()
+        };
+        let message = || {
+            format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                platform_message(Some(body), b"")
+            )
+        };
+        let reasons = reasons();
+        if reasons
+            .iter()
+            .any(|r| matches!(*r, "API_KEY_INVALID" | "keyInvalid" | "API_KEY_EXPIRED"))
+        {
+            return Some(Verdict::Auth(message()));
         }
-    }
-}
-
-/// Google reports a bad API key as HTTP 400 and an exhausted daily quota as HTTP 403;
-/// the first needs a new key, the second only the next day, so neither is retried now.
-fn classify(status: StatusCode, body: Option<&Value>) -> Option<Verdict> {
-    let body = body?;
-    let error = &body["error"];
-    let reasons = || {
-        let listed = error["errors"].as_array().into_iter().flatten();
-        let details = error["details"].as_array().into_iter().flatten();
-        listed
-            .chain(details)
-            .filter_map(|e| e["reason"].as_str())
-            .collect::<Vec<_>>()
-    };
-    let message = || {
-        format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            platform_message(Some(body), b"")
-        )
-    };
-    let reasons = reasons();
-    if reasons
-        .iter()
-        .any(|r| matches!(*r, "API_KEY_INVALID" | "keyInvalid" | "API_KEY_EXPIRED"))
-    {
-        return Some(Verdict::Auth(message()));
-    }
-    if reasons
-        .iter()
-        .any(|r| matches!(*r, "quotaExceeded" | "dailyLimitExceeded"))
-    {
-        return Some(Verdict::Rejected(message()));
-    }
-    None
-}
-
-/// Maps a kept `channels.list` answer: the channel it names, then each total that is there.
-fn map(request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
-    // Current totals describe the latest day only; a past day has nothing to report.
-    if !request.latest {
-        return Ok(Page::default());
-    }
-    let body = kept(PLATFORM, raw, CHANNELS)?;
-    let account = &request.source.account_id;
-    let handle = account.starts_with('@');
-    let item = body["items"]
-        .as_array()
-        .and_then(|items| items.first())
-        .ok_or_else(|| {
-            let what = if handle { "handle" } else { "id" };
-            ConnectorError::Config(format!("no YouTube channel with {what} `{account}`"))
-        })?;
-    // A handle names the channel by another key; only an id can be compared.
-    let id = item["id"].as_str().unwrap_or_default();
-    if !handle && id != account {
-        return Err(ConnectorError::Config(format!(
-            "YouTube answered for channel `{id}`, not the channel's `{account}`"
-        )));
-    }
-    let stats = &item["statistics"];
-    if !stats.is_object() {
-        return Err(super::http::bad(PLATFORM, "items[0].statistics is missing"));
-    }
-    let mut missing = Vec::new();
-    let views = reported(
-        PLATFORM,
-        &stats["viewCount"],
-        "items[0].statistics.viewCount",
-        "viewCount",
-        &mut missing,
-    )?;
-    let videos = reported(
-        PLATFORM,
-        &stats["videoCount"],
-        "items[0].statistics.videoCount",
-        "videoCount",
-        &mut missing,
-    )?;
-    let hidden = stats["hiddenSubscriberCount"].as_bool().unwrap_or(false);
-    let subscribers = optional_number(
-        PLATFORM,
-        &stats["subscriberCount"],
-        "items[0].statistics.subscriberCount",
-    )?;
-    let previous = request.previous_totals.as_ref();
-    let mut row = empty_stats(request);
-    row.followers = if hidden { None } else { subscribers };
-    if row.followers.is_none() {
-        missing.push(MissingMetric {
-            metric: "subscriberCount".into(),
-            reason: if hidden {
-                "hidden by the channel (hiddenSubscriberCount)".into()
-            } else {
-                NOT_IN_THE_RESPONSE.into()
-            },
-        });
-    }
-    row.posts = videos.and_then(|v| difference(previous, "videoCount", v));
-    row.views = views.and_then(|v| difference(previous, "viewCount", v));
-    let totals = present_totals(&[("videoCount", videos), ("viewCount", views)]);
-    Ok(stats_page(row, Some(totals), missing))
-}
-
-#[async_trait::async_trait]
-impl Connector for YouTube {
-    fn name(&self) -> &'static str {
-        PLATFORM
-    }
-
-    fn has_history(&self) -> bool {
-        false
-    }
-
-    async fn pull(
-        &self,
-        request: &PullRequest,
-        sink: &mut dyn PageSink,
-    ) -> Result<(), ConnectorError> {
-        if !request.latest {
-            sink.page(map(request, &[])?, None).await?;
-            return Ok(());
+        if reasons
+            .iter()
+            .any(|r| matches!(*r, "quotaExceeded" | "dailyLimitExceeded"))
+        {
+            return Some(Verdict::Rejected(message()));
         }
-        let key = credential(request)?;
-        let url = endpoint(PLATFORM, &self.base, &["youtube", "v3", "channels"])?;
+        None
+    }
+
+    fn call<'a>(
+        base: &str,
+        request: &'a PullRequest,
+        key: &'a Secret,
+    ) -> Result<Call<'a>, ConnectorError> {
+        let url = endpoint(Self::PLATFORM, base, &["youtube", "v3", "channels"])?;
         let account = &request.source.account_id;
         // `id=` takes only channel ids; a handle given there matches nothing.
         let by = if account.starts_with('@') {
@@ -167,21 +72,57 @@ impl Connector for YouTube {
         } else {
             "id"
         };
-        let call = Call::get(url, &request.source.credentials_ref)
+        Ok(Call::get(url, &request.source.credentials_ref)
             .query("part", "statistics")
             .query(by, account.clone())
-            .secret_query("key", key);
-        let body = self.http.send(call).await?.body;
-        let raw = vec![keep(CHANNELS, body, key)];
-        let mut page = map(request, &raw)?;
-        page.raw = raw;
-        sink.page(page, None).await?;
-        Ok(())
+            .secret_query("key", key))
     }
 
-    /// Maps a kept `channels.list` answer again; the page's `raw` stays empty (it is kept
-    /// already).
-    fn derive(&self, request: &PullRequest, raw: &[RawResponse]) -> Result<Page, ConnectorError> {
-        map(request, raw)
+    /// The channel the answer names, then each total that is there.
+    fn map(request: &PullRequest, body: &Value) -> Result<Page, ConnectorError> {
+        let account = &request.source.account_id;
+        let handle = account.starts_with('@');
+        let item = body["items"]
+            .as_array()
+            .and_then(|items| items.first())
+            .ok_or_else(|| {
+                let what = if handle { "handle" } else { "id" };
+                ConnectorError::Config(format!("no YouTube channel with {what} `{account}`"))
+            })?;
+        // A handle names the channel by another key; only an id can be compared.
+        let id = item["id"].as_str().unwrap_or_default();
+        if !handle && id != account {
+            return Err(ConnectorError::Config(format!(
+                "YouTube answered for channel `{id}`, not the channel's `{account}`"
+            )));
+        }
+        let stats = &item["statistics"];
+        if !stats.is_object() {
+            return Err(bad(Self::PLATFORM, "items[0].statistics is missing"));
+        }
+        let mut counts = Counts::new(Self::PLATFORM, stats, "items[0].statistics");
+        let views = counts.get("viewCount")?;
+        let videos = counts.get("videoCount")?;
+        let hidden = stats["hiddenSubscriberCount"].as_bool().unwrap_or(false);
+        let subscribers = optional_number(
+            Self::PLATFORM,
+            &stats["subscriberCount"],
+            "items[0].statistics.subscriberCount",
+        )?;
+        let followers = if hidden { None } else { subscribers };
+        if followers.is_none() {
+            let reason = if hidden {
+                "hidden by the channel (hiddenSubscriberCount)"
+            } else {
+                NOT_IN_THE_RESPONSE
+            };
+            counts.missing("subscriberCount", reason);
+        }
+        let totals = [("videoCount", videos), ("viewCount", views)];
+        Ok(counts.page(request, &totals, |row, daily| {
+            row.followers = followers;
+            row.posts = daily("videoCount");
+            row.views = daily("viewCount");
+        }))
     }
 }

@@ -8,9 +8,6 @@ use std::time::{Duration, Instant};
 use tally::connectors::ga4::Ga4;
 use tally::connectors::instagram::Instagram;
 use tally::connectors::shopify::Shopify;
-use tally::connectors::tiktok::TikTok;
-use tally::connectors::x::X;
-use tally::connectors::youtube::YouTube;
 use tally::connectors::{
     BaseUrls, Connector, ConnectorError, HttpSettings, Page, PageSink, PullRequest, Secret,
     SinkError, Source, live_registry,
@@ -181,7 +178,10 @@ async fn case(platform: Platform, http: &HttpSettings) -> Case {
                 },
             );
             Case {
-                connector: Arc::new(YouTube::new(&fake.base_url(), http)),
+                connector: Arc::new(tally::connectors::youtube::connector(
+                    &fake.base_url(),
+                    http,
+                )),
                 request: request(platform, "UC1", FakeYouTube::TOKEN),
                 fake: Box::new(fake),
                 retry_after_one_second: retry_after,
@@ -218,7 +218,7 @@ async fn case(platform: Platform, http: &HttpSettings) -> Case {
                 },
             );
             Case {
-                connector: Arc::new(X::new(&fake.base_url(), http)),
+                connector: Arc::new(tally::connectors::x::connector(&fake.base_url(), http)),
                 request: request(platform, "2244994945", FakeX::TOKEN),
                 fake: Box::new(fake),
                 retry_after_one_second: Fault::RateLimitReset(Duration::from_secs(1)),
@@ -236,7 +236,7 @@ async fn case(platform: Platform, http: &HttpSettings) -> Case {
                 },
             );
             Case {
-                connector: Arc::new(TikTok::new(&fake.base_url(), http)),
+                connector: Arc::new(tally::connectors::tiktok::connector(&fake.base_url(), http)),
                 request: request(platform, "tt-open-1", FakeTikTok::TOKEN),
                 fake: Box::new(fake),
                 retry_after_one_second: retry_after,
@@ -513,7 +513,7 @@ async fn youtube_hidden_subscribers_and_unknown_channels() {
             videos: 1,
         },
     );
-    let connector = YouTube::new(&fake.base_url(), &settings());
+    let connector = tally::connectors::youtube::connector(&fake.base_url(), &settings());
     let (result, sink) = pull(
         &connector,
         &request(Platform::YouTube, "UC2", FakeYouTube::TOKEN),
@@ -664,7 +664,7 @@ async fn x_maps_followers_and_tweets_but_not_likes_given() {
             likes_given: 7,
         },
     );
-    let connector = X::new(&fake.base_url(), &settings());
+    let connector = tally::connectors::x::connector(&fake.base_url(), &settings());
     let mut request = request(Platform::X, "42", FakeX::TOKEN);
     let (result, sink) = pull(&connector, &request).await;
     result.unwrap();

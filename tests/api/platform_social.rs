@@ -9,9 +9,9 @@ use crate::helpers::{TestApp, TestDb, bad_fields, with_key};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tally::connectors::tiktok::TikTok;
-use tally::connectors::x::X;
-use tally::connectors::youtube::YouTube;
+use tally::connectors::tiktok;
+use tally::connectors::x;
+use tally::connectors::youtube;
 use tally::connectors::{
     BaseUrls, Connector, ConnectorError, Credentials, HttpSettings, MissingMetric, Page, PageSink,
     PullRequest, Secret, SinkError, Source, live_registry,
@@ -150,7 +150,7 @@ fn assert_derives_the_same(connector: &dyn Connector, request: &PullRequest, pag
 async fn tiktok_keeps_what_the_answer_gives_and_names_what_it_left_out() {
     let fake = FakeTikTok::start().await;
     fake.set_user(FakeTikTok::TOKEN, TikTokUser::default());
-    let connector = TikTok::new(&fake.base_url(), &http(Duration::from_secs(1)));
+    let connector = tiktok::connector(&fake.base_url(), &http(Duration::from_secs(1)));
     let mut request = request(Platform::TikTok, TT_OPEN_ID, FakeTikTok::TOKEN);
     request.previous_totals = Some(json!({"likes_count": 79_000, "video_count": 68}));
     // Neither likes_count nor video_count: followers are still stored.
@@ -199,7 +199,7 @@ async fn tiktok_keeps_what_the_answer_gives_and_names_what_it_left_out() {
 async fn tiktok_refuses_a_token_granted_by_another_account() {
     let fake = FakeTikTok::start().await;
     fake.set_user(FakeTikTok::TOKEN, TikTokUser::default());
-    let connector = TikTok::new(&fake.base_url(), &http(Duration::from_secs(1)));
+    let connector = tiktok::connector(&fake.base_url(), &http(Duration::from_secs(1)));
     fake.fail_next(Fault::Body(
         200,
         tiktok_user_info(json!({"open_id": "someone-else", "follower_count": 9})),
@@ -232,7 +232,7 @@ async fn x_checks_the_account_reads_usernames_and_names_missing_metrics() {
             likes_given: 0,
         },
     );
-    let connector = X::new(&fake.base_url(), &http(Duration::from_secs(1)));
+    let connector = x::connector(&fake.base_url(), &http(Duration::from_secs(1)));
 
     // A username, any case, with or without `@`: looked up by username, checked without
     // case.
@@ -294,7 +294,7 @@ async fn x_checks_the_account_reads_usernames_and_names_missing_metrics() {
 async fn x_returns_a_rate_limit_past_the_cap_at_once() {
     let fake = FakeX::start().await;
     fake.set_user(X_ID, XUser::default());
-    let connector = X::new(&fake.base_url(), &http(Duration::from_millis(100)));
+    let connector = x::connector(&fake.base_url(), &http(Duration::from_millis(100)));
     fake.fail_next(Fault::RateLimitReset(Duration::from_secs(900)));
     let started = Instant::now();
     let (result, sink) = pull(&connector, &request(Platform::X, X_ID, FakeX::TOKEN)).await;
@@ -332,7 +332,7 @@ async fn youtube_asks_handles_with_for_handle_and_checks_ids() {
         },
     );
     fake.set_handle(YT_HANDLE, YT_ID);
-    let connector = YouTube::new(&fake.base_url(), &http(Duration::from_secs(1)));
+    let connector = youtube::connector(&fake.base_url(), &http(Duration::from_secs(1)));
     let by_handle = request(Platform::YouTube, YT_HANDLE, FakeYouTube::TOKEN);
     let (result, sink) = pull(&connector, &by_handle).await;
     result.unwrap();
