@@ -136,6 +136,9 @@ pub enum Admin {
         /// Recent days each nightly run pulls and recomputes again, 0 to 60.
         #[arg(long, default_value_t = 3)]
         recompute_trailing_days: i32,
+        /// Days before a campaign's start that its lift's baseline learns from, 28 to 364.
+        #[arg(long, default_value_t = 56)]
+        lift_pre_period_days: i32,
     },
     /// Change a tenant's settings. The time zone, currency and windows are refused once
     /// the tenant has KPI snapshots (they were computed with the old ones); the trailing
@@ -158,6 +161,9 @@ pub enum Admin {
         /// New count of recent days each nightly run recomputes, 0 to 60.
         #[arg(long)]
         recompute_trailing_days: Option<i32>,
+        /// New default lift pre-period, 28 to 364 days.
+        #[arg(long)]
+        lift_pre_period_days: Option<i32>,
     },
     /// List every tenant with its settings.
     ListTenants,
@@ -708,6 +714,7 @@ async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
             order_window_days,
             returning_window_days,
             recompute_trailing_days,
+            lift_pre_period_days,
         } => {
             let id = id.unwrap_or_else(|| slug(&name));
             let mut violations = crate::domain::Violations::default();
@@ -719,6 +726,7 @@ async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
                 order_window_days,
                 returning_window_days,
                 trailing_days: recompute_trailing_days,
+                lift_pre_period_days,
             };
             let new = NewTenant::new(id.clone(), name, settings)?;
             tenants::create_tenant(store, new).await?;
@@ -737,6 +745,7 @@ async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
             order_window_days,
             returning_window_days,
             recompute_trailing_days,
+            lift_pre_period_days,
         } => {
             let change = SettingsChange {
                 time_zone,
@@ -744,6 +753,7 @@ async fn run_admin(store: &Store, admin: Admin) -> Result<(), CliError> {
                 order_window_days,
                 returning_window_days,
                 trailing_days: recompute_trailing_days,
+                lift_pre_period_days,
             };
             if change == SettingsChange::default() {
                 return Err(CliError::Usage(
@@ -830,14 +840,15 @@ fn tenant_line(record: &crate::storage::tenants::TenantRecord) -> String {
     let (t, s) = (&record.tenant, &record.tenant.settings);
     format!(
         "{}\t{}\ttime_zone={} currency={} order_window_days={} returning_window_days={} \
-         recompute_trailing_days={}",
+         recompute_trailing_days={} lift_pre_period_days={}",
         t.id,
         t.display_name,
         s.time_zone,
         s.currency,
         s.order_window_days,
         s.returning_window_days,
-        s.trailing_days
+        s.trailing_days,
+        s.lift_pre_period_days
     )
 }
 

@@ -20,6 +20,7 @@ mod m20261208_000001_unused_order_indexes;
 mod m20261208_000010_compact_snapshots;
 mod m20261208_000020_period_snapshots;
 mod m20261209_000101_campaign_day_profits;
+mod m20261210_002601_lift_pre_period;
 
 pub use m20261208_000010_compact_snapshots::REASON_CODES as SNAPSHOT_REASON_CODES;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000010_compact_snapshots::Migration),
             Box::new(m20261208_000020_period_snapshots::Migration),
             Box::new(m20261209_000101_campaign_day_profits::Migration),
+            Box::new(m20261210_002601_lift_pre_period::Migration),
         ]
     }
 }

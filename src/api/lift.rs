@@ -5,7 +5,7 @@ use super::Api;
 use super::convert;
 use super::error::ApiError;
 use crate::domain::names::Collection;
-use crate::engine::lift::{self, CampaignLift, LiftRequest, RefusalKind};
+use crate::engine::lift::{self, CampaignLift, DayLift, LiftRequest, RefusalKind};
 use crate::kpi::lift::Estimate;
 use crate::proto;
 use tonic::{Request, Response, Status};
@@ -22,6 +22,14 @@ fn estimate(e: &Estimate) -> proto::LiftEstimate {
         relative_lift: e.relative,
         relative_lift_lower: e.relative_lower,
         relative_lift_upper: e.relative_upper,
+    }
+}
+
+fn day(d: &DayLift) -> proto::LiftDay {
+    proto::LiftDay {
+        date: convert::date(d.day),
+        estimate: d.estimate.as_ref().map(estimate),
+        r#final: d.is_final,
     }
 }
 
@@ -56,6 +64,7 @@ fn to_proto(answer: &CampaignLift) -> proto::CampaignLift {
             .map(|k| {
                 let mut out = proto::KpiLift {
                     kpi: k.kpi.clone(),
+                    unit: k.unit.to_string(),
                     start_date: convert::date(k.first),
                     end_date: k.last.and_then(convert::date),
                     ..Default::default()
@@ -68,14 +77,8 @@ fn to_proto(answer: &CampaignLift) -> proto::CampaignLift {
                     Ok(s) => {
                         out.total = Some(estimate(&s.total));
                         out.total_days = s.total_days as i32;
-                        out.days = s
-                            .days
-                            .iter()
-                            .map(|(day, e)| proto::LiftDay {
-                                date: convert::date(*day),
-                                estimate: e.as_ref().map(estimate),
-                            })
-                            .collect();
+                        out.days = s.days.iter().map(day).collect();
+                        out.pre_period_days = s.pre_days.iter().map(day).collect();
                         out.attributed = s.attributed;
                         if let Some((halo, lower, upper)) = s.halo {
                             out.halo = Some(halo);
@@ -112,7 +115,10 @@ pub(super) async fn get_campaign_lift(
         req.accept_overlap,
     );
     let lift_request = match (id, checked) {
-        (Ok(_), Ok(r)) => r,
+        (Ok(_), Ok(r)) => LiftRequest {
+            include_pre_period: req.include_pre_period,
+            ..r
+        },
         (Err(ApiError::Invalid(mut name)), Err(rest)) => {
             name.extend(rest);
             return Err(ApiError::Invalid(name).into());

@@ -13,12 +13,13 @@ use crate::storage::tenants::{ApiKeyRecord, TenantRecord};
 use tonic::{Request, Response, Status};
 
 /// The settings UpdateTenantSettings may name in its mask, as TenantSettings calls them.
-const SETTINGS: [&str; 5] = [
+const SETTINGS: [&str; 6] = [
     "time_zone",
     "currency",
     "order_window_days",
     "returning_window_days",
     "recompute_trailing_days",
+    "lift_pre_period_days",
 ];
 
 /// The collection id of API keys inside a tenant's name.
@@ -81,6 +82,7 @@ fn tenant_to_proto(record: &TenantRecord) -> proto::Tenant {
             order_window_days: s.order_window_days,
             returning_window_days: s.returning_window_days,
             recompute_trailing_days: s.trailing_days,
+            lift_pre_period_days: s.lift_pre_period_days,
         }),
         create_time: convert::timestamp(record.create_time),
     }
@@ -165,6 +167,10 @@ impl TryFrom<proto::CreateTenantRequest> for NewTenant {
                 defaults.returning_window_days,
             ),
             trailing_days: or_default(given.recompute_trailing_days, defaults.trailing_days),
+            lift_pre_period_days: or_default(
+                given.lift_pre_period_days,
+                defaults.lift_pre_period_days,
+            ),
         };
         let new = problems.domain(NewTenant::new(id, msg.display_name, settings), "tenant");
         problems.finish()?;
@@ -192,6 +198,7 @@ impl TryFrom<proto::UpdateTenantSettingsRequest> for UpdateSettings {
                 given.order_window_days != 0,
                 given.returning_window_days != 0,
                 given.recompute_trailing_days != 0,
+                given.lift_pre_period_days != 0,
             ];
             SETTINGS
                 .iter()
@@ -220,6 +227,9 @@ impl TryFrom<proto::UpdateTenantSettingsRequest> for UpdateSettings {
             trailing_days: mask
                 .has("recompute_trailing_days")
                 .then_some(given.recompute_trailing_days),
+            lift_pre_period_days: mask
+                .has("lift_pre_period_days")
+                .then_some(given.lift_pre_period_days),
         };
         let change = problems.domain(change.checked(), "settings");
         problems.finish()?;

@@ -186,7 +186,7 @@ pub fn svg(data: &ChartData) -> Result<String, ChartError> {
 
 /// Registers the chart font once as plotters' `sans-serif`: the file named by `TALLY_FONT`,
 /// else DejaVu Sans built into the binary, so charts need nothing from the system.
-fn ensure_font() -> Result<(), ChartError> {
+pub(super) fn ensure_font() -> Result<(), ChartError> {
     static FONT: OnceLock<Result<(), PathBuf>> = OnceLock::new();
     let result = FONT.get_or_init(|| {
         let bytes: &'static [u8] = match std::env::var_os("TALLY_FONT").filter(|p| !p.is_empty()) {
@@ -512,19 +512,20 @@ pub enum ChartGranularity {
 /// Arguments of `tally chart`.
 #[derive(Debug, clap::Args)]
 pub struct ChartArgs {
-    /// KPI id, such as `followers`.
-    pub kpi: String,
+    /// KPI id, such as `followers`; with --lift, one more KPI to draw.
+    #[arg(required_unless_present = "lift")]
+    pub kpi: Option<String>,
     /// Scope of a line; repeat for several lines. With --goal, the goal's scope by default.
-    #[arg(long, required_unless_present = "goal")]
+    #[arg(long, required_unless_present_any = ["goal", "lift"], conflicts_with = "lift")]
     pub scope: Vec<String>,
     /// Segment `segments/{s}`; repeat for a line per segment.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lift")]
     pub segment: Vec<String>,
     /// First day (YYYY-MM-DD); with --goal, the goal's start by default.
-    #[arg(long, required_unless_present = "goal")]
+    #[arg(long, required_unless_present_any = ["goal", "lift"], conflicts_with = "lift")]
     pub from: Option<NaiveDate>,
     /// Last day (YYYY-MM-DD); with --goal, the goal's deadline by default.
-    #[arg(long, required_unless_present = "goal")]
+    #[arg(long, required_unless_present_any = ["goal", "lift"], conflicts_with = "lift")]
     pub to: Option<NaiveDate>,
     /// One point per day, week or month. A goal is measured per day, so not with --goal.
     #[arg(long, value_enum, conflicts_with = "goal")]
@@ -535,8 +536,26 @@ pub struct ChartArgs {
     /// Goal `goals/{g}` of the same KPI: the lines become what the goal measures (total or
     /// growth since its start, trailing window or level), with its target, expected path
     /// and forecast to the deadline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lift")]
     pub goal: Option<String>,
+    /// Campaign `campaigns/{c}`: its lift (LIFT.md), one panel per KPI of the observed days
+    /// against the baseline and its prediction band over the pre-period and the campaign
+    /// window with its order tail; a KPI without numbers shows the reason.
+    #[arg(long, conflicts_with = "granularity")]
+    pub lift: Option<String>,
+    /// With --lift: a KPI to draw (repeat the flag); by default LIFT.md's default list.
+    #[arg(long = "kpi", requires = "lift")]
+    pub lift_kpis: Vec<String>,
+    /// With --lift: level of the prediction band, strictly between 0 and 1 (default 0.9).
+    #[arg(long, requires = "lift")]
+    pub level: Option<f64>,
+    /// With --lift: days before the start that the baseline learns from, 28 to 364
+    /// (default: the tenant's setting, 56 unless changed).
+    #[arg(long, requires = "lift")]
+    pub pre_period_days: Option<i32>,
+    /// With --lift: measure even when another campaign overlaps.
+    #[arg(long, requires = "lift")]
+    pub accept_overlap: bool,
     #[command(flatten)]
     pub currency: Currency,
     #[command(flatten)]
@@ -618,6 +637,21 @@ pub(super) fn scope_label(scope: &str, names: &HashMap<String, String>) -> Strin
 /// Runs `tally chart`.
 pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
     let client = Client::connect(&args.conn).await?;
+    if let Some(campaign) = &args.lift {
+        let ask = super::lift_chart::LiftAsk {
+            campaign,
+            kpis: args.kpi.iter().chain(&args.lift_kpis).cloned().collect(),
+            level: args.level,
+            pre_period_days: args.pre_period_days,
+            accept_overlap: args.accept_overlap,
+        };
+        super::lift_chart::run(&client, &ask, args.currency.currency.as_deref(), &args.out).await?;
+        println!("wrote {}", args.out.display());
+        return Ok(());
+    }
+    let Some(kpi) = args.kpi.clone() else {
+        return Err(HumanError::Usage("a KPI id is required".into()));
+    };
     let currency = client.currency(&args.currency).await?;
     let currency = currency.as_deref();
     let names = client.display_names().await?;
@@ -630,7 +664,7 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
         }
     };
     let data = match &args.goal {
-        Some(goal) => goal_lines(&client, &args, goal, currency, &label).await?,
+        Some(goal) => goal_lines(&client, &args, &kpi, goal, currency, &label).await?,
         None => {
             let (Some(from), Some(to)) = (args.from, args.to) else {
                 return Err(HumanError::Usage("--from and --to are required".into()));
@@ -640,7 +674,7 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
                     "--to {to} is before --from {from}"
                 )));
             }
-            let unit = client.unit(&args.kpi).await?;
+            let unit = client.unit(&kpi).await?;
             let granularity = match args.granularity.unwrap_or_default() {
                 ChartGranularity::Day => proto::Granularity::Day,
                 ChartGranularity::Week => proto::Granularity::Week,
@@ -655,13 +689,13 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
             for scope in &args.scope {
                 for segment in &segments {
                     let values = client
-                        .query(&args.kpi, scope, segment, from, to, granularity)
+                        .query(&kpi, scope, segment, from, to, granularity)
                         .await?;
                     lines.push(series(label(scope, segment), &values));
                 }
             }
             let mut flags = Vec::new();
-            if super::follower_jumps::applies_to(&args.kpi) {
+            if super::follower_jumps::applies_to(&kpi) {
                 for scope in &args.scope {
                     for f in client.follower_flags(scope, from, to).await? {
                         flags.extend(naive(f.day.as_ref()));
@@ -669,7 +703,7 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
                 }
             }
             ChartData {
-                title: format!("{} from {from} to {to}", args.kpi),
+                title: format!("{kpi} from {from} to {to}"),
                 y_label: unit_label(&unit, currency),
                 series: lines,
                 guides: Vec::new(),
@@ -687,6 +721,7 @@ pub async fn run(args: ChartArgs) -> Result<(), HumanError> {
 async fn goal_lines(
     client: &Client,
     args: &ChartArgs,
+    kpi: &str,
     goal: &str,
     currency: Option<&str>,
     label: &impl Fn(&str, &str) -> String,
@@ -696,7 +731,7 @@ async fn goal_lines(
         .get_goal(client.req(proto::GetGoalRequest { name: goal.into() }))
         .await?
         .into_inner();
-    if let Some(message) = goal_chart::kpi_mismatch(goal, &g.kpi, &args.kpi) {
+    if let Some(message) = goal_chart::kpi_mismatch(goal, &g.kpi, kpi) {
         return Err(HumanError::Usage(message));
     }
     let (Some(start), Some(deadline)) = (naive(g.start_date.as_ref()), naive(g.deadline.as_ref()))

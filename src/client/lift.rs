@@ -57,6 +57,7 @@ pub async fn run(args: LiftArgs) -> Result<(), HumanError> {
             interval_level: args.level,
             pre_period_days: args.pre_period_days,
             accept_overlap: args.accept_overlap,
+            include_pre_period: false,
         }))
         .await?
         .into_inner();

@@ -10,6 +10,7 @@
 //! - [`connection`]: the analysts' commands' address, key, authenticated client and errors;
 //!   [`kpi`], [`goals`], [`lists`] (`influencers`, `runs`), [`lift`], [`chart`] and
 //!   [`report`] are those commands, printing through [`format`] (tables, units, CSV, JSON);
+//!   [`lift_chart`] draws `tally chart --lift` and the report's lift charts;
 //!   [`follower_jumps`] says which KPIs show follower jumps and renders the report's audit.
 //! - [`progress`]: the progress display of `tally run-job`, which runs the job in-process on
 //!   the server side (`cli.rs`) and hands this the numbers.
@@ -24,6 +25,7 @@ pub(crate) mod goals;
 pub(crate) mod key;
 pub(crate) mod kpi;
 pub(crate) mod lift;
+pub mod lift_chart;
 pub(crate) mod lists;
 pub(crate) mod progress;
 pub(crate) mod report;

@@ -8,6 +8,7 @@ use super::connection::{Client, Conn, Currency, HumanError, day_text, naive};
 use super::format;
 use super::goal_chart::{GoalChart, Measure};
 use super::goals::goal_progress;
+use super::lift_chart;
 use crate::proto;
 use base64::Engine;
 use chrono::NaiveDate;
@@ -114,6 +115,182 @@ pub struct Report {
     pub charts: Vec<ChartSection>,
     /// Follower-jump flags of the period.
     pub audit: Vec<super::follower_jumps::AuditRow>,
+    /// The lift of the report's campaign, or of each campaign in the period.
+    pub lifts: Vec<LiftSection>,
+}
+
+/// One KPI's row of a lift table: its totals over the window, or why there are none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiftRow {
+    /// KPI id.
+    pub kpi: String,
+    /// Formatted cells: days, observed, baseline, lift, interval, relative lift, halo and
+    /// incremental ROAS; empty when refused.
+    pub cells: Vec<String>,
+    /// Why there are no numbers, in words.
+    pub reason: Option<String>,
+}
+
+/// A campaign's lift: what it added beyond the baseline (LIFT.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiftSection {
+    /// The campaign's display name.
+    pub campaign: String,
+    /// The intervals' level, such as `90%`.
+    pub level: String,
+    /// The pre-period, the level and the overlapping campaigns, in a sentence.
+    pub note: String,
+    /// One row per KPI.
+    pub rows: Vec<LiftRow>,
+    /// The chart of the KPIs with numbers; None when no KPI has any.
+    pub svg: Option<String>,
+}
+
+/// The headers of a lift table after the KPI, for an interval of `level`.
+fn lift_headers(level: &str) -> [String; 8] {
+    [
+        "Days".into(),
+        "Observed".into(),
+        "Baseline".into(),
+        "Lift".into(),
+        format!("Lift {level} interval"),
+        "Relative lift".into(),
+        "Halo".into(),
+        "Incremental ROAS".into(),
+    ]
+}
+
+/// A refusal in words: `PRE_PERIOD_TOO_SHORT` and its sentence become
+/// "Pre-period too short: the pre-period has …".
+fn refusal_words(k: &proto::KpiLift) -> String {
+    let name = proto::LiftRefusal::try_from(k.refusal)
+        .map(|r| {
+            r.as_str_name()
+                .to_lowercase()
+                .replace("pre_period", "pre-period")
+        })
+        .unwrap_or_else(|_| "refused".into())
+        .replace('_', " ");
+    let mut words = name.chars();
+    let name: String = words
+        .next()
+        .map(|c| c.to_uppercase().chain(words).collect())
+        .unwrap_or_default();
+    format!("{name}: {}", k.reason)
+}
+
+/// The rows of a lift answer.
+pub fn lift_rows(answer: &proto::CampaignLift, currency: Option<&str>) -> Vec<LiftRow> {
+    let range = |l: Option<f64>, u: Option<f64>, show: &dyn Fn(f64) -> String| match (l, u) {
+        (Some(l), Some(u)) => format!("{} to {}", show(l), show(u)),
+        (Some(l), None) => format!("at least {}", show(l)),
+        _ => "–".into(),
+    };
+    answer
+        .kpis
+        .iter()
+        .map(|k| {
+            let Some(t) = k.total.as_ref() else {
+                return LiftRow {
+                    kpi: k.kpi.clone(),
+                    cells: Vec::new(),
+                    reason: Some(refusal_words(k)),
+                };
+            };
+            let show = |v: f64| format::value(v, &k.unit, currency);
+            let relative = |v: f64| format::percent(100.0 * v);
+            let two = |v: f64| format::grouped(v, 2);
+            let halo = match k.halo {
+                Some(h) => format!("{} ({})", show(h), range(k.halo_lower, k.halo_upper, &show)),
+                None => "–".into(),
+            };
+            let iroas = match k.incremental_roas {
+                Some(r) => format!(
+                    "{} ({})",
+                    two(r),
+                    range(k.incremental_roas_lower, k.incremental_roas_upper, &two)
+                ),
+                None => "–".into(),
+            };
+            LiftRow {
+                kpi: k.kpi.clone(),
+                cells: vec![
+                    k.total_days.to_string(),
+                    show(t.observed),
+                    show(t.baseline),
+                    show(t.lift),
+                    range(Some(t.lift_lower), Some(t.lift_upper), &show),
+                    match t.relative_lift {
+                        Some(r) => format!(
+                            "{} ({})",
+                            relative(r),
+                            range(t.relative_lift_lower, t.relative_lift_upper, &relative)
+                        ),
+                        None => "–".into(),
+                    },
+                    halo,
+                    iroas,
+                ],
+                reason: None,
+            }
+        })
+        .collect()
+}
+
+/// The lift section of the page: a table and a chart per campaign.
+fn lift_html(h: &mut String, lifts: &[LiftSection]) {
+    if lifts.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2>Lift</h2>\n<p class=\"legend\">What each campaign added to the business as a whole \
+         beyond the baseline learned from the weeks before it, over its window and order tail: \
+         observed, baseline, lift with its prediction interval, the halo beyond what codes and \
+         links attributed, and incremental ROAS (lift in revenue over fees). An interval that \
+         contains 0 is no evidence of a lift.</p>\n",
+    );
+    for section in lifts {
+        let _ = write!(
+            h,
+            "<h3>{}</h3>\n<p class=\"legend\">{}</p>\n<table class=\"lift\">\n<thead><tr><th>KPI</th>",
+            escape(&section.campaign),
+            escape(&section.note)
+        );
+        for header in lift_headers(&section.level) {
+            let _ = write!(h, "<th class=\"num\">{}</th>", escape(&header));
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for row in &section.rows {
+            let _ = write!(
+                h,
+                "<tr class=\"lift-kpi\" data-kpi=\"{kpi}\"><td>{kpi}</td>",
+                kpi = escape(&row.kpi)
+            );
+            match &row.reason {
+                Some(reason) => {
+                    let _ = write!(
+                        h,
+                        "<td colspan=\"8\" class=\"reason\">{}</td>",
+                        escape(reason)
+                    );
+                }
+                None => {
+                    for cell in &row.cells {
+                        let _ = write!(h, "<td class=\"num\">{}</td>", escape(cell));
+                    }
+                }
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</tbody>\n</table>\n");
+        if let Some(svg) = &section.svg {
+            let _ = write!(
+                h,
+                "<div class=\"chart\">\n{}\n</div>\n",
+                strip_xml_declaration(svg)
+            );
+        }
+    }
 }
 
 /// The headline tiles: label and KPI id.
@@ -414,6 +591,7 @@ pub fn html(report: &Report) -> String {
         );
     }
 
+    lift_html(&mut h, &report.lifts);
     h.push_str(&super::follower_jumps::audit_html(&report.audit));
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     h
@@ -643,6 +821,26 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
         &client.follower_flags("tenant", from, to).await?,
         &channel_names,
     );
+    let lift_campaigns = match &campaign {
+        Some(c) => vec![c.clone()],
+        None => client
+            .list_campaigns()
+            .await?
+            .into_iter()
+            .filter(|c| {
+                let (Some(start), Some(end)) =
+                    (naive(c.start_date.as_ref()), naive(c.end_date.as_ref()))
+                else {
+                    return false;
+                };
+                start <= to && end >= from
+            })
+            .collect(),
+    };
+    let mut lifts = Vec::new();
+    for c in &lift_campaigns {
+        lifts.push(lift_section(&client, c, currency).await?);
+    }
     let page = html(&Report {
         tenant: args.tenant_name.clone().unwrap_or_default(),
         campaign: campaign.map(|c| c.display_name),
@@ -653,6 +851,7 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
         influencers: rows,
         charts,
         audit,
+        lifts,
     });
     std::fs::write(&args.out, page).map_err(|source| HumanError::Write {
         path: args.out.clone(),
@@ -660,6 +859,64 @@ pub async fn run(args: ReportArgs) -> Result<(), HumanError> {
     })?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// A campaign's lift section: GetCampaignLift with the default KPIs, the chart of those
+/// with numbers.
+async fn lift_section(
+    client: &Client,
+    campaign: &proto::Campaign,
+    currency: Option<&str>,
+) -> Result<LiftSection, HumanError> {
+    let ask = lift_chart::LiftAsk {
+        campaign: &campaign.name,
+        kpis: Vec::new(),
+        level: None,
+        pre_period_days: None,
+        accept_overlap: false,
+    };
+    let (answer, _) = client.lift_with_campaign(&ask).await?;
+    let currency = currency.or(Some(answer.currency_code.as_str()).filter(|c| !c.is_empty()));
+    let level = lift_chart::level_text(answer.interval_level);
+    let mut note = format!(
+        "Baseline learned from {} to {}, data to {}; {level} prediction intervals.",
+        day_text(answer.pre_period_start_date.as_ref()),
+        day_text(answer.pre_period_end_date.as_ref()),
+        day_text(answer.newest_computed_date.as_ref()),
+    );
+    if !answer.overlapping_campaigns.is_empty() {
+        let names = client.display_names().await?;
+        let overlapping: Vec<String> = answer
+            .overlapping_campaigns
+            .iter()
+            .map(|c| scope_label(c, &names))
+            .collect();
+        let _ = write!(note, " Overlapping campaigns: {}.", overlapping.join(", "));
+    }
+    let name = if campaign.display_name.is_empty() {
+        campaign.name.clone()
+    } else {
+        campaign.display_name.clone()
+    };
+    let data = lift_chart::from_answer(
+        &answer,
+        format!("Lift of {name}: observed against the baseline"),
+        lift_chart::campaign_days(campaign)?,
+        currency,
+        true,
+    );
+    let svg = if data.panels.is_empty() {
+        None
+    } else {
+        Some(lift_chart::svg(&data)?)
+    };
+    Ok(LiftSection {
+        campaign: name,
+        level,
+        note,
+        rows: lift_rows(&answer, currency),
+        svg,
+    })
 }
 
 #[cfg(test)]
@@ -727,6 +984,24 @@ mod tests {
             }],
             charts: vec![],
             audit: vec![],
+            lifts: vec![LiftSection {
+                campaign: "Autumn <launch>".into(),
+                level: "90%".into(),
+                note: "Baseline learned from 2026-09-06 to 2026-10-31.".into(),
+                rows: vec![
+                    LiftRow {
+                        kpi: "all_revenue".into(),
+                        cells: (1..=8).map(|i| format!("cell {i}")).collect(),
+                        reason: None,
+                    },
+                    LiftRow {
+                        kpi: "code_buyers".into(),
+                        cells: vec![],
+                        reason: Some("Pre-period too short: only <20> days".into()),
+                    },
+                ],
+                svg: Some("<?xml version=\"1.0\"?><svg id=\"lift\"></svg>".into()),
+            }],
         };
         assert_eq!(
             title(&report),
@@ -757,5 +1032,85 @@ mod tests {
         );
         let encoded = base64::engine::general_purpose::STANDARD.encode(&csv);
         assert!(page.contains(&format!("base64,{encoded}\"")));
+        // The lift section: a heading per campaign, the interval's level in the header,
+        // numbers in cells, a reason in words across the row, and the chart inline.
+        let lift = &page[page.find("<h2>Lift</h2>").expect("lift section")..];
+        assert!(lift.contains("<h3>Autumn &lt;launch&gt;</h3>"));
+        assert!(lift.contains("<th class=\"num\">Lift 90% interval</th>"));
+        assert!(lift.contains(
+            "<tr class=\"lift-kpi\" data-kpi=\"all_revenue\"><td>all_revenue</td><td class=\"num\">cell 1</td>"
+        ));
+        assert_eq!(lift.matches("<td class=\"num\">cell").count(), 8);
+        assert!(lift.contains(
+            "<td colspan=\"8\" class=\"reason\">Pre-period too short: only &lt;20&gt; days</td>"
+        ));
+        assert!(lift.contains("<div class=\"chart\">\n<svg id=\"lift\"></svg>"));
+        assert!(page.find("<h2>Lift</h2>") < page.find("<h2>Audit</h2>"));
+        let without = html(&Report {
+            lifts: vec![],
+            ..report.clone()
+        });
+        assert!(!without.contains("<h2>Lift</h2>"));
+    }
+
+    #[test]
+    fn lift_rows_format_totals_and_put_reasons_in_words() {
+        let answer = proto::CampaignLift {
+            interval_level: 0.9,
+            kpis: vec![
+                proto::KpiLift {
+                    kpi: "all_revenue".into(),
+                    unit: "money".into(),
+                    total: Some(proto::LiftEstimate {
+                        observed: 1500.0,
+                        baseline: 1000.0,
+                        baseline_lower: 900.0,
+                        baseline_upper: 1100.0,
+                        lift: 500.0,
+                        lift_lower: 400.0,
+                        lift_upper: 600.0,
+                        relative_lift: Some(0.5),
+                        relative_lift_lower: Some(1500.0 / 1100.0 - 1.0),
+                        relative_lift_upper: None,
+                    }),
+                    total_days: 14,
+                    attributed: Some(150.0),
+                    halo: Some(350.0),
+                    halo_lower: Some(250.0),
+                    halo_upper: Some(450.0),
+                    incremental_roas: Some(2.5),
+                    incremental_roas_lower: Some(2.0),
+                    incremental_roas_upper: Some(3.0),
+                    ..Default::default()
+                },
+                proto::KpiLift {
+                    kpi: "code_buyers".into(),
+                    refusal: proto::LiftRefusal::PrePeriodTooShort as i32,
+                    reason: "the pre-period has 20 days with a value".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let rows = lift_rows(&answer, Some("EUR"));
+        assert_eq!(
+            rows[0].cells,
+            [
+                "14",
+                "1,500.00 EUR",
+                "1,000.00 EUR",
+                "500.00 EUR",
+                "400.00 EUR to 600.00 EUR",
+                "50.0% (at least 36.4%)",
+                "350.00 EUR (250.00 EUR to 450.00 EUR)",
+                "2.50 (2.00 to 3.00)",
+            ]
+        );
+        assert_eq!(rows[0].reason, None);
+        assert_eq!(
+            rows[1].reason.as_deref(),
+            Some("Pre-period too short: the pre-period has 20 days with a value")
+        );
+        assert!(rows[1].cells.is_empty());
     }
 }

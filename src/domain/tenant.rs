@@ -15,7 +15,14 @@ pub struct TenantSettings {
     /// Days recomputed each night for late platform data (`recompute_trailing_days` in
     /// the API).
     pub trailing_days: i32,
+    /// Days before a campaign's start that its lift's baseline learns from when a request
+    /// names none (LIFT.md).
+    pub lift_pre_period_days: i32,
 }
+
+/// The shortest and longest lift pre-period, in days: the baseline needs 28 days with a
+/// value (LIFT.md), and a year is the longest history one series read spans.
+pub const LIFT_PRE_PERIOD_DAYS: std::ops::RangeInclusive<i32> = 28..=364;
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -25,6 +32,7 @@ impl Default for TenantSettings {
             order_window_days: 30,
             returning_window_days: 90,
             trailing_days: 3,
+            lift_pre_period_days: 56,
         }
     }
 }
@@ -52,6 +60,17 @@ impl TenantSettings {
             if !(0..=max).contains(&value) {
                 v.add(field, format!("is {value}; it must be between 0 and {max}"));
             }
+        }
+        if !LIFT_PRE_PERIOD_DAYS.contains(&self.lift_pre_period_days) {
+            v.add(
+                "lift_pre_period_days",
+                format!(
+                    "is {}; it must be between {} and {}",
+                    self.lift_pre_period_days,
+                    LIFT_PRE_PERIOD_DAYS.start(),
+                    LIFT_PRE_PERIOD_DAYS.end()
+                ),
+            );
         }
         v.finish()
     }

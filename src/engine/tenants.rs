@@ -74,6 +74,8 @@ pub struct SettingsChange {
     pub returning_window_days: Option<i32>,
     /// New count of trailing days recomputed each night.
     pub trailing_days: Option<i32>,
+    /// New default lift pre-period, in days.
+    pub lift_pre_period_days: Option<i32>,
 }
 
 impl SettingsChange {
@@ -104,6 +106,9 @@ impl SettingsChange {
                 .returning_window_days
                 .unwrap_or(current.returning_window_days),
             trailing_days: self.trailing_days.unwrap_or(current.trailing_days),
+            lift_pre_period_days: self
+                .lift_pre_period_days
+                .unwrap_or(current.lift_pre_period_days),
         }
     }
 }

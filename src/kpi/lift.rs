@@ -375,6 +375,9 @@ impl Estimate {
 /// The lift of one series over a window that follows the pre-period directly.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lift {
+    /// One entry per pre-period day: its value against the fitted baseline (the lift is
+    /// the residual), None where the day has no value. Charts draw the baseline with it.
+    pub fitted: Vec<Option<Estimate>>,
     /// One entry per window day: None where the day has no observed value.
     pub days: Vec<Option<Estimate>>,
     /// Over the window days with an observed value; None when there is none.
@@ -388,6 +391,11 @@ pub struct Lift {
 pub fn lift(pre: &[Option<f64>], window: &[Option<f64>], level: f64) -> Result<Lift, Unfit> {
     let baseline = Baseline::fit(pre)?;
     let offset = pre.len();
+    let fitted: Vec<Option<Estimate>> = pre
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.map(|y| Estimate::new(y, baseline.day(i), level)))
+        .collect();
     let days: Vec<Option<Estimate>> = window
         .iter()
         .enumerate()
@@ -404,6 +412,7 @@ pub fn lift(pre: &[Option<f64>], window: &[Option<f64>], level: f64) -> Result<L
         Estimate::new(observed, baseline.sum(&covered), level)
     });
     Ok(Lift {
+        fitted,
         days,
         total,
         total_days: covered.len(),
@@ -454,6 +463,10 @@ mod tests {
         assert!(close(total.baseline, expected), "{}", total.baseline);
         assert!(close(total.relative.unwrap(), 300.0 / expected));
         assert_eq!(l.total_days, 10);
+        // The pre-period's own days lie on the fitted baseline: no residual.
+        assert_eq!(l.fitted.len(), 56);
+        let day_3 = l.fitted[3].unwrap();
+        assert!(close(day_3.baseline, 100.0 + 6.0 - 3.0) && close(day_3.lift, 0.0));
     }
 
     #[test]

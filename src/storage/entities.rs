@@ -23,6 +23,7 @@ pub mod tenant {
         pub order_window_days: i32,
         pub returning_window_days: i32,
         pub trailing_days: i32,
+        pub lift_pre_period_days: i32,
         pub create_time: DateTimeUtc,
     }
     no_relations!();

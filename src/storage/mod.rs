@@ -18,6 +18,7 @@ pub(crate) mod idempotency;
 pub(crate) mod influencers;
 pub mod jobs;
 pub(crate) mod kpi_data;
+pub(crate) mod lift_series;
 pub(crate) mod metrics;
 pub(crate) mod observations;
 pub(crate) mod period_snapshots;

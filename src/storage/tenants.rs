@@ -57,6 +57,7 @@ fn to_domain(model: tenant::Model) -> Tenant {
             order_window_days: model.order_window_days,
             returning_window_days: model.returning_window_days,
             trailing_days: model.trailing_days,
+            lift_pre_period_days: model.lift_pre_period_days,
         },
     }
 }
@@ -83,6 +84,7 @@ impl Store {
             order_window_days: Set(s.order_window_days),
             returning_window_days: Set(s.returning_window_days),
             trailing_days: Set(s.trailing_days),
+            lift_pre_period_days: Set(s.lift_pre_period_days),
             create_time: Set(Utc::now()),
         }
         .insert(&self.db)
@@ -144,6 +146,10 @@ impl Store {
                 settings.returning_window_days.into(),
             )
             .col_expr(tenant::Column::TrailingDays, settings.trailing_days.into())
+            .col_expr(
+                tenant::Column::LiftPrePeriodDays,
+                settings.lift_pre_period_days.into(),
+            )
             .filter(tenant::Column::Id.eq(id))
             .exec(&self.db)
             .await?;

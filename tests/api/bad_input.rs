@@ -807,6 +807,7 @@ fn valid_request(method: &MethodDescriptor) -> DynamicMessage {
                 interval_level: Some(0.8),
                 pre_period_days: Some(56),
                 accept_overlap: false,
+                include_pre_period: false,
             },
             d,
         ),

@@ -1124,3 +1124,115 @@ async fn kpi_query_marks_partial_weeks_with_a_legend() {
     );
     app.stop().await;
 }
+
+/// `tally chart --lift` and the report's Lift section on the lift tests' campaign: an
+/// exact series lifted by 30 a day, revenue into the order tail with its last days
+/// provisional, and KPIs whose pre-period is too short, which show their reason.
+#[tokio::test]
+async fn lift_chart_and_report_section_from_the_server() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    crate::lift::setup(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lift.svg");
+    let out_arg = out.display().to_string();
+    let printed = ok(&tally(
+        &app,
+        &[
+            "chart",
+            "--lift",
+            "campaigns/spring",
+            "--kpi",
+            "social_visitors",
+            "--kpi",
+            "attributed_revenue",
+            "--kpi",
+            "code_buyers",
+            "--out",
+            &out_arg,
+        ],
+    )
+    .await);
+    assert!(printed.contains("wrote"), "{printed}");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    for text in [
+        "Lift of spring: observed against the baseline learned from 2026-01-05 to 2026-03-01",
+        "social_visitors: lift 420",
+        "attributed_revenue: lift 950",
+        "campaign window 2026-03-02 to 2026-03-15",
+        "order tail to 2026-03-20",
+        "90% prediction band",
+        "may still change (not final)",
+        "code_buyers: no lift",
+        "No lift: PRE_PERIOD_TOO_SHORT: the pre-period has 20 days with a value",
+    ] {
+        assert!(svg.contains(text), "{text}: {svg}");
+    }
+    // The band of each measured panel (one polygon each: no gaps), none for the refused.
+    assert_eq!(svg.matches("<polygon").count(), 2, "{svg}");
+    // Revenue's last three days (18 to 20 March) are not final yet: hollow points.
+    let hollow = svg
+        .split("<circle")
+        .skip(1)
+        .filter(|c| c.contains("fill=\"none\"") && c.contains("stroke=\"#1F77B4\""))
+        .count();
+    assert_eq!(hollow, 3, "{svg}");
+    // Arguments that belong to other charts are refused with --lift.
+    let wrong = tally(
+        &app,
+        &[
+            "chart",
+            "--lift",
+            "campaigns/spring",
+            "--scope",
+            "tenant",
+            "--out",
+            &out_arg,
+        ],
+    )
+    .await;
+    assert!(!wrong.status.success());
+
+    // The campaign's report has its Lift section: numbers where there are some, the
+    // reason in words elsewhere, and the chart of the measured series.
+    let report = dir.path().join("report.html");
+    let report_arg = report.display().to_string();
+    ok(&tally(
+        &app,
+        &[
+            "report",
+            "--campaign",
+            "campaigns/spring",
+            "--out",
+            &report_arg,
+        ],
+    )
+    .await);
+    let html = std::fs::read_to_string(&report).unwrap();
+    let lift = &html[html.find("<h2>Lift</h2>").expect("lift section")..];
+    assert!(lift.contains("<h3>spring</h3>"), "{lift}");
+    assert!(lift.contains("Baseline learned from 2026-01-05 to 2026-03-01"));
+    let row = |kpi: &str| {
+        let from = lift
+            .find(&format!("data-kpi=\"{kpi}\""))
+            .unwrap_or_else(|| panic!("no {kpi} row"));
+        &lift[from..from + lift[from..].find("</tr>").unwrap()]
+    };
+    assert!(row("social_visitors").contains("<td class=\"num\">14</td>"));
+    assert!(row("social_visitors").contains("420"));
+    // Revenue's incremental ROAS: a lift of 950 over fees of 1,000.
+    assert!(row("attributed_revenue").contains("0.95 (0.95 to 0.95)"));
+    for kpi in ["web_visitors", "all_orders", "all_revenue", "code_buyers"] {
+        assert!(
+            row(kpi).contains("class=\"reason\">Pre-period too short: the pre-period has"),
+            "{}",
+            row(kpi)
+        );
+    }
+    assert_eq!(html.matches("<svg").count(), 1, "the lift chart alone");
+    assert!(lift.contains("social_visitors: lift 420"));
+    assert!(
+        !lift.contains("code_buyers: no lift"),
+        "the report charts measured KPIs"
+    );
+    app.stop().await;
+}

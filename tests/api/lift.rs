@@ -1,7 +1,9 @@
 //! GetCampaignLift over gRPC (LIFT.md) on hand-computed stored daily snapshots: an exact
 //! trend and weekday pattern lifted by a known amount, the halo beyond the campaign's
 //! attributed values, the incremental ROAS, the reasons instead of numbers (short
-//! pre-period, overlapping campaign) and the validation of every field.
+//! pre-period, overlapping campaign) and the validation of every field; the pre-period's
+//! days for charts with the days' finality; the tenant's pre-period setting; the
+//! lift-only series read from the observations.
 use crate::helpers::{TestApp, bad_fields, expect_code};
 use chrono::{Datelike, Days, NaiveDate};
 use tally::domain::goal::Scope;
@@ -53,7 +55,8 @@ fn value(kpi: &str, scope: Scope, d: NaiveDate, v: f64) -> Computed {
 
 /// Writes the stored days: from 5 January (56 days before the start) to NEWEST, tenant
 /// `social_visitors` and `attributed_revenue` on the exact baseline, +30 and +50 a day in
-/// their windows; campaign-scope values of 10 and 20 a day in the windows;
+/// their windows; campaign-scope values of 10 and 20 a day in the windows (and one
+/// attributed order a day);
 /// `influencer_visitors` at 50 ± 1 on alternate days throughout; and `code_buyers` only
 /// on the last 20 pre-period days.
 async fn seed(app: &TestApp) {
@@ -85,6 +88,7 @@ async fn seed(app: &TestApp) {
         }
         if in_orders {
             values.push(value("attributed_revenue", campaign(), d, 20.0));
+            values.push(value("attributed_orders", campaign(), d, 1.0));
         }
         if i >= 36 {
             values.push(value("code_buyers", Scope::Tenant, d, 4.0));
@@ -123,7 +127,7 @@ async fn create_campaign(app: &TestApp, id: &str, start: NaiveDate, end: NaiveDa
         .unwrap();
 }
 
-async fn setup(app: &TestApp) {
+pub(crate) async fn setup(app: &TestApp) {
     app.store
         .create_influencer(
             "acme",
@@ -268,7 +272,25 @@ async fn an_overlapping_campaign_is_refused_unless_accepted(app: TestApp) {
     // Ends 10 February: with its 30-day order tail it reaches into the pre-period.
     create_campaign(&app, "winter", day(2026, 2, 1), day(2026, 2, 10)).await;
     let refused = lift(&app, ask(&[])).await;
-    assert_eq!(refused.kpis.len(), 7, "the default list");
+    assert_eq!(refused.kpis.len(), 9, "the default list");
+    assert_eq!(
+        refused
+            .kpis
+            .iter()
+            .map(|k| k.kpi.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "web_visitors",
+            "web_new_visitors",
+            "social_visitors",
+            "all_orders",
+            "all_revenue",
+            "code_buyers",
+            "follower_growth",
+            "attributed_orders",
+            "attributed_revenue"
+        ]
+    );
     assert_eq!(refused.overlapping_campaigns, ["campaigns/winter"]);
     for k in &refused.kpis {
         assert_eq!(
@@ -303,6 +325,7 @@ async fn bad_requests_name_every_field(app: TestApp) {
                 interval_level: Some(1.0),
                 pre_period_days: Some(20),
                 accept_overlap: false,
+                include_pre_period: false,
             }))
             .await,
     );
@@ -337,7 +360,178 @@ async fn bad_requests_name_every_field(app: TestApp) {
     app.stop().await;
 }
 
+async fn the_pre_period_comes_back_for_charts_with_each_days_finality(app: TestApp) {
+    setup(&app).await;
+    let without = lift(&app, ask(&["social_visitors", "attributed_revenue"])).await;
+    assert!(without.kpis.iter().all(|k| k.pre_period_days.is_empty()));
+    let answer = lift(
+        &app,
+        proto::GetCampaignLiftRequest {
+            include_pre_period: true,
+            ..ask(&["social_visitors", "attributed_revenue", "code_buyers"])
+        },
+    )
+    .await;
+    let social = &answer.kpis[0];
+    assert_eq!(social.unit, "sessions");
+    assert_eq!(social.pre_period_days.len(), 56);
+    assert_eq!(social.pre_period_days[0].date, date(day(2026, 1, 5)));
+    assert_eq!(social.pre_period_days[55].date, date(day(2026, 3, 1)));
+    // The exact series lies on its fitted baseline: no residual, no spread.
+    for (i, d) in social.pre_period_days.iter().enumerate() {
+        let e = d.estimate.as_ref().unwrap();
+        assert!(
+            close(e.baseline, baseline(i as i64)) && close(e.lift, 0.0),
+            "{e:?}"
+        );
+        assert!(d.r#final);
+    }
+    // Newest day 20 March, 3 trailing days: days up to the 17th are final.
+    let revenue = &answer.kpis[1];
+    assert_eq!(revenue.unit, "money");
+    let finals: Vec<bool> = revenue.days.iter().map(|d| d.r#final).collect();
+    assert_eq!(finals.len(), 19);
+    assert!(finals[..16].iter().all(|f| *f) && finals[16..].iter().all(|f| !f));
+    // A refused KPI has no days at all.
+    assert!(answer.kpis[2].pre_period_days.is_empty() && answer.kpis[2].days.is_empty());
+    app.stop().await;
+}
+
+async fn the_tenants_pre_period_setting_applies_when_the_request_sets_none(app: TestApp) {
+    setup(&app).await;
+    let mut settings = app.store.get_tenant("acme").await.unwrap().settings;
+    assert_eq!(settings.lift_pre_period_days, 56, "the default");
+    settings.lift_pre_period_days = 28;
+    app.store
+        .update_tenant_settings("acme", &settings)
+        .await
+        .unwrap();
+    let answer = lift(&app, ask(&["social_visitors"])).await;
+    assert_eq!(answer.pre_period_start_date, date(day(2026, 2, 2)));
+    // 28 days of an exact series still measure the planted lift.
+    assert!(close(answer.kpis[0].total.as_ref().unwrap().lift, 420.0));
+    // The request's own value wins.
+    let asked = lift(
+        &app,
+        proto::GetCampaignLiftRequest {
+            pre_period_days: Some(56),
+            ..ask(&["social_visitors"])
+        },
+    )
+    .await;
+    assert_eq!(asked.pre_period_start_date, date(day(2026, 1, 5)));
+    app.stop().await;
+}
+
+/// Orders and web traffic on every day from the pre-period's first day to NEWEST: 10
+/// orders a day plus a weekday pattern, each of 12.50 EUR, and 2 more a day from the
+/// start on (the window with its order tail); 200 users a day plus 3 a day of trend and
+/// the pattern (a third of them new), and 20 more a day in the campaign. seed() credits
+/// one order a day from the start on to the campaign.
+async fn seed_observations(app: &TestApp) {
+    use tally::domain::observation::{Order, WebTraffic};
+    const ORDERS: [i64; 7] = [0, 2, 4, 1, 0, 6, 3];
+    let first = day(2026, 1, 5);
+    let (start, end) = (day(START.0, START.1, START.2), day(END.0, END.1, END.2));
+    let newest = day(NEWEST.0, NEWEST.1, NEWEST.2);
+    let (mut orders, mut web) = (Vec::new(), Vec::new());
+    let mut d = first;
+    while d <= newest {
+        let i = (d - first).num_days();
+        let count = 10 + ORDERS[(i % 7) as usize] + if d >= start { 2 } else { 0 };
+        for n in 0..count {
+            orders.push(Order {
+                order_id: format!("o-{d}-{n}"),
+                customer_key: Some(format!("c{n}")),
+                placed_at: d.and_hms_opt(12, 0, 0).unwrap().and_utc(),
+                day: d,
+                revenue_minor: 1250,
+                cost_minor: 0,
+                discount_minor: 0,
+                currency: "EUR".into(),
+                codes: vec![],
+                utm_source: String::new(),
+                utm_medium: String::new(),
+                utm_campaign: String::new(),
+            });
+        }
+        let in_campaign = d >= start && d <= end;
+        let users = 200 + 3 * i + 2 * ORDERS[(i % 7) as usize] + if in_campaign { 20 } else { 0 };
+        // Two rows a day: twice the users from search, all of them new, and once from a
+        // newsletter, none new.
+        for (source, share, new) in [("google", 2, 1), ("newsletter", 1, 0)] {
+            web.push(WebTraffic {
+                day: d,
+                source: source.into(),
+                medium: "referral".into(),
+                campaign: String::new(),
+                channel_group: "Referral".into(),
+                age_bracket: None,
+                age: None,
+                country: None,
+                is_customer: None,
+                sessions: users * share,
+                users: users * share,
+                new_users: users * new,
+            });
+        }
+        d = d + Days::new(1);
+    }
+    app.store.upsert_orders("acme", &orders).await.unwrap();
+    app.store.upsert_web_traffic("acme", &web).await.unwrap();
+}
+
+async fn lift_only_series_are_read_from_the_observations(app: TestApp) {
+    setup(&app).await;
+    seed_observations(&app).await;
+    let answer = lift(
+        &app,
+        ask(&[
+            "all_orders",
+            "all_revenue",
+            "web_visitors",
+            "web_new_visitors",
+        ]),
+    )
+    .await;
+    let [orders, revenue, visitors, new_visitors] = &answer.kpis[..] else {
+        panic!("{:?}", answer.kpis)
+    };
+    for k in &answer.kpis {
+        assert_eq!(
+            k.refusal,
+            proto::LiftRefusal::Unspecified as i32,
+            "{}: {}",
+            k.kpi,
+            k.reason
+        );
+    }
+    // Orders run on into the order tail, clipped at the newest day: 19 days of 2 more.
+    assert_eq!((orders.unit.as_str(), orders.total_days), ("orders", 19));
+    let total = orders.total.as_ref().unwrap();
+    assert!(
+        close(total.lift, 38.0) && close(total.lift_upper, 38.0),
+        "{total:?}"
+    );
+    // Credited one a day at campaign scope (attributed_orders): the halo is the rest.
+    assert!(close(orders.attributed.unwrap(), 19.0));
+    assert!(close(orders.halo.unwrap(), 19.0));
+    // Revenue in major units: 38 orders of 12.50; fees 1,000.
+    assert_eq!(revenue.unit, "money");
+    let total = revenue.total.as_ref().unwrap();
+    assert!(close(total.lift, 475.0), "{total:?}");
+    assert!(close(revenue.incremental_roas.unwrap(), 0.475));
+    // Web visitors: 3 × 20 users a day over the 14 campaign days, 20 of them new.
+    assert_eq!((visitors.unit.as_str(), visitors.total_days), ("users", 14));
+    assert!(close(visitors.total.as_ref().unwrap().lift, 840.0));
+    assert!(close(new_visitors.total.as_ref().unwrap().lift, 280.0));
+    app.stop().await;
+}
+
 crate::on_both_databases!(
+    the_pre_period_comes_back_for_charts_with_each_days_finality,
+    the_tenants_pre_period_setting_applies_when_the_request_sets_none,
+    lift_only_series_are_read_from_the_observations,
     an_exact_series_gives_its_planted_lift_halo_and_return,
     an_overlapping_campaign_is_refused_unless_accepted,
     bad_requests_name_every_field,

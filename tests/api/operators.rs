@@ -103,6 +103,7 @@ async fn an_operator_provisions_a_tenant_and_rotates_its_keys(db: TestDb) {
             order_window_days: 30,
             returning_window_days: 90,
             recompute_trailing_days: 7,
+            lift_pre_period_days: 56,
         }
     );
     let got = tenants(&app)
@@ -340,6 +341,7 @@ async fn bad_input_is_refused_naming_each_field(db: TestDb) {
             order_window_days: -1,
             returning_window_days: 3651,
             recompute_trailing_days: 61,
+            lift_pre_period_days: 27,
         }),
         ..Default::default()
     };
@@ -354,6 +356,7 @@ async fn bad_input_is_refused_naming_each_field(db: TestDb) {
         [
             "tenant.display_name",
             "tenant.settings.currency",
+            "tenant.settings.lift_pre_period_days",
             "tenant.settings.order_window_days",
             "tenant.settings.recompute_trailing_days",
             "tenant.settings.returning_window_days",
@@ -446,6 +449,7 @@ async fn bad_input_is_refused_naming_each_field(db: TestDb) {
                     order_window_days: -5,
                     returning_window_days: -5,
                     recompute_trailing_days: -1,
+                    lift_pre_period_days: 365,
                 }),
                 &["*"],
             ))
@@ -456,6 +460,7 @@ async fn bad_input_is_refused_naming_each_field(db: TestDb) {
         fields,
         [
             "settings.currency",
+            "settings.lift_pre_period_days",
             "settings.order_window_days",
             "settings.recompute_trailing_days",
             "settings.returning_window_days",
@@ -556,6 +561,7 @@ async fn settings_that_define_stored_snapshots_are_frozen_once_there_are_some(db
             order_window_days: 0,
             returning_window_days: 90,
             recompute_trailing_days: 3,
+            lift_pre_period_days: 56,
         }
     );
     let stored = app.store.get_tenant("acme").await.unwrap().settings;
@@ -630,20 +636,36 @@ async fn settings_that_define_stored_snapshots_are_frozen_once_there_are_some(db
     let unchanged = app.store.get_tenant("acme").await.unwrap().settings;
     assert_eq!(unchanged, stored, "a refused change wrote something");
 
-    // The trailing days change no stored value: accepted, and so is a value already set.
+    // The trailing days and the lift's pre-period change no stored value: accepted, and
+    // so is a value already set.
     let after = client
         .update_tenant_settings(update(
             TenantSettings {
                 time_zone: "Europe/Amsterdam".into(),
                 recompute_trailing_days: 14,
+                lift_pre_period_days: 84,
                 ..Default::default()
             },
-            &["time_zone", "recompute_trailing_days"],
+            &[
+                "time_zone",
+                "recompute_trailing_days",
+                "lift_pre_period_days",
+            ],
         ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(settings_of(&after).recompute_trailing_days, 14);
+    assert_eq!(settings_of(&after).lift_pre_period_days, 84);
+    assert_eq!(
+        app.store
+            .get_tenant("acme")
+            .await
+            .unwrap()
+            .settings
+            .lift_pre_period_days,
+        84
+    );
     assert_eq!(
         app.store
             .get_tenant("acme")

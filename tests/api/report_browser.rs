@@ -213,6 +213,16 @@ async fn campaign_report_in_headless_chromium() {
     assert!(dom.contains("<h2>Audit</h2>"));
     assert!(!between(&dom, "<h2>Goals</h2>", "<h2>Audit</h2>").contains("follower jump"));
     assert!(dom.contains("expected path"), "goal chart guides");
+    // The Lift section of the campaign: its nine default series, each with a reason in
+    // words (the 10 days of history hold no pre-period), so no lift chart.
+    let lift = between(&dom, "<h2>Lift</h2>", "<h2>Audit</h2>");
+    assert!(lift.contains("<h3>Autumn launch</h3>"), "{lift}");
+    assert_eq!(lift.matches("<tr class=\"lift-kpi\"").count(), 9, "{lift}");
+    assert_eq!(
+        lift.matches("<td colspan=\"8\" class=\"reason\">").count(),
+        9
+    );
+    assert!(!lift.contains("<svg"));
 
     // A screenshot of the page: the size asked for, and far more than a blank page.
     let shot = dir.path().join("report.png");
