@@ -1,12 +1,12 @@
 //! Channels.
 use super::entities::{channel, influencer};
-use super::revisioned::{self, Creating};
+use super::revisioned::{self, Resource};
 use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::channel::{Channel, Platform};
 use crate::domain::names::Collection;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 /// Which channels a list returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +17,57 @@ pub enum OwnerFilter {
     Brand,
     /// Channels of one influencer.
     Influencer(String),
+}
+
+impl Resource for channel::Entity {
+    type Spec = Channel;
+    const CREATE: &'static str = "CreateChannel";
+
+    async fn load(_: &impl ConnectionTrait, model: channel::Model) -> Result<Stored<Channel>> {
+        to_domain(model)
+    }
+
+    /// Checks the owner exists and that no other channel has the same platform account.
+    async fn check(
+        db: &impl ConnectionTrait,
+        tenant_id: &str,
+        id: &str,
+        spec: &Channel,
+    ) -> Result<()> {
+        if let Some(owner) = &spec.owner
+            && influencer::Entity::find_by_id((tenant_id.to_string(), owner.clone()))
+                .one(db)
+                .await?
+                .is_none()
+        {
+            return Err(StorageError::InvalidReference(
+                "owner".into(),
+                format!("{} does not exist", Collection::Influencers.name(owner)),
+            ));
+        }
+        let taken = channel::Entity::find()
+            .filter(channel::Column::TenantId.eq(tenant_id))
+            .filter(channel::Column::Platform.eq(spec.platform.as_str()))
+            .filter(channel::Column::AccountId.eq(&spec.account_id))
+            .filter(channel::Column::Id.ne(id))
+            .one(db)
+            .await?;
+        if let Some(taken) = taken {
+            return Err(StorageError::AlreadyExists(format!(
+                "{} account `{}` is already {}",
+                spec.platform.as_str(),
+                spec.account_id,
+                Collection::Channels.name(&taken.id)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Goals measure it.
+    async fn refuse_if_used(txn: &DatabaseTransaction, tenant_id: &str, id: &str) -> Result<()> {
+        let name = Collection::Channels.name(id);
+        super::goals::refuse_if_scope_used(txn, tenant_id, &name).await
+    }
 }
 
 fn to_domain(model: channel::Model) -> Result<Stored<Channel>> {
@@ -41,42 +92,6 @@ fn to_domain(model: channel::Model) -> Result<Stored<Channel>> {
     })
 }
 
-/// Checks the owner exists and that no other channel has the same platform account.
-async fn check_refs(
-    db: &impl ConnectionTrait,
-    tenant_id: &str,
-    id: &str,
-    spec: &Channel,
-) -> Result<()> {
-    if let Some(owner) = &spec.owner
-        && influencer::Entity::find_by_id((tenant_id.to_string(), owner.clone()))
-            .one(db)
-            .await?
-            .is_none()
-    {
-        return Err(StorageError::InvalidReference(
-            "owner".into(),
-            format!("{} does not exist", Collection::Influencers.name(owner)),
-        ));
-    }
-    let taken = channel::Entity::find()
-        .filter(channel::Column::TenantId.eq(tenant_id))
-        .filter(channel::Column::Platform.eq(spec.platform.as_str()))
-        .filter(channel::Column::AccountId.eq(&spec.account_id))
-        .filter(channel::Column::Id.ne(id))
-        .one(db)
-        .await?;
-    if let Some(taken) = taken {
-        return Err(StorageError::AlreadyExists(format!(
-            "{} account `{}` is already {}",
-            spec.platform.as_str(),
-            spec.account_id,
-            Collection::Channels.name(&taken.id)
-        )));
-    }
-    Ok(())
-}
-
 impl Store {
     /// Creates a channel, or returns the one an earlier call with `request_id` made.
     pub async fn create_channel(
@@ -86,16 +101,8 @@ impl Store {
         spec: &Channel,
         request_id: Option<&str>,
     ) -> Result<Stored<Channel>> {
-        let txn = match self
-            .begin_create::<channel::Entity>(tenant_id, "CreateChannel", id, request_id)
-            .await?
-        {
-            Creating::New(txn) => txn,
-            Creating::Made(existing) => return self.get_channel(tenant_id, &existing).await,
-        };
-        check_refs(&txn, tenant_id, id, spec).await?;
         let now = Utc::now();
-        let model = channel::ActiveModel {
+        let row = channel::ActiveModel {
             tenant_id: Set(tenant_id.to_string()),
             id: Set(id.to_string()),
             display_name: Set(spec.display_name.clone()),
@@ -106,16 +113,14 @@ impl Store {
             revision: Set(1),
             create_time: Set(now),
             update_time: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        to_domain(model)
+        };
+        self.create_resource::<channel::Entity>(tenant_id, id, spec, row, request_id)
+            .await
     }
 
     /// Gets a channel.
     pub async fn get_channel(&self, tenant_id: &str, id: &str) -> Result<Stored<Channel>> {
-        to_domain(revisioned::find::<channel::Entity>(&self.db, tenant_id, id).await?)
+        revisioned::get::<channel::Entity>(&self.db, tenant_id, id).await
     }
 
     /// Lists channels ordered by id.
@@ -134,15 +139,7 @@ impl Store {
                 channel::Entity::find().filter(channel::Column::OwnerInfluencerId.eq(id))
             }
         };
-        let rows = revisioned::page(&self.db, tenant_id, query, page).await?;
-        Ok(Page {
-            items: rows
-                .items
-                .into_iter()
-                .map(to_domain)
-                .collect::<Result<_>>()?,
-            more: rows.more,
-        })
+        revisioned::list(&self.db, tenant_id, query, page).await
     }
 
     /// Replaces a channel's fields if its revision is still `revision`.
@@ -153,8 +150,6 @@ impl Store {
         revision: i64,
         spec: &Channel,
     ) -> Result<Stored<Channel>> {
-        let txn = self.begin_write().await?;
-        check_refs(&txn, tenant_id, id, spec).await?;
         let columns = channel::Entity::update_many()
             .col_expr(
                 channel::Column::DisplayName,
@@ -169,10 +164,8 @@ impl Store {
                 channel::Column::CredentialsRef,
                 spec.credentials_ref.clone().into(),
             );
-        revisioned::save(&txn, tenant_id, id, revision, columns).await?;
-        let model = revisioned::find::<channel::Entity>(&txn, tenant_id, id).await?;
-        txn.commit().await?;
-        to_domain(model)
+        self.update_resource(tenant_id, id, revision, spec, columns)
+            .await
     }
 
     /// Deletes a channel unless goals still measure it.
@@ -182,12 +175,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
-        revisioned::for_delete::<channel::Entity>(&txn, tenant_id, id, revision).await?;
-        let name = Collection::Channels.name(id);
-        super::goals::refuse_if_scope_used(&txn, tenant_id, &name).await?;
-        revisioned::remove::<channel::Entity>(&txn, tenant_id, id).await?;
-        txn.commit().await?;
-        Ok(())
+        self.delete_resource::<channel::Entity>(tenant_id, id, revision)
+            .await
     }
 }

@@ -1,5 +1,6 @@
 //! Custom KPI definitions.
 use super::entities::{custom_kpi, goal, metric_point};
+use super::revisioned::{self, still_used};
 use super::{Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::kpi::custom::CustomKpi;
@@ -110,7 +111,7 @@ impl Store {
         formula_changed: bool,
     ) -> Result<Stored<CustomKpi>> {
         let version = spec.version + i32::from(formula_changed);
-        let updated = custom_kpi::Entity::update_many()
+        let columns = custom_kpi::Entity::update_many()
             .col_expr(
                 custom_kpi::Column::DisplayName,
                 spec.display_name.clone().into(),
@@ -121,21 +122,9 @@ impl Store {
             )
             .col_expr(custom_kpi::Column::Unit, spec.unit.clone().into())
             .col_expr(custom_kpi::Column::Formula, spec.formula.clone().into())
-            .col_expr(custom_kpi::Column::Version, version.into())
-            .col_expr(custom_kpi::Column::Revision, (revision + 1).into())
-            .col_expr(custom_kpi::Column::UpdateTime, Utc::now().into())
-            .filter(custom_kpi::Column::TenantId.eq(tenant_id))
-            .filter(custom_kpi::Column::Id.eq(id))
-            .filter(custom_kpi::Column::Revision.eq(revision))
-            .exec(&self.db)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StorageError::EtagMismatch(format!("kpiDefinitions/{id}")));
-        }
-        let model = custom_kpi::Entity::find_by_id((tenant_id.to_string(), id.to_string()))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(format!("kpiDefinitions/{id}")))?;
+            .col_expr(custom_kpi::Column::Version, version.into());
+        revisioned::save(&self.db, tenant_id, id, revision, columns).await?;
+        let model = revisioned::find::<custom_kpi::Entity>(&self.db, tenant_id, id).await?;
         Ok(to_domain(model))
     }
 
@@ -157,10 +146,7 @@ impl Store {
             .collect();
         users.extend(used_by.iter().map(|u| format!("kpiDefinitions/{u}")));
         if !users.is_empty() {
-            return Err(StorageError::FailedPrecondition(format!(
-                "kpiDefinitions/{id} is still used by {}; remove it from them first",
-                users.join(", ")
-            )));
+            return Err(still_used(&format!("kpiDefinitions/{id}"), &users));
         }
         let deleted = custom_kpi::Entity::delete_many()
             .filter(custom_kpi::Column::TenantId.eq(tenant_id))

@@ -1,12 +1,13 @@
 //! Goals.
 use super::entities::{campaign, channel, goal, influencer, segment};
-use super::revisioned::{self, Creating};
+use super::revisioned::{self, Creating, Resource, still_used};
 use super::{Page, PageRequest, Result, StorageError, Store};
 use crate::domain::Stored;
 use crate::domain::catalogue::Objective;
 use crate::domain::goal::{Baseline, Direction, Goal, Scope, Target};
 use crate::domain::names::Collection;
 use chrono::Utc;
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, Set,
@@ -18,9 +19,19 @@ pub(crate) async fn refuse_if_scope_used(
     tenant_id: &str,
     name: &str,
 ) -> Result<()> {
+    refuse_if_goals_use(txn, tenant_id, goal::Column::Scope.eq(name), name).await
+}
+
+/// Refuses with FAILED_PRECONDITION when goals that `condition` selects use `name`.
+pub(crate) async fn refuse_if_goals_use(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    condition: impl IntoCondition,
+    name: &str,
+) -> Result<()> {
     let goals = goal::Entity::find()
         .filter(goal::Column::TenantId.eq(tenant_id))
-        .filter(goal::Column::Scope.eq(name))
+        .filter(condition)
         .order_by_asc(goal::Column::Id)
         .all(txn)
         .await?;
@@ -31,16 +42,24 @@ pub(crate) async fn refuse_if_scope_used(
         .iter()
         .map(|g| Collection::Goals.name(&g.id))
         .collect();
-    Err(StorageError::FailedPrecondition(format!(
-        "{name} is still used by {}; remove it from them first",
-        names.join(", ")
-    )))
+    Err(still_used(name, &names))
 }
 
 fn corrupt(what: &str, value: &str) -> StorageError {
     StorageError::Database(sea_orm::DbErr::Custom(format!(
         "unknown {what} `{value}` stored"
     )))
+}
+
+// Create and Update take the checked scope the goal measures beside its spec, and check
+// the columns before anything is claimed, so they use the shared mechanics piece by piece.
+impl Resource for goal::Entity {
+    type Spec = Goal;
+    const CREATE: &'static str = "CreateGoal";
+
+    async fn load(_: &impl ConnectionTrait, model: goal::Model) -> Result<Stored<Goal>> {
+        to_domain(model)
+    }
 }
 
 fn to_domain(model: goal::Model) -> Result<Stored<Goal>> {
@@ -177,7 +196,7 @@ impl Store {
     ) -> Result<Stored<Goal>> {
         let c = columns(spec)?;
         let txn = match self
-            .begin_create::<goal::Entity>(tenant_id, "CreateGoal", id, request_id)
+            .begin_create::<goal::Entity>(tenant_id, goal::Entity::CREATE, id, request_id)
             .await?
         {
             Creating::New(txn) => txn,
@@ -214,7 +233,7 @@ impl Store {
 
     /// Gets a goal.
     pub async fn get_goal(&self, tenant_id: &str, id: &str) -> Result<Stored<Goal>> {
-        to_domain(revisioned::find::<goal::Entity>(&self.db, tenant_id, id).await?)
+        revisioned::get::<goal::Entity>(&self.db, tenant_id, id).await
     }
 
     /// Lists goals ordered by id.
@@ -223,15 +242,7 @@ impl Store {
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Stored<Goal>>> {
-        let rows = revisioned::page(&self.db, tenant_id, goal::Entity::find(), page).await?;
-        Ok(Page {
-            items: rows
-                .items
-                .into_iter()
-                .map(to_domain)
-                .collect::<Result<_>>()?,
-            more: rows.more,
-        })
+        revisioned::list(&self.db, tenant_id, goal::Entity::find(), page).await
     }
 
     /// Replaces a goal's fields if its revision is still `revision`.
@@ -273,10 +284,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
-        revisioned::for_delete::<goal::Entity>(&txn, tenant_id, id, revision).await?;
-        revisioned::remove::<goal::Entity>(&txn, tenant_id, id).await?;
-        txn.commit().await?;
-        Ok(())
+        self.delete_resource::<goal::Entity>(tenant_id, id, revision)
+            .await
     }
 }

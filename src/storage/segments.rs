@@ -1,23 +1,35 @@
 //! Segments.
 use super::entities::{goal, segment};
-use super::revisioned::{self, Creating};
-use super::{Page, PageRequest, Result, StorageError, Store};
+use super::revisioned::{self, Resource};
+use super::{Page, PageRequest, Result, Store};
 use crate::domain::Stored;
 use crate::domain::names::Collection;
 use crate::domain::segment::Segment;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
-fn to_domain(model: segment::Model) -> Stored<Segment> {
-    Stored {
-        id: model.id,
-        revision: model.revision,
-        create_time: model.create_time,
-        update_time: model.update_time,
-        spec: Segment {
-            display_name: model.display_name,
-            rule: model.rule,
-        },
+impl Resource for segment::Entity {
+    type Spec = Segment;
+    const CREATE: &'static str = "CreateSegment";
+
+    async fn load(_: &impl ConnectionTrait, model: segment::Model) -> Result<Stored<Segment>> {
+        Ok(Stored {
+            id: model.id,
+            revision: model.revision,
+            create_time: model.create_time,
+            update_time: model.update_time,
+            spec: Segment {
+                display_name: model.display_name,
+                rule: model.rule,
+            },
+        })
+    }
+
+    /// Goals use it.
+    async fn refuse_if_used(txn: &DatabaseTransaction, tenant_id: &str, id: &str) -> Result<()> {
+        let name = Collection::Segments.name(id);
+        let condition = goal::Column::SegmentId.eq(id);
+        super::goals::refuse_if_goals_use(txn, tenant_id, condition, &name).await
     }
 }
 
@@ -30,15 +42,8 @@ impl Store {
         spec: &Segment,
         request_id: Option<&str>,
     ) -> Result<Stored<Segment>> {
-        let txn = match self
-            .begin_create::<segment::Entity>(tenant_id, "CreateSegment", id, request_id)
-            .await?
-        {
-            Creating::New(txn) => txn,
-            Creating::Made(existing) => return self.get_segment(tenant_id, &existing).await,
-        };
         let now = Utc::now();
-        let model = segment::ActiveModel {
+        let row = segment::ActiveModel {
             tenant_id: Set(tenant_id.to_string()),
             id: Set(id.to_string()),
             display_name: Set(spec.display_name.clone()),
@@ -46,18 +51,14 @@ impl Store {
             revision: Set(1),
             create_time: Set(now),
             update_time: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok(to_domain(model))
+        };
+        self.create_resource::<segment::Entity>(tenant_id, id, spec, row, request_id)
+            .await
     }
 
     /// Gets a segment.
     pub async fn get_segment(&self, tenant_id: &str, id: &str) -> Result<Stored<Segment>> {
-        revisioned::find::<segment::Entity>(&self.db, tenant_id, id)
-            .await
-            .map(to_domain)
+        revisioned::get::<segment::Entity>(&self.db, tenant_id, id).await
     }
 
     /// Lists segments ordered by id.
@@ -66,11 +67,7 @@ impl Store {
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Stored<Segment>>> {
-        let rows = revisioned::page(&self.db, tenant_id, segment::Entity::find(), page).await?;
-        Ok(Page {
-            items: rows.items.into_iter().map(to_domain).collect(),
-            more: rows.more,
-        })
+        revisioned::list(&self.db, tenant_id, segment::Entity::find(), page).await
     }
 
     /// Replaces a segment's fields if its revision is still `revision`.
@@ -87,8 +84,8 @@ impl Store {
                 spec.display_name.clone().into(),
             )
             .col_expr(segment::Column::Rule, spec.rule.clone().into());
-        revisioned::save(&self.db, tenant_id, id, revision, columns).await?;
-        self.get_segment(tenant_id, id).await
+        self.update_resource(tenant_id, id, revision, spec, columns)
+            .await
     }
 
     /// Deletes a segment unless goals use it.
@@ -98,27 +95,7 @@ impl Store {
         id: &str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
-        let name = Collection::Segments.name(id);
-        revisioned::for_delete::<segment::Entity>(&txn, tenant_id, id, revision).await?;
-        let goals = goal::Entity::find()
-            .filter(goal::Column::TenantId.eq(tenant_id))
-            .filter(goal::Column::SegmentId.eq(id))
-            .order_by_asc(goal::Column::Id)
-            .all(&txn)
-            .await?;
-        if !goals.is_empty() {
-            let names: Vec<String> = goals
-                .iter()
-                .map(|g| Collection::Goals.name(&g.id))
-                .collect();
-            return Err(StorageError::FailedPrecondition(format!(
-                "{name} is still used by {}; remove it from them first",
-                names.join(", ")
-            )));
-        }
-        revisioned::remove::<segment::Entity>(&txn, tenant_id, id).await?;
-        txn.commit().await?;
-        Ok(())
+        self.delete_resource::<segment::Entity>(tenant_id, id, revision)
+            .await
     }
 }

@@ -74,16 +74,7 @@ async fn orders(app: &TestApp, rows: Vec<(&str, &str, NaiveDate, &[&str])>) {
             ..Default::default()
         })
         .collect();
-    let response = app
-        .ingest()
-        .ingest_orders(app.req(IngestOrdersRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    app.ingest_all(rows).await;
 }
 
 async fn compute(app: &TestApp, first: NaiveDate, last: NaiveDate) -> ComputeKpisResponse {

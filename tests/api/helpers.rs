@@ -315,6 +315,41 @@ pub async fn small_tenant(store: &Store, id: &str) -> Tenant {
     tenant
 }
 
+/// Rows of one kind that IngestService takes, for [`TestApp::ingest_all`].
+pub trait IngestRows: Sized {
+    /// Sends `rows` all or nothing: the count of rejected rows and their reasons.
+    fn send(app: &TestApp, rows: Vec<Self>) -> impl Future<Output = (i32, String)>;
+}
+
+macro_rules! ingest_rows {
+    ($($row:ident => $method:ident($request:ident)),* $(,)?) => {$(
+        impl IngestRows for tally::proto::$row {
+            async fn send(app: &TestApp, rows: Vec<Self>) -> (i32, String) {
+                let response = app
+                    .ingest()
+                    .$method(app.req(tally::proto::$request {
+                        rows,
+                        all_or_nothing: true,
+                    }))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                (response.rejected_count, format!("{:?}", response.rejected))
+            }
+        }
+    )*};
+}
+
+ingest_rows!(
+    ChannelDayStats => ingest_channel_stats(IngestChannelStatsRequest),
+    Order => ingest_orders(IngestOrdersRequest),
+    WebTrafficRow => ingest_web_traffic(IngestWebTrafficRequest),
+    AudienceMember => ingest_audience_members(IngestAudienceMembersRequest),
+    Interaction => ingest_interactions(IngestInteractionsRequest),
+    GiveawayEntry => ingest_giveaway_entries(IngestGiveawayEntriesRequest),
+    MetricPoint => ingest_metric_points(IngestMetricPointsRequest),
+);
+
 impl TestApp {
     /// Starts a server over `db` with tenant `acme`, default options and no connectors.
     pub async fn spawn(db: TestDb) -> TestApp {
@@ -384,6 +419,12 @@ impl TestApp {
     pub fn goals(&self) -> GoalServiceClient<Channel> {
         GoalServiceClient::new(self.channel.clone())
     }
+    /// Ingests `rows` all or nothing, every one of which must be taken.
+    pub async fn ingest_all<R: IngestRows>(&self, rows: Vec<R>) {
+        let (rejected_count, rejected) = R::send(self, rows).await;
+        assert_eq!(rejected_count, 0, "{rejected}");
+    }
+
     pub fn ingest(&self) -> IngestServiceClient<Channel> {
         IngestServiceClient::new(self.channel.clone())
     }

@@ -35,6 +35,13 @@ async fn tally(app: &TestApp, args: &[&str]) -> Output {
         .expect("run tally")
 }
 
+/// `kpi query KPI --scope SCOPE --from FROM --to TO`; more arguments may follow.
+fn kpi_query<'a>(kpi: &'a str, scope: &'a str, from: &'a str, to: &'a str) -> Vec<&'a str> {
+    vec![
+        "kpi", "query", kpi, "--scope", scope, "--from", from, "--to", to,
+    ]
+}
+
 /// stdout of a run that must succeed.
 #[track_caller]
 fn ok(output: &Output) -> String {
@@ -147,17 +154,7 @@ async fn kpi_query_table_csv_and_errors() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
     let y = seed(&app).await;
     let (from, to) = ((y - Days::new(3)).to_string(), y.to_string());
-    let args = [
-        "kpi",
-        "query",
-        "followers",
-        "--scope",
-        "channels/big-ig",
-        "--from",
-        &from,
-        "--to",
-        &to,
-    ];
+    let args = kpi_query("followers", "channels/big-ig", &from, &to);
     let table = ok(&tally(&app, &args).await);
     let d = |n: u64| (y - Days::new(n)).to_string();
     // Nothing is computed yet: every value can still change and every day reaches past
@@ -182,21 +179,7 @@ async fn kpi_query_table_csv_and_errors() {
     );
 
     // Money carries the tenant's currency (EUR here) without --currency.
-    let revenue = ok(&tally(
-        &app,
-        &[
-            "kpi",
-            "query",
-            "attributed_revenue",
-            "--scope",
-            "tenant",
-            "--from",
-            &to,
-            "--to",
-            &to,
-        ],
-    )
-    .await);
+    let revenue = ok(&tally(&app, &kpi_query("attributed_revenue", "tenant", &to, &to)).await);
     assert!(
         revenue.lines().nth(1).unwrap().ends_with("0.00 EUR *~"),
         "{revenue}"
@@ -230,17 +213,7 @@ async fn kpi_query_table_csv_and_errors() {
     // A scope that does not exist: one line with the code and the field, exit code 1.
     let bad = tally(
         &app,
-        &[
-            "kpi",
-            "query",
-            "followers",
-            "--scope",
-            "influencers/nobody",
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
+        &kpi_query("followers", "influencers/nobody", &from, &to),
     )
     .await;
     assert_eq!(bad.status.code(), Some(1));
@@ -602,17 +575,7 @@ async fn kpi_query_marks_days_with_bought_followers() {
     }
     app.store.upsert_channel_stats("acme", &rows).await.unwrap();
     let (from, to) = ((y - Days::new(1)).to_string(), y.to_string());
-    let args = [
-        "kpi",
-        "query",
-        "followers",
-        "--scope",
-        "channels/jump-ig",
-        "--from",
-        &from,
-        "--to",
-        &to,
-    ];
+    let args = kpi_query("followers", "channels/jump-ig", &from, &to);
     let table = ok(&tally(&app, &args).await);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].contains("FOLLOWER_FLAGS"), "{table}");
@@ -766,17 +729,7 @@ async fn kpi_query_compares_scopes_and_marks_provisional_values() {
     );
 
     // One scope reads down by default (as before), across with --transpose.
-    let one = [
-        "kpi",
-        "query",
-        "followers",
-        "--scope",
-        "channels/anna-ig",
-        "--from",
-        &from,
-        "--to",
-        &to,
-    ];
+    let one = kpi_query("followers", "channels/anna-ig", &from, &to);
     let table = ok(&tally(&app, &one).await);
     assert_eq!(
         table.lines().nth(3),
@@ -926,17 +879,7 @@ async fn kpi_query_misspelt_kpi_suggests_and_fails_once_without_ansi() {
     // A server error too is one plain line, at the default log level as with logs off.
     let out = tally_piped(
         &app,
-        &[
-            "kpi",
-            "query",
-            "followers",
-            "--scope",
-            "influencers/nobody",
-            "--from",
-            &day,
-            "--to",
-            &day,
-        ],
+        &kpi_query("followers", "influencers/nobody", &day, &day),
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -961,28 +904,9 @@ async fn kpi_query_never_prints_negative_zero() {
             value: *value,
         })
         .collect();
-    let response = app
-        .ingest()
-        .ingest_metric_points(app.req(proto::IngestMetricPointsRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    app.ingest_all(rows).await;
     let (from, to) = ((y - Days::new(1)).to_string(), y.to_string());
-    let args = [
-        "kpi",
-        "query",
-        "fee_credit",
-        "--scope",
-        "tenant",
-        "--from",
-        &from,
-        "--to",
-        &to,
-    ];
+    let args = kpi_query("fee_credit", "tenant", &from, &to);
     let table = ok(&tally(&app, &args).await);
     let values: Vec<&str> = table
         .lines()

@@ -79,13 +79,43 @@ fn absent(reason: &str) -> (Option<f64>, String) {
 
 #[track_caller]
 fn close(actual: (Option<f64>, String), expected: f64) {
+    close_for(actual, expected, "");
+}
+
+/// [`close`], saying what the value is of.
+#[track_caller]
+fn close_for(actual: (Option<f64>, String), expected: f64, what: &str) {
     let got = actual
         .0
-        .unwrap_or_else(|| panic!("expected {expected}, got absent: {}", actual.1));
+        .unwrap_or_else(|| panic!("{what}expected {expected}, got absent: {}", actual.1));
     assert!(
         (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "expected {expected}, got {got}"
+        "{what}expected {expected}, got {got}"
     );
+}
+
+/// What a KPI's value over a period must be.
+enum Expect {
+    /// Exactly this number.
+    Is(f64),
+    /// This number, but for rounding ([`close`]).
+    Near(f64),
+    /// No value, for this reason.
+    Absent(&'static str),
+}
+use Expect::{Absent, Is, Near};
+
+/// Checks the value of each (KPI, scope) over `period` (RANGE), in order.
+async fn expect(app: &TestApp, period: ((i32, i32), (i32, i32)), cases: &[(&str, &str, Expect)]) {
+    for (kpi, scope, expected) in cases {
+        let actual = value(app, kpi, scope, period.0, period.1).await;
+        let what = format!("{kpi} on {scope} over {period:?}: ");
+        match expected {
+            Is(x) => assert_eq!(actual, v(*x), "{what}"),
+            Near(x) => close_for(actual, *x, &what),
+            Absent(reason) => assert_eq!(actual, absent(reason), "{what}"),
+        }
+    }
 }
 
 /// anna (code ANNA10, instagram/anna) with anna-ig and anna-tt; bob (BOB5, instagram/any)
@@ -134,16 +164,7 @@ async fn social_data(app: &TestApp) {
         stats("brand-ig", 2, Some(500), 1, 5, 1, Some(0), Some(100)),
         // The 3rd has no data at all.
     ];
-    let response = app
-        .ingest()
-        .ingest_channel_stats(app.req(IngestChannelStatsRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    app.ingest_all(rows).await;
 }
 
 async fn social_kpis_follow_the_contract(app: TestApp) {
@@ -152,75 +173,50 @@ async fn social_kpis_follow_the_contract(app: TestApp) {
     let anna = "influencers/anna";
     let day2 = ((3, 2), (3, 2));
     // followers: 1100 + 200 on the 2nd.
-    assert_eq!(
-        value(&app, "followers", anna, day2.0, day2.1).await,
-        v(1300.0)
-    );
-    // posts 2 + 1; likes 70 + 30; comments 20 + 5; shares: anna-ig NULL is skipped → 4.
-    assert_eq!(value(&app, "posts", anna, day2.0, day2.1).await, v(3.0));
-    assert_eq!(value(&app, "likes", anna, day2.0, day2.1).await, v(100.0));
-    assert_eq!(value(&app, "shares", anna, day2.0, day2.1).await, v(4.0));
-    // Only the not-reporting channel: not_reported, not 0.
-    assert_eq!(
-        value(&app, "shares", "channels/anna-ig", day2.0, day2.1).await,
-        absent("not_reported")
-    );
-    assert_eq!(
-        value(&app, "mentions", anna, day2.0, day2.1).await,
-        absent("not_reported")
-    );
-    // Growth over the 2nd: (1100 − 1000) + (200 − 0) = 300; 100 × 300 / 1000 = 30 %.
-    assert_eq!(
-        value(&app, "follower_growth", anna, day2.0, day2.1).await,
-        v(300.0)
-    );
-    close(
-        value(&app, "follower_growth_pct", anna, day2.0, day2.1).await,
-        30.0,
-    );
-    // anna-tt alone started from zero followers.
-    assert_eq!(
-        value(&app, "follower_growth", "channels/anna-tt", day2.0, day2.1).await,
-        v(200.0)
-    );
-    assert_eq!(
-        value(
-            &app,
-            "follower_growth_pct",
-            "channels/anna-tt",
-            day2.0,
-            day2.1
-        )
-        .await,
-        absent("zero_denominator")
-    );
-    // ipm: (25 + 100 + 3) / (1300 / 1000) = 98.4615...
-    close(value(&app, "ipm", anna, day2.0, day2.1).await, 128.0 / 1.3);
-    // engagement: 100 × (100 + 25 + 4) / 1300.
-    close(
-        value(&app, "engagement_rate", anna, day2.0, day2.1).await,
-        12_900.0 / 1300.0,
-    );
-    close(
-        value(&app, "comments_per_post", anna, day2.0, day2.1).await,
-        25.0 / 3.0,
-    );
-    // A plain ratio with a not_reported part is not_reported.
-    assert_eq!(
-        value(&app, "shares_per_day", "channels/anna-ig", day2.0, day2.1).await,
-        absent("not_reported")
-    );
+    expect(
+        &app,
+        day2,
+        &[
+            ("followers", anna, Is(1300.0)),
+            // posts 2 + 1; likes 70 + 30; comments 20 + 5; shares: anna-ig NULL is skipped → 4.
+            ("posts", anna, Is(3.0)),
+            ("likes", anna, Is(100.0)),
+            ("shares", anna, Is(4.0)),
+            // Only the not-reporting channel: not_reported, not 0.
+            ("shares", "channels/anna-ig", Absent("not_reported")),
+            ("mentions", anna, Absent("not_reported")),
+            // Growth over the 2nd: (1100 − 1000) + (200 − 0) = 300; 100 × 300 / 1000 = 30 %.
+            ("follower_growth", anna, Is(300.0)),
+            ("follower_growth_pct", anna, Near(30.0)),
+            // anna-tt alone started from zero followers.
+            ("follower_growth", "channels/anna-tt", Is(200.0)),
+            (
+                "follower_growth_pct",
+                "channels/anna-tt",
+                Absent("zero_denominator"),
+            ),
+            // ipm: (25 + 100 + 3) / (1300 / 1000) = 98.4615...
+            ("ipm", anna, Near(128.0 / 1.3)),
+            // engagement: 100 × (100 + 25 + 4) / 1300.
+            ("engagement_rate", anna, Near(12_900.0 / 1300.0)),
+            ("comments_per_post", anna, Near(25.0 / 3.0)),
+            // A plain ratio with a not_reported part is not_reported.
+            ("shares_per_day", "channels/anna-ig", Absent("not_reported")),
+        ],
+    )
+    .await;
     // Over the 1st to 3rd: shares 5 + 1 + 4 = 10 over 3 days; followers are read on the
     // 3rd, which has no data.
-    close(
-        value(&app, "shares_per_day", anna, (3, 1), (3, 3)).await,
-        10.0 / 3.0,
-    );
-    assert_eq!(
-        value(&app, "followers", anna, (3, 1), (3, 3)).await,
-        absent("no_data")
-    );
-    assert_eq!(value(&app, "posts", anna, (3, 1), (3, 3)).await, v(5.0));
+    expect(
+        &app,
+        ((3, 1), (3, 3)),
+        &[
+            ("shares_per_day", anna, Near(10.0 / 3.0)),
+            ("followers", anna, Absent("no_data")),
+            ("posts", anna, Is(5.0)),
+        ],
+    )
+    .await;
     assert_eq!(
         value(&app, "follower_growth", anna, (3, 1), (3, 2)).await,
         absent("no_data"),
@@ -394,16 +390,7 @@ async fn order_data(app: &TestApp) {
             "",
         ),
     ];
-    let response = app
-        .ingest()
-        .ingest_orders(app.req(IngestOrdersRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    app.ingest_all(rows).await;
 }
 
 async fn order_kpis_attribute_by_code_first_and_count_buyers(app: TestApp) {
@@ -412,63 +399,31 @@ async fn order_kpis_attribute_by_code_first_and_count_buyers(app: TestApp) {
     let march = ((3, 1), (3, 31));
     let (anna, bob) = ("influencers/anna", "influencers/bob");
     // anna: o1, o5, o7 (link), o8 → 4 orders, 100 + 40 + 60 + 10 EUR.
-    assert_eq!(
-        value(&app, "attributed_orders", anna, march.0, march.1).await,
-        v(4.0)
-    );
-    close(
-        value(&app, "attributed_revenue", anna, march.0, march.1).await,
-        210.0,
-    );
-    // bob: o3, o6.
-    assert_eq!(
-        value(&app, "attributed_orders", bob, march.0, march.1).await,
-        v(2.0)
-    );
-    // Tenant: every attributed order, o9 is not.
-    assert_eq!(
-        value(&app, "attributed_orders", "tenant", march.0, march.1).await,
-        v(6.0)
-    );
-    // code_buyers: anna c-1, c-3; bob c-2, c-3; the tenant counts c-3 once.
-    assert_eq!(
-        value(&app, "code_buyers", anna, march.0, march.1).await,
-        v(2.0)
-    );
-    assert_eq!(
-        value(&app, "code_buyers", bob, march.0, march.1).await,
-        v(2.0)
-    );
-    assert_eq!(
-        value(&app, "code_buyers", "tenant", march.0, march.1).await,
-        v(3.0)
-    );
-    // First code orders: c-1 and c-3 with anna, c-2 with bob.
-    assert_eq!(
-        value(&app, "first_code_buyers", anna, march.0, march.1).await,
-        v(2.0)
-    );
-    assert_eq!(
-        value(&app, "first_code_buyers", bob, march.0, march.1).await,
-        v(1.0)
-    );
-    // c-1 returned after 89 days, c-3 the next day; c-2 one day too late.
-    assert_eq!(
-        value(&app, "returning_buyers_after_code", anna, march.0, march.1).await,
-        v(2.0)
-    );
-    assert_eq!(
-        value(&app, "returning_buyers_after_code", bob, march.0, march.1).await,
-        v(0.0)
-    );
-    close(
-        value(&app, "returning_buyer_rate", anna, march.0, march.1).await,
-        100.0,
-    );
-    close(
-        value(&app, "returning_buyer_rate", bob, march.0, march.1).await,
-        0.0,
-    );
+    expect(
+        &app,
+        march,
+        &[
+            ("attributed_orders", anna, Is(4.0)),
+            ("attributed_revenue", anna, Near(210.0)),
+            // bob: o3, o6.
+            ("attributed_orders", bob, Is(2.0)),
+            // Tenant: every attributed order, o9 is not.
+            ("attributed_orders", "tenant", Is(6.0)),
+            // code_buyers: anna c-1, c-3; bob c-2, c-3; the tenant counts c-3 once.
+            ("code_buyers", anna, Is(2.0)),
+            ("code_buyers", bob, Is(2.0)),
+            ("code_buyers", "tenant", Is(3.0)),
+            // First code orders: c-1 and c-3 with anna, c-2 with bob.
+            ("first_code_buyers", anna, Is(2.0)),
+            ("first_code_buyers", bob, Is(1.0)),
+            // c-1 returned after 89 days, c-3 the next day; c-2 one day too late.
+            ("returning_buyers_after_code", anna, Is(2.0)),
+            ("returning_buyers_after_code", bob, Is(0.0)),
+            ("returning_buyer_rate", anna, Near(100.0)),
+            ("returning_buyer_rate", bob, Near(0.0)),
+        ],
+    )
+    .await;
     // Counted on the day of the first code order.
     let daily = query(
         &app,
@@ -487,11 +442,15 @@ async fn order_kpis_attribute_by_code_first_and_count_buyers(app: TestApp) {
         absent("zero_denominator")
     );
     // No fees anywhere: roas has a zero denominator, cpm is 0... with views.
-    assert_eq!(
-        value(&app, "roas", anna, march.0, march.1).await,
-        absent("zero_denominator")
-    );
-    close(value(&app, "fees", anna, march.0, march.1).await, 0.0);
+    expect(
+        &app,
+        march,
+        &[
+            ("roas", anna, Absent("zero_denominator")),
+            ("fees", anna, Near(0.0)),
+        ],
+    )
+    .await;
     range_matches_single_days(&app).await;
 }
 
@@ -536,13 +495,7 @@ async fn days_follow_the_tenants_time_zone(app: TestApp) {
             "",
         ),
     ];
-    ams.ingest()
-        .ingest_orders(ams.req(IngestOrdersRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap();
+    ams.ingest_all(rows).await;
     let daily = query(
         &ams,
         "attributed_orders",
@@ -601,69 +554,32 @@ async fn web_kpis_and_days_without_traffic(app: TestApp) {
         // The 2nd has no web traffic at all; the 3rd has some, but none social.
         web(3, "google", "", "Organic Search", 80, 70, 10, None),
     ];
-    app.ingest()
-        .ingest_web_traffic(app.req(IngestWebTrafficRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap();
+    app.ingest_all(rows).await;
     let day1 = ((3, 1), (3, 1));
-    assert_eq!(
-        value(&app, "social_visitors", "tenant", day1.0, day1.1).await,
-        v(42.0)
-    );
-    assert_eq!(
-        value(&app, "social_visitors", "influencers/anna", day1.0, day1.1).await,
-        v(30.0)
-    );
-    assert_eq!(
-        value(&app, "social_visitors", "influencers/bob", day1.0, day1.1).await,
-        v(12.0)
-    );
-    assert_eq!(
-        value(
-            &app,
-            "influencer_visitors",
-            "influencers/anna",
-            day1.0,
-            day1.1
-        )
-        .await,
-        v(20.0)
-    );
-    assert_eq!(
-        value(
-            &app,
-            "influencer_new_visitors",
-            "influencers/bob",
-            day1.0,
-            day1.1
-        )
-        .await,
-        v(2.0)
-    );
-    // Tenant: from any influencer.
-    assert_eq!(
-        value(&app, "influencer_visitors", "tenant", day1.0, day1.1).await,
-        v(30.0)
-    );
+    expect(
+        &app,
+        day1,
+        &[
+            ("social_visitors", "tenant", Is(42.0)),
+            ("social_visitors", "influencers/anna", Is(30.0)),
+            ("social_visitors", "influencers/bob", Is(12.0)),
+            ("influencer_visitors", "influencers/anna", Is(20.0)),
+            ("influencer_new_visitors", "influencers/bob", Is(2.0)),
+            // Tenant: from any influencer.
+            ("influencer_visitors", "tenant", Is(30.0)),
+        ],
+    )
+    .await;
     // A day without web rows is no_data at every scope; a day with rows but no social ones is 0.
-    assert_eq!(
-        value(&app, "social_visitors", "tenant", (3, 2), (3, 2)).await,
-        absent("no_data")
-    );
-    assert_eq!(
-        value(
-            &app,
-            "influencer_visitors",
-            "influencers/anna",
-            (3, 2),
-            (3, 2)
-        )
-        .await,
-        absent("no_data")
-    );
+    expect(
+        &app,
+        ((3, 2), (3, 2)),
+        &[
+            ("social_visitors", "tenant", Absent("no_data")),
+            ("influencer_visitors", "influencers/anna", Absent("no_data")),
+        ],
+    )
+    .await;
     assert_eq!(
         value(&app, "social_visitors", "tenant", (3, 3), (3, 3)).await,
         v(0.0)
@@ -768,30 +684,29 @@ async fn campaign_windows_fees_and_ratios(app: TestApp) {
     );
     close(value(&app, "fees", "tenant", (3, 5), (3, 6)).await, 200.0);
     // roas on the 1st: anna's orders o1 + o5 = 140 EUR over 100 EUR of fees.
-    close(value(&app, "roas", spring, (3, 1), (3, 1)).await, 1.4);
-    // cpm on the 1st: 100 EUR / (2000 views / 1000); anna-tt reports no views.
-    close(
-        value(&app, "cpm", "influencers/anna", (3, 1), (3, 1)).await,
-        50.0,
-    );
-    // cost per engagement: 100 / (likes 60 + comments 10 + shares 6).
-    close(
-        value(&app, "cost_per_engagement", spring, (3, 1), (3, 1)).await,
-        100.0 / 76.0,
-    );
+    expect(
+        &app,
+        ((3, 1), (3, 1)),
+        &[
+            ("roas", spring, Near(1.4)),
+            // cpm on the 1st: 100 EUR / (2000 views / 1000); anna-tt reports no views.
+            ("cpm", "influencers/anna", Near(50.0)),
+            // cost per engagement: 100 / (likes 60 + comments 10 + shares 6).
+            ("cost_per_engagement", spring, Near(100.0 / 76.0)),
+        ],
+    )
+    .await;
     // In the order tail the revenue still counts, the fees are outside the campaign.
-    assert_eq!(
-        value(&app, "attributed_orders", spring, (4, 5), (4, 5)).await,
-        v(0.0)
-    );
-    assert_eq!(
-        value(&app, "roas", spring, (4, 5), (4, 5)).await,
-        absent("outside_campaign")
-    );
-    assert_eq!(
-        value(&app, "likes", spring, (4, 5), (4, 5)).await,
-        absent("outside_campaign")
-    );
+    expect(
+        &app,
+        ((4, 5), (4, 5)),
+        &[
+            ("attributed_orders", spring, Is(0.0)),
+            ("roas", spring, Absent("outside_campaign")),
+            ("likes", spring, Absent("outside_campaign")),
+        ],
+    )
+    .await;
     // After the tail, orders are outside too.
     assert_eq!(
         value(&app, "attributed_orders", spring, (4, 20), (4, 20)).await,
@@ -839,16 +754,7 @@ async fn audience_kpis_count_members_once_per_scope(app: TestApp) {
         member("anna-tt", "fan3", "designer", "", (3, 1), None),
         member("anna-tt", "fan4", "cooking", "", (3, 1), None),
     ];
-    let response = app
-        .ingest()
-        .ingest_audience_members(app.req(IngestAudienceMembersRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    app.ingest_all(rows).await;
     let seg = |kpi: &'static str, scope: &'static str, segment: &'static str, day: (i32, i32)| {
         let app = &app;
         async move {
@@ -946,13 +852,7 @@ async fn audience_kpis_count_members_once_per_scope(app: TestApp) {
         interaction("i3", InteractionKind::Mention, "DESIGN"),
         interaction("i4", InteractionKind::Share, ""),
     ];
-    app.ingest()
-        .ingest_interactions(app.req(IngestInteractionsRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap();
+    app.ingest_all(rows).await;
     assert_eq!(
         seg(
             "segment_shares",
@@ -1017,13 +917,7 @@ async fn giveaways_metrics_and_stored_snapshots(app: TestApp) {
         entry("a", "2026-03-02T10:00:00Z"),
         entry("b", "2026-03-02T11:00:00Z"),
     ];
-    app.ingest()
-        .ingest_giveaway_entries(app.req(IngestGiveawayEntriesRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap();
+    app.ingest_all(rows).await;
     // Each entrant once, on the day of the first entry.
     let daily = query(
         &app,
@@ -1036,21 +930,15 @@ async fn giveaways_metrics_and_stored_snapshots(app: TestApp) {
     )
     .await;
     assert_eq!(daily, [v(1.0), v(1.0)]);
-    assert_eq!(
-        value(
-            &app,
-            "giveaway_entries",
-            "campaigns/spring",
-            (3, 1),
-            (3, 31)
-        )
-        .await,
-        v(2.0)
-    );
-    assert_eq!(
-        value(&app, "giveaway_entries", "influencers/bob", (3, 1), (3, 31)).await,
-        absent("no_data")
-    );
+    expect(
+        &app,
+        ((3, 1), (3, 31)),
+        &[
+            ("giveaway_entries", "campaigns/spring", Is(2.0)),
+            ("giveaway_entries", "influencers/bob", Absent("no_data")),
+        ],
+    )
+    .await;
 
     let point = |d: i32, value: f64| MetricPoint {
         metric_key: "brand_searches".into(),
@@ -1058,13 +946,7 @@ async fn giveaways_metrics_and_stored_snapshots(app: TestApp) {
         day: date(3, d),
         value,
     };
-    app.ingest()
-        .ingest_metric_points(app.req(IngestMetricPointsRequest {
-            rows: vec![point(1, 10.0), point(2, 15.5)],
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap();
+    app.ingest_all(vec![point(1, 10.0), point(2, 15.5)]).await;
     assert_eq!(
         value(&app, "brand_searches", "tenant", (3, 1), (3, 3)).await,
         v(25.5)
@@ -1249,14 +1131,15 @@ async fn custom_kpis_are_validated_and_computed_like_ratios(app: TestApp) {
     assert!(cycle.message().contains("cycle"), "{}", cycle.message());
 
     // (25 + 100 + 3) / (1300 / 1000), like ipm; the formula uses period values.
-    close(
-        value(&app, "my_ipm", "influencers/anna", (3, 2), (3, 2)).await,
-        128.0 / 1.3,
-    );
-    close(
-        value(&app, "double_ipm", "influencers/anna", (3, 2), (3, 2)).await,
-        256.0 / 1.3,
-    );
+    expect(
+        &app,
+        ((3, 2), (3, 2)),
+        &[
+            ("my_ipm", "influencers/anna", Near(128.0 / 1.3)),
+            ("double_ipm", "influencers/anna", Near(256.0 / 1.3)),
+        ],
+    )
+    .await;
     // An absent input makes the result absent with its reason: no followers on the 3rd.
     assert_eq!(
         value(&app, "my_ipm", "influencers/anna", (3, 3), (3, 3)).await,
@@ -1398,16 +1281,7 @@ async fn per_post_composites_divide_by_posts_then_by_followers(app: TestApp) {
         bob_row(6, None, Some(1), Some(1), Some(1), Some(1)),
         // The 7th has no row.
     ];
-    let response = app
-        .ingest()
-        .ingest_channel_stats(app.req(IngestChannelStatsRequest {
-            rows,
-            all_or_nothing: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.rejected_count, 0, "{:?}", response.rejected);
+    app.ingest_all(rows).await;
     let bob = "influencers/bob";
     let day = |d| ((3, d), (3, d));
     let both = |ipm: (Option<f64>, String), er: (Option<f64>, String)| (ipm, er);
