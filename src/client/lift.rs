@@ -4,6 +4,7 @@ use super::connection::{Client, Conn, Currency, HumanError, day_text};
 use super::format::{self, OutputFormat, num, print_rows, text};
 use crate::proto;
 use crate::proto::campaign_service_client::CampaignServiceClient;
+use std::collections::HashMap;
 
 /// Arguments of `tally lift`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +41,16 @@ fn range(lower: Option<f64>, upper: Option<f64>, show: impl Fn(f64) -> String) -
         (Some(l), Some(u)) => format!("{} – {}", show(l), show(u)),
         (Some(l), None) => format!("≥ {}", show(l)),
         _ => "–".into(),
+    }
+}
+
+/// The unit of a KPI's values: the answer's, else its definition's (servers before the
+/// field).
+fn unit_of<'a>(k: &'a proto::KpiLift, units: &'a HashMap<String, String>) -> &'a str {
+    if k.unit.is_empty() {
+        units.get(&k.kpi).map(String::as_str).unwrap_or("")
+    } else {
+        &k.unit
     }
 }
 
@@ -93,7 +104,7 @@ pub async fn run(args: LiftArgs) -> Result<(), HumanError> {
     if args.days {
         let headers = ["kpi", "day", "observed", "baseline", "lift", &low, &high];
         for k in &answer.kpis {
-            let unit = units.get(&k.kpi).map(String::as_str).unwrap_or("");
+            let unit = unit_of(k, &units);
             let show = |v: f64| format::value(v, unit, currency);
             for d in &k.days {
                 let e = d.estimate.as_ref();
@@ -125,7 +136,7 @@ pub async fn run(args: LiftArgs) -> Result<(), HumanError> {
         "kpi", "days", "observed", "baseline", "lift", &low, &high, "relative", "halo", "iroas",
     ];
     for k in &answer.kpis {
-        let unit = units.get(&k.kpi).map(String::as_str).unwrap_or("");
+        let unit = unit_of(k, &units);
         let show = |v: f64| format::value(v, unit, currency);
         let Some(t) = k.total.as_ref() else {
             let reason = format!(
