@@ -16,7 +16,7 @@
 //! (`engine::query::Query::snapshots`) on a fresh `Query`, so nothing is cached between
 //! calls (the API's read cache sits above this layer and is not involved); the gRPC
 //! encoding of the answer is not timed. Prints p50/p99/max per granularity, the ratio of
-//! each p99 to the DAY p99, and the slowest single queries.
+//! each p99 to the DAY p99, and the slowest single queries (overall and by each roll-up).
 use std::collections::HashSet;
 use std::error::Error;
 use std::time::{Duration, Instant};
@@ -171,6 +171,14 @@ async fn main() -> BoxResult<()> {
     println!("Slowest single queries:");
     for (took, what) in slowest.iter().take(10) {
         println!("  {} ms  {what}", ms(*took));
+    }
+    for (_, name) in &granularities[1..] {
+        println!();
+        println!("Slowest by {name}:");
+        let by = format!(" by {name}");
+        for (took, what) in slowest.iter().filter(|s| s.1.ends_with(&by)).take(5) {
+            println!("  {} ms  {what}", ms(*took));
+        }
     }
     Ok(())
 }

@@ -46,6 +46,8 @@ pub(super) struct Rollups<'a> {
     per_major: f64,
     /// Each campaign's stored daily profits over a period, as read or preloaded.
     profits: HashMap<(String, Period), Vec<Option<Option<i64>>>>,
+    /// The live computation, once a part no stored day holds is needed.
+    engine: Option<super::Engine<'a>>,
 }
 
 impl<'a> Rollups<'a> {
@@ -62,6 +64,7 @@ impl<'a> Rollups<'a> {
             distinct_statements: true,
             per_major,
             profits: HashMap::new(),
+            engine: None,
         }
     }
 
@@ -183,6 +186,25 @@ impl<'a> Rollups<'a> {
             self.followers.insert(day, readings);
         }
         Ok(&self.followers[&day])
+    }
+
+    /// The value of another KPI of the same scope and segment over `period`, computed
+    /// live.
+    async fn live_value(&mut self, key: &KpiKey, kpi: &str, period: Period) -> Result<Value> {
+        if self.engine.is_none() {
+            self.engine = Some(super::Engine::new(self.store, self.tenant).await?);
+        }
+        let engine = self.engine.as_mut().expect("created above");
+        let other = KpiKey {
+            kpi: kpi.to_string(),
+            ..key.clone()
+        };
+        let parts = engine
+            .compute_parts(std::slice::from_ref(&other), period)
+            .await?;
+        Ok(parts
+            .first()
+            .map_or(Err(crate::kpi::value::Reason::NoData), |p| p.0))
     }
 
     /// A `boundary` KPI, computed live but from the two days of follower readings it
@@ -512,7 +534,10 @@ impl<'a> Rollups<'a> {
             None => Err(crate::kpi::value::Reason::OutsideCampaign),
             Some(p) => match self.sum_of(key, visitors, p).await? {
                 Some(v) => v,
-                None => return Ok(None),
+                // Days before the first computed one (the previous period of a range
+                // starting there): the visitors alone computed live, as the engine
+                // computes this part, rather than the whole value over both periods.
+                None => self.live_value(key, visitors, p).await?,
             },
         };
         Ok(Some(crate::kpi::audience::target_growth(current, previous)))

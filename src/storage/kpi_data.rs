@@ -16,6 +16,10 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
 use std::collections::HashMap;
 
+/// Days from which `code_buyers` finds a period's orders from the order codes rather than
+/// from the period's days.
+pub const CODE_DRIVEN_DAYS: i64 = 31;
+
 /// Columns of `interactions`: the attributes recorded with each interaction.
 struct InteractionColumns;
 
@@ -522,7 +526,12 @@ impl Store {
     /// a set of influencers none listed before it), not as a scalar subquery per order:
     /// PostgreSQL runs a scalar subquery once for every order of the period, where it
     /// plans an EXISTS as a semi-join over the order codes; SQLite probes each order's
-    /// codes by primary key either way.
+    /// codes by primary key either way. Over more than [`CODE_DRIVEN_DAYS`] the orders
+    /// are found from the tenant's order codes instead (an order id IN the influencer
+    /// codes' orders): a period's orders outnumber all code orders from about a month on
+    /// (a tenth of orders carry an influencer code on data set M), and SQLite, without
+    /// statistics, ranges over the day index whatever the period unless told (a year on
+    /// M: 3.0 s through the days, 0.3 s through the codes; 4 days: 45 ms and 190 ms).
     pub async fn code_buyers(
         &self,
         tenant_id: &str,
@@ -530,7 +539,24 @@ impl Store {
         influencers: Option<&[String]>,
     ) -> Result<i64> {
         let o = "orders";
-        let mut code = influencer_codes(o, "oc", "dc");
+        let by_codes = period.days() > CODE_DRIVEN_DAYS;
+        let mut code = if by_codes {
+            Query::select()
+                .column(("oc", "order_id"))
+                .from_as("order_codes", "oc")
+                .join_as(
+                    JoinType::InnerJoin,
+                    "discount_codes",
+                    "dc",
+                    Expr::col(("dc", "tenant_id"))
+                        .equals(("oc", "tenant_id"))
+                        .and(Expr::col(("dc", "code_key")).equals(("oc", "code_key"))),
+                )
+                .and_where(Expr::col(("oc", "tenant_id")).eq(tenant_id))
+                .to_owned()
+        } else {
+            influencer_codes(o, "oc", "dc")
+        };
         if let Some(set) = influencers {
             let earlier = influencer_codes("oc", "eoc", "edc")
                 .and_where(Expr::col(("eoc", "position")).lt(Expr::col(("oc", "position"))))
@@ -546,7 +572,11 @@ impl Store {
             .and_where(Expr::col((o, "tenant_id")).eq(tenant_id))
             .and_where(Expr::col((o, "day")).between(period.first, period.last))
             .and_where(Expr::col((o, "customer_key")).is_not_null())
-            .and_where(Expr::exists(code))
+            .and_where(if by_codes {
+                Expr::col((o, "order_id")).in_subquery(code)
+            } else {
+                Expr::exists(code)
+            })
             .to_owned();
         let rows = self.rows(&select).await?;
         match rows.first() {

@@ -28,6 +28,7 @@ pub(crate) mod segments;
 pub(crate) mod snapshots;
 pub(crate) mod tenants;
 
+pub use kpi_data::CODE_DRIVEN_DAYS;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
