@@ -6,6 +6,7 @@
 #
 #   examples/ingest_floor.sh                  # 1,000,000 orders, 3 repeats, both databases
 #   ROWS=100000 REPEATS=1 DBS=sqlite examples/ingest_floor.sh
+#   WORK=/tmp/mine PG_DB=mine_floor PORT=51171 examples/ingest_floor.sh   # beside other runs
 #
 # The floor is measured in the tables `tally migrate` makes (same keys, same indexes):
 # - PostgreSQL: `\copy` of the orders and their codes, already in the tables' shape, in one
@@ -16,7 +17,9 @@
 #
 # Tally's side is the wall time of `tally ingest` against a server started on an empty,
 # migrated database; the server's peak anonymous memory (RssAnon, sampled every 0.1 s) and
-# VmHWM are read from /proc while it runs.
+# VmHWM are read from /proc while it runs, and at the end the CPU time of the server and,
+# on PostgreSQL, of its backends (which tells where the time went: SQLite runs inside the
+# server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +34,9 @@ PROFILE=${PROFILE:-release}
 BIN=target/$PROFILE/tally
 mkdir -p "$WORK"
 
-[ "$PROFILE" = release ] && cargo build --release --quiet --bin tally --example generate_orders
+# NO_BUILD=1 measures the binaries as they are (built beforehand, say under nice).
+[ "$PROFILE" = release ] && [ -z "${NO_BUILD:-}" ] &&
+  cargo build --release --quiet --bin tally --example generate_orders
 CSV="$WORK/orders-$ROWS.csv"
 [ -s "$CSV" ] || "target/$PROFILE/examples/generate_orders" "$ROWS" >"$CSV"
 
@@ -78,8 +83,19 @@ fresh() {
   "$BIN" migrate >/dev/null 2>&1
 }
 
-# Prints "seconds peak_rss_anon_kib vm_hwm_kib client_cpu_seconds" of one `tally ingest`
-# run: the client's CPU (user + system) against the wall time tells whether it keeps up.
+# CPU seconds (user + system) of the processes named, from /proc.
+cpu_of() {
+  local ticks=0 t
+  for p in "$@"; do
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    ticks=$((ticks + t))
+  done
+  echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc
+}
+
+# Prints "seconds peak_rss_anon_kib vm_hwm_kib client_cpu_seconds server_cpu_seconds
+# backend_cpu_seconds" of one `tally ingest` run: the client's CPU (user + system) against
+# the wall time tells whether it keeps up; the backends' CPU is 0 on SQLite.
 tally_run() {
   fresh "$1"
   local key server sampler start end
@@ -104,13 +120,19 @@ tally_run() {
     "$BIN" ingest --kind orders --file "$CSV" --addr "http://127.0.0.1:$PORT" --api-key "$key" \
     >"$WORK/ingest.log" 2>&1
   end=$(now)
-  local hwm
+  local hwm server_cpu backend_cpu=0
   hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")
+  server_cpu=$(cpu_of "$server")
+  if [ "$1" = postgres ]; then
+    # shellcheck disable=SC2046
+    backend_cpu=$(cpu_of $(psql -Atq "$PG_BASE/postgres" -c \
+      "SELECT pid FROM pg_stat_activity WHERE datname = '$PG_DB' AND pid <> pg_backend_pid()"))
+  fi
   kill "$server"
   wait "$server" || true
   wait "$sampler" || true
   read -r user sys _ <"$WORK/client.time"
-  echo "$(echo "$end - $start" | bc) $(cat "$WORK/anon") $hwm $(echo "$user + $sys" | bc)"
+  echo "$(echo "$end - $start" | bc) $(cat "$WORK/anon") $hwm $(echo "$user + $sys" | bc) $server_cpu $backend_cpu"
 }
 
 # Prints the seconds of one floor run.
@@ -124,6 +146,8 @@ floor_run() {
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 PRAGMA cache_size=-32768;
+PRAGMA mmap_size=1073741824;
+PRAGMA wal_autocheckpoint=32768;
 BEGIN IMMEDIATE;
 .import --csv $FLOOR_ORDERS orders
 .import --csv $FLOOR_CODES order_codes
@@ -151,13 +175,13 @@ rate() { echo "$ROWS / $1" | bc; }
 
 echo "uptime at start: $(uptime)"
 for db in $DBS; do
-  tally_s=() floor_s=() anon=() hwm=() client=()
+  tally_s=() floor_s=() anon=() hwm=() client=() server=() backend=()
   for i in $(seq "$REPEATS"); do
-    read -r s a h c < <(tally_run "$db")
-    tally_s+=("$s") anon+=("$a") hwm+=("$h") client+=("$c")
+    read -r s a h c sc be < <(tally_run "$db")
+    tally_s+=("$s") anon+=("$a") hwm+=("$h") client+=("$c") server+=("$sc") backend+=("$be")
     f=$(floor_run "$db")
     floor_s+=("$f")
-    echo "$db run $i: tally ${s}s ($(rate "$s") rows/s, RssAnon peak ${a} KiB, VmHWM ${h} KiB, client CPU ${c}s), floor ${f}s ($(rate "$f") rows/s)"
+    echo "$db run $i: tally ${s}s ($(rate "$s") rows/s, RssAnon peak ${a} KiB, VmHWM ${h} KiB, CPU client ${c}s server ${sc}s backends ${be}s), floor ${f}s ($(rate "$f") rows/s)"
   done
   t_med=$(stats "${tally_s[@]}" | cut -d/ -f2)
   f_med=$(stats "${floor_s[@]}" | cut -d/ -f2)
@@ -167,7 +191,7 @@ for db in $DBS; do
   echo "$db: tally rows/s min/median/max $(stats "${rates_t[@]}"); floor $(stats "${rates_f[@]}");" \
     "ratio of medians $(echo "scale=2; $f_med / $t_med" | bc);" \
     "server RssAnon peak KiB $(stats "${anon[@]}"), VmHWM KiB $(stats "${hwm[@]}");" \
-    "client CPU s $(stats "${client[@]}")"
+    "CPU s client $(stats "${client[@]}"), server $(stats "${server[@]}"), backends $(stats "${backend[@]}")"
 done
 echo "uptime at end: $(uptime)"
 [ "${KEEP_DB:-}" ] || psql -q "$PG_BASE/postgres" -c "DROP DATABASE IF EXISTS $PG_DB"

@@ -74,7 +74,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<crate::client::files::Format>,
         /// Rows per call, 1 to 10000.
-        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u16).range(1..=10000))]
         batch_size: u16,
         /// The server and how to reach it.
         #[command(flatten)]

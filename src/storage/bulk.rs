@@ -6,8 +6,9 @@
 //! plan made from statistics, which a new tenant or a table growing under autovacuum-less
 //! loads does not have (a per-batch `IN (...)` lookup of existing orders walked every order
 //! of the tenant that way, BENCHMARKS.md). The upsert itself tells which rows existed
-//! (`xmax <> 0`). On SQLite, whose planner always takes the primary key for a key lookup,
-//! a batch is bound into multi-row upserts.
+//! (`xmax <> 0`). On SQLite a batch is bound into multi-row statements: plain inserts while
+//! no key is stored, else a lookup by primary key (which SQLite's planner always takes) and
+//! multi-row upserts.
 //!
 //! Either way a batch is one transaction, so it is written whole or not at all, and a row
 //! whose natural key is stored replaces the stored row.
@@ -454,6 +455,9 @@ async fn sqlite_upsert(
     rows: &[Vec<Cell<'_>>],
     report_replaced: bool,
 ) -> Result<Vec<String>> {
+    if report_replaced && sqlite_insert_new(tx, table, tenant_id, now, rows).await? {
+        return Ok(Vec::new());
+    }
     let mut replaced = Vec::new();
     if report_replaced {
         // SQLite's planner always answers a lookup by the whole primary key through it.
@@ -477,12 +481,56 @@ async fn sqlite_upsert(
         }
     }
 
+    sqlite_insert(tx, table, tenant_id, now, rows, &table.on_conflict())
+        .await
+        .map_err(sqlx_error)?;
+    Ok(replaced)
+}
+
+/// Inserts `rows` without looking their keys up first, as [`copy_new`] does on PostgreSQL:
+/// a stored key fails the insert on the primary key, the savepoint takes back what was
+/// written and the caller looks the keys up and upserts instead. Answers whether the rows
+/// were written.
+async fn sqlite_insert_new(
+    tx: &mut Transaction<'static, Sqlite>,
+    table: &Table,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+    rows: &[Vec<Cell<'_>>],
+) -> Result<bool> {
+    sqlx::raw_sql("SAVEPOINT tally_insert_new")
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    let (written, end) = match sqlite_insert(tx, table, tenant_id, now, rows, "").await {
+        Ok(()) => (true, "RELEASE SAVEPOINT tally_insert_new"),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => (
+            false,
+            "ROLLBACK TO SAVEPOINT tally_insert_new; RELEASE SAVEPOINT tally_insert_new",
+        ),
+        Err(e) => return Err(sqlx_error(e)),
+    };
+    sqlx::raw_sql(end)
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(written)
+}
+
+/// Binds `rows` into multi-row `INSERT`s ending in `conflict`.
+async fn sqlite_insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    table: &Table,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+    rows: &[Vec<Cell<'_>>],
+    conflict: &str,
+) -> std::result::Result<(), sqlx::Error> {
     let all = table.all_columns();
     let per_row = all.len();
     let rows_per_statement = (SQLITE_VALUES / per_row).max(1);
     let one_row = format!("({})", placeholders(per_row));
     let head = format!("INSERT INTO {} ({}) VALUES ", table.name, all.join(", "));
-    let conflict = table.on_conflict();
     for chunk in rows.chunks(rows_per_statement) {
         let mut sql = String::with_capacity(head.len() + chunk.len() * (one_row.len() + 2));
         sql.push_str(&head);
@@ -493,7 +541,7 @@ async fn sqlite_upsert(
             sql.push_str(&one_row);
         }
         sql.push(' ');
-        sql.push_str(&conflict);
+        sql.push_str(conflict);
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for row in chunk {
             query = query.bind(tenant_id);
@@ -504,9 +552,9 @@ async fn sqlite_upsert(
                 query = query.bind(now);
             }
         }
-        query.execute(&mut **tx).await.map_err(sqlx_error)?;
+        query.execute(&mut **tx).await?;
     }
-    Ok(replaced)
+    Ok(())
 }
 
 /// Binds a cell as sea-orm binds the same Rust value, so that texts of dates and times
