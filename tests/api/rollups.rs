@@ -814,8 +814,72 @@ async fn campaign_profit_composes_from_stored_days(app: TestApp) {
     assert!(same(&served_range().await, &after));
 }
 
+/// `code_buyers` over a range is counted by one statement, through the range's orders up
+/// to `CODE_DRIVEN_DAYS` and through the order codes beyond; `target_audience_growth` over
+/// a range starting at the first computed day computes its previous period's visitors
+/// alone live. Both equal the live computation on each side of the switch, at every
+/// scope kind.
+async fn distinct_and_change_ranges_equal_live_values(app: TestApp) {
+    use tally::storage::CODE_DRIVEN_DAYS;
+    structure(&app).await;
+    observations(&app, 5).await;
+    let computed = Period::new(day(2, 16), day(4, 19)).unwrap();
+    let feed = SnapshotFeed::default();
+    tally::engine::recompute(&app.store, &feed, "acme", computed, "run-ranges")
+        .await
+        .unwrap();
+    let engine = Engine::new(&app.store, "acme").await.unwrap();
+    let keys: Vec<KpiKey> = engine
+        .daily_keys(&app.store.metric_keys("acme").await.unwrap())
+        .into_iter()
+        .filter(|k| k.kpi == "code_buyers" || k.kpi == "target_audience_growth")
+        .collect();
+    let kinds: std::collections::HashSet<_> = keys
+        .iter()
+        .filter(|k| k.kpi == "code_buyers")
+        .map(|k| k.scope.kind())
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        3,
+        "code_buyers at tenant, influencer and campaign scope: {keys:?}"
+    );
+    assert!(keys.iter().any(|k| k.kpi == "target_audience_growth"));
+    let mut seen = std::collections::HashSet::new();
+    let mut compared = 0;
+    for days in [CODE_DRIVEN_DAYS, CODE_DRIVEN_DAYS + 1, 63] {
+        let range = Period::new(
+            computed.first,
+            computed.first + chrono::Days::new(days as u64 - 1),
+        )
+        .unwrap();
+        compared += served_equals_live(
+            &app,
+            &keys,
+            &[],
+            computed.last,
+            range,
+            &[G::Range],
+            &mut seen,
+        )
+        .await;
+    }
+    assert_eq!(compared, keys.len() * 3);
+    assert!(
+        seen.iter()
+            .any(|(k, r, _)| k == "code_buyers" && r.is_empty()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(k, r, _)| k == "target_audience_growth" && r.is_empty()),
+        "{seen:?}"
+    );
+}
+
 crate::on_both_databases!(
     served_rollups_equal_live_values,
     recomputing_a_day_updates_its_week_and_month,
     campaign_profit_composes_from_stored_days,
+    distinct_and_change_ranges_equal_live_values,
 );
